@@ -1,0 +1,65 @@
+//! What the cache holds: a response body already serialised, with its validator.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::domain::Task;
+
+/// An entity tag, as sent in the `ETag` header (quotes and `W/` included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ETag(Arc<str>);
+
+impl ETag {
+    /// A strong tag: the body is byte-for-byte determined by it (a task's version).
+    pub fn strong(opaque: &str) -> Self {
+        ETag(format!("\"{opaque}\"").into())
+    }
+
+    /// A weak tag: bodies sharing it are equivalent (a list at one generation: writes
+    /// that committed but were not yet acknowledged may or may not show in it).
+    pub fn weak(opaque: &str) -> Self {
+        ETag(format!("W/\"{opaque}\"").into())
+    }
+
+    /// The header value.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is a weak tag.
+    pub fn is_weak(&self) -> bool {
+        self.0.starts_with("W/")
+    }
+
+    /// The quoted part without `W/` or quotes, which weak comparison compares.
+    pub fn opaque(&self) -> &str {
+        self.0.trim_start_matches("W/").trim_matches('"')
+    }
+}
+
+/// A serialised JSON body and its ETag: one cache entry, and one `200` response.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The validator to send as `ETag`.
+    pub etag: ETag,
+    /// The JSON body, ready to send.
+    pub body: Bytes,
+}
+
+impl Snapshot {
+    /// A task's representation; its ETag is its version.
+    pub fn of_task(task: &Task) -> Snapshot {
+        Snapshot {
+            etag: ETag::strong(&task.version.to_string()),
+            body: serde_json::to_vec(task)
+                .expect("a task always serialises")
+                .into(),
+        }
+    }
+
+    /// Bytes this entry occupies, for the cache's size bound.
+    pub(super) fn weight(&self, key: &str) -> u32 {
+        u32::try_from(key.len() + self.etag.as_str().len() + self.body.len()).unwrap_or(u32::MAX)
+    }
+}

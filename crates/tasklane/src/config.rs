@@ -1,0 +1,70 @@
+//! The command line: every option also reads a `TASKLANE_*` environment variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cache::CacheConfig;
+use crate::telemetry::LogFormat;
+
+/// Tasklane: a task-management API server whose cache never serves a stale task list.
+#[derive(Debug, Parser)]
+#[command(name = "tasklane", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (SQLite file and in-process cache by default: no set-up).
+    Serve(ServeArgs),
+}
+
+/// `tasklane serve` options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "TASKLANE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database URL: `sqlite://PATH` (the file is created on first start).
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://tasklane.db"
+    )]
+    pub database_url: String,
+
+    /// Upper bound on the in-process cache, in MiB.
+    #[arg(long, env = "TASKLANE_CACHE_MIB", default_value_t = 64)]
+    pub cache_mib: u64,
+
+    /// How long a cache entry may live, in seconds (entries of past generations are
+    /// never served; this only reclaims their memory).
+    #[arg(long, env = "TASKLANE_CACHE_TTL_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub cache_ttl_secs: u64,
+
+    /// Log line format.
+    #[arg(long, env = "TASKLANE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing` EnvFilter syntax (`info`, `tasklane=debug`).
+    #[arg(long, env = "TASKLANE_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl ServeArgs {
+    /// The cache settings these options describe.
+    pub fn cache(&self) -> CacheConfig {
+        CacheConfig {
+            capacity_bytes: self.cache_mib << 20,
+            ttl: Duration::from_secs(self.cache_ttl_secs),
+            ..CacheConfig::default()
+        }
+    }
+}

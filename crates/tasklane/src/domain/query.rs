@@ -1,0 +1,492 @@
+//! List queries: parsing `GET /v1/tasks` parameters into one canonical, valid value, and
+//! shaping the page that answers it.
+//!
+//! The canonical form matters twice: it is what the cache key and the list ETag are
+//! hashed from (so `?status=done,todo&limit=20` and `?status=todo,done` share one entry),
+//! and its fingerprint ties a cursor to the query that issued it.
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::task::parse_variant;
+use super::{Labels, Priority, Status, Task, TaskId, Timestamp};
+
+/// A query parameter that is unknown, repeated or holds a bad value (a `400`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("query parameter `{parameter}`: {message}")]
+pub struct QueryError {
+    /// The offending parameter.
+    pub parameter: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(parameter: &str, message: impl Into<String>) -> QueryError {
+    QueryError {
+        parameter: parameter.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Which tasks a list contains. Every condition must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    /// `status`: any of these (empty: any status).
+    pub statuses: BTreeSet<Status>,
+    /// `priority`: any of these (empty: any priority).
+    pub priorities: BTreeSet<Priority>,
+    /// `assignee`: exactly this assignee (unassigned tasks never match).
+    pub assignee: Option<String>,
+    /// `label`: every one of these labels.
+    pub labels: BTreeSet<String>,
+    /// `due_before`: due strictly before this instant (tasks with no due date never match).
+    pub due_before: Option<Timestamp>,
+    /// `due_after`: due at or after this instant (tasks with no due date never match).
+    pub due_after: Option<Timestamp>,
+    /// `q`, lower-cased: a substring of the lower-cased title or description.
+    pub text: Option<String>,
+}
+
+/// The fields a list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Creation time (the default).
+    CreatedAt,
+    /// Time of the last change.
+    UpdatedAt,
+    /// Due time; tasks with no due date sort after every dated task.
+    DueAt,
+    /// Urgency: low < medium < high < urgent.
+    Priority,
+    /// Title, by Unicode code point.
+    Title,
+}
+
+/// A task's position in a sort order: the first half of a keyset cursor (the id is the
+/// second, breaking ties).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    /// Times (microseconds; no due date is `i64::MAX`) and priority ranks.
+    Int(i64),
+    /// Titles.
+    Text(String),
+}
+
+impl SortKey {
+    /// The value of this key for `task`, exactly as the stores order by it.
+    pub fn value_of(self, task: &Task) -> SortValue {
+        match self {
+            SortKey::CreatedAt => SortValue::Int(task.created_at.as_micros()),
+            SortKey::UpdatedAt => SortValue::Int(task.updated_at.as_micros()),
+            SortKey::DueAt => SortValue::Int(task.due_at.map_or(i64::MAX, Timestamp::as_micros)),
+            SortKey::Priority => SortValue::Int(task.priority.rank()),
+            SortKey::Title => SortValue::Text(task.title.clone()),
+        }
+    }
+}
+
+/// A sort order: a key and a direction; ties are broken by id in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Sort {
+    /// What to order by.
+    pub key: SortKey,
+    /// `-key` in the query.
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            key: SortKey::CreatedAt,
+            descending: false,
+        }
+    }
+}
+
+/// Where in the ordered list a page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    /// `page=N`: skip `(N - 1) * limit` tasks.
+    Page(u32),
+    /// `cursor=...`: the tasks strictly after a known one (keyset pagination).
+    After(Cursor),
+}
+
+/// An opaque `next_cursor`: the last task of a page (sort value and id), the number of
+/// the page it leads to, and the fingerprint of the query it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "p")]
+    /// The page number this cursor leads to.
+    pub page: u32,
+    #[serde(rename = "k")]
+    /// Sort value of the last task already seen.
+    pub key: SortValue,
+    #[serde(rename = "i")]
+    /// Id of the last task already seen.
+    pub id: TaskId,
+    #[serde(rename = "f")]
+    fingerprint: String,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor always serialises"))
+    }
+
+    fn decode(text: &str) -> Option<Cursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// A valid, normalised `GET /v1/tasks` query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListQuery {
+    /// Which tasks.
+    pub filter: Filter,
+    /// In what order.
+    pub sort: Sort,
+    /// How many per page (1 to 100).
+    pub limit: u32,
+    /// Which page.
+    pub position: Position,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            filter: Filter::default(),
+            sort: Sort::default(),
+            limit: ListQuery::DEFAULT_LIMIT,
+            position: Position::Page(1),
+        }
+    }
+}
+
+/// Every parameter `GET /v1/tasks` understands.
+const PARAMETERS: [&str; 11] = [
+    "status",
+    "priority",
+    "assignee",
+    "label",
+    "due_before",
+    "due_after",
+    "q",
+    "sort",
+    "page",
+    "limit",
+    "cursor",
+];
+
+impl ListQuery {
+    /// Page size when `limit` is not given.
+    pub const DEFAULT_LIMIT: u32 = 20;
+    /// Largest page size.
+    pub const MAX_LIMIT: u32 = 100;
+    /// Longest `q`, in characters.
+    pub const MAX_TEXT_CHARS: usize = 200;
+
+    /// Parses a raw query string (`status=todo,done&label=a&label=b&sort=-due_at`).
+    ///
+    /// Unknown parameters, repeated parameters (but `label`), empty values and bad values
+    /// are all refused, naming the parameter: a typo must not silently widen a filter.
+    pub fn parse(raw: &str) -> Result<ListQuery, QueryError> {
+        let mut query = ListQuery::default();
+        let mut seen = BTreeSet::new();
+        let mut page = None;
+        let mut cursor = None;
+        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+            let name = name.as_ref();
+            if !PARAMETERS.contains(&name) {
+                return Err(invalid(
+                    name,
+                    format!("unknown parameter; known: {}", PARAMETERS.join(", ")),
+                ));
+            }
+            if name != "label" && !seen.insert(name.to_owned()) {
+                return Err(invalid(name, "given more than once"));
+            }
+            if value.is_empty() {
+                return Err(invalid(name, "must not be empty"));
+            }
+            let value = value.into_owned();
+            let filter = &mut query.filter;
+            match name {
+                "status" => filter.statuses = parse_list(name, &value)?,
+                "priority" => filter.priorities = parse_list(name, &value)?,
+                "assignee" => filter.assignee = Some(value),
+                "label" => {
+                    let label = Labels::check_one(value).map_err(|m| invalid(name, m))?;
+                    filter.labels.insert(label);
+                }
+                "due_before" => filter.due_before = Some(parse_time(name, &value)?),
+                "due_after" => filter.due_after = Some(parse_time(name, &value)?),
+                "q" => filter.text = Some(parse_text(name, &value)?),
+                "sort" => query.sort = parse_sort(name, &value)?,
+                "page" => page = Some(parse_number(name, &value, 1, u32::MAX)?),
+                "limit" => query.limit = parse_number(name, &value, 1, Self::MAX_LIMIT)?,
+                "cursor" => cursor = Some(value),
+                _ => unreachable!("every known parameter is matched above"),
+            }
+        }
+        query.position = match (page, cursor) {
+            (Some(_), Some(_)) => return Err(invalid("cursor", "cannot be combined with `page`")),
+            (Some(page), None) => Position::Page(page),
+            (None, None) => Position::Page(1),
+            (None, Some(text)) => {
+                let cursor = Cursor::decode(&text)
+                    .ok_or_else(|| invalid("cursor", "not a cursor this server issued"))?;
+                if cursor.fingerprint != query.fingerprint() {
+                    return Err(invalid(
+                        "cursor",
+                        "belongs to a different query; keep the filters, sort and limit that issued it",
+                    ));
+                }
+                Position::After(cursor)
+            }
+        };
+        Ok(query)
+    }
+
+    /// The canonical text of this query: equal for every spelling of the same query.
+    /// Cache keys and ETags are derived from it.
+    pub fn canonical(&self) -> String {
+        serde_json::to_string(self).expect("a query always serialises")
+    }
+
+    /// The page number this query asks for.
+    pub fn page(&self) -> u32 {
+        match &self.position {
+            Position::Page(page) => *page,
+            Position::After(cursor) => cursor.page,
+        }
+    }
+
+    /// Identifies what a cursor may continue: the filters, sort and limit (not the page).
+    fn fingerprint(&self) -> String {
+        let basis =
+            serde_json::to_vec(&(&self.filter, &self.sort, self.limit)).expect("serialises");
+        hex::encode(&Sha256::digest(basis)[..8])
+    }
+}
+
+fn parse_list<T: Ord + for<'de> Deserialize<'de>>(
+    name: &str,
+    value: &str,
+) -> Result<BTreeSet<T>, QueryError> {
+    value
+        .split(',')
+        .map(|item| parse_variant(item).map_err(|m| invalid(name, m)))
+        .collect()
+}
+
+fn parse_time(name: &str, value: &str) -> Result<Timestamp, QueryError> {
+    Timestamp::parse(value).map_err(|m| invalid(name, m))
+}
+
+fn parse_text(name: &str, value: &str) -> Result<String, QueryError> {
+    if value.chars().count() > ListQuery::MAX_TEXT_CHARS {
+        return Err(invalid(
+            name,
+            format!("must be at most {} characters", ListQuery::MAX_TEXT_CHARS),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(invalid(name, "must not contain NUL characters"));
+    }
+    Ok(value.to_lowercase())
+}
+
+fn parse_sort(name: &str, value: &str) -> Result<Sort, QueryError> {
+    let (descending, key) = match value.strip_prefix('-') {
+        Some(key) => (true, key),
+        None => (false, value),
+    };
+    let key = parse_variant(key).map_err(|m| invalid(name, m))?;
+    Ok(Sort { key, descending })
+}
+
+fn parse_number(name: &str, value: &str, min: u32, max: u32) -> Result<u32, QueryError> {
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| invalid(name, format!("must be a whole number from {min} to {max}")))
+}
+
+/// One page of a task list: the `PaginatedResponse` of `GET /v1/tasks`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskList {
+    /// The tasks on this page, in order.
+    pub data: Vec<Task>,
+    /// This page's number (1-based).
+    pub page: u32,
+    /// Page size.
+    pub limit: u32,
+    /// How many tasks match the filters in all.
+    pub total: u64,
+    /// `ceil(total / limit)`.
+    pub total_pages: u64,
+    /// Pass as `cursor` (with the same filters, sort and limit) for the next page;
+    /// null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl TaskList {
+    /// Shapes a page from up to `limit + 1` matching tasks (the extra one only says that
+    /// a next page exists) and the total count.
+    pub fn new(query: &ListQuery, mut tasks: Vec<Task>, total: u64) -> TaskList {
+        let limit = query.limit as usize;
+        let has_more = tasks.len() > limit;
+        tasks.truncate(limit);
+        let next_cursor = tasks.last().filter(|_| has_more).map(|last| {
+            Cursor {
+                page: query.page().saturating_add(1),
+                key: query.sort.key.value_of(last),
+                id: last.id,
+                fingerprint: query.fingerprint(),
+            }
+            .encode()
+        });
+        TaskList {
+            data: tasks,
+            page: query.page(),
+            limit: query.limit,
+            total,
+            total_pages: total.div_ceil(u64::from(query.limit)),
+            next_cursor,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(raw: &str) -> QueryError {
+        ListQuery::parse(raw).unwrap_err()
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(ListQuery::parse("").unwrap(), ListQuery::default());
+    }
+
+    #[test]
+    fn spelling_does_not_split_the_canonical_form() {
+        let a =
+            ListQuery::parse("status=done,todo&label=b&label=a&limit=20&sort=created_at").unwrap();
+        let b = ListQuery::parse("label=a&status=todo,done,todo&label=b").unwrap();
+        assert_eq!(a.canonical(), b.canonical());
+        let c = ListQuery::parse("label=a&status=todo").unwrap();
+        assert_ne!(a.canonical(), c.canonical());
+    }
+
+    #[test]
+    fn every_parameter_is_parsed() {
+        let q = ListQuery::parse(
+            "status=in_progress&priority=high,urgent&assignee=ann&label=x&due_before=2026-02-01T00:00:00Z\
+             &due_after=2026-01-01T00:00:00Z&q=R%C3%89PORT&sort=-due_at&page=3&limit=50",
+        )
+        .unwrap();
+        assert_eq!(q.filter.statuses, BTreeSet::from([Status::InProgress]));
+        assert_eq!(
+            q.filter.priorities,
+            BTreeSet::from([Priority::High, Priority::Urgent])
+        );
+        assert_eq!(q.filter.assignee.as_deref(), Some("ann"));
+        assert_eq!(q.filter.labels, BTreeSet::from(["x".to_owned()]));
+        assert!(q.filter.due_before.is_some() && q.filter.due_after.is_some());
+        assert_eq!(q.filter.text.as_deref(), Some("réport"));
+        assert_eq!(
+            q.sort,
+            Sort {
+                key: SortKey::DueAt,
+                descending: true
+            }
+        );
+        assert_eq!((q.page(), q.limit), (3, 50));
+    }
+
+    #[test]
+    fn bad_input_names_the_parameter() {
+        assert_eq!(err("colour=red").parameter, "colour");
+        assert_eq!(err("status=todo&status=done").parameter, "status");
+        assert_eq!(err("status=todo,,done").parameter, "status");
+        assert_eq!(err("status=doing").parameter, "status");
+        assert_eq!(err("priority=").parameter, "priority");
+        assert_eq!(err("limit=0").parameter, "limit");
+        assert_eq!(err("limit=101").parameter, "limit");
+        assert_eq!(err("page=0").parameter, "page");
+        assert_eq!(err("page=-1").parameter, "page");
+        assert_eq!(err("sort=colour").parameter, "sort");
+        assert_eq!(err("due_before=soon").parameter, "due_before");
+        assert_eq!(err(&format!("q={}", "x".repeat(201))).parameter, "q");
+        assert_eq!(err("cursor=garbage").parameter, "cursor");
+        assert_eq!(err("page=2&cursor=abc").parameter, "cursor");
+    }
+
+    fn task(title: &str, micros: i64) -> Task {
+        Task {
+            id: TaskId::generate(),
+            title: title.to_owned(),
+            description: String::new(),
+            status: Status::Todo,
+            priority: Priority::Medium,
+            assignee: None,
+            labels: vec![],
+            due_at: None,
+            created_at: Timestamp::from_micros(micros),
+            updated_at: Timestamp::from_micros(micros),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_cursor_continues_only_the_query_that_issued_it() {
+        let query = ListQuery::parse("limit=2&sort=-title").unwrap();
+        let page = TaskList::new(&query, vec![task("c", 1), task("b", 2), task("a", 3)], 3);
+        assert_eq!((page.data.len(), page.total_pages), (2, 2));
+        let cursor = page.next_cursor.expect("a third task exists");
+
+        let next = ListQuery::parse(&format!("limit=2&sort=-title&cursor={cursor}")).unwrap();
+        let Position::After(after) = &next.position else {
+            panic!("a cursor position")
+        };
+        assert_eq!(
+            (after.page, &after.key),
+            (2, &SortValue::Text("b".to_owned()))
+        );
+
+        assert_eq!(
+            err(&format!("limit=3&sort=-title&cursor={cursor}")).parameter,
+            "cursor"
+        );
+        assert_eq!(err(&format!("limit=2&cursor={cursor}")).parameter, "cursor");
+    }
+
+    #[test]
+    fn the_last_page_has_no_cursor() {
+        let query = ListQuery::parse("limit=2").unwrap();
+        let page = TaskList::new(&query, vec![task("a", 1), task("b", 2)], 2);
+        assert_eq!((page.next_cursor, page.total_pages), (None, 1));
+        let empty = TaskList::new(&query, vec![], 0);
+        assert_eq!((empty.total_pages, empty.data.len()), (0, 0));
+    }
+
+    #[test]
+    fn missing_due_dates_sort_last() {
+        let mut dated = task("d", 1);
+        dated.due_at = Some(Timestamp::from_micros(5));
+        assert!(SortKey::DueAt.value_of(&dated) < SortKey::DueAt.value_of(&task("u", 1)));
+    }
+}

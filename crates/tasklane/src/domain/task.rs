@@ -1,0 +1,573 @@
+//! A task, the validated inputs that create and change one, and the merge-patch rules.
+//!
+//! Inputs are parsed straight into newtypes that can only hold valid values (`Title`,
+//! `Labels`, ...), so a body that deserialises is a body that may be stored. Every rule
+//! of the API reference lives here, once.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{Deserializer, IntoDeserializer};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::Timestamp;
+
+/// A task's identity: a UUIDv7, so ids sort in creation order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskId(Uuid);
+
+impl TaskId {
+    /// A fresh, time-ordered id.
+    pub fn generate() -> Self {
+        TaskId(Uuid::now_v7())
+    }
+}
+
+impl FromStr for TaskId {
+    type Err = uuid::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(text).map(TaskId)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// Where a task stands.
+#[derive(
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not started (the default).
+    #[default]
+    Todo,
+    /// Being worked on.
+    InProgress,
+    /// Waiting on something else.
+    Blocked,
+    /// Finished.
+    Done,
+}
+
+impl Status {
+    /// The wire and storage spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Todo => "todo",
+            Status::InProgress => "in_progress",
+            Status::Blocked => "blocked",
+            Status::Done => "done",
+        }
+    }
+}
+
+/// How urgent a task is. Declared in rank order, which is also the sort order.
+#[derive(
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Least urgent.
+    Low,
+    /// The default.
+    #[default]
+    Medium,
+    /// More urgent than most.
+    High,
+    /// Drop everything.
+    Urgent,
+}
+
+impl Priority {
+    const BY_RANK: [Priority; 4] = [
+        Priority::Low,
+        Priority::Medium,
+        Priority::High,
+        Priority::Urgent,
+    ];
+
+    /// The stored form: 0 (low) to 3 (urgent), so that SQL sorts by urgency.
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+
+    /// The inverse of [`Priority::rank`]; `None` for a rank no priority has.
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        usize::try_from(rank)
+            .ok()
+            .and_then(|i| Self::BY_RANK.get(i).copied())
+    }
+}
+
+/// Parses a unit enum (`Status`, `Priority`) from its wire spelling, with serde's message
+/// (`unknown variant `x`, expected one of ...`) on failure.
+pub(crate) fn parse_variant<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, String> {
+    T::deserialize(text.into_deserializer()).map_err(|e: serde::de::value::Error| e.to_string())
+}
+
+/// Checks a string's length in characters (Unicode scalar values) and content.
+///
+/// NUL characters are refused everywhere: PostgreSQL cannot store them in text, and a
+/// task must read back exactly as it was written on either store.
+fn checked(text: String, min: usize, max: usize) -> Result<String, String> {
+    let chars = text.chars().count();
+    if text.contains('\0') {
+        Err("must not contain NUL characters".to_owned())
+    } else if chars < min || chars > max {
+        Err(if min == 0 {
+            format!("must be at most {max} characters (got {chars})")
+        } else {
+            format!("must be {min} to {max} characters (got {chars})")
+        })
+    } else if min > 0 && text.trim().is_empty() {
+        Err("must not be blank".to_owned())
+    } else {
+        Ok(text)
+    }
+}
+
+/// Declares a validated string newtype: deserialises from a string and is refused unless
+/// its length (in characters) is within bounds.
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Smallest length, in characters.
+            pub const MIN_CHARS: usize = $min;
+            /// Largest length, in characters.
+            pub const MAX_CHARS: usize = $max;
+
+            /// The validated text.
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            fn try_from(text: String) -> Result<Self, String> {
+                checked(text, $min, $max).map($name)
+            }
+        }
+    };
+}
+
+bounded_text!(
+    /// A task's title: 1 to 500 characters, not blank.
+    Title, 1, 500
+);
+bounded_text!(
+    /// A task's description: at most 20,000 characters.
+    Description, 0, 20_000
+);
+bounded_text!(
+    /// Who a task is assigned to: 1 to 100 characters, not blank.
+    Assignee, 1, 100
+);
+
+/// A task's labels: at most 20 distinct strings of 1 to 50 characters, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct Labels(Vec<String>);
+
+impl Labels {
+    /// Most labels a task may carry.
+    pub const MAX_COUNT: usize = 20;
+    /// Longest label, in characters.
+    pub const MAX_CHARS: usize = 50;
+
+    /// Validates one label (also used for the `label` list filter).
+    pub fn check_one(label: String) -> Result<String, String> {
+        checked(label, 1, Self::MAX_CHARS)
+    }
+
+    /// The validated labels.
+    pub fn into_inner(self) -> Vec<String> {
+        self.0
+    }
+}
+
+impl TryFrom<Vec<String>> for Labels {
+    type Error = String;
+
+    fn try_from(labels: Vec<String>) -> Result<Self, String> {
+        if labels.len() > Self::MAX_COUNT {
+            return Err(format!(
+                "at most {} labels (got {})",
+                Self::MAX_COUNT,
+                labels.len()
+            ));
+        }
+        let mut valid: Vec<String> = Vec::with_capacity(labels.len());
+        for label in labels {
+            let label = Self::check_one(label).map_err(|e| format!("each label {e}"))?;
+            if valid.contains(&label) {
+                return Err(format!("labels must be distinct (`{label}` appears twice)"));
+            }
+            valid.push(label);
+        }
+        Ok(Labels(valid))
+    }
+}
+
+/// A task as stored and as served.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Task {
+    /// Server-assigned UUIDv7.
+    #[schema(value_type = String, format = Uuid)]
+    pub id: TaskId,
+    /// 1 to 500 characters.
+    pub title: String,
+    /// At most 20,000 characters.
+    pub description: String,
+    /// Where the task stands.
+    pub status: Status,
+    /// How urgent it is.
+    pub priority: Priority,
+    /// Who it is assigned to, if anyone.
+    pub assignee: Option<String>,
+    /// Distinct labels, in the order given.
+    pub labels: Vec<String>,
+    /// When it is due (RFC 3339, UTC), if ever.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Timestamp>,
+    /// When it was created.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// When it last changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// 1 at creation, +1 on every change; the task's ETag.
+    pub version: i64,
+}
+
+/// The body of `POST /v1/tasks`: a valid new task. Unknown fields are refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    /// Required: 1 to 500 characters, not blank.
+    #[schema(value_type = String, min_length = 1, max_length = 500)]
+    pub title: Title,
+    /// At most 20,000 characters; default "".
+    #[serde(default)]
+    #[schema(value_type = String, max_length = 20000)]
+    pub description: Description,
+    /// Default `todo`.
+    #[serde(default)]
+    pub status: Status,
+    /// Default `medium`.
+    #[serde(default)]
+    pub priority: Priority,
+    /// 1 to 100 characters, or null (the default).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    pub assignee: Option<Assignee>,
+    /// At most 20 distinct labels of 1 to 50 characters; default [].
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, max_items = 20)]
+    pub labels: Labels,
+    /// RFC 3339 timestamp, or null (the default).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Timestamp>,
+}
+
+impl NewTask {
+    /// The task this input creates at `now`: a fresh id, version 1.
+    pub fn into_task(self, now: Timestamp) -> Task {
+        Task {
+            id: TaskId::generate(),
+            title: self.title.into_inner(),
+            description: self.description.into_inner(),
+            status: self.status,
+            priority: self.priority,
+            assignee: self.assignee.map(Assignee::into_inner),
+            labels: self.labels.into_inner(),
+            due_at: self.due_at,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+}
+
+/// The body of `PATCH /v1/tasks/{id}`: a JSON merge patch (RFC 7396).
+///
+/// A member left out is unchanged; a member set to `null` is cleared (`assignee` and
+/// `due_at` to null, `description` to "", `labels` to []). `title`, `status` and
+/// `priority` cannot be cleared. Unknown members are refused.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatch {
+    /// 1 to 500 characters, not blank; cannot be null.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 500)]
+    pub title: Option<Title>,
+    /// At most 20,000 characters; null clears it to "".
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 20000)]
+    pub description: Option<Option<Description>>,
+    /// Cannot be null.
+    #[serde(default, deserialize_with = "present")]
+    pub status: Option<Status>,
+    /// Cannot be null.
+    #[serde(default, deserialize_with = "present")]
+    pub priority: Option<Priority>,
+    /// 1 to 100 characters; null unassigns.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    pub assignee: Option<Option<Assignee>>,
+    /// Replaces all labels; null clears them.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    pub labels: Option<Option<Labels>>,
+    /// RFC 3339 timestamp; null clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub due_at: Option<Option<Timestamp>>,
+}
+
+/// A member that, when present, must hold a value (`null` is refused).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A member that, when present, may be `null` (`Some(None)`): merge patch's "clear".
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl TaskPatch {
+    /// The task after this patch, or `None` when the patch changes nothing (then neither
+    /// the version nor `updated_at` moves).
+    pub fn apply(&self, task: &Task, now: Timestamp) -> Option<Task> {
+        let mut next = task.clone();
+        if let Some(title) = &self.title {
+            next.title = title.0.clone();
+        }
+        if let Some(description) = &self.description {
+            next.description = description.clone().unwrap_or_default().into_inner();
+        }
+        if let Some(status) = self.status {
+            next.status = status;
+        }
+        if let Some(priority) = self.priority {
+            next.priority = priority;
+        }
+        if let Some(assignee) = &self.assignee {
+            next.assignee = assignee.clone().map(Assignee::into_inner);
+        }
+        if let Some(labels) = &self.labels {
+            next.labels = labels.clone().unwrap_or_default().into_inner();
+        }
+        if let Some(due_at) = self.due_at {
+            next.due_at = due_at;
+        }
+        if next == *task {
+            return None;
+        }
+        next.version = task.version + 1;
+        next.updated_at = now.max(task.updated_at);
+        Some(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn new_task(body: serde_json::Value) -> Result<NewTask, String> {
+        serde_json::from_value(body).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_fill_everything_but_the_title() {
+        let task = new_task(json!({"title": "Write docs"}))
+            .unwrap()
+            .into_task(Timestamp::now());
+        assert_eq!(task.description, "");
+        assert_eq!(
+            (task.status, task.priority),
+            (Status::Todo, Priority::Medium)
+        );
+        assert_eq!(
+            (task.assignee, task.labels, task.due_at),
+            (None, vec![], None)
+        );
+        assert_eq!(task.version, 1);
+    }
+
+    #[test]
+    fn every_bound_is_enforced() {
+        assert!(
+            new_task(json!({}))
+                .unwrap_err()
+                .contains("missing field `title`")
+        );
+        assert!(
+            new_task(json!({"title": ""}))
+                .unwrap_err()
+                .contains("1 to 500")
+        );
+        assert!(
+            new_task(json!({"title": "   "}))
+                .unwrap_err()
+                .contains("blank")
+        );
+        assert!(new_task(json!({"title": "x".repeat(500)})).is_ok());
+        assert!(new_task(json!({"title": "é".repeat(501)})).is_err());
+        assert!(
+            new_task(json!({"title": "a\u{0}b"}))
+                .unwrap_err()
+                .contains("NUL")
+        );
+        let long = "d".repeat(20_001);
+        assert!(new_task(json!({"title": "t", "description": long})).is_err());
+        assert!(new_task(json!({"title": "t", "assignee": ""})).is_err());
+        assert!(new_task(json!({"title": "t", "assignee": "a".repeat(101)})).is_err());
+        assert!(
+            new_task(json!({"title": "t", "status": "doing"}))
+                .unwrap_err()
+                .contains("unknown variant")
+        );
+        assert!(new_task(json!({"title": "t", "priority": "ASAP"})).is_err());
+        assert!(new_task(json!({"title": "t", "due_at": "tomorrow"})).is_err());
+        assert!(
+            new_task(json!({"title": "t", "id": "x"}))
+                .unwrap_err()
+                .contains("unknown field")
+        );
+    }
+
+    #[test]
+    fn labels_are_bounded_and_distinct() {
+        let twenty: Vec<String> = (0..20).map(|i| format!("l{i}")).collect();
+        assert!(new_task(json!({"title": "t", "labels": twenty})).is_ok());
+        let twenty_one: Vec<String> = (0..21).map(|i| format!("l{i}")).collect();
+        assert!(new_task(json!({"title": "t", "labels": twenty_one})).is_err());
+        assert!(
+            new_task(json!({"title": "t", "labels": ["a", "a"]}))
+                .unwrap_err()
+                .contains("distinct")
+        );
+        assert!(new_task(json!({"title": "t", "labels": [""]})).is_err());
+        assert!(new_task(json!({"title": "t", "labels": ["x".repeat(51)]})).is_err());
+    }
+
+    fn patch(body: serde_json::Value) -> Result<TaskPatch, String> {
+        serde_json::from_value(body).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn merge_patch_sets_clears_and_leaves_alone() {
+        let created = Timestamp::from_micros(1);
+        let task = new_task(json!({
+            "title": "t", "description": "d", "assignee": "ann", "labels": ["x"],
+            "due_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap()
+        .into_task(created);
+        let now = Timestamp::from_micros(2);
+
+        let next =
+            patch(json!({"assignee": null, "labels": null, "description": null, "due_at": null}))
+                .unwrap()
+                .apply(&task, now)
+                .unwrap();
+        assert_eq!(
+            (next.assignee, next.labels, next.description, next.due_at),
+            (None, vec![], String::new(), None)
+        );
+        assert_eq!(
+            (next.title.as_str(), next.version, next.updated_at),
+            ("t", 2, now)
+        );
+
+        let retitled = patch(json!({"title": "u"}))
+            .unwrap()
+            .apply(&task, now)
+            .unwrap();
+        assert_eq!(
+            (retitled.title.as_str(), retitled.assignee.as_deref()),
+            ("u", Some("ann"))
+        );
+    }
+
+    #[test]
+    fn a_patch_that_changes_nothing_is_not_a_change() {
+        let task = new_task(json!({"title": "t"}))
+            .unwrap()
+            .into_task(Timestamp::from_micros(1));
+        assert!(
+            patch(json!({}))
+                .unwrap()
+                .apply(&task, Timestamp::now())
+                .is_none()
+        );
+        assert!(
+            patch(json!({"title": "t", "status": "todo"}))
+                .unwrap()
+                .apply(&task, Timestamp::now())
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn required_members_cannot_be_cleared() {
+        for member in ["title", "status", "priority"] {
+            let err = patch(json!({ member: null })).unwrap_err();
+            assert!(err.contains("invalid type: null"), "{member}: {err}");
+        }
+    }
+
+    #[test]
+    fn priority_rank_round_trips_and_orders_by_urgency() {
+        for p in Priority::BY_RANK {
+            assert_eq!(Priority::from_rank(p.rank()), Some(p));
+        }
+        assert!(Priority::Low.rank() < Priority::Urgent.rank());
+        assert_eq!(Priority::from_rank(4), None);
+        assert_eq!(
+            parse_variant::<Status>("in_progress"),
+            Ok(Status::InProgress)
+        );
+        assert!(parse_variant::<Status>("nope").is_err());
+    }
+}

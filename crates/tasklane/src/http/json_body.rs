@@ -1,0 +1,93 @@
+//! The JSON request-body extractor: content type, size, syntax and shape, each refused
+//! with its own status code and a detail that names the offending member.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use super::problem::Problem;
+
+/// A request body parsed as JSON into `T`.
+///
+/// - not `application/json` (or another `application/*+json`, such as
+///   `application/merge-patch+json`): `415`;
+/// - larger than the router's body limit: `413`;
+/// - not well-formed JSON: `400`;
+/// - well-formed but not a valid `T` (missing or unknown member, wrong type, bad
+///   value): `422`, naming the member.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if !content_type.is_some_and(is_json) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "expected a JSON body (Content-Type: application/json), got {}",
+                    content_type.map_or("no Content-Type".to_owned(), |t| format!("`{t}`"))
+                ),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| Problem::new(rejection.status(), rejection.body_text()))?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let malformed = |error: serde_json::Error| {
+        Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {error}"))
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            Category::Data if path == "." => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, inner.to_string())
+            }
+            Category::Data => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("`{path}`: {inner}"),
+            )
+            .at(path),
+            Category::Syntax | Category::Eof | Category::Io => malformed(inner),
+        }
+    })?;
+    deserializer.end().map_err(malformed)?;
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+    }
+}

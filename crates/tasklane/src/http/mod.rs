@@ -1,0 +1,80 @@
+//! The HTTP API: routes, shared state, request-wide limits and the OpenAPI document.
+//!
+//! Every error, including the router's own (unknown route, wrong method, a panic),
+//! leaves as an RFC 9457 problem-details document.
+
+mod conditional;
+mod json_body;
+mod openapi;
+mod problem;
+mod tasks;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use crate::cache::TaskCache;
+use crate::domain::Scope;
+
+pub use openapi::ApiDoc;
+pub use problem::{Problem, ProblemBody};
+
+/// Largest request body accepted (`413` beyond it).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Tasks, through the cache.
+    pub tasks: Arc<TaskCache>,
+}
+
+/// The scope a request acts in. A single default scope until workspaces exist; this is
+/// the one place that will read it from the request's credentials.
+impl<S: Send + Sync> FromRequestParts<S> for Scope {
+    type Rejection = Problem;
+
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        Ok(Scope::default())
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/v1/tasks", get(tasks::list).post(tasks::create))
+        .route("/v1/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
+        .route("/healthz", get(healthz))
+        .merge(openapi::routes())
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the server failed to handle this request").into_response()
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+        })
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Liveness: the process is up and serving HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Serving", body = String)))]
+async fn healthz() -> Response {
+    "ok".into_response()
+}

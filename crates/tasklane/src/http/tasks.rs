@@ -1,0 +1,225 @@
+//! `/v1/tasks`: one handler per route. Each parses the request into domain types, asks
+//! the cache, and shapes the response; none decides anything about freshness.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::conditional::{if_match, if_none_match};
+use super::json_body::JsonBody;
+use super::problem::{Problem, ProblemBody};
+use crate::cache::{ETag, ListRead, Snapshot};
+use crate::domain::{NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
+use crate::store::StoreError;
+
+/// A `200`/`201` carrying a cached or fresh JSON body and its validator.
+fn respond(status: StatusCode, snapshot: Snapshot) -> Response {
+    let mut response = (status, snapshot.body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    set_validators(headers, &snapshot.etag);
+    response
+}
+
+/// A `304`: the client's copy is current.
+fn not_modified(etag: &ETag) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    set_validators(response.headers_mut(), etag);
+    response
+}
+
+/// `ETag`, plus `Cache-Control: no-cache` so that no browser or proxy reuses a response
+/// without revalidating it: a cache Tasklane does not control cannot honour its contract.
+fn set_validators(headers: &mut HeaderMap, etag: &ETag) {
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(etag.as_str()).expect("ETags are ASCII"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+}
+
+fn task_id(text: &str) -> Result<TaskId, Problem> {
+    text.parse().map_err(|_| Problem::no_task(text))
+}
+
+/// Maps a missing task to a `404` naming the id; every other error as usual.
+fn about(id: &str) -> impl FnOnce(StoreError) -> Problem + '_ {
+    move |error| match error {
+        StoreError::NotFound => Problem::no_task(id),
+        other => other.into(),
+    }
+}
+
+/// List tasks: filtered, sorted and paginated (by page number or by cursor).
+#[utoipa::path(
+    get,
+    path = "/v1/tasks",
+    tag = "tasks",
+    params(
+        ("status" = Option<String>, Query, description = "Comma list of statuses; any matches (`todo,in_progress`)."),
+        ("priority" = Option<String>, Query, description = "Comma list of priorities; any matches (`high,urgent`)."),
+        ("assignee" = Option<String>, Query, description = "Exact assignee. Unassigned tasks never match."),
+        ("label" = Option<Vec<String>>, Query, explode, description = "Repeatable; a task must carry every label given."),
+        ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339: due strictly before. Tasks with no due date never match."),
+        ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339: due at or after. Tasks with no due date never match."),
+        ("q" = Option<String>, Query, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
+        ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date last), `priority` or `title`; prefix `-` for descending. Ties are broken by id in the same direction."),
+        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page number (default 1). Not with `cursor`."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
+        ("cursor" = Option<String>, Query, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`."),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: `304` if the list has not changed since."),
+    ),
+    responses(
+        (status = 200, description = "One page of tasks", body = TaskList, headers(("ETag" = String, description = "Derived from the scope's generation and the normalised query"))),
+        (status = 304, description = "Unchanged since the ETag given in `If-None-Match`"),
+        (status = 400, description = "Unknown, repeated or invalid query parameter", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(app): State<AppState>,
+    scope: Scope,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let query = crate::domain::ListQuery::parse(raw.as_deref().unwrap_or(""))?;
+    let client = if_none_match(&headers)?;
+    let client_has = |etag: &ETag| client.as_ref().is_some_and(|tags| tags.has_weakly(etag));
+    Ok(match app.tasks.list(&scope, &query, client_has).await? {
+        ListRead::NotModified(etag) => not_modified(&etag),
+        ListRead::Fresh(snapshot) => respond(StatusCode::OK, snapshot),
+    })
+}
+
+/// Create a task.
+#[utoipa::path(
+    post,
+    path = "/v1/tasks",
+    tag = "tasks",
+    request_body = NewTask,
+    responses(
+        (status = 201, description = "Created", body = Task, headers(
+            ("Location" = String, description = "/v1/tasks/{id}"),
+            ("ETag" = String, description = "The quoted version"),
+        )),
+        (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Missing, unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(app): State<AppState>,
+    scope: Scope,
+    JsonBody(new): JsonBody<NewTask>,
+) -> Result<Response, Problem> {
+    let task = app.tasks.create(&scope, new).await?;
+    let mut response = respond(StatusCode::CREATED, Snapshot::of_task(&task));
+    let location = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)).expect("ids are ASCII");
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+/// Read one task.
+#[utoipa::path(
+    get,
+    path = "/v1/tasks/{id}",
+    tag = "tasks",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("If-None-Match" = Option<String>, Header, description = "The task's ETag: `304` while it is current."),
+    ),
+    responses(
+        (status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "The quoted version"))),
+        (status = 304, description = "Unchanged"),
+        (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(app): State<AppState>,
+    scope: Scope,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let client = if_none_match(&headers)?;
+    let snapshot = app
+        .tasks
+        .get(&scope, task_id(&id)?)
+        .await?
+        .ok_or_else(|| Problem::no_task(&id))?;
+    if client.is_some_and(|tags| tags.has_weakly(&snapshot.etag)) {
+        return Ok(not_modified(&snapshot.etag));
+    }
+    Ok(respond(StatusCode::OK, snapshot))
+}
+
+/// Change a task with a JSON merge patch (RFC 7396).
+#[utoipa::path(
+    patch,
+    path = "/v1/tasks/{id}",
+    tag = "tasks",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last seen: `412` if the task has changed since."),
+    ),
+    request_body(content = TaskPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The task as it now is", body = Task, headers(("ETag" = String, description = "The quoted version"))),
+        (status = 400, description = "Malformed JSON or If-Match", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(app): State<AppState>,
+    scope: Scope,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(patch): JsonBody<TaskPatch>,
+) -> Result<Response, Problem> {
+    let expected = if_match(&headers)?;
+    let task: Task = app
+        .tasks
+        .update(&scope, task_id(&id)?, &expected, &patch)
+        .await
+        .map_err(about(&id))?;
+    Ok(respond(StatusCode::OK, Snapshot::of_task(&task)))
+}
+
+/// Delete a task.
+#[utoipa::path(
+    delete,
+    path = "/v1/tasks/{id}",
+    tag = "tasks",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last seen: `412` if the task has changed since."),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(app): State<AppState>,
+    scope: Scope,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    let expected = if_match(&headers)?;
+    app.tasks
+        .delete(&scope, task_id(&id)?, &expected)
+        .await
+        .map_err(about(&id))?;
+    Ok(StatusCode::NO_CONTENT)
+}

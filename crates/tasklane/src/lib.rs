@@ -1,0 +1,23 @@
+//! Tasklane: a task-management API server whose cache can never serve a stale task list.
+//!
+//! A request walks these modules, in this order:
+//!
+//! - [`http`]: the axum router, one handler per route, problem-details errors and the
+//!   OpenAPI document. Handlers parse requests into domain types and nothing else.
+//! - [`domain`]: tasks, their validated inputs, list queries and pages. Pure data.
+//! - [`cache`]: the generation-keyed read-through cache, the one place where freshness
+//!   is decided; its module documentation is the correctness argument.
+//! - [`store`]: durable storage behind the [`store::Store`] trait (SQLite today).
+//!
+//! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
+//! (building and running the server), [`shutdown`] (SIGINT/SIGTERM) and [`telemetry`]
+//! (structured logs).
+
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod shutdown;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

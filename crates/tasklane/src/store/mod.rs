@@ -1,0 +1,104 @@
+//! Durable storage of tasks behind one trait, so the HTTP layer and the cache never know
+//! which database they run on.
+//!
+//! A store answers exactly the queries the domain defines and enforces optimistic
+//! concurrency atomically (a version precondition is checked inside the write's
+//! transaction, never before it).
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
+
+pub use sqlite::SqliteStore;
+
+/// What a write requires of the task's current version (from `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    /// No `If-Match`: apply whatever the version.
+    #[default]
+    None,
+    /// `If-Match: *`: the task must exist (it always must).
+    Exists,
+    /// `If-Match: "3", "4"`: the current version must be one of these.
+    VersionIn(Vec<i64>),
+}
+
+impl Precondition {
+    fn allows(&self, version: i64) -> bool {
+        match self {
+            Precondition::None | Precondition::Exists => true,
+            Precondition::VersionIn(versions) => versions.contains(&version),
+        }
+    }
+}
+
+/// Why a store operation did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// No task with that id in that scope.
+    #[error("no such task")]
+    NotFound,
+    /// The task exists but its version failed the write's precondition.
+    #[error("the task is at version {current}")]
+    VersionMismatch {
+        /// The task's version when the write was refused.
+        current: i64,
+    },
+    /// The database could not be reached in time (pool exhausted, I/O, locked).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(Arc<sqlx::Error>),
+    /// Anything else the database reported.
+    #[error("database error: {0}")]
+    Database(Arc<sqlx::Error>),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        let busy = matches!(&error, sqlx::Error::Database(db) if db.code().as_deref() == Some("5"));
+        let error = Arc::new(error);
+        match &*error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(error)
+            }
+            _ if busy => StoreError::Unavailable(error),
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+/// Durable task storage.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new task (already built by the domain, version 1).
+    async fn insert(&self, scope: &Scope, task: &Task) -> Result<(), StoreError>;
+
+    /// One task, or `None`.
+    async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError>;
+
+    /// Applies a merge patch in one transaction: load, check `expected`, apply, write.
+    /// Returns the task as it now is (unchanged, at the same version, when the patch
+    /// changed nothing).
+    async fn update(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+        patch: &TaskPatch,
+    ) -> Result<Task, StoreError>;
+
+    /// Deletes a task if `expected` allows.
+    async fn delete(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `query.limit + 1` matching tasks in order from the query's position, and
+    /// how many match in all, read from one snapshot.
+    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError>;
+}
