@@ -324,7 +324,7 @@ fn parse_number(name: &str, value: &str, min: u32, max: u32) -> Result<u32, Quer
 }
 
 /// One page of a task list: the `PaginatedResponse` of `GET /v1/tasks`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskList {
     /// The tasks on this page, in order.
     pub data: Vec<Task>,

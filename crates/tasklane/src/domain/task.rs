@@ -245,7 +245,7 @@ impl TryFrom<Vec<String>> for Labels {
 }
 
 /// A task as stored and as served.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Task {
     /// Server-assigned UUIDv7.
     #[schema(value_type = String, format = Uuid)]

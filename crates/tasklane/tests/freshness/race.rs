@@ -1,0 +1,160 @@
+//! The incident report's interleaving, replayed step by step:
+//!
+//! 1. reader: cache miss -> queries the database (old rows) -> paused;
+//! 2. writer: commits -> invalidates (plain cache-aside) / advances the generation
+//!    (Tasklane) -> is acknowledged;
+//! 3. reader: resumes and fills the cache with the old rows;
+//! 4. a read that starts after the acknowledgement must see the write.
+//!
+//! The plain delete-on-write cache-aside must fail step 4 (so the test can fail); the
+//! generation-keyed cache must pass it.
+
+use std::time::Duration;
+
+use tasklane::cache::{Design, TaskCache};
+use tasklane::domain::{ListQuery, Scope, Task};
+use tasklane::store::Precondition;
+
+use crate::support::{cache, decode, list, new_task, retitle, titles};
+
+/// Runs the interleaving on a list read; returns what a read after the write saw.
+async fn stale_fill_on_list(design: Design) -> Vec<String> {
+    let (cache, store) = cache(design, Duration::ZERO).await;
+    let scope = Scope::default();
+    let query = ListQuery::default();
+    let task = cache.create(&scope, new_task("before")).await.unwrap();
+
+    let paused = store.pause_next_read();
+    let reader = tokio::spawn({
+        let (cache, scope, query) = (cache.clone(), scope.clone(), query.clone());
+        async move { list(&cache, &scope, &query).await }
+    });
+    paused.reached.await.unwrap(); // 1. the reader holds the old rows
+    cache
+        .update(&scope, task.id, &Precondition::None, &retitle("after"))
+        .await
+        .unwrap(); // 2.
+    paused.release.send(()).unwrap(); // 3.
+    assert_eq!(
+        titles(&reader.await.unwrap()),
+        ["before"],
+        "the reader started before the write"
+    );
+
+    titles(&list(&cache, &scope, &query).await) // 4.
+}
+
+/// The same interleaving on a single-task read.
+async fn stale_fill_on_get(design: Design) -> String {
+    let (cache, store) = cache(design, Duration::ZERO).await;
+    let scope = Scope::default();
+    let task = cache.create(&scope, new_task("before")).await.unwrap();
+
+    let paused = store.pause_next_read();
+    let reader = tokio::spawn({
+        let (cache, scope) = (cache.clone(), scope.clone());
+        async move { cache.get(&scope, task.id).await }
+    });
+    paused.reached.await.unwrap();
+    cache
+        .update(&scope, task.id, &Precondition::None, &retitle("after"))
+        .await
+        .unwrap();
+    paused.release.send(()).unwrap();
+    reader.await.unwrap().unwrap();
+
+    let after: Task = decode(&read_task(&cache, &scope, task).await);
+    after.title
+}
+
+async fn read_task(cache: &TaskCache, scope: &Scope, task: Task) -> bytes::Bytes {
+    cache
+        .get(scope, task.id)
+        .await
+        .unwrap()
+        .expect("the task exists")
+        .body
+}
+
+#[tokio::test]
+async fn plain_cache_aside_serves_the_stale_list() {
+    assert_eq!(
+        stale_fill_on_list(Design::DeleteOnWrite).await,
+        ["before"],
+        "the race is real"
+    );
+}
+
+#[tokio::test]
+async fn generation_cache_serves_the_written_list() {
+    assert_eq!(stale_fill_on_list(Design::Generational).await, ["after"]);
+}
+
+#[tokio::test]
+async fn plain_cache_aside_serves_the_stale_task() {
+    assert_eq!(
+        stale_fill_on_get(Design::DeleteOnWrite).await,
+        "before",
+        "the race is real"
+    );
+}
+
+#[tokio::test]
+async fn generation_cache_serves_the_written_task() {
+    assert_eq!(stale_fill_on_get(Design::Generational).await, "after");
+}
+
+#[tokio::test]
+async fn concurrent_identical_misses_make_one_database_query() {
+    let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
+    let scope = Scope::default();
+    cache.create(&scope, new_task("one")).await.unwrap();
+    let query = ListQuery::parse("status=todo&limit=5").unwrap();
+
+    let paused = store.pause_next_read();
+    let readers: Vec<_> = (0..32)
+        .map(|_| {
+            let (cache, scope, query) = (cache.clone(), scope.clone(), query.clone());
+            tokio::spawn(async move { list(&cache, &scope, &query).await })
+        })
+        .collect();
+    paused.reached.await.unwrap();
+    // Let every reader reach the cache while the first load is held.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    paused.release.send(()).unwrap();
+    for reader in readers {
+        assert_eq!(titles(&reader.await.unwrap()), ["one"]);
+    }
+    assert_eq!(store.reads(), 1, "32 concurrent misses, one query");
+
+    // The same query spelled differently is the same entry.
+    let respelled = ListQuery::parse("limit=5&status=todo,todo").unwrap();
+    list(&cache, &scope, &respelled).await;
+    assert_eq!(store.reads(), 1);
+}
+
+#[tokio::test]
+async fn a_write_leaves_other_scopes_warm_and_its_own_cold() {
+    let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
+    let (ours, theirs) = (Scope::named("ours"), Scope::named("theirs"));
+    cache.create(&ours, new_task("ours")).await.unwrap();
+    cache.create(&theirs, new_task("theirs")).await.unwrap();
+    let query = ListQuery::default();
+
+    assert_eq!(titles(&list(&cache, &ours, &query).await), ["ours"]);
+    assert_eq!(titles(&list(&cache, &theirs, &query).await), ["theirs"]);
+    assert_eq!(store.reads(), 2);
+
+    cache.create(&ours, new_task("ours too")).await.unwrap();
+    assert_eq!(titles(&list(&cache, &theirs, &query).await), ["theirs"]);
+    assert_eq!(
+        store.reads(),
+        2,
+        "the other scope is still served from the cache"
+    );
+    assert_eq!(
+        titles(&list(&cache, &ours, &query).await),
+        ["ours", "ours too"]
+    );
+    assert_eq!(store.reads(), 3, "the written scope is read again");
+}

@@ -1,0 +1,154 @@
+//! A real SQLite store wrapped so a test can count reads, pause a reader between its
+//! database query and its cache fill, or slow every read down.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use tasklane::cache::{CacheConfig, Design, ListRead, TaskCache};
+use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
+use tasklane::store::{Precondition, SqliteStore, Store, StoreError};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+struct Pause {
+    reached: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
+}
+
+/// The two ends a test holds while a reader is paused.
+pub struct Paused {
+    /// Resolves once the reader has its rows from the database.
+    pub reached: oneshot::Receiver<()>,
+    /// Send to let the reader go on and fill the cache.
+    pub release: oneshot::Sender<()>,
+}
+
+pub struct InstrumentedStore {
+    inner: SqliteStore,
+    reads: AtomicUsize,
+    pause: Mutex<Option<Pause>>,
+    delay: Duration,
+    _dir: TempDir,
+}
+
+impl InstrumentedStore {
+    pub async fn new(delay: Duration) -> Arc<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
+        let inner = SqliteStore::connect(&url).await.unwrap();
+        Arc::new(InstrumentedStore {
+            inner,
+            reads: AtomicUsize::new(0),
+            pause: Mutex::new(None),
+            delay,
+            _dir: dir,
+        })
+    }
+
+    /// Database reads (lists and single tasks) served so far.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    /// Makes the next read stop after its query, before returning its rows.
+    pub fn pause_next_read(&self) -> Paused {
+        let (reached_tx, reached_rx) = oneshot::channel();
+        let (release_tx, release_rx) = oneshot::channel();
+        *self.pause.lock().unwrap() = Some(Pause {
+            reached: reached_tx,
+            release: release_rx,
+        });
+        Paused {
+            reached: reached_rx,
+            release: release_tx,
+        }
+    }
+
+    async fn after_query(&self) {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let pause = self.pause.lock().unwrap().take();
+        if let Some(pause) = pause {
+            pause.reached.send(()).unwrap();
+            pause.release.await.unwrap();
+        }
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Store for InstrumentedStore {
+    async fn insert(&self, scope: &Scope, task: &Task) -> Result<(), StoreError> {
+        self.inner.insert(scope, task).await
+    }
+
+    async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let rows = self.inner.get(scope, id).await;
+        self.after_query().await;
+        rows
+    }
+
+    async fn update(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+        patch: &TaskPatch,
+    ) -> Result<Task, StoreError> {
+        self.inner.update(scope, id, expected, patch).await
+    }
+
+    async fn delete(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+    ) -> Result<(), StoreError> {
+        self.inner.delete(scope, id, expected).await
+    }
+
+    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError> {
+        let rows = self.inner.list(scope, query).await;
+        self.after_query().await;
+        rows
+    }
+}
+
+/// A cache of the given design over an instrumented store.
+pub async fn cache(design: Design, delay: Duration) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
+    let store = InstrumentedStore::new(delay).await;
+    let config = CacheConfig {
+        design,
+        ..CacheConfig::default()
+    };
+    (Arc::new(TaskCache::new(store.clone(), &config)), store)
+}
+
+pub fn new_task(title: &str) -> NewTask {
+    serde_json::from_value(json!({ "title": title })).unwrap()
+}
+
+pub fn retitle(title: &str) -> TaskPatch {
+    serde_json::from_value(json!({ "title": title })).unwrap()
+}
+
+/// A full, uncached-by-the-client list read (no `If-None-Match`).
+pub async fn list(cache: &TaskCache, scope: &Scope, query: &ListQuery) -> TaskList {
+    match cache.list(scope, query, |_| false).await.unwrap() {
+        ListRead::Fresh(snapshot) => decode(&snapshot.body),
+        ListRead::NotModified(_) => unreachable!("the client sent no ETag"),
+    }
+}
+
+pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> T {
+    serde_json::from_slice(body).unwrap()
+}
+
+/// Every task on one page, as (title, version).
+pub fn titles(list: &TaskList) -> Vec<String> {
+    list.data.iter().map(|task| task.title.clone()).collect()
+}
