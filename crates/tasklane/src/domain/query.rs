@@ -60,7 +60,8 @@ pub enum SortKey {
     CreatedAt,
     /// Time of the last change.
     UpdatedAt,
-    /// Due time; tasks with no due date sort after every dated task.
+    /// Due time; no due date counts as later than every date (last when ascending,
+    /// first when descending).
     DueAt,
     /// Urgency: low < medium < high < urgent.
     Priority,

@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
-use serde_json::error::Category;
 
 use super::problem::Problem;
 
@@ -54,33 +53,62 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// Parses in two steps so each failure gets its status: syntax (`400`), then shape
+/// (`422`). Every Tasklane body is an object; serde would otherwise also accept an
+/// array and fill the members by position.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let malformed = |error: serde_json::Error| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
         Problem::new(StatusCode::BAD_REQUEST, format!("malformed JSON: {error}"))
-    };
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    })?;
+    if !value.is_object() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        match inner.classify() {
-            Category::Data if path == "." => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, inner.to_string())
-            }
-            Category::Data => Problem::new(
+        if path == "." {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, inner.to_string())
+        } else {
+            Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("`{path}`: {inner}"),
             )
-            .at(path),
-            Category::Syntax | Category::Eof | Category::Io => malformed(inner),
+            .at(path)
         }
-    })?;
-    deserializer.end().map_err(malformed)?;
-    Ok(value)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        title: String,
+    }
+
+    #[test]
+    fn syntax_is_400_and_shape_is_422() {
+        assert_eq!(
+            parse::<Body>(b"{\"title\": ").unwrap_err().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            parse::<Body>(b"[\"t\"]").unwrap_err().status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            parse::<Body>(b"{\"title\": 1}")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("title")
+        );
+        assert_eq!(parse::<Body>(b" {\"title\": \"t\"} ").unwrap().title, "t");
+    }
 
     #[test]
     fn json_media_types() {

@@ -11,9 +11,9 @@ use crate::store::StoreError;
 /// A failed request, answered as `application/problem+json`.
 #[derive(Debug)]
 pub struct Problem {
-    status: StatusCode,
+    pub(super) status: StatusCode,
     detail: String,
-    field: Option<String>,
+    pub(super) field: Option<String>,
 }
 
 /// The body of every error response.

@@ -70,7 +70,7 @@ fn about(id: &str) -> impl FnOnce(StoreError) -> Problem + '_ {
         ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339: due strictly before. Tasks with no due date never match."),
         ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339: due at or after. Tasks with no due date never match."),
         ("q" = Option<String>, Query, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
-        ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date last), `priority` or `title`; prefix `-` for descending. Ties are broken by id in the same direction."),
+        ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date counts as later than any date), `priority` (low < medium < high < urgent) or `title` (by code point); prefix `-` for descending. Ties are broken by id in the same direction."),
         ("page" = Option<u32>, Query, minimum = 1, description = "1-based page number (default 1). Not with `cursor`."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
         ("cursor" = Option<String>, Query, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`."),

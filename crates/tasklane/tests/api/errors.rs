@@ -1,0 +1,209 @@
+//! Every class of client mistake gets its own status and a problem document naming the
+//! culprit; none is a 500, and the server keeps serving afterwards.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, problem, spawn_app};
+
+async fn post_raw(
+    app: &TestApp,
+    content_type: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut request = app.client.post(app.url("/v1/tasks")).body(body);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    for body in [
+        "{\"title\": ",
+        "{\"title\": \"x\"} trailing",
+        "not json",
+        "",
+    ] {
+        let detail = problem(
+            post_raw(&app, Some("application/json"), body).await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(
+            detail["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("malformed JSON"),
+            "{body}: {detail}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_tasks_are_422_naming_the_field() {
+    let app = spawn_app().await;
+    let cases = [
+        (json!({}), None, "missing field `title`"),
+        (json!({"title": ""}), Some("title"), "1 to 500"),
+        (json!({"title": "x".repeat(501)}), Some("title"), "1 to 500"),
+        (
+            json!({"title": "t", "description": "d".repeat(20_001)}),
+            Some("description"),
+            "20000",
+        ),
+        (
+            json!({"title": "t", "status": "doing"}),
+            Some("status"),
+            "unknown variant `doing`",
+        ),
+        (
+            json!({"title": "t", "priority": "asap"}),
+            Some("priority"),
+            "unknown variant `asap`",
+        ),
+        (
+            json!({"title": "t", "assignee": "a".repeat(101)}),
+            Some("assignee"),
+            "1 to 100",
+        ),
+        (
+            json!({"title": "t", "labels": ["a", "a"]}),
+            Some("labels"),
+            "distinct",
+        ),
+        (
+            json!({"title": "t", "labels": vec!["l"; 21]}),
+            Some("labels"),
+            "at most 20",
+        ),
+        (
+            json!({"title": "t", "due_at": "next week"}),
+            Some("due_at"),
+            "RFC 3339",
+        ),
+        (json!({"title": 5}), Some("title"), "invalid type"),
+        (
+            json!({"title": "t", "colour": "red"}),
+            Some("colour"),
+            "unknown field `colour`",
+        ),
+        (
+            json!({"title": "t", "version": 9}),
+            Some("version"),
+            "unknown field `version`",
+        ),
+        (json!(["title"]), None, "must be a JSON object"),
+    ];
+    for (body, field, message) in cases {
+        let detail = problem(app.post_task(&body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(
+            detail["detail"].as_str().unwrap().contains(message),
+            "{body}: {detail}"
+        );
+        assert_eq!(detail["field"].as_str(), field, "{body}");
+    }
+    let id = app.create_titled("t").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (patch, field) in [
+        (json!({"title": null}), "title"),
+        (json!({"status": null}), "status"),
+        (json!({"labels": [""]}), "labels"),
+    ] {
+        let detail = problem(
+            app.patch_task(&id, &patch, None).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(detail["field"], field);
+    }
+    problem(
+        app.patch_task(&id, &json!({"id": "x"}), None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(app.list("").await["total"], 1, "nothing invalid was stored");
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    for (query, parameter) in [
+        ("colour=red", "colour"),
+        ("status=doing", "status"),
+        ("status=todo&status=done", "status"),
+        ("priority=", "priority"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("page=0", "page"),
+        ("sort=size", "sort"),
+        ("due_before=soon", "due_before"),
+        ("due_after=2026-13-01T00:00:00Z", "due_after"),
+        ("cursor=bm9wZQ", "cursor"),
+        ("page=2&cursor=x", "cursor"),
+    ] {
+        let detail = problem(app.list_raw(query).await, StatusCode::BAD_REQUEST).await;
+        assert_eq!(detail["field"], parameter, "{query}");
+    }
+    let bad_header = app
+        .client
+        .get(app.url("/v1/tasks"))
+        .header("if-none-match", "unquoted")
+        .send()
+        .await
+        .unwrap();
+    problem(bad_header, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn unknown_ids_and_routes_are_404_and_wrong_methods_405() {
+    let app = spawn_app().await;
+    let unknown = "01900000-0000-7000-8000-000000000000";
+    problem(app.get_task(unknown).await, StatusCode::NOT_FOUND).await;
+    problem(app.get_task("not-a-uuid").await, StatusCode::NOT_FOUND).await;
+    problem(
+        app.patch_task(unknown, &json!({"title": "x"}), None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(app.delete_task(unknown, None).await, StatusCode::NOT_FOUND).await;
+    problem(
+        app.client.get(app.url("/v2/tasks")).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let put = app.client.put(app.url("/v1/tasks")).send().await.unwrap();
+    assert_eq!(put.headers()["allow"], "GET,HEAD,POST");
+    problem(put, StatusCode::METHOD_NOT_ALLOWED).await;
+}
+
+#[tokio::test]
+async fn oversized_and_non_json_bodies_are_413_and_415() {
+    let app = spawn_app().await;
+    let huge = json!({"title": "t", "description": "x".repeat(1 << 20)}).to_string();
+    problem(
+        post_raw(&app, Some("application/json"), huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    problem(
+        post_raw(&app, Some("text/plain"), "{\"title\": \"t\"}").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    problem(
+        post_raw(&app, None, "{\"title\": \"t\"}").await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    )
+    .await;
+    let form = post_raw(&app, Some("application/x-www-form-urlencoded"), "title=t").await;
+    problem(form, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+
+    // After every mistake above, the server is still serving.
+    assert_eq!(app.create_titled("still here").await["title"], "still here");
+}

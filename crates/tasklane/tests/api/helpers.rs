@@ -1,0 +1,176 @@
+//! `spawn_app()`: a real Tasklane server on a random port over a fresh SQLite file, and
+//! a client with one helper per API call.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tasklane::config::ServeArgs;
+use tasklane::startup::Application;
+use tasklane::telemetry::LogFormat;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    dir: Option<TempDir>,
+}
+
+/// A server over a new, empty database.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_app_on(dir.path()).await;
+    app.dir = Some(dir);
+    app
+}
+
+/// A server over the database in `dir` (to restart one on the same data).
+pub async fn spawn_app_on(dir: &Path) -> TestApp {
+    let database: PathBuf = dir.join("tasklane.db");
+    let args = ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", database.display()),
+        cache_mib: 16,
+        cache_ttl_secs: 300,
+        log_format: LogFormat::Text,
+        log: "warn".to_owned(),
+    };
+    let app = Application::build(&args).await.expect("the server starts");
+    let base = format!("http://{}", app.address());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        stop: Some(stop),
+        server: Some(server),
+        dir: None,
+    }
+}
+
+impl TestApp {
+    /// Stops the server gracefully and waits until it has closed the database.
+    pub async fn stop(mut self) -> Option<TempDir> {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.server.take().unwrap().await.unwrap().unwrap();
+        self.dir.take()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_task(&self, body: &Value) -> Response {
+        self.client
+            .post(self.url("/v1/tasks"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a task and returns it, asserting `201`.
+    pub async fn create(&self, body: Value) -> Value {
+        let response = self.post_task(&body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "{:?}",
+            response.text().await
+        );
+        response.json().await.unwrap()
+    }
+
+    pub async fn create_titled(&self, title: &str) -> Value {
+        self.create(json!({ "title": title })).await
+    }
+
+    pub async fn get_task(&self, id: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/tasks/{id}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_task(&self, id: &str, body: &Value, if_match: Option<&str>) -> Response {
+        let mut request = self
+            .client
+            .patch(self.url(&format!("/v1/tasks/{id}")))
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string());
+        if let Some(etag) = if_match {
+            request = request.header("if-match", etag);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn delete_task(&self, id: &str, if_match: Option<&str>) -> Response {
+        let mut request = self.client.delete(self.url(&format!("/v1/tasks/{id}")));
+        if let Some(etag) = if_match {
+            request = request.header("if-match", etag);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn list_raw(&self, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/tasks?{query}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A list page, asserting `200`.
+    pub async fn list(&self, query: &str) -> Value {
+        let response = self.list_raw(query).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{query}: {:?}",
+            response.text().await
+        );
+        response.json().await.unwrap()
+    }
+
+    /// The titles a list query returns, in order.
+    pub async fn titles(&self, query: &str) -> Vec<String> {
+        titles(&self.list(query).await)
+    }
+}
+
+pub fn titles(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn etag(response: &Response) -> String {
+    response.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+/// Asserts an RFC 9457 problem with this status, returning its body.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["title"], status.canonical_reason().unwrap());
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    body
+}

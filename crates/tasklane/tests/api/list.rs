@@ -1,0 +1,285 @@
+//! `GET /v1/tasks`: every filter matches exactly what it says, every sort orders as it
+//! says, and page and cursor pagination walk the same list.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, titles};
+
+/// Seven tasks that tell every filter apart.
+async fn seeded() -> TestApp {
+    let app = spawn_app().await;
+    for task in [
+        json!({"title": "alpha", "status": "todo", "priority": "low", "assignee": "ana", "labels": ["bug", "ui"], "due_at": "2026-01-10T00:00:00Z", "description": "Fix the Login page"}),
+        json!({"title": "bravo", "status": "in_progress", "priority": "high", "assignee": "ben", "labels": ["bug"], "due_at": "2026-01-20T00:00:00Z"}),
+        json!({"title": "charlie", "status": "blocked", "priority": "urgent", "labels": ["ui"], "due_at": "2026-02-01T00:00:00Z"}),
+        json!({"title": "delta", "status": "done", "priority": "medium", "assignee": "ana"}),
+        json!({"title": "Échelle", "status": "todo", "priority": "high", "assignee": "Ana", "labels": ["Bug"], "description": "RÉSUMÉ of logins"}),
+        json!({"title": "foxtrot", "status": "todo", "priority": "medium", "labels": ["bug", "ui", "backend"], "due_at": "2026-01-20T00:00:00Z"}),
+        json!({"title": "golf 100%_done", "status": "done", "priority": "low", "due_at": "2026-03-01T00:00:00Z"}),
+    ] {
+        app.create(task).await;
+    }
+    app
+}
+
+async fn matching(app: &TestApp, query: &str) -> HashSet<String> {
+    app.titles(&format!("{query}&limit=100"))
+        .await
+        .into_iter()
+        .collect()
+}
+
+fn set(titles: &[&str]) -> HashSet<String> {
+    titles.iter().map(|t| (*t).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn every_filter_matches_exactly() {
+    let app = seeded().await;
+    let cases: [(&str, &[&str]); 19] = [
+        ("status=todo", &["alpha", "Échelle", "foxtrot"]),
+        (
+            "status=done,blocked",
+            &["charlie", "delta", "golf 100%_done"],
+        ),
+        ("priority=high,urgent", &["bravo", "charlie", "Échelle"]),
+        ("priority=low", &["alpha", "golf 100%_done"]),
+        // Exact and case-sensitive; unassigned tasks never match an assignee filter.
+        ("assignee=ana", &["alpha", "delta"]),
+        ("assignee=nobody", &[]),
+        // Every label given must be present; labels are case-sensitive.
+        ("label=bug", &["alpha", "bravo", "foxtrot"]),
+        ("label=bug&label=ui", &["alpha", "foxtrot"]),
+        ("label=ui&label=backend&label=bug", &["foxtrot"]),
+        ("label=Bug", &["Échelle"]),
+        ("label=none", &[]),
+        // Strictly before / at or after; tasks with no due date match neither.
+        ("due_before=2026-01-20T00:00:00Z", &["alpha"]),
+        (
+            "due_after=2026-01-20T00:00:00Z",
+            &["bravo", "charlie", "foxtrot", "golf 100%_done"],
+        ),
+        (
+            "due_after=2026-01-15T00:00:00Z&due_before=2026-02-01T00:00:00Z",
+            &["bravo", "foxtrot"],
+        ),
+        // Case-insensitive (Unicode too) substring of the title or the description.
+        ("q=LOGIN", &["alpha", "Échelle"]),
+        ("q=%C3%A9chelle", &["Échelle"]),
+        ("q=r%C3%A9sum%C3%A9", &["Échelle"]),
+        // `%` and `_` are plain characters, not patterns.
+        ("q=100%25_", &["golf 100%_done"]),
+        (
+            "status=todo&priority=high&label=Bug&assignee=Ana&q=log",
+            &["Échelle"],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(matching(&app, query).await, set(expected), "{query}");
+    }
+    assert_eq!(matching(&app, "q=%25").await, set(&["golf 100%_done"]));
+    assert_eq!(app.list("").await["total"], 7);
+}
+
+#[tokio::test]
+async fn every_sort_orders_as_documented() {
+    let app = seeded().await;
+    let cases: [(&str, &[&str]); 8] = [
+        (
+            "sort=created_at",
+            &[
+                "alpha",
+                "bravo",
+                "charlie",
+                "delta",
+                "Échelle",
+                "foxtrot",
+                "golf 100%_done",
+            ],
+        ),
+        (
+            "",
+            &[
+                "alpha",
+                "bravo",
+                "charlie",
+                "delta",
+                "Échelle",
+                "foxtrot",
+                "golf 100%_done",
+            ],
+        ),
+        (
+            "sort=-created_at",
+            &[
+                "golf 100%_done",
+                "foxtrot",
+                "Échelle",
+                "delta",
+                "charlie",
+                "bravo",
+                "alpha",
+            ],
+        ),
+        // By code point: upper-case and accented letters are not folded.
+        (
+            "sort=title",
+            &[
+                "alpha",
+                "bravo",
+                "charlie",
+                "delta",
+                "foxtrot",
+                "golf 100%_done",
+                "Échelle",
+            ],
+        ),
+        // Urgency order; ties (same priority) by id in the same direction.
+        (
+            "sort=priority",
+            &[
+                "alpha",
+                "golf 100%_done",
+                "delta",
+                "foxtrot",
+                "bravo",
+                "Échelle",
+                "charlie",
+            ],
+        ),
+        (
+            "sort=-priority",
+            &[
+                "charlie",
+                "Échelle",
+                "bravo",
+                "foxtrot",
+                "delta",
+                "golf 100%_done",
+                "alpha",
+            ],
+        ),
+        // No due date counts as later than every date; ties by id.
+        (
+            "sort=due_at",
+            &[
+                "alpha",
+                "bravo",
+                "foxtrot",
+                "charlie",
+                "golf 100%_done",
+                "delta",
+                "Échelle",
+            ],
+        ),
+        (
+            "sort=-due_at",
+            &[
+                "Échelle",
+                "delta",
+                "golf 100%_done",
+                "charlie",
+                "foxtrot",
+                "bravo",
+                "alpha",
+            ],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(app.titles(query).await, expected, "{query}");
+    }
+    // updated_at follows the last change.
+    let alpha = app.list("sort=title&limit=1").await["data"][0].clone();
+    app.patch_task(
+        alpha["id"].as_str().unwrap(),
+        &json!({"status": "done"}),
+        None,
+    )
+    .await;
+    assert_eq!(app.titles("sort=-updated_at&limit=1").await, ["alpha"]);
+}
+
+async fn walk_by_cursor(app: &TestApp, query: &str) -> (Vec<String>, Vec<u64>) {
+    let mut page: Value = app.list(query).await;
+    let (mut seen, mut numbers) = (titles(&page), vec![page["page"].as_u64().unwrap()]);
+    while let Some(cursor) = page["next_cursor"].as_str() {
+        page = app.list(&format!("{query}&cursor={cursor}")).await;
+        seen.extend(titles(&page));
+        numbers.push(page["page"].as_u64().unwrap());
+    }
+    (seen, numbers)
+}
+
+#[tokio::test]
+async fn pages_and_cursors_walk_the_same_list() {
+    let app = spawn_app().await;
+    for i in 0..25 {
+        let priority = ["low", "medium", "high"][i % 3];
+        app.create(json!({"title": format!("task {i:02}"), "priority": priority}))
+            .await;
+    }
+    for sort in [
+        "created_at",
+        "-created_at",
+        "priority",
+        "-priority",
+        "title",
+        "-due_at",
+    ] {
+        let query = format!("sort={sort}&limit=10");
+        let mut by_page = Vec::new();
+        for number in 1..=3 {
+            let page = app.list(&format!("{query}&page={number}")).await;
+            assert_eq!(
+                (page["page"].as_u64(), page["limit"].as_u64()),
+                (Some(number), Some(10))
+            );
+            assert_eq!(
+                (page["total"].as_u64(), page["total_pages"].as_u64()),
+                (Some(25), Some(3))
+            );
+            assert_eq!(
+                page["next_cursor"].is_null(),
+                number == 3,
+                "only the last page lacks a cursor"
+            );
+            by_page.extend(titles(&page));
+        }
+        let (by_cursor, numbers) = walk_by_cursor(&app, &query).await;
+        assert_eq!(
+            by_cursor, by_page,
+            "{sort}: the cursor walk and the page walk agree"
+        );
+        assert_eq!(numbers, [1, 2, 3]);
+        assert_eq!(
+            by_cursor.iter().collect::<HashSet<_>>().len(),
+            25,
+            "{sort}: no task twice, none skipped"
+        );
+    }
+    let beyond = app.list("limit=10&page=4").await;
+    assert_eq!(
+        (titles(&beyond).len(), beyond["total"].as_u64()),
+        (0, Some(25))
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_survives_writes_before_its_position() {
+    let app = spawn_app().await;
+    for i in 0..6 {
+        app.create_titled(&format!("t{i}")).await;
+    }
+    let first = app.list("limit=3").await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    // Deleting a task already seen shifts offsets, never a keyset.
+    app.delete_task(first["data"][0]["id"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(
+        app.titles(&format!("limit=3&cursor={cursor}")).await,
+        ["t3", "t4", "t5"]
+    );
+    assert_eq!(app.titles("limit=3&page=2").await, ["t4", "t5"]);
+}

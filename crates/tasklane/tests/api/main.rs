@@ -1,0 +1,9 @@
+//! The HTTP API, exercised through a real server on a random port: every endpoint,
+//! every filter, both kinds of pagination, ETags and every class of client error.
+
+mod conditional;
+mod errors;
+mod helpers;
+mod lifecycle;
+mod list;
+mod tasks;
