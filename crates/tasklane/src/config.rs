@@ -28,7 +28,12 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
-    #[arg(long, env = "TASKLANE_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "TASKLANE_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 
     /// Database URL: `sqlite://PATH` (the file is created on first start).
@@ -40,21 +45,27 @@ pub struct ServeArgs {
     pub database_url: String,
 
     /// Upper bound on the in-process cache, in MiB.
-    #[arg(long, env = "TASKLANE_CACHE_MIB", default_value_t = 64)]
+    #[arg(long, env = "TASKLANE_CACHE_MIB", value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub cache_mib: u64,
 
-    /// How long a cache entry may live, in seconds (entries of past generations are
-    /// never served; this only reclaims their memory).
-    #[arg(long, env = "TASKLANE_CACHE_TTL_SECS", default_value_t = 300,
+    /// How long a cache entry may live, in seconds. Freshness never depends on it:
+    /// entries of past generations are never served, this only reclaims their memory.
+    #[arg(long, env = "TASKLANE_CACHE_TTL_SECS", value_name = "SECONDS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cache_ttl_secs: u64,
 
     /// Log line format.
-    #[arg(long, env = "TASKLANE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = "TASKLANE_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
     /// Log filter, in `tracing` EnvFilter syntax (`info`, `tasklane=debug`).
-    #[arg(long, env = "TASKLANE_LOG", default_value = "info")]
+    #[arg(
+        long,
+        env = "TASKLANE_LOG",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
     pub log: String,
 }
 

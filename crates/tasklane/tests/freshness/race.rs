@@ -158,3 +158,51 @@ async fn a_write_leaves_other_scopes_warm_and_its_own_cold() {
     );
     assert_eq!(store.reads(), 3, "the written scope is read again");
 }
+
+#[tokio::test]
+async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
+    let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
+    let scope = Scope::default();
+    let query = ListQuery::default();
+    let task = cache.create(&scope, new_task("before")).await.unwrap();
+    assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
+
+    store.fail_next_update_after_commit();
+    let outcome = cache
+        .update(&scope, task.id, &Precondition::None, &retitle("after"))
+        .await;
+    assert!(
+        outcome.is_err(),
+        "the client is told the write failed, though it committed"
+    );
+
+    // The write is visible, so the cached list of the old generation must not be served.
+    assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+}
+
+/// The writer's half of the protocol: the generation advances only after the commit.
+/// A reader that runs while a write is in flight (not yet acknowledged) may cache what
+/// it reads, but only under a generation the acknowledgement leaves behind.
+#[tokio::test]
+async fn a_read_during_an_unacknowledged_write_cannot_outlive_it() {
+    let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
+    let scope = Scope::default();
+    let query = ListQuery::default();
+    let task = cache.create(&scope, new_task("before")).await.unwrap();
+
+    let paused = store.pause_next_update();
+    let writer = tokio::spawn({
+        let (cache, scope) = (cache.clone(), scope.clone());
+        async move {
+            cache
+                .update(&scope, task.id, &Precondition::None, &retitle("after"))
+                .await
+        }
+    });
+    paused.reached.await.unwrap(); // the write has started, nothing is committed
+    assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // fills the cache
+    paused.release.send(()).unwrap();
+    writer.await.unwrap().unwrap(); // committed, advanced, acknowledged
+
+    assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+}

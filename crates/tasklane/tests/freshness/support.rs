@@ -1,7 +1,7 @@
 //! A real SQLite store wrapped so a test can count reads, pause a reader between its
 //! database query and its cache fill, or slow every read down.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,24 +13,42 @@ use tasklane::store::{Precondition, SqliteStore, Store, StoreError};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-struct Pause {
-    reached: oneshot::Sender<()>,
-    release: oneshot::Receiver<()>,
+/// The two ends a test holds while an operation is paused.
+pub struct Paused {
+    /// Resolves once the operation has reached its pause point.
+    pub reached: oneshot::Receiver<()>,
+    /// Send to let the operation go on.
+    pub release: oneshot::Sender<()>,
 }
 
-/// The two ends a test holds while a reader is paused.
-pub struct Paused {
-    /// Resolves once the reader has its rows from the database.
-    pub reached: oneshot::Receiver<()>,
-    /// Send to let the reader go on and fill the cache.
-    pub release: oneshot::Sender<()>,
+/// A one-shot pause point: armed by the test, passed by the next operation.
+#[derive(Default)]
+struct Gate(Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>);
+
+impl Gate {
+    fn arm(&self) -> Paused {
+        let (reached_tx, reached) = oneshot::channel();
+        let (release, release_rx) = oneshot::channel();
+        *self.0.lock().unwrap() = Some((reached_tx, release_rx));
+        Paused { reached, release }
+    }
+
+    async fn pass(&self) {
+        let armed = self.0.lock().unwrap().take();
+        if let Some((reached, release)) = armed {
+            reached.send(()).unwrap();
+            release.await.unwrap();
+        }
+    }
 }
 
 pub struct InstrumentedStore {
     inner: SqliteStore,
     reads: AtomicUsize,
-    pause: Mutex<Option<Pause>>,
+    after_read: Gate,
+    before_update: Gate,
     delay: Duration,
+    fail_after_commit: AtomicBool,
     _dir: TempDir,
 }
 
@@ -42,8 +60,10 @@ impl InstrumentedStore {
         Arc::new(InstrumentedStore {
             inner,
             reads: AtomicUsize::new(0),
-            pause: Mutex::new(None),
+            after_read: Gate::default(),
+            before_update: Gate::default(),
             delay,
+            fail_after_commit: AtomicBool::new(false),
             _dir: dir,
         })
     }
@@ -55,25 +75,23 @@ impl InstrumentedStore {
 
     /// Makes the next read stop after its query, before returning its rows.
     pub fn pause_next_read(&self) -> Paused {
-        let (reached_tx, reached_rx) = oneshot::channel();
-        let (release_tx, release_rx) = oneshot::channel();
-        *self.pause.lock().unwrap() = Some(Pause {
-            reached: reached_tx,
-            release: release_rx,
-        });
-        Paused {
-            reached: reached_rx,
-            release: release_tx,
-        }
+        self.after_read.arm()
+    }
+
+    /// Makes the next update stop before it touches the database.
+    pub fn pause_next_update(&self) -> Paused {
+        self.before_update.arm()
+    }
+
+    /// Makes the next update commit and then report a lost connection, as a network
+    /// failure between the commit and its acknowledgement does.
+    pub fn fail_next_update_after_commit(&self) {
+        self.fail_after_commit.store(true, Ordering::SeqCst);
     }
 
     async fn after_query(&self) {
         self.reads.fetch_add(1, Ordering::SeqCst);
-        let pause = self.pause.lock().unwrap().take();
-        if let Some(pause) = pause {
-            pause.reached.send(()).unwrap();
-            pause.release.await.unwrap();
-        }
+        self.after_read.pass().await;
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -99,7 +117,14 @@ impl Store for InstrumentedStore {
         expected: &Precondition,
         patch: &TaskPatch,
     ) -> Result<Task, StoreError> {
-        self.inner.update(scope, id, expected, patch).await
+        self.before_update.pass().await;
+        let updated = self.inner.update(scope, id, expected, patch).await?;
+        if self.fail_after_commit.swap(false, Ordering::SeqCst) {
+            return Err(
+                sqlx::Error::Io(std::io::Error::other("connection lost after commit")).into(),
+            );
+        }
+        Ok(updated)
     }
 
     async fn delete(
