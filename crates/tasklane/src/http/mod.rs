@@ -40,9 +40,9 @@ pub struct AppState {
 /// The scope a request acts in. A single default scope until workspaces exist; this is
 /// the one place that will read it from the request's credentials.
 impl<S: Send + Sync> FromRequestParts<S> for Scope {
-    type Rejection = Problem;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Scope::default())
     }
 }

@@ -37,12 +37,18 @@ impl SqliteStore {
             // FULL: a write acknowledged to a client survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Keep the query planner's statistics current (it picks between the per-sort
+            // and per-filter indexes with them).
+            .optimize_on_close(true, None);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        sqlx::query("PRAGMA optimize=0x10002")
+            .execute(&writer)
+            .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -111,6 +117,25 @@ async fn fetch_task(
     .fetch_optional(conn)
     .await?;
     row.map(Task::try_from).transpose()
+}
+
+/// The task a write is about, inside the write's transaction: it must exist and pass
+/// the write's precondition.
+async fn fetch_for_write(
+    conn: &mut SqliteConnection,
+    scope: &Scope,
+    id: TaskId,
+    expected: &Precondition,
+) -> Result<Task, StoreError> {
+    let current = fetch_task(conn, scope, id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if !expected.allows(current.version) {
+        return Err(StoreError::VersionMismatch {
+            current: current.version,
+        });
+    }
+    Ok(current)
 }
 
 /// Writes `task`'s row and its label rows (replacing any earlier ones).
@@ -192,11 +217,15 @@ fn push_filter(sql: &mut QueryBuilder<'_, Sqlite>, scope: &Scope, query: &ListQu
             .push_bind(label.clone())
             .push(")");
     }
+    // `due_sort` (indexed) is `due_at` with no due date as the largest value: exact for
+    // "before"; "at or after" excludes undated tasks explicitly.
     if let Some(before) = filter.due_before {
-        sql.push(" AND due_at < ").push_bind(before.as_micros());
+        sql.push(" AND due_sort < ").push_bind(before.as_micros());
     }
     if let Some(after) = filter.due_after {
-        sql.push(" AND due_at >= ").push_bind(after.as_micros());
+        sql.push(" AND due_sort >= ")
+            .push_bind(after.as_micros())
+            .push(" AND due_at IS NOT NULL");
     }
     if let Some(text) = &filter.text {
         sql.push(" AND (instr(title_folded, ")
@@ -238,14 +267,7 @@ impl Store for SqliteStore {
         patch: &TaskPatch,
     ) -> Result<Task, StoreError> {
         let mut tx = self.writer.begin().await?;
-        let current = fetch_task(&mut tx, scope, id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if !expected.allows(current.version) {
-            return Err(StoreError::VersionMismatch {
-                current: current.version,
-            });
-        }
+        let current = fetch_for_write(&mut tx, scope, id, expected).await?;
         let Some(next) = patch.apply(&current, Timestamp::now()) else {
             return Ok(current);
         };
@@ -261,14 +283,7 @@ impl Store for SqliteStore {
         expected: &Precondition,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        let current = fetch_task(&mut tx, scope, id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if !expected.allows(current.version) {
-            return Err(StoreError::VersionMismatch {
-                current: current.version,
-            });
-        }
+        fetch_for_write(&mut tx, scope, id, expected).await?;
         sqlx::query("DELETE FROM tasks WHERE id = ?")
             .bind(id.to_string())
             .execute(&mut *tx)
