@@ -33,6 +33,11 @@
 //! generation, which no reader asks for again; the TTL and the size bound reclaim it.
 //! Nothing is ever deleted to stay correct, so nothing can be deleted too early.
 //!
+//! Coalescing is safe for the same reason: every reader that joins a load in flight for
+//! the key of `g` has read `g` itself, and the load's query started after its initiator
+//! read `g`, so after every write up to `g` had committed. Whoever joins gets a result
+//! at least as new as the generation they saw.
+//!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
 //! with `304` without touching the store.

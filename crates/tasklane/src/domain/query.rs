@@ -339,6 +339,7 @@ pub struct TaskList {
     pub total_pages: u64,
     /// Pass as `cursor` (with the same filters, sort and limit) for the next page;
     /// null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

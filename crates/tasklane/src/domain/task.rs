@@ -259,11 +259,12 @@ pub struct Task {
     /// How urgent it is.
     pub priority: Priority,
     /// Who it is assigned to, if anyone.
+    #[schema(required = true)]
     pub assignee: Option<String>,
     /// Distinct labels, in the order given.
     pub labels: Vec<String>,
     /// When it is due (RFC 3339, UTC), if ever.
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub due_at: Option<Timestamp>,
     /// When it was created.
     #[schema(value_type = String, format = DateTime)]
@@ -335,7 +336,7 @@ impl NewTask {
 pub struct TaskPatch {
     /// 1 to 500 characters, not blank; cannot be null.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 500)]
+    #[schema(value_type = String, min_length = 1, max_length = 500)]
     pub title: Option<Title>,
     /// At most 20,000 characters; null clears it to "".
     #[serde(default, deserialize_with = "nullable")]
@@ -343,9 +344,11 @@ pub struct TaskPatch {
     pub description: Option<Option<Description>>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Status)]
     pub status: Option<Status>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Priority)]
     pub priority: Option<Priority>,
     /// 1 to 100 characters; null unassigns.
     #[serde(default, deserialize_with = "nullable")]
