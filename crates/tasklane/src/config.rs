@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cache::CacheConfig;
+use crate::cache::{CacheConfig, Consistency};
 use crate::telemetry::LogFormat;
 
 /// Tasklane: a task-management API server whose cache never serves a stale task list.
@@ -44,6 +44,12 @@ pub struct ServeArgs {
     )]
     pub database_url: String,
 
+    /// Where cache generations live: `local` (in this process; correct while one
+    /// process serves the database) or `strict` (a database row; correct for any number
+    /// of processes, at one indexed read per request). Default: `local` for SQLite.
+    #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
+    pub consistency: Option<Consistency>,
+
     /// Upper bound on the in-process cache, in MiB.
     #[arg(long, env = "TASKLANE_CACHE_MIB", value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
@@ -75,6 +81,7 @@ impl ServeArgs {
         CacheConfig {
             capacity_bytes: self.cache_mib << 20,
             ttl: Duration::from_secs(self.cache_ttl_secs),
+            consistency: self.consistency.unwrap_or_default(),
             ..CacheConfig::default()
         }
     }

@@ -54,7 +54,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp};
 use crate::store::{Precondition, Store, StoreError};
 
-pub use generation::{Generation, InProcessGenerations};
+pub use generation::{DatabaseGenerations, Generation, Generations, InProcessGenerations};
 pub use snapshot::{ETag, Snapshot};
 
 /// How the cache keeps itself fresh.
@@ -69,6 +69,18 @@ pub enum Design {
     DeleteOnWrite,
 }
 
+/// Where scope generations live, and so which deployments the cache is correct for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Consistency {
+    /// In this process ([`InProcessGenerations`]): correct while one process serves the
+    /// database; nothing to read per request.
+    #[default]
+    Local,
+    /// In the database ([`DatabaseGenerations`]): correct for any number of processes
+    /// on one database; one indexed read per request.
+    Strict,
+}
+
 /// Sizing and behaviour of the cache.
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
@@ -76,6 +88,8 @@ pub struct CacheConfig {
     pub capacity_bytes: u64,
     /// How long an entry may live; old generations' entries are reclaimed by it.
     pub ttl: Duration,
+    /// Where generations live.
+    pub consistency: Consistency,
     /// Freshness design (always [`Design::Generational`] outside tests).
     pub design: Design,
 }
@@ -85,6 +99,7 @@ impl Default for CacheConfig {
         CacheConfig {
             capacity_bytes: 64 << 20,
             ttl: Duration::from_secs(300),
+            consistency: Consistency::default(),
             design: Design::default(),
         }
     }
@@ -102,7 +117,7 @@ pub enum ListRead {
 /// Tasks, read through the generation-keyed cache and written with commit-then-advance.
 pub struct TaskCache {
     store: Arc<dyn Store>,
-    generations: InProcessGenerations,
+    generations: Arc<dyn Generations>,
     entries: Cache<String, Snapshot>,
     design: Design,
 }
@@ -115,9 +130,13 @@ impl TaskCache {
             .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
             .time_to_live(config.ttl)
             .build();
+        let generations: Arc<dyn Generations> = match config.consistency {
+            Consistency::Local => Arc::new(InProcessGenerations::default()),
+            Consistency::Strict => Arc::new(DatabaseGenerations(store.clone())),
+        };
         TaskCache {
             store,
-            generations: InProcessGenerations::default(),
+            generations,
             entries,
             design: config.design,
         }
@@ -131,7 +150,7 @@ impl TaskCache {
         client_has: impl FnOnce(&ETag) -> bool,
     ) -> Result<ListRead, StoreError> {
         // 1. The generation, before anything that reads the store.
-        let generation = self.generations.current(scope);
+        let generation = self.generations.current(scope).await?;
         let digest = digest(scope, &query.canonical());
         let etag = ETag::weak(&format!("{generation}-{digest}"));
         if client_has(&etag) {
@@ -158,7 +177,7 @@ impl TaskCache {
 
     /// One task, or `None` if the scope has no task with that id.
     pub async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Snapshot>, StoreError> {
-        let generation = self.generations.current(scope);
+        let generation = self.generations.current(scope).await?;
         let key = self.key("task", scope, generation, &id.to_string());
         let load = async {
             self.store
@@ -178,7 +197,7 @@ impl TaskCache {
     pub async fn create(&self, scope: &Scope, new: NewTask) -> Result<Task, StoreError> {
         let task = new.into_task(Timestamp::now());
         let written = self.store.insert(scope, &task).await;
-        self.written(scope, &written);
+        self.written(scope, &written).await?;
         written.map(|()| task)
     }
 
@@ -191,7 +210,7 @@ impl TaskCache {
         patch: &TaskPatch,
     ) -> Result<Task, StoreError> {
         let written = self.store.update(scope, id, expected, patch).await;
-        self.written(scope, &written);
+        self.written(scope, &written).await?;
         written
     }
 
@@ -203,27 +222,33 @@ impl TaskCache {
         expected: &Precondition,
     ) -> Result<(), StoreError> {
         let written = self.store.delete(scope, id, expected).await;
-        self.written(scope, &written);
+        self.written(scope, &written).await?;
         written
     }
 
-    /// The step between commit and response: advance the scope's generation.
+    /// The step between commit and response: advance the scope's generation. If the
+    /// advance cannot be confirmed, the write is not reported as a success.
     ///
     /// Only an error that proves nothing was written (no such task, failed
     /// precondition) skips it; a database error may have come after the commit, so the
     /// generation advances then too.
-    fn written<T>(&self, scope: &Scope, outcome: &Result<T, StoreError>) {
+    async fn written<T>(
+        &self,
+        scope: &Scope,
+        outcome: &Result<T, StoreError>,
+    ) -> Result<(), StoreError> {
         if matches!(
             outcome,
             Err(StoreError::NotFound | StoreError::VersionMismatch { .. })
         ) {
-            return;
+            return Ok(());
         }
-        self.generations.advance(scope);
+        self.generations.advance(scope).await?;
         #[cfg(feature = "baselines")]
         if self.design == Design::DeleteOnWrite {
             self.entries.invalidate_all();
         }
+        Ok(())
     }
 
     fn key(&self, kind: &str, scope: &Scope, generation: Generation, item: &str) -> String {

@@ -3,7 +3,8 @@
 //!
 //! A store answers exactly the queries the domain defines and enforces optimistic
 //! concurrency atomically (a version precondition is checked inside the write's
-//! transaction, never before it).
+//! transaction, never before it). Every write transaction also advances its scope's
+//! generation row, which strict consistency reads (see [`crate::cache`]).
 
 mod sqlite;
 
@@ -97,6 +98,10 @@ pub trait Store: Send + Sync + 'static {
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), StoreError>;
+
+    /// The scope's generation row: how many write transactions have committed in it
+    /// (0 before the first).
+    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError>;
 
     /// Up to `query.limit + 1` matching tasks in order from the query's position, and
     /// how many match in all, read from one snapshot.

@@ -138,6 +138,18 @@ async fn fetch_for_write(
     Ok(current)
 }
 
+/// Advances the scope's generation row: called in every write transaction.
+async fn advance_generation(conn: &mut SqliteConnection, scope: &Scope) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO scope_generations (scope, generation) VALUES (?, 1) \
+         ON CONFLICT (scope) DO UPDATE SET generation = generation + 1",
+    )
+    .bind(scope.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Writes `task`'s row and its label rows (replacing any earlier ones).
 async fn write_task(
     conn: &mut SqliteConnection,
@@ -251,6 +263,7 @@ impl Store for SqliteStore {
     async fn insert(&self, scope: &Scope, task: &Task) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
         write_task(&mut tx, scope, task).await?;
+        advance_generation(&mut tx, scope).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -272,6 +285,7 @@ impl Store for SqliteStore {
             return Ok(current);
         };
         write_task(&mut tx, scope, &next).await?;
+        advance_generation(&mut tx, scope).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -288,8 +302,18 @@ impl Store for SqliteStore {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        advance_generation(&mut tx, scope).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
+        let generation: Option<i64> =
+            sqlx::query_scalar("SELECT generation FROM scope_generations WHERE scope = ?")
+                .bind(scope.as_str())
+                .fetch_optional(&self.readers)
+                .await?;
+        Ok(generation.unwrap_or(0) as u64)
     }
 
     async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError> {

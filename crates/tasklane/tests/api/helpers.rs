@@ -34,6 +34,7 @@ pub async fn spawn_app_on(dir: &Path) -> TestApp {
     let args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", database.display()),
+        consistency: None,
         cache_mib: 16,
         cache_ttl_secs: 300,
         log_format: LogFormat::Text,

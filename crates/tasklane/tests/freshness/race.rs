@@ -11,15 +11,17 @@
 
 use std::time::Duration;
 
-use tasklane::cache::{Design, TaskCache};
+use tasklane::cache::{Consistency, Design, TaskCache};
 use tasklane::domain::{ListQuery, Scope, Task};
 use tasklane::store::Precondition;
 
-use crate::support::{cache, decode, list, new_task, retitle, titles};
+use crate::support::{cache, cache_with, decode, instance, list, new_task, retitle, titles};
+
+const BOTH: [Consistency; 2] = [Consistency::Local, Consistency::Strict];
 
 /// Runs the interleaving on a list read; returns what a read after the write saw.
-async fn stale_fill_on_list(design: Design) -> Vec<String> {
-    let (cache, store) = cache(design, Duration::ZERO).await;
+async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<String> {
+    let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
     let scope = Scope::default();
     let query = ListQuery::default();
     let task = cache.create(&scope, new_task("before")).await.unwrap();
@@ -45,8 +47,8 @@ async fn stale_fill_on_list(design: Design) -> Vec<String> {
 }
 
 /// The same interleaving on a single-task read.
-async fn stale_fill_on_get(design: Design) -> String {
-    let (cache, store) = cache(design, Duration::ZERO).await;
+async fn stale_fill_on_get(design: Design, consistency: Consistency) -> String {
+    let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
     let scope = Scope::default();
     let task = cache.create(&scope, new_task("before")).await.unwrap();
 
@@ -79,7 +81,7 @@ async fn read_task(cache: &TaskCache, scope: &Scope, task: Task) -> bytes::Bytes
 #[tokio::test]
 async fn plain_cache_aside_serves_the_stale_list() {
     assert_eq!(
-        stale_fill_on_list(Design::DeleteOnWrite).await,
+        stale_fill_on_list(Design::DeleteOnWrite, Consistency::Local).await,
         ["before"],
         "the race is real"
     );
@@ -87,13 +89,16 @@ async fn plain_cache_aside_serves_the_stale_list() {
 
 #[tokio::test]
 async fn generation_cache_serves_the_written_list() {
-    assert_eq!(stale_fill_on_list(Design::Generational).await, ["after"]);
+    for consistency in BOTH {
+        let seen = stale_fill_on_list(Design::Generational, consistency).await;
+        assert_eq!(seen, ["after"], "{consistency:?}");
+    }
 }
 
 #[tokio::test]
 async fn plain_cache_aside_serves_the_stale_task() {
     assert_eq!(
-        stale_fill_on_get(Design::DeleteOnWrite).await,
+        stale_fill_on_get(Design::DeleteOnWrite, Consistency::Local).await,
         "before",
         "the race is real"
     );
@@ -101,7 +106,10 @@ async fn plain_cache_aside_serves_the_stale_task() {
 
 #[tokio::test]
 async fn generation_cache_serves_the_written_task() {
-    assert_eq!(stale_fill_on_get(Design::Generational).await, "after");
+    for consistency in BOTH {
+        let seen = stale_fill_on_get(Design::Generational, consistency).await;
+        assert_eq!(seen, "after", "{consistency:?}");
+    }
 }
 
 #[tokio::test]
@@ -185,7 +193,13 @@ async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
 /// it reads, but only under a generation the acknowledgement leaves behind.
 #[tokio::test]
 async fn a_read_during_an_unacknowledged_write_cannot_outlive_it() {
-    let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
+    for consistency in BOTH {
+        read_during_an_unacknowledged_write(consistency).await;
+    }
+}
+
+async fn read_during_an_unacknowledged_write(consistency: Consistency) {
+    let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let scope = Scope::default();
     let query = ListQuery::default();
     let task = cache.create(&scope, new_task("before")).await.unwrap();
@@ -205,4 +219,34 @@ async fn a_read_during_an_unacknowledged_write_cannot_outlive_it() {
     writer.await.unwrap().unwrap(); // committed, advanced, acknowledged
 
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+}
+
+/// Two server processes on one database: a write through one, then a read through the
+/// other, of a list the other had cached. Returns what that read saw.
+async fn write_here_read_there(consistency: Consistency) -> Vec<String> {
+    let (here, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
+    let there = instance(&store, Design::Generational, consistency);
+    let (scope, query) = (Scope::default(), ListQuery::default());
+    let task = here.create(&scope, new_task("before")).await.unwrap();
+    assert_eq!(titles(&list(&there, &scope, &query).await), ["before"]); // cached there
+
+    here.update(&scope, task.id, &Precondition::None, &retitle("after"))
+        .await
+        .unwrap();
+    titles(&list(&there, &scope, &query).await)
+}
+
+#[tokio::test]
+async fn in_process_generations_do_not_reach_a_second_instance() {
+    // The report's `cacheVersion++`: the other process never sees the bump.
+    assert_eq!(
+        write_here_read_there(Consistency::Local).await,
+        ["before"],
+        "stale, as the report's design is"
+    );
+}
+
+#[tokio::test]
+async fn database_generations_reach_every_instance() {
+    assert_eq!(write_here_read_there(Consistency::Strict).await, ["after"]);
 }

@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tasklane::cache::{Design, TaskCache};
+use tasklane::cache::{Consistency, Design, TaskCache};
 use tasklane::domain::{ListQuery, Scope, Task, TaskId};
 use tasklane::store::Precondition;
 
-use crate::support::{cache, decode, list, new_task, retitle};
+use crate::support::{cache_with, decode, list, new_task, retitle};
 
 /// What the writers know of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,8 +168,8 @@ async fn reader(
     }
 }
 
-async fn run(design: Design, read_delay: Duration) -> Outcome {
-    let (cache, _store) = cache(design, read_delay).await;
+async fn run(design: Design, consistency: Consistency, read_delay: Duration) -> Outcome {
+    let (cache, _store) = cache_with(design, consistency, read_delay).await;
     let acknowledged: Acknowledged = Arc::default();
     let writers_done = Arc::new(tokio::sync::Notify::new());
     let readers: Vec<_> = (0..READERS)
@@ -203,8 +203,10 @@ async fn run(design: Design, read_delay: Duration) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn generation_cache_shows_no_stale_read_under_concurrency() {
-    for read_delay in [Duration::ZERO, Duration::from_millis(2)] {
-        let outcome = run(Design::Generational, read_delay).await;
+    let runs = [Consistency::Local, Consistency::Strict]
+        .map(|c| [(c, Duration::ZERO), (c, Duration::from_millis(2))]);
+    for (consistency, read_delay) in runs.into_iter().flatten() {
+        let outcome = run(Design::Generational, consistency, read_delay).await;
         assert!(
             outcome.reads > 100,
             "only {} reads were checked",
@@ -217,7 +219,7 @@ async fn generation_cache_shows_no_stale_read_under_concurrency() {
             &outcome.violations[..3.min(outcome.violations.len())]
         );
         println!(
-            "generation cache, read delay {read_delay:?}: {} reads checked, 0 violations",
+            "generation cache, {consistency:?}, read delay {read_delay:?}: {} reads checked, 0 violations",
             outcome.reads
         );
     }
@@ -226,7 +228,12 @@ async fn generation_cache_shows_no_stale_read_under_concurrency() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plain_cache_aside_shows_stale_reads_under_concurrency() {
     // The slowed reads widen the window between query and fill, as a loaded database does.
-    let outcome = run(Design::DeleteOnWrite, Duration::from_millis(2)).await;
+    let outcome = run(
+        Design::DeleteOnWrite,
+        Consistency::Local,
+        Duration::from_millis(2),
+    )
+    .await;
     println!(
         "plain cache-aside: {} reads checked, {} violations, e.g. {:?}",
         outcome.reads,

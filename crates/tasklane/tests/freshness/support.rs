@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tasklane::cache::{CacheConfig, Design, ListRead, TaskCache};
+use tasklane::cache::{CacheConfig, Consistency, Design, ListRead, TaskCache};
 use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use tasklane::store::{Precondition, SqliteStore, Store, StoreError};
 use tempfile::TempDir;
@@ -136,6 +136,10 @@ impl Store for InstrumentedStore {
         self.inner.delete(scope, id, expected).await
     }
 
+    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
+        self.inner.generation(scope).await
+    }
+
     async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError> {
         let rows = self.inner.list(scope, query).await;
         self.after_query().await;
@@ -143,14 +147,33 @@ impl Store for InstrumentedStore {
     }
 }
 
-/// A cache of the given design over an instrumented store.
-pub async fn cache(design: Design, delay: Duration) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
+/// A cache of the given design and consistency over an instrumented store.
+pub async fn cache_with(
+    design: Design,
+    consistency: Consistency,
+    delay: Duration,
+) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
     let store = InstrumentedStore::new(delay).await;
+    (instance(&store, design, consistency), store)
+}
+
+/// Tasklane's cache with in-process generations over an instrumented store.
+pub async fn cache(design: Design, delay: Duration) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
+    cache_with(design, Consistency::Local, delay).await
+}
+
+/// Another server process's cache over the same database.
+pub fn instance(
+    store: &Arc<InstrumentedStore>,
+    design: Design,
+    consistency: Consistency,
+) -> Arc<TaskCache> {
     let config = CacheConfig {
         design,
+        consistency,
         ..CacheConfig::default()
     };
-    (Arc::new(TaskCache::new(store.clone(), &config)), store)
+    Arc::new(TaskCache::new(store.clone(), &config))
 }
 
 pub fn new_task(title: &str) -> NewTask {
