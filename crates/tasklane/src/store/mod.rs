@@ -6,6 +6,7 @@
 //! transaction, never before it). Every write transaction also advances its scope's
 //! generation row, which strict consistency reads (see [`crate::cache`]).
 
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -29,10 +30,13 @@ pub enum Precondition {
 }
 
 impl Precondition {
-    fn allows(&self, version: i64) -> bool {
+    /// Whether a task at `version` may be written.
+    fn check(&self, version: i64) -> Result<(), StoreError> {
         match self {
-            Precondition::None | Precondition::Exists => true,
-            Precondition::VersionIn(versions) => versions.contains(&version),
+            Precondition::VersionIn(versions) if !versions.contains(&version) => {
+                Err(StoreError::VersionMismatch { current: version })
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -1,0 +1,309 @@
+//! The SQL both stores run, written once.
+//!
+//! Every statement is built with [`QueryBuilder`], generic over the database, so the
+//! placeholders come out right for each (`?` for SQLite, `$1` for PostgreSQL) while the
+//! text stays the same: the two stores cannot drift apart in what a filter or a sort
+//! means. Each store only opens transactions and runs these.
+
+use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
+
+use super::StoreError;
+use crate::domain::{
+    ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, Timestamp,
+    parse_variant,
+};
+
+/// A value both stores can bind.
+pub(super) trait Bind<DB: Database>:
+    Encode<'static, DB> + Type<DB> + Send + 'static
+{
+}
+impl<DB: Database, T: Encode<'static, DB> + Type<DB> + Send + 'static> Bind<DB> for T {}
+
+type Builder<DB> = QueryBuilder<'static, DB>;
+
+const COLUMNS: &str = "id, title, description, status, priority, assignee, labels, due_at, created_at, updated_at, version";
+
+/// A `tasks` row as either database returns it.
+#[derive(FromRow)]
+pub(super) struct TaskRow {
+    id: String,
+    title: String,
+    description: String,
+    status: String,
+    priority: i64,
+    assignee: Option<String>,
+    labels: String,
+    due_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    version: i64,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+
+    fn try_from(row: TaskRow) -> Result<Task, StoreError> {
+        let corrupt = |what: &str| {
+            StoreError::from(sqlx::Error::Decode(
+                format!("task {}: bad {what}", row.id).into(),
+            ))
+        };
+        Ok(Task {
+            id: row.id.parse().map_err(|_| corrupt("id"))?,
+            status: parse_variant(&row.status).map_err(|_| corrupt("status"))?,
+            priority: Priority::from_rank(row.priority).ok_or_else(|| corrupt("priority"))?,
+            labels: serde_json::from_str(&row.labels).map_err(|_| corrupt("labels"))?,
+            title: row.title,
+            description: row.description,
+            assignee: row.assignee,
+            due_at: row.due_at.map(Timestamp::from_micros),
+            created_at: Timestamp::from_micros(row.created_at),
+            updated_at: Timestamp::from_micros(row.updated_at),
+            version: row.version,
+        })
+    }
+}
+
+/// `SELECT` one task (the caller may append a locking clause).
+pub(super) fn select_task<DB: Database>(scope: &Scope, id: TaskId) -> Builder<DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks WHERE id = "));
+    sql.push_bind(id.to_string())
+        .push(" AND scope = ")
+        .push_bind(scope.as_str().to_owned());
+    sql
+}
+
+/// Inserts a task or replaces its row.
+pub(super) fn upsert_task<DB: Database>(scope: &Scope, task: &Task) -> Builder<DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+    Option<String>: Bind<DB>,
+    Option<i64>: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new(
+        "INSERT INTO tasks (id, scope, title, description, status, priority, assignee, labels, due_at, \
+         created_at, updated_at, version, title_folded, description_folded) ",
+    );
+    sql.push_values([task], |mut row, task| {
+        row.push_bind(task.id.to_string())
+            .push_bind(scope.as_str().to_owned())
+            .push_bind(task.title.clone())
+            .push_bind(task.description.clone())
+            .push_bind(task.status.as_str().to_owned())
+            .push_bind(task.priority.rank())
+            .push_bind(task.assignee.clone())
+            .push_bind(serde_json::to_string(&task.labels).expect("labels serialise"))
+            .push_bind(task.due_at.map(Timestamp::as_micros))
+            .push_bind(task.created_at.as_micros())
+            .push_bind(task.updated_at.as_micros())
+            .push_bind(task.version)
+            .push_bind(task.title.to_lowercase())
+            .push_bind(task.description.to_lowercase());
+    });
+    sql.push(
+        " ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, \
+         status = excluded.status, priority = excluded.priority, assignee = excluded.assignee, \
+         labels = excluded.labels, due_at = excluded.due_at, updated_at = excluded.updated_at, \
+         version = excluded.version, title_folded = excluded.title_folded, \
+         description_folded = excluded.description_folded",
+    );
+    sql
+}
+
+/// Removes a task's label rows (before writing them anew, or with the task).
+pub(super) fn delete_labels<DB: Database>(id: TaskId) -> Builder<DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("DELETE FROM task_labels WHERE task_id = ");
+    sql.push_bind(id.to_string());
+    sql
+}
+
+/// Writes a task's label rows; `None` when it has no labels.
+pub(super) fn insert_labels<DB: Database>(scope: &Scope, task: &Task) -> Option<Builder<DB>>
+where
+    String: Bind<DB>,
+{
+    if task.labels.is_empty() {
+        return None;
+    }
+    let mut sql = QueryBuilder::new("INSERT INTO task_labels (scope, label, task_id) ");
+    sql.push_values(&task.labels, |mut row, label| {
+        row.push_bind(scope.as_str().to_owned())
+            .push_bind(label.clone())
+            .push_bind(task.id.to_string());
+    });
+    Some(sql)
+}
+
+/// Deletes a task's row.
+pub(super) fn delete_task<DB: Database>(scope: &Scope, id: TaskId) -> Builder<DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("DELETE FROM tasks WHERE id = ");
+    sql.push_bind(id.to_string())
+        .push(" AND scope = ")
+        .push_bind(scope.as_str().to_owned());
+    sql
+}
+
+/// Advances the scope's generation row; part of every write transaction.
+pub(super) fn advance_generation<DB: Database>(scope: &Scope) -> Builder<DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("INSERT INTO scope_generations (scope, generation) VALUES (");
+    sql.push_bind(scope.as_str().to_owned()).push(
+        ", 1) ON CONFLICT (scope) DO UPDATE SET generation = scope_generations.generation + 1",
+    );
+    sql
+}
+
+/// Reads the scope's generation row (no row: 0).
+pub(super) fn read_generation<DB: Database>(scope: &Scope) -> Builder<DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT generation FROM scope_generations WHERE scope = ");
+    sql.push_bind(scope.as_str().to_owned());
+    sql
+}
+
+/// `LIKE` pattern for a substring, with `\` as the escape character.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Appends the `WHERE` clause of `query`'s filters (not its position).
+fn push_filter<DB: Database>(sql: &mut Builder<DB>, scope: &Scope, query: &ListQuery)
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+{
+    let filter = &query.filter;
+    sql.push(" WHERE scope = ")
+        .push_bind(scope.as_str().to_owned());
+    if !filter.statuses.is_empty() {
+        sql.push(" AND status IN (");
+        let mut list = sql.separated(", ");
+        for status in &filter.statuses {
+            list.push_bind(status.as_str().to_owned());
+        }
+        sql.push(")");
+    }
+    if !filter.priorities.is_empty() {
+        sql.push(" AND priority IN (");
+        let mut list = sql.separated(", ");
+        for priority in &filter.priorities {
+            list.push_bind(priority.rank());
+        }
+        sql.push(")");
+    }
+    if let Some(assignee) = &filter.assignee {
+        sql.push(" AND assignee = ").push_bind(assignee.clone());
+    }
+    for label in &filter.labels {
+        sql.push(" AND id IN (SELECT task_id FROM task_labels WHERE scope = ")
+            .push_bind(scope.as_str().to_owned())
+            .push(" AND label = ")
+            .push_bind(label.clone())
+            .push(")");
+    }
+    // `due_sort` (indexed) is `due_at` with no due date as the largest value: exact for
+    // "before"; "at or after" excludes undated tasks explicitly.
+    if let Some(before) = filter.due_before {
+        sql.push(" AND due_sort < ").push_bind(before.as_micros());
+    }
+    if let Some(after) = filter.due_after {
+        sql.push(" AND due_sort >= ")
+            .push_bind(after.as_micros())
+            .push(" AND due_at IS NOT NULL");
+    }
+    // Both sides are lower-cased by the server (Unicode-aware, identically for both
+    // stores); LIKE only finds the substring, with its wildcards escaped.
+    if let Some(text) = &filter.text {
+        let pattern = contains_pattern(text);
+        sql.push(" AND (title_folded LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR description_folded LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// `SELECT COUNT(*)` of the tasks `query` matches.
+pub(super) fn count<DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM tasks");
+    push_filter(&mut sql, scope, query);
+    sql
+}
+
+fn sort_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::CreatedAt => "created_at",
+        SortKey::UpdatedAt => "updated_at",
+        SortKey::DueAt => "due_sort",
+        SortKey::Priority => "priority",
+        SortKey::Title => "title",
+    }
+}
+
+/// Up to `limit + 1` matching tasks in order, from the query's page or cursor.
+pub(super) fn page<DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks"));
+    push_filter(&mut sql, scope, query);
+    let column = sort_column(query.sort.key);
+    let (direction, beyond) = if query.sort.descending {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
+    let offset = match &query.position {
+        Position::Page(number) => i64::from(number - 1) * i64::from(query.limit),
+        Position::After(cursor) => {
+            sql.push(format!(" AND ({column}, id) {beyond} ("));
+            match &cursor.key {
+                SortValue::Int(value) => sql.push_bind(*value),
+                SortValue::Text(value) => sql.push_bind(value.clone()),
+            };
+            sql.push(", ").push_bind(cursor.id.to_string()).push(")");
+            0
+        }
+    };
+    sql.push(format!(
+        " ORDER BY {column} {direction}, id {direction} LIMIT "
+    ))
+    .push_bind(i64::from(query.limit) + 1)
+    .push(" OFFSET ")
+    .push_bind(offset);
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(contains_pattern(r"100%_\x"), r"%100\%\_\\x%");
+    }
+}
