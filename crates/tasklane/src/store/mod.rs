@@ -15,6 +15,7 @@ use async_trait::async_trait;
 
 use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
 
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
 /// What a write requires of the task's current version (from `If-Match`).

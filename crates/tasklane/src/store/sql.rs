@@ -1,26 +1,26 @@
-//! The SQL both stores run, written once.
+//! The one store implementation, generic over the database.
 //!
-//! Every statement is built with [`QueryBuilder`], generic over the database, so the
-//! placeholders come out right for each (`?` for SQLite, `$1` for PostgreSQL) while the
-//! text stays the same: the two stores cannot drift apart in what a filter or a sort
-//! means. Each store only opens transactions and runs these.
+//! Every statement is built with [`QueryBuilder`], so the placeholders come out right
+//! for each database (`?` for SQLite, `$1` for PostgreSQL) while the text stays the
+//! same, and every transaction is written once in [`SqlStore`]: the two stores cannot
+//! drift apart in what a filter, a sort or a write means. What does differ (row locks,
+//! snapshot isolation, pools and pragmas) is a [`Dialect`] and a constructor in
+//! `sqlite.rs` and `postgres.rs`.
 
-use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
+use async_trait::async_trait;
+use sqlx::{Database, Encode, FromRow, Pool, QueryBuilder, Type};
 
-use super::StoreError;
+use super::{Precondition, Store, StoreError};
 use crate::domain::{
-    ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, Timestamp,
+    ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, TaskPatch, Timestamp,
     parse_variant,
 };
 
 /// A value both stores can bind.
-pub(super) trait Bind<DB: Database>:
-    Encode<'static, DB> + Type<DB> + Send + 'static
-{
-}
-impl<DB: Database, T: Encode<'static, DB> + Type<DB> + Send + 'static> Bind<DB> for T {}
+pub trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static {}
+impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static> Bind<DB> for T {}
 
-type Builder<DB> = QueryBuilder<'static, DB>;
+type Builder<'args, DB> = QueryBuilder<'args, DB>;
 
 const COLUMNS: &str = "id, title, description, status, priority, assignee, labels, due_at, created_at, updated_at, version";
 
@@ -66,7 +66,7 @@ impl TryFrom<TaskRow> for Task {
 }
 
 /// `SELECT` one task (the caller may append a locking clause).
-pub(super) fn select_task<DB: Database>(scope: &Scope, id: TaskId) -> Builder<DB>
+pub(super) fn select_task<'args, DB: Database>(scope: &Scope, id: TaskId) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
@@ -78,7 +78,7 @@ where
 }
 
 /// Inserts a task or replaces its row.
-pub(super) fn upsert_task<DB: Database>(scope: &Scope, task: &Task) -> Builder<DB>
+pub(super) fn upsert_task<'args, DB: Database>(scope: &Scope, task: &Task) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
@@ -116,7 +116,7 @@ where
 }
 
 /// Removes a task's label rows (before writing them anew, or with the task).
-pub(super) fn delete_labels<DB: Database>(id: TaskId) -> Builder<DB>
+pub(super) fn delete_labels<'args, DB: Database>(id: TaskId) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
@@ -126,7 +126,10 @@ where
 }
 
 /// Writes a task's label rows; `None` when it has no labels.
-pub(super) fn insert_labels<DB: Database>(scope: &Scope, task: &Task) -> Option<Builder<DB>>
+pub(super) fn insert_labels<'args, DB: Database>(
+    scope: &Scope,
+    task: &Task,
+) -> Option<Builder<'args, DB>>
 where
     String: Bind<DB>,
 {
@@ -143,7 +146,7 @@ where
 }
 
 /// Deletes a task's row.
-pub(super) fn delete_task<DB: Database>(scope: &Scope, id: TaskId) -> Builder<DB>
+pub(super) fn delete_task<'args, DB: Database>(scope: &Scope, id: TaskId) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
@@ -155,7 +158,7 @@ where
 }
 
 /// Advances the scope's generation row; part of every write transaction.
-pub(super) fn advance_generation<DB: Database>(scope: &Scope) -> Builder<DB>
+pub(super) fn advance_generation<'args, DB: Database>(scope: &Scope) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
@@ -167,7 +170,7 @@ where
 }
 
 /// Reads the scope's generation row (no row: 0).
-pub(super) fn read_generation<DB: Database>(scope: &Scope) -> Builder<DB>
+pub(super) fn read_generation<'args, DB: Database>(scope: &Scope) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
@@ -186,7 +189,7 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// Appends the `WHERE` clause of `query`'s filters (not its position).
-fn push_filter<DB: Database>(sql: &mut Builder<DB>, scope: &Scope, query: &ListQuery)
+fn push_filter<'args, DB: Database>(sql: &mut Builder<'args, DB>, scope: &Scope, query: &ListQuery)
 where
     String: Bind<DB>,
     i64: Bind<DB>,
@@ -243,7 +246,7 @@ where
 }
 
 /// `SELECT COUNT(*)` of the tasks `query` matches.
-pub(super) fn count<DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<DB>
+pub(super) fn count<'args, DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
@@ -264,7 +267,7 @@ fn sort_column(key: SortKey) -> &'static str {
 }
 
 /// Up to `limit + 1` matching tasks in order, from the query's page or cursor.
-pub(super) fn page<DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<DB>
+pub(super) fn page<'args, DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
@@ -296,6 +299,221 @@ where
     .push(" OFFSET ")
     .push_bind(offset);
     sql
+}
+
+/// What differs between the databases once the SQL is shared.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Dialect {
+    /// Appended to the `SELECT` of the task a write is about, to lock its row until the
+    /// write commits (empty where writes are already serialised).
+    pub lock_for_write: &'static str,
+    /// Run first in a list's transaction, so the page and its total share one snapshot
+    /// (`None` where every transaction already reads one snapshot).
+    pub snapshot: Option<&'static str>,
+}
+
+/// Tasks in a SQL database: the one implementation of [`Store`], the shared SQL over a
+/// writer pool and a reader pool (one pool, twice, where the database needs no split).
+#[derive(Debug)]
+pub struct SqlStore<DB: Database> {
+    pub(super) writer: Pool<DB>,
+    pub(super) readers: Pool<DB>,
+    pub(super) dialect: Dialect,
+}
+
+impl<DB: Database> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        SqlStore {
+            writer: self.writer.clone(),
+            readers: self.readers.clone(),
+            dialect: self.dialect,
+        }
+    }
+}
+
+/// How the store runs a built statement, for one concrete driver.
+///
+/// The statements and transactions are generic, but running a [`QueryBuilder`] borrows
+/// its arguments in a way generic code cannot name (the driver's argument type is an
+/// associated type, so its lifetime cannot be shortened), so each driver gets these
+/// four from one macro, [`runner!`].
+#[async_trait]
+pub trait Runner: Database {
+    /// Runs a statement for its effect.
+    async fn execute(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<(), StoreError>;
+    /// At most one task.
+    async fn fetch_task(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Option<Task>, StoreError>;
+    /// Every task the statement returns.
+    async fn fetch_tasks(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Vec<Task>, StoreError>;
+    /// A single integer, if a row came back.
+    async fn fetch_integer(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Option<i64>, StoreError>;
+}
+
+macro_rules! runner {
+    ($db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::sql::Runner for $db {
+            async fn execute(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<(), $crate::store::StoreError> {
+                sql.build().execute(conn).await?;
+                Ok(())
+            }
+
+            async fn fetch_task(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Option<$crate::domain::Task>, $crate::store::StoreError> {
+                let row: Option<$crate::store::sql::TaskRow> =
+                    sql.build_query_as().fetch_optional(conn).await?;
+                row.map($crate::domain::Task::try_from).transpose()
+            }
+
+            async fn fetch_tasks(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Vec<$crate::domain::Task>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sql::TaskRow> =
+                    sql.build_query_as().fetch_all(conn).await?;
+                rows.into_iter()
+                    .map($crate::domain::Task::try_from)
+                    .collect()
+            }
+
+            async fn fetch_integer(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Option<i64>, $crate::store::StoreError> {
+                Ok(sql.build_query_scalar().fetch_optional(conn).await?)
+            }
+        }
+    };
+}
+pub(super) use runner;
+
+impl<DB> SqlStore<DB>
+where
+    DB: Runner,
+    String: Bind<DB>,
+    i64: Bind<DB>,
+    Option<String>: Bind<DB>,
+    Option<i64>: Bind<DB>,
+{
+    /// The task a write is about, locked and checked inside the write's transaction.
+    async fn fetch_for_write(
+        &self,
+        conn: &mut DB::Connection,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+    ) -> Result<Task, StoreError> {
+        let mut sql = select_task(scope, id);
+        sql.push(self.dialect.lock_for_write);
+        let current = DB::fetch_task(conn, sql)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        expected.check(current.version)?;
+        Ok(current)
+    }
+
+    /// Writes `task`'s row and label rows, and advances the scope's generation.
+    async fn write_task(
+        &self,
+        conn: &mut DB::Connection,
+        scope: &Scope,
+        task: &Task,
+    ) -> Result<(), StoreError> {
+        DB::execute(&mut *conn, upsert_task(scope, task)).await?;
+        DB::execute(&mut *conn, delete_labels(task.id)).await?;
+        if let Some(labels) = insert_labels(scope, task) {
+            DB::execute(&mut *conn, labels).await?;
+        }
+        DB::execute(&mut *conn, advance_generation(scope)).await
+    }
+}
+
+#[async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: Runner,
+    String: Bind<DB>,
+    i64: Bind<DB>,
+    Option<String>: Bind<DB>,
+    Option<i64>: Bind<DB>,
+{
+    async fn insert(&self, scope: &Scope, task: &Task) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        self.write_task(&mut tx, scope, task).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
+        DB::fetch_task(&mut *self.readers.acquire().await?, select_task(scope, id)).await
+    }
+
+    async fn update(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+        patch: &TaskPatch,
+    ) -> Result<Task, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let current = self.fetch_for_write(&mut tx, scope, id, expected).await?;
+        let Some(next) = patch.apply(&current, Timestamp::now()) else {
+            return Ok(current);
+        };
+        self.write_task(&mut tx, scope, &next).await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    async fn delete(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        self.fetch_for_write(&mut tx, scope, id, expected).await?;
+        DB::execute(&mut *tx, delete_task(scope, id)).await?;
+        DB::execute(&mut *tx, advance_generation(scope)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
+        let generation =
+            DB::fetch_integer(&mut *self.readers.acquire().await?, read_generation(scope)).await?;
+        Ok(generation.unwrap_or(0) as u64)
+    }
+
+    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError> {
+        let mut tx = self.readers.begin().await?;
+        if let Some(statement) = self.dialect.snapshot {
+            DB::execute(&mut *tx, QueryBuilder::new(statement)).await?;
+        }
+        let total = DB::fetch_integer(&mut tx, count(scope, query))
+            .await?
+            .unwrap_or(0);
+        let tasks = DB::fetch_tasks(&mut tx, page(scope, query)).await?;
+        tx.commit().await?;
+        Ok((tasks, total as u64))
+    }
 }
 
 #[cfg(test)]
