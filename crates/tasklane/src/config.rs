@@ -36,7 +36,8 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
 
-    /// Database URL: `sqlite://PATH` (the file is created on first start).
+    /// Database URL: `sqlite://PATH` (the file is created on first start) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. Migrations run at start.
     #[arg(
         long,
         env = "TASKLANE_DATABASE_URL",
@@ -46,7 +47,8 @@ pub struct ServeArgs {
 
     /// Where cache generations live: `local` (in this process; correct while one
     /// process serves the database) or `strict` (a database row; correct for any number
-    /// of processes, at one indexed read per request). Default: `local` for SQLite.
+    /// of processes, at one indexed read per request). Default: `local` for SQLite,
+    /// `strict` for PostgreSQL.
     #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
     pub consistency: Option<Consistency>,
 
@@ -76,12 +78,12 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The cache settings these options describe.
+    /// The cache settings these options describe (consistency left to the default until
+    /// the database is known).
     pub fn cache(&self) -> CacheConfig {
         CacheConfig {
             capacity_bytes: self.cache_mib << 20,
             ttl: Duration::from_secs(self.cache_ttl_secs),
-            consistency: self.consistency.unwrap_or_default(),
             ..CacheConfig::default()
         }
     }

@@ -7,32 +7,53 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
-use crate::cache::TaskCache;
+use crate::cache::{Consistency, TaskCache};
 use crate::config::ServeArgs;
 use crate::http::{AppState, router};
-use crate::store::SqliteStore;
+use crate::store::{PostgresStore, SqliteStore, Store};
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
-    store: SqliteStore,
+    store: Arc<dyn Store>,
     router: axum::Router,
+}
+
+/// Opens the store a database URL names, with the consistency that suits it by default:
+/// `local` for a SQLite file (one process), `strict` for PostgreSQL (any number).
+pub async fn open_store(url: &str) -> anyhow::Result<(Arc<dyn Store>, Consistency)> {
+    Ok(match scheme_of(url) {
+        "sqlite" => {
+            let store = SqliteStore::connect(url)
+                .await
+                .context("opening the SQLite database")?;
+            (Arc::new(store), Consistency::Local)
+        }
+        "postgres" | "postgresql" => {
+            let store = PostgresStore::connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            (Arc::new(store), Consistency::Strict)
+        }
+        other => bail!(
+            "unsupported database URL scheme `{other}`; expected sqlite://PATH or postgres://..."
+        ),
+    })
 }
 
 impl Application {
     /// Opens the database (applying migrations), builds the cache and binds the
     /// listening socket. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
-        let Some(("sqlite", _)) = args.database_url.split_once(':') else {
-            bail!(
-                "unsupported database URL; expected sqlite://PATH (got `{}`)",
-                scheme_of(&args.database_url)
-            );
-        };
-        let store = SqliteStore::connect(&args.database_url)
-            .await
-            .context("opening the SQLite database")?;
-        let tasks = Arc::new(TaskCache::new(Arc::new(store.clone()), &args.cache()));
+        let (store, default_consistency) = open_store(&args.database_url).await?;
+        let mut cache = args.cache();
+        cache.consistency = args.consistency.unwrap_or(default_consistency);
+        tracing::info!(
+            database = scheme_of(&args.database_url),
+            consistency = ?cache.consistency,
+            "storage ready"
+        );
+        let tasks = Arc::new(TaskCache::new(store.clone(), &cache));
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;

@@ -6,6 +6,7 @@
 //! transaction, never before it). Every write transaction also advances its scope's
 //! generation row, which strict consistency reads (see [`crate::cache`]).
 
+mod postgres;
 mod sql;
 mod sqlite;
 
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 
 use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
 
+pub use postgres::PostgresStore;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 
@@ -107,6 +109,9 @@ pub trait Store: Send + Sync + 'static {
     /// The scope's generation row: how many write transactions have committed in it
     /// (0 before the first).
     async fn generation(&self, scope: &Scope) -> Result<u64, StoreError>;
+
+    /// Waits for in-flight operations, then closes every connection.
+    async fn close(&self);
 
     /// Up to `query.limit + 1` matching tasks in order from the query's position, and
     /// how many match in all, read from one snapshot.

@@ -496,6 +496,12 @@ where
         Ok(())
     }
 
+    /// For SQLite, closing also checkpoints the write-ahead log into the database file.
+    async fn close(&self) {
+        self.readers.close().await;
+        self.writer.close().await;
+    }
+
     async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
         let generation =
             DB::fetch_integer(&mut *self.readers.acquire().await?, read_generation(scope)).await?;

@@ -55,10 +55,4 @@ impl SqlStore<Sqlite> {
             dialect,
         })
     }
-
-    /// Waits for every connection to be returned and closes the file cleanly.
-    pub async fn close(&self) {
-        self.readers.close().await;
-        self.writer.close().await;
-    }
 }

@@ -1,39 +1,37 @@
 //! `spawn_app()`: a real Tasklane server on a random port over a fresh SQLite file, and
 //! a client with one helper per API call.
 
-use std::path::{Path, PathBuf};
-
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tasklane::config::ServeArgs;
 use tasklane::startup::Application;
 use tasklane::telemetry::LogFormat;
-use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::common::{TestDatabase, fresh_database};
 
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
-    dir: Option<TempDir>,
+    database: Option<TestDatabase>,
 }
 
 /// A server over a new, empty database.
 pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let mut app = spawn_app_on(dir.path()).await;
-    app.dir = Some(dir);
+    let database = fresh_database().await;
+    let mut app = spawn_app_on(&database.url).await;
+    app.database = Some(database);
     app
 }
 
-/// A server over the database in `dir` (to restart one on the same data).
-pub async fn spawn_app_on(dir: &Path) -> TestApp {
-    let database: PathBuf = dir.join("tasklane.db");
+/// A server over the database at `url` (to restart one on the same data).
+pub async fn spawn_app_on(url: &str) -> TestApp {
     let args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", database.display()),
+        database_url: url.to_owned(),
         consistency: None,
         cache_mib: 16,
         cache_ttl_secs: 300,
@@ -51,16 +49,17 @@ pub async fn spawn_app_on(dir: &Path) -> TestApp {
         client: reqwest::Client::new(),
         stop: Some(stop),
         server: Some(server),
-        dir: None,
+        database: None,
     }
 }
 
 impl TestApp {
-    /// Stops the server gracefully and waits until it has closed the database.
-    pub async fn stop(mut self) -> Option<TempDir> {
+    /// Stops the server gracefully and waits until it has closed the database, which
+    /// is handed back to start another server on.
+    pub async fn stop(mut self) -> TestDatabase {
         self.stop.take().unwrap().send(()).unwrap();
         self.server.take().unwrap().await.unwrap().unwrap();
-        self.dir.take()
+        self.database.take().expect("a server from spawn_app")
     }
 
     pub fn url(&self, path: &str) -> String {

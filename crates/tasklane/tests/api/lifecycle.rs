@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::common::fresh_database;
 use crate::helpers::{etag, spawn_app, spawn_app_on};
 
 #[tokio::test]
@@ -17,9 +18,9 @@ async fn data_survives_a_graceful_restart() {
         .as_str()
         .unwrap()
         .to_owned();
-    let dir = app.stop().await.unwrap();
+    let database = app.stop().await;
 
-    let again = spawn_app_on(dir.path()).await;
+    let again = spawn_app_on(&database.url).await;
     let task: serde_json::Value = again.get_task(&id).await.json().await.unwrap();
     assert_eq!(
         (task["title"].as_str(), task["version"].as_i64()),
@@ -33,11 +34,11 @@ async fn a_list_etag_from_before_a_restart_is_not_honoured_after_it() {
     let app = spawn_app().await;
     app.create_titled("before").await;
     let old_tag = etag(&app.list_raw("").await);
-    let dir = app.stop().await.unwrap();
+    let database = app.stop().await;
 
     // After it: the generation counter starts again and one write brings it to the same
     // number. A counter alone (the report's `cacheVersion`) would now repeat the old tag.
-    let again = spawn_app_on(dir.path()).await;
+    let again = spawn_app_on(&database.url).await;
     again.create_titled("after").await;
     let response = again
         .client
@@ -56,7 +57,7 @@ async fn a_list_etag_from_before_a_restart_is_not_honoured_after_it() {
 /// cleanly, and every write it acknowledged is in the database when it comes back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
-    let dir = tempfile::tempdir().unwrap();
+    let database = fresh_database().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -71,10 +72,7 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
             "--log",
             "warn",
         ])
-        .env(
-            "TASKLANE_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("tasklane.db").display()),
-        )
+        .env("TASKLANE_DATABASE_URL", &database.url)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -141,7 +139,7 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
         acknowledged.len()
     );
 
-    let again = spawn_app_on(dir.path()).await;
+    let again = spawn_app_on(&database.url).await;
     let mut stored = HashSet::new();
     for page in 1..=2 {
         let list = again.list(&format!("limit=100&page={page}")).await;

@@ -3,6 +3,8 @@
 //! history checked for stale reads. Each property is also shown failing on the plain
 //! delete-on-write cache-aside, so the tests are known to be able to fail.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod race;
 mod stress;
 mod support;

@@ -9,9 +9,11 @@ use async_trait::async_trait;
 use serde_json::json;
 use tasklane::cache::{CacheConfig, Consistency, Design, ListRead, TaskCache};
 use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
-use tasklane::store::{Precondition, SqliteStore, Store, StoreError};
-use tempfile::TempDir;
+use tasklane::startup::open_store;
+use tasklane::store::{Precondition, Store, StoreError};
 use tokio::sync::oneshot;
+
+use crate::common::{TestDatabase, fresh_database};
 
 /// The two ends a test holds while an operation is paused.
 pub struct Paused {
@@ -43,20 +45,19 @@ impl Gate {
 }
 
 pub struct InstrumentedStore {
-    inner: SqliteStore,
+    inner: Arc<dyn Store>,
     reads: AtomicUsize,
     after_read: Gate,
     before_update: Gate,
     delay: Duration,
     fail_after_commit: AtomicBool,
-    _dir: TempDir,
+    _database: TestDatabase,
 }
 
 impl InstrumentedStore {
     pub async fn new(delay: Duration) -> Arc<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("tasks.db").display());
-        let inner = SqliteStore::connect(&url).await.unwrap();
+        let database = fresh_database().await;
+        let (inner, _) = open_store(&database.url).await.unwrap();
         Arc::new(InstrumentedStore {
             inner,
             reads: AtomicUsize::new(0),
@@ -64,7 +65,7 @@ impl InstrumentedStore {
             before_update: Gate::default(),
             delay,
             fail_after_commit: AtomicBool::new(false),
-            _dir: dir,
+            _database: database,
         })
     }
 
@@ -134,6 +135,10 @@ impl Store for InstrumentedStore {
         expected: &Precondition,
     ) -> Result<(), StoreError> {
         self.inner.delete(scope, id, expected).await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
     }
 
     async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
