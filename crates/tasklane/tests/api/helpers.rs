@@ -174,3 +174,54 @@ pub async fn problem(response: Response, status: StatusCode) -> Value {
     );
     body
 }
+
+/// A `tasklane serve` process (the real binary) on a free port; killed when dropped.
+pub struct ServerProcess {
+    pub base: String,
+    pub child: std::process::Child,
+}
+
+impl ServerProcess {
+    /// Starts the binary on `database_url` with extra `serve` options, and waits until
+    /// it answers `/healthz`.
+    pub async fn start(database_url: &str, options: &[&str]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--log",
+                "warn",
+            ])
+            .args(options)
+            .env("TASKLANE_DATABASE_URL", database_url)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = ServerProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            let health = client.get(format!("{}/healthz", server.base)).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("tasklane serve did not come up on {}", server.base);
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

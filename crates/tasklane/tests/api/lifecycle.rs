@@ -2,14 +2,14 @@
 //! restart is honoured after it.
 
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::common::fresh_database;
-use crate::helpers::{etag, spawn_app, spawn_app_on};
+use crate::helpers::{ServerProcess, etag, spawn_app, spawn_app_on};
 
 #[tokio::test]
 async fn data_survives_a_graceful_restart() {
@@ -58,39 +58,8 @@ async fn a_list_etag_from_before_a_restart_is_not_honoured_after_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
     let database = fresh_database().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tasklane"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log",
-            "warn",
-        ])
-        .env("TASKLANE_DATABASE_URL", &database.url)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "the server came up");
+    let mut server = ServerProcess::start(&database.url, &[]).await;
+    let (base, client) = (server.base.clone(), reqwest::Client::new());
 
     let writes: Vec<_> = (0..150)
         .map(|i| {
@@ -116,7 +85,7 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
         .collect();
     tokio::time::sleep(Duration::from_millis(120)).await;
     let killed = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -129,7 +98,7 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
         "{} of 150 writes acknowledged before the stop",
         acknowledged.len()
     );
-    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
         .await
         .unwrap();
     assert!(status.success(), "a clean exit: {status}");

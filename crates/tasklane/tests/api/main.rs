@@ -8,4 +8,5 @@ mod errors;
 mod helpers;
 mod lifecycle;
 mod list;
+mod scale_out;
 mod tasks;
