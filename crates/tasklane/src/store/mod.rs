@@ -66,15 +66,28 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        let busy = matches!(&error, sqlx::Error::Database(db) if db.code().as_deref() == Some("5"));
-        let error = Arc::new(error);
-        match &*error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                StoreError::Unavailable(error)
-            }
-            _ if busy => StoreError::Unavailable(error),
-            _ => StoreError::Database(error),
+        if is_unavailable(&error) {
+            StoreError::Unavailable(Arc::new(error))
+        } else {
+            StoreError::Database(Arc::new(error))
         }
+    }
+}
+
+/// Whether an error means "the database cannot serve right now, retry" rather than a
+/// fault in a statement: no connection, a connection lost, a server shutting down or
+/// out of connections, SQLite's lock wait expired.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite: SQLITE_BUSY (5). PostgreSQL: class 08 (connection exception),
+            // 57P01-57P03 (shutting down, crashed, cannot connect now), 53300 (too many
+            // connections).
+            code == "5" || code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }
+        _ => false,
     }
 }
 
