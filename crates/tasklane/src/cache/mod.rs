@@ -38,6 +38,14 @@
 //! read `g`, so after every write up to `g` had committed. Whoever joins gets a result
 //! at least as new as the generation they saw.
 //!
+//! # Where the generation lives
+//!
+//! [`Consistency::Local`] keeps it in the process: nothing to read per request, correct
+//! while one process serves the database. [`Consistency::Strict`] reads it from a row
+//! that each write's own transaction advances, so commit and advance are a single
+//! atomic step and any number of processes on one database agree on it, at one indexed
+//! read per request.
+//!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
 //! with `304` without touching the store.

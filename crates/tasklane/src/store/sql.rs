@@ -65,16 +65,24 @@ impl TryFrom<TaskRow> for Task {
     }
 }
 
+/// `{statement} WHERE id = ? AND scope = ?`: one task, never another scope's.
+fn one_task<'args, DB: Database>(statement: &str, scope: &Scope, id: TaskId) -> Builder<'args, DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new(format!("{statement} WHERE id = "));
+    sql.push_bind(id.to_string())
+        .push(" AND scope = ")
+        .push_bind(scope.as_str().to_owned());
+    sql
+}
+
 /// `SELECT` one task (the caller may append a locking clause).
 pub(super) fn select_task<'args, DB: Database>(scope: &Scope, id: TaskId) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
-    let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks WHERE id = "));
-    sql.push_bind(id.to_string())
-        .push(" AND scope = ")
-        .push_bind(scope.as_str().to_owned());
-    sql
+    one_task(&format!("SELECT {COLUMNS} FROM tasks"), scope, id)
 }
 
 /// Inserts a task or replaces its row.
@@ -145,16 +153,12 @@ where
     Some(sql)
 }
 
-/// Deletes a task's row.
+/// Deletes a task's row (its label rows go with it).
 pub(super) fn delete_task<'args, DB: Database>(scope: &Scope, id: TaskId) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
-    let mut sql = QueryBuilder::new("DELETE FROM tasks WHERE id = ");
-    sql.push_bind(id.to_string())
-        .push(" AND scope = ")
-        .push_bind(scope.as_str().to_owned());
-    sql
+    one_task("DELETE FROM tasks", scope, id)
 }
 
 /// Advances the scope's generation row; part of every write transaction.
