@@ -17,10 +17,6 @@ postgres_binaries() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
 }
 
-port_is_free() {
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 start_throwaway_postgres() {
   local bin
   bin=$(postgres_binaries)
@@ -46,7 +42,7 @@ start_throwaway_postgres() {
     -o "-p $POSTGRES_TEST_PORT -k $POSTGRES_TEST_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start \
     >/dev/null || postgres_fail "the throwaway PostgreSQL did not start: see $POSTGRES_TEST_DIR/server.log"
   POSTGRES_STOP=("${as_owner[@]}" "$bin/pg_ctl" -D "$POSTGRES_TEST_DIR/data" -m immediate stop)
-  trap stop_throwaway_postgres EXIT
+  cleanups+=(stop_throwaway_postgres)
   echo "scripts/test: started a throwaway PostgreSQL on 127.0.0.1:$POSTGRES_TEST_PORT" >&2
 }
 

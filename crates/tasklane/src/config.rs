@@ -45,10 +45,31 @@ pub struct ServeArgs {
     )]
     pub database_url: String,
 
+    /// Redis URL (`redis://HOST:PORT/DB`): cache generations and entries shared by every
+    /// instance. Optional; without it each instance caches in its own memory only.
+    #[arg(long, env = "TASKLANE_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key Tasklane writes, so deployments can share a Redis.
+    #[arg(
+        long,
+        env = "TASKLANE_REDIS_KEY_PREFIX",
+        value_name = "PREFIX",
+        default_value = "tasklane"
+    )]
+    pub redis_key_prefix: String,
+
+    /// Timeout of every Redis call, in milliseconds; a call that exceeds it counts as
+    /// Redis being down (reads go to the database, writes are not confirmed).
+    #[arg(long, env = "TASKLANE_REDIS_TIMEOUT_MS", value_name = "MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_timeout_ms: u64,
+
     /// Where cache generations live: `local` (in this process; correct while one
-    /// process serves the database) or `strict` (a database row; correct for any number
-    /// of processes, at one indexed read per request). Default: `local` for SQLite,
-    /// `strict` for PostgreSQL.
+    /// process serves the database), `redis` (shared by every instance; one Redis round
+    /// trip per request) or `strict` (a database row; correct even if Redis loses
+    /// writes, at one indexed database read per request). Default: `redis` with a Redis
+    /// URL, else `local` for SQLite and `strict` for PostgreSQL.
     #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
     pub consistency: Option<Consistency>,
 
@@ -78,12 +99,17 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// The cache settings these options describe (consistency left to the default until
-    /// the database is known).
-    pub fn cache(&self) -> CacheConfig {
+    /// The cache settings these options describe; `database_default` is the
+    /// consistency the database suits when neither it nor a Redis URL is given.
+    pub fn cache(&self, database_default: Consistency) -> CacheConfig {
+        let consistency = self.consistency.unwrap_or(match self.redis_url {
+            Some(_) => Consistency::Redis,
+            None => database_default,
+        });
         CacheConfig {
             capacity_bytes: self.cache_mib << 20,
             ttl: Duration::from_secs(self.cache_ttl_secs),
+            consistency,
             ..CacheConfig::default()
         }
     }

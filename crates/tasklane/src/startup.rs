@@ -3,11 +3,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::net::TcpListener;
 
-use crate::cache::{Consistency, TaskCache};
+use crate::cache::{Consistency, RedisTier, TaskCache};
 use crate::config::ServeArgs;
 use crate::http::{AppState, router};
 use crate::store::{PostgresStore, SqliteStore, Store};
@@ -45,15 +46,27 @@ impl Application {
     /// Opens the database (applying migrations), builds the cache and binds the
     /// listening socket. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
-        let (store, default_consistency) = open_store(&args.database_url).await?;
-        let mut cache = args.cache();
-        cache.consistency = args.consistency.unwrap_or(default_consistency);
+        let (store, database_default) = open_store(&args.database_url).await?;
+        let cache = args.cache(database_default);
+        let shared = match &args.redis_url {
+            Some(url) => {
+                let timeout = Duration::from_millis(args.redis_timeout_ms);
+                let tier = RedisTier::connect(url, &args.redis_key_prefix, cache.ttl, timeout)
+                    .context("the Redis URL")?;
+                if let Err(error) = tier.ping().await {
+                    tracing::warn!(%error, "Redis is not answering; serving from the database until it does");
+                }
+                Some(Arc::new(tier))
+            }
+            None => None,
+        };
         tracing::info!(
             database = scheme_of(&args.database_url),
+            redis = shared.is_some(),
             consistency = ?cache.consistency,
             "storage ready"
         );
-        let tasks = Arc::new(TaskCache::new(store.clone(), &cache));
+        let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;

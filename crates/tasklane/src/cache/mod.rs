@@ -40,20 +40,37 @@
 //!
 //! # Where the generation lives
 //!
-//! [`Consistency::Local`] keeps it in the process: nothing to read per request, correct
-//! while one process serves the database. [`Consistency::Strict`] reads it from a row
-//! that each write's own transaction advances, so commit and advance are a single
-//! atomic step and any number of processes on one database agree on it, at one indexed
-//! read per request.
+//! - [`Consistency::Local`] keeps it in the process: nothing to read per request,
+//!   correct while one process serves the database.
+//! - [`Consistency::Redis`] keeps it in Redis ([`RedisTier`]), shared by every
+//!   instance: one round trip per read returns the generation and the entry filed
+//!   under it.
+//! - [`Consistency::Strict`] reads it from a row that each write's own transaction
+//!   advances, so commit and advance are a single atomic step that survives even a
+//!   Redis that loses writes, at one indexed database read per request.
+//!
+//! Entries live in this process (which also coalesces misses) and, with a Redis, in
+//! Redis too, where every instance finds what any of them filled. Both are keyed by
+//! generation, so neither can serve an entry of an older one.
+//!
+//! # When Redis fails
+//!
+//! A read that cannot obtain a generation it can trust goes to the database and caches
+//! nothing. A write whose advance cannot be confirmed is reported as unconfirmed (a
+//! `503`), never as a success, and from then on this instance reads only from the
+//! database until an advance lands again.
 //!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
 //! with `304` without touching the store.
 
 mod generation;
+mod redis;
 mod snapshot;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -62,8 +79,11 @@ use sha2::{Digest, Sha256};
 use crate::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp};
 use crate::store::{Precondition, Store, StoreError};
 
-pub use generation::{DatabaseGenerations, Generation, Generations, InProcessGenerations};
+pub use generation::{Generation, InProcessGenerations};
+pub use redis::RedisTier;
 pub use snapshot::{ETag, Snapshot};
+
+use redis::EntryKey;
 
 /// How the cache keeps itself fresh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,21 +98,37 @@ pub enum Design {
 }
 
 /// Where scope generations live, and so which deployments the cache is correct for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Consistency {
-    /// In this process ([`InProcessGenerations`]): correct while one process serves the
-    /// database; nothing to read per request.
-    #[default]
+    /// In this process: correct while one process serves the database; nothing to read
+    /// per request.
     Local,
-    /// In the database ([`DatabaseGenerations`]): correct for any number of processes
-    /// on one database; one indexed read per request.
+    /// In Redis: correct for any number of processes sharing the Redis; one Redis round
+    /// trip per request.
+    Redis,
+    /// In the database: correct for any number of processes on one database, even if
+    /// Redis loses writes; one indexed database read per request.
     Strict,
+}
+
+/// A cache set-up that cannot keep the freshness contract.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Redis generations without a Redis.
+    #[error("consistency `redis` needs a Redis URL")]
+    RedisWithoutUrl,
+    /// In-process generations in front of a shared tier: the incident report's design.
+    #[error(
+        "consistency `local` cannot be combined with a Redis: each instance would keep its own \
+         generation in front of shared entries; use `redis` or `strict`"
+    )]
+    LocalWithShared,
 }
 
 /// Sizing and behaviour of the cache.
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
-    /// Upper bound on the bytes of cached bodies (and their keys).
+    /// Upper bound on the bytes of cached bodies (and their keys) in this process.
     pub capacity_bytes: u64,
     /// How long an entry may live; old generations' entries are reclaimed by it.
     pub ttl: Duration,
@@ -107,10 +143,22 @@ impl Default for CacheConfig {
         CacheConfig {
             capacity_bytes: 64 << 20,
             ttl: Duration::from_secs(300),
-            consistency: Consistency::default(),
+            consistency: Consistency::Local,
             design: Design::default(),
         }
     }
+}
+
+/// Why a cached operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The write reached the store, but its generation could not be advanced, so it
+    /// must not be acknowledged.
+    #[error("the write was committed but its generation could not be advanced")]
+    Unconfirmed,
 }
 
 /// The outcome of a conditional list read.
@@ -122,32 +170,65 @@ pub enum ListRead {
     Fresh(Snapshot),
 }
 
+/// The state of the cache, for readiness checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheHealth {
+    /// Serving from the cache.
+    Ok,
+    /// Serving from the database only (Redis is not answering, or an advance has not
+    /// been confirmed since it failed).
+    Degraded,
+}
+
+/// A generation, the key of an entry under it, and the entry if a shared tier returned
+/// it in the same step.
+struct Located {
+    generation: Generation,
+    key: String,
+    entry: Option<Snapshot>,
+}
+
 /// Tasks, read through the generation-keyed cache and written with commit-then-advance.
 pub struct TaskCache {
     store: Arc<dyn Store>,
-    generations: Arc<dyn Generations>,
+    consistency: Consistency,
+    local_generations: InProcessGenerations,
     entries: Cache<String, Snapshot>,
+    shared: Option<Arc<RedisTier>>,
     design: Design,
+    /// An advance failed: no cached read is trusted until one lands.
+    unconfirmed: AtomicBool,
+    /// The last call to Redis failed.
+    redis_down: AtomicBool,
 }
 
 impl TaskCache {
-    /// A cache in front of `store`.
-    pub fn new(store: Arc<dyn Store>, config: &CacheConfig) -> Self {
+    /// A cache in front of `store`, with entries shared through `shared` if given.
+    pub fn new(
+        store: Arc<dyn Store>,
+        shared: Option<Arc<RedisTier>>,
+        config: &CacheConfig,
+    ) -> Result<Self, ConfigError> {
+        match (config.consistency, &shared) {
+            (Consistency::Redis, None) => return Err(ConfigError::RedisWithoutUrl),
+            (Consistency::Local, Some(_)) => return Err(ConfigError::LocalWithShared),
+            _ => {}
+        }
         let entries = Cache::builder()
             .max_capacity(config.capacity_bytes)
             .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
             .time_to_live(config.ttl)
             .build();
-        let generations: Arc<dyn Generations> = match config.consistency {
-            Consistency::Local => Arc::new(InProcessGenerations::default()),
-            Consistency::Strict => Arc::new(DatabaseGenerations(store.clone())),
-        };
-        TaskCache {
+        Ok(TaskCache {
             store,
-            generations,
+            consistency: config.consistency,
+            local_generations: InProcessGenerations::default(),
             entries,
+            shared,
             design: config.design,
-        }
+            unconfirmed: AtomicBool::new(false),
+            redis_down: AtomicBool::new(false),
+        })
     }
 
     /// One page of tasks, or `NotModified` when `client_has` accepts the current ETag.
@@ -156,57 +237,69 @@ impl TaskCache {
         scope: &Scope,
         query: &ListQuery,
         client_has: impl FnOnce(&ETag) -> bool,
-    ) -> Result<ListRead, StoreError> {
-        // 1. The generation, before anything that reads the store.
-        let generation = self.generations.current(scope).await?;
+    ) -> Result<ListRead, CacheError> {
         let digest = digest(scope, &query.canonical());
-        let etag = ETag::weak(&format!("{generation}-{digest}"));
-        if client_has(&etag) {
-            return Ok(ListRead::NotModified(etag));
-        }
-        // 2. On a miss, query; 3. fill the key of the generation read in step 1.
-        let key = self.key("tasks", scope, generation, &digest);
-        let load = async {
+        let load = |etag: Option<ETag>| async move {
             let (tasks, total) = self.store.list(scope, query).await?;
-            let page = TaskList::new(query, tasks, total);
-            let body = serde_json::to_vec(&page).expect("a task list always serialises");
+            let body = serde_json::to_vec(&TaskList::new(query, tasks, total))
+                .expect("a task list always serialises");
+            // Without a generation, the ETag names the content itself.
+            let etag = etag.unwrap_or_else(|| {
+                ETag::weak(&format!("c-{}", hex::encode(&Sha256::digest(&body)[..16])))
+            });
             Ok(Snapshot {
                 etag,
                 body: body.into(),
             })
         };
-        let snapshot = self
-            .entries
-            .try_get_with(key, load)
-            .await
-            .map_err(unshare)?;
-        Ok(ListRead::Fresh(snapshot))
+        // 1. The generation, before anything that reads the store.
+        let Some(found) = self.locate(scope, "tasks", &digest).await? else {
+            let snapshot = load(None).await?;
+            return Ok(conditional(snapshot, client_has));
+        };
+        let etag = ETag::weak(&format!("{}-{digest}", found.generation));
+        if client_has(&etag) {
+            return Ok(ListRead::NotModified(etag));
+        }
+        if let Some(entry) = found.entry {
+            return Ok(ListRead::Fresh(entry));
+        }
+        // 2. On a miss, query; 3. fill the key of the generation read in step 1.
+        Ok(ListRead::Fresh(
+            self.fill(found.key, load(Some(etag))).await?,
+        ))
     }
 
     /// One task, or `None` if the scope has no task with that id.
-    pub async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Snapshot>, StoreError> {
-        let generation = self.generations.current(scope).await?;
-        let key = self.key("task", scope, generation, &id.to_string());
+    pub async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Snapshot>, CacheError> {
         let load = async {
-            self.store
+            let task = self
+                .store
                 .get(scope, id)
                 .await?
-                .map(|task| Snapshot::of_task(&task))
-                .ok_or(StoreError::NotFound)
+                .ok_or(StoreError::NotFound)?;
+            Ok(Snapshot::of_task(&task))
         };
-        match self.entries.try_get_with(key, load).await.map_err(unshare) {
+        let read = match self.locate(scope, "task", &id.to_string()).await? {
+            None => load.await,
+            Some(Located {
+                entry: Some(entry), ..
+            }) => Ok(entry),
+            Some(found) => self.fill(found.key, load).await,
+        };
+        match read {
             Ok(snapshot) => Ok(Some(snapshot)),
             Err(StoreError::NotFound) => Ok(None),
-            Err(error) => Err(error),
+            Err(error) => Err(error.into()),
         }
     }
 
     /// Creates a task; returns once it is committed and the generation has advanced.
-    pub async fn create(&self, scope: &Scope, new: NewTask) -> Result<Task, StoreError> {
+    pub async fn create(&self, scope: &Scope, new: NewTask) -> Result<Task, CacheError> {
         let task = new.into_task(Timestamp::now());
         let written = self.store.insert(scope, &task).await;
         self.written(scope, &written).await?;
-        written.map(|()| task)
+        Ok(written.map(|()| task)?)
     }
 
     /// Applies a merge patch; returns once it is committed and the generation advanced.
@@ -216,10 +309,10 @@ impl TaskCache {
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Task, CacheError> {
         let written = self.store.update(scope, id, expected, patch).await;
         self.written(scope, &written).await?;
-        written
+        Ok(written?)
     }
 
     /// Deletes a task; returns once it is committed and the generation has advanced.
@@ -228,10 +321,98 @@ impl TaskCache {
         scope: &Scope,
         id: TaskId,
         expected: &Precondition,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), CacheError> {
         let written = self.store.delete(scope, id, expected).await;
         self.written(scope, &written).await?;
-        written
+        Ok(written?)
+    }
+
+    /// Whether the database answers now.
+    pub async fn database_answers(&self) -> bool {
+        self.store.generation(&Scope::default()).await.is_ok()
+    }
+
+    /// Whether reads are being served through the cache right now.
+    pub async fn health(&self) -> CacheHealth {
+        if let Some(shared) = &self.shared {
+            let answered = shared.ping().await;
+            self.redis_down.store(answered.is_err(), Ordering::SeqCst);
+        }
+        if self.unconfirmed.load(Ordering::SeqCst) || self.redis_down.load(Ordering::SeqCst) {
+            CacheHealth::Degraded
+        } else {
+            CacheHealth::Ok
+        }
+    }
+
+    /// Reads the scope's generation (and, from Redis, the entry under it in the same
+    /// round trip). `None`: there is no generation this instance can trust right now,
+    /// so the read must bypass every cache.
+    async fn locate(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        item: &str,
+    ) -> Result<Option<Located>, StoreError> {
+        if self.unconfirmed.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let before = format!("{kind}:{scope}:g");
+        let after = format!(":{item}");
+        let (generation, entry) = match (self.consistency, &self.shared) {
+            (Consistency::Local, _) => (self.local_generations.current(scope), None),
+            (Consistency::Strict, shared) => {
+                let generation = Generation::new(0, self.store.generation(scope).await?);
+                let entry = match shared {
+                    Some(shared) => self
+                        .redis(shared.get(&self.key(&before, generation, &after)).await)
+                        .flatten(),
+                    None => None,
+                };
+                (generation, entry)
+            }
+            (Consistency::Redis, Some(shared)) => {
+                let entry_key = EntryKey {
+                    before: &before,
+                    after: &after,
+                };
+                let entry_key = (self.design == Design::Generational).then_some(entry_key);
+                match self.redis(shared.lookup(scope, entry_key).await) {
+                    Some(found) => found,
+                    None => return Ok(None),
+                }
+            }
+            (Consistency::Redis, None) => {
+                unreachable!("TaskCache::new refuses redis without a tier")
+            }
+        };
+        let key = self.key(&before, generation, &after);
+        Ok(Some(Located {
+            generation,
+            key,
+            entry,
+        }))
+    }
+
+    /// On a miss: one load per key at a time in this process, its result kept here and
+    /// filed in the shared tier for the other instances.
+    async fn fill(
+        &self,
+        key: String,
+        load: impl Future<Output = Result<Snapshot, StoreError>>,
+    ) -> Result<Snapshot, StoreError> {
+        let shared_key = key.clone();
+        let load_and_share = async {
+            let snapshot = load.await?;
+            if let Some(shared) = &self.shared {
+                self.redis(shared.put(&shared_key, &snapshot).await);
+            }
+            Ok(snapshot)
+        };
+        self.entries
+            .try_get_with(key, load_and_share)
+            .await
+            .map_err(unshare)
     }
 
     /// The step between commit and response: advance the scope's generation. If the
@@ -244,14 +425,26 @@ impl TaskCache {
         &self,
         scope: &Scope,
         outcome: &Result<T, StoreError>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), CacheError> {
         if matches!(
             outcome,
             Err(StoreError::NotFound | StoreError::VersionMismatch { .. })
         ) {
             return Ok(());
         }
-        self.generations.advance(scope).await?;
+        let advanced = match (self.consistency, &self.shared) {
+            (Consistency::Local, _) => Some(self.local_generations.advance(scope)),
+            (Consistency::Strict, _) => Some(()), // the write's own transaction advanced it
+            (Consistency::Redis, Some(shared)) => self.redis(shared.advance(scope).await),
+            (Consistency::Redis, None) => {
+                unreachable!("TaskCache::new refuses redis without a tier")
+            }
+        };
+        if advanced.is_none() {
+            self.unconfirmed.store(true, Ordering::SeqCst);
+            return Err(CacheError::Unconfirmed);
+        }
+        self.unconfirmed.store(false, Ordering::SeqCst);
         #[cfg(feature = "baselines")]
         if self.design == Design::DeleteOnWrite {
             self.entries.invalidate_all();
@@ -259,12 +452,39 @@ impl TaskCache {
         Ok(())
     }
 
-    fn key(&self, kind: &str, scope: &Scope, generation: Generation, item: &str) -> String {
-        match self.design {
-            Design::Generational => format!("{kind}:{scope}:g{generation}:{item}"),
-            #[cfg(feature = "baselines")]
-            Design::DeleteOnWrite => format!("{kind}:{scope}:{item}"),
+    /// Notes how a call to Redis went; `None` if it failed (logged).
+    fn redis<T>(&self, outcome: Result<T, ::redis::RedisError>) -> Option<T> {
+        match outcome {
+            Ok(value) => {
+                if self.redis_down.swap(false, Ordering::SeqCst) {
+                    tracing::info!("Redis answers again");
+                }
+                Some(value)
+            }
+            Err(error) => {
+                if !self.redis_down.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(%error, "Redis is not answering; serving from the database");
+                }
+                None
+            }
         }
+    }
+
+    fn key(&self, before: &str, generation: Generation, after: &str) -> String {
+        match self.design {
+            Design::Generational => format!("{before}{generation}{after}"),
+            #[cfg(feature = "baselines")]
+            Design::DeleteOnWrite => format!("{before}{after}"),
+        }
+    }
+}
+
+/// Answers a conditional read from a snapshot already in hand.
+fn conditional(snapshot: Snapshot, client_has: impl FnOnce(&ETag) -> bool) -> ListRead {
+    if client_has(&snapshot.etag) {
+        ListRead::NotModified(snapshot.etag)
+    } else {
+        ListRead::Fresh(snapshot)
     }
 }
 

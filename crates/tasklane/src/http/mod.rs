@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::cache::TaskCache;
+use crate::cache::{CacheHealth, TaskCache};
 use crate::domain::Scope;
 
 pub use openapi::ApiDoc;
@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tasks", get(tasks::list).post(tasks::create))
         .route("/v1/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(openapi::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -71,6 +72,47 @@ pub fn router(state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Readiness, as `/readyz` reports it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Readiness {
+    /// `ready`, `degraded` (serving, but from the database only) or `unavailable`.
+    status: &'static str,
+    /// `ok` or `unavailable`.
+    database: &'static str,
+    /// `ok` or `degraded` (Redis not answering, or a write not yet confirmed).
+    cache: &'static str,
+}
+
+/// Readiness: `200` while the database answers (`degraded` when the cache stands
+/// aside), `503` when it does not.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Serving", body = Readiness),
+    (status = 503, description = "The database is not answering", body = Readiness),
+))]
+async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let database = app.tasks.database_answers().await;
+    let cache = app.tasks.health().await;
+    let readiness = Readiness {
+        status: match (database, cache) {
+            (false, _) => "unavailable",
+            (true, CacheHealth::Degraded) => "degraded",
+            (true, CacheHealth::Ok) => "ready",
+        },
+        database: if database { "ok" } else { "unavailable" },
+        cache: if cache == CacheHealth::Ok {
+            "ok"
+        } else {
+            "degraded"
+        },
+    };
+    let status = if database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(readiness)).into_response()
 }
 
 /// Liveness: the process is up and serving HTTP.

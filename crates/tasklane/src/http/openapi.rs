@@ -17,9 +17,9 @@ use crate::domain::{NewTask, Priority, Status, Task, TaskList, TaskPatch};
                        has been acknowledged, every read that starts afterwards reflects it. \
                        Errors are RFC 9457 problem details."
     ),
-    paths(super::tasks::list, super::tasks::create, super::tasks::get, super::tasks::update, super::tasks::delete, super::healthz),
+    paths(super::tasks::list, super::tasks::create, super::tasks::get, super::tasks::update, super::tasks::delete, super::healthz, super::readyz),
     components(schemas(Task, NewTask, TaskPatch, TaskList, Status, Priority, super::ProblemBody)),
-    tags((name = "tasks", description = "Tasks and task lists"), (name = "operations", description = "Health"))
+    tags((name = "tasks", description = "Tasks and task lists"), (name = "operations", description = "Liveness and readiness"))
 )]
 pub struct ApiDoc;
 

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::cache::CacheError;
 use crate::domain::QueryError;
 use crate::store::StoreError;
 
@@ -85,6 +86,19 @@ impl From<StoreError> for Problem {
                     "the database reported an error",
                 )
             }
+        }
+    }
+}
+
+impl From<CacheError> for Problem {
+    fn from(error: CacheError) -> Self {
+        match error {
+            CacheError::Store(error) => error.into(),
+            CacheError::Unconfirmed => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the write may have been applied, but the cache could not confirm it; read the \
+                 task (or list) to see whether it took effect before retrying",
+            ),
         }
     }
 }

@@ -9,7 +9,7 @@ use super::AppState;
 use super::conditional::{if_match, if_none_match};
 use super::json_body::JsonBody;
 use super::problem::{Problem, ProblemBody};
-use crate::cache::{ETag, ListRead, Snapshot};
+use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use crate::store::StoreError;
 
@@ -50,9 +50,9 @@ fn task_id(text: &str) -> Result<TaskId, Problem> {
 }
 
 /// Maps a missing task to a `404` naming the id; every other error as usual.
-fn about(id: &str) -> impl FnOnce(StoreError) -> Problem + '_ {
+fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
     move |error| match error {
-        StoreError::NotFound => Problem::no_task(id),
+        CacheError::Store(StoreError::NotFound) => Problem::no_task(id),
         other => other.into(),
     }
 }

@@ -22,16 +22,23 @@ pub struct TestApp {
 /// A server over a new, empty database.
 pub async fn spawn_app() -> TestApp {
     let database = fresh_database().await;
-    let mut app = spawn_app_on(&database.url).await;
+    let mut app = spawn_app_on(&database).await;
     app.database = Some(database);
     app
 }
 
-/// A server over the database at `url` (to restart one on the same data).
-pub async fn spawn_app_on(url: &str) -> TestApp {
+/// A server over `database` (to restart one on the same data), with the test Redis if
+/// this run has one.
+pub async fn spawn_app_on(database: &TestDatabase) -> TestApp {
     let args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.to_owned(),
+        database_url: database.url.clone(),
+        redis_url: database.redis.as_ref().map(|redis| redis.url.clone()),
+        redis_key_prefix: database
+            .redis
+            .as_ref()
+            .map_or("tasklane".to_owned(), |redis| redis.prefix.clone()),
+        redis_timeout_ms: 500,
         consistency: None,
         cache_mib: 16,
         cache_ttl_secs: 300,
@@ -184,7 +191,7 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary on `database_url` with extra `serve` options, and waits until
     /// it answers `/healthz`.
-    pub async fn start(database_url: &str, options: &[&str]) -> ServerProcess {
+    pub async fn start(database_url: &str, options: &[String]) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

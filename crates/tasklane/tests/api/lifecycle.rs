@@ -20,7 +20,7 @@ async fn data_survives_a_graceful_restart() {
         .to_owned();
     let database = app.stop().await;
 
-    let again = spawn_app_on(&database.url).await;
+    let again = spawn_app_on(&database).await;
     let task: serde_json::Value = again.get_task(&id).await.json().await.unwrap();
     assert_eq!(
         (task["title"].as_str(), task["version"].as_i64()),
@@ -38,7 +38,7 @@ async fn a_list_etag_from_before_a_restart_is_not_honoured_after_it() {
 
     // After it: the generation counter starts again and one write brings it to the same
     // number. A counter alone (the report's `cacheVersion`) would now repeat the old tag.
-    let again = spawn_app_on(&database.url).await;
+    let again = spawn_app_on(&database).await;
     again.create_titled("after").await;
     let response = again
         .client
@@ -58,7 +58,15 @@ async fn a_list_etag_from_before_a_restart_is_not_honoured_after_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
     let database = fresh_database().await;
-    let mut server = ServerProcess::start(&database.url, &[]).await;
+    let mut server = ServerProcess::start(
+        &database.url,
+        &database
+            .redis
+            .iter()
+            .flat_map(|r| r.options())
+            .collect::<Vec<_>>(),
+    )
+    .await;
     let (base, client) = (server.base.clone(), reqwest::Client::new());
 
     let writes: Vec<_> = (0..150)
@@ -108,7 +116,7 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
         acknowledged.len()
     );
 
-    let again = spawn_app_on(&database.url).await;
+    let again = spawn_app_on(&database).await;
     let mut stored = HashSet::new();
     for page in 1..=2 {
         let list = again.list(&format!("limit=100&page={page}")).await;

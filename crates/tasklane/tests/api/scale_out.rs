@@ -5,14 +5,16 @@
 
 use serde_json::{Value, json};
 
-use crate::common::fresh_database;
+use crate::common::{TestRedis, fresh_database, test_redis};
 use crate::helpers::ServerProcess;
 
 /// Rounds of: every instance caches the list, one instance writes, the others read.
-/// Returns how many reads missed the acknowledged write.
-async fn stale_reads_across_instances(consistency: &str) -> usize {
+/// Returns how many reads missed the acknowledged write. With `shared`, the instances
+/// also share the test Redis (entries, and generations in `redis` consistency).
+async fn stale_reads_across_instances(consistency: &str, shared: Option<TestRedis>) -> usize {
     let database = fresh_database().await;
-    let options = ["--consistency", consistency];
+    let mut options = vec!["--consistency".to_owned(), consistency.to_owned()];
+    options.extend(shared.iter().flat_map(TestRedis::options));
     let mut servers = Vec::new();
     for _ in 0..3 {
         servers.push(ServerProcess::start(&database.url, &options).await);
@@ -59,16 +61,26 @@ async fn stale_reads_across_instances(consistency: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_consistency_is_fresh_on_every_instance() {
-    assert_eq!(
-        stale_reads_across_instances("strict").await,
-        0,
-        "reads that missed an acknowledged write"
-    );
+    let stale = stale_reads_across_instances("strict", test_redis()).await;
+    assert_eq!(stale, 0, "reads that missed an acknowledged write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_consistency_is_fresh_on_every_instance() {
+    let Some(redis) = test_redis() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs this suite with a Redis"
+        );
+        return; // this run tests no Redis (scripts/test runs one that does)
+    };
+    let stale = stale_reads_across_instances("redis", Some(redis)).await;
+    assert_eq!(stale, 0, "reads that missed an acknowledged write");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_generations_serve_stale_lists_across_instances() {
-    let stale = stale_reads_across_instances("local").await;
+    let stale = stale_reads_across_instances("local", None).await;
     assert_eq!(
         stale, 24,
         "every read on another instance is stale: the report's design fails"

@@ -15,9 +15,8 @@ use tasklane::cache::{Consistency, Design, TaskCache};
 use tasklane::domain::{ListQuery, Scope, Task};
 use tasklane::store::Precondition;
 
+use crate::common::consistencies;
 use crate::support::{cache, cache_with, decode, instance, list, new_task, retitle, titles};
-
-const BOTH: [Consistency; 2] = [Consistency::Local, Consistency::Strict];
 
 /// Runs the interleaving on a list read; returns what a read after the write saw.
 async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<String> {
@@ -89,7 +88,7 @@ async fn plain_cache_aside_serves_the_stale_list() {
 
 #[tokio::test]
 async fn generation_cache_serves_the_written_list() {
-    for consistency in BOTH {
+    for consistency in consistencies() {
         let seen = stale_fill_on_list(Design::Generational, consistency).await;
         assert_eq!(seen, ["after"], "{consistency:?}");
     }
@@ -106,7 +105,7 @@ async fn plain_cache_aside_serves_the_stale_task() {
 
 #[tokio::test]
 async fn generation_cache_serves_the_written_task() {
-    for consistency in BOTH {
+    for consistency in consistencies() {
         let seen = stale_fill_on_get(Design::Generational, consistency).await;
         assert_eq!(seen, "after", "{consistency:?}");
     }
@@ -193,7 +192,7 @@ async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
 /// it reads, but only under a generation the acknowledgement leaves behind.
 #[tokio::test]
 async fn a_read_during_an_unacknowledged_write_cannot_outlive_it() {
-    for consistency in BOTH {
+    for consistency in consistencies() {
         read_during_an_unacknowledged_write(consistency).await;
     }
 }

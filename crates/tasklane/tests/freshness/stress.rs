@@ -16,6 +16,7 @@ use tasklane::cache::{Consistency, Design, TaskCache};
 use tasklane::domain::{ListQuery, Scope, Task, TaskId};
 use tasklane::store::Precondition;
 
+use crate::common::consistencies;
 use crate::support::{cache_with, decode, list, new_task, retitle};
 
 /// What the writers know of a task.
@@ -203,9 +204,10 @@ async fn run(design: Design, consistency: Consistency, read_delay: Duration) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn generation_cache_shows_no_stale_read_under_concurrency() {
-    let runs = [Consistency::Local, Consistency::Strict]
+    let runs = consistencies()
+        .into_iter()
         .map(|c| [(c, Duration::ZERO), (c, Duration::from_millis(2))]);
-    for (consistency, read_delay) in runs.into_iter().flatten() {
+    for (consistency, read_delay) in runs.flatten() {
         let outcome = run(Design::Generational, consistency, read_delay).await;
         assert!(
             outcome.reads > 100,

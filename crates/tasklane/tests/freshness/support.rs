@@ -51,7 +51,7 @@ pub struct InstrumentedStore {
     before_update: Gate,
     delay: Duration,
     fail_after_commit: AtomicBool,
-    _database: TestDatabase,
+    pub database: TestDatabase,
 }
 
 impl InstrumentedStore {
@@ -65,7 +65,7 @@ impl InstrumentedStore {
             before_update: Gate::default(),
             delay,
             fail_after_commit: AtomicBool::new(false),
-            _database: database,
+            database,
         })
     }
 
@@ -167,7 +167,8 @@ pub async fn cache(design: Design, delay: Duration) -> (Arc<TaskCache>, Arc<Inst
     cache_with(design, Consistency::Local, delay).await
 }
 
-/// Another server process's cache over the same database.
+/// Another server process's cache over the same database (and the same Redis, for
+/// consistencies that share one).
 pub fn instance(
     store: &Arc<InstrumentedStore>,
     design: Design,
@@ -178,7 +179,13 @@ pub fn instance(
         consistency,
         ..CacheConfig::default()
     };
-    Arc::new(TaskCache::new(store.clone(), &config))
+    let shared = match consistency {
+        Consistency::Local => None,
+        Consistency::Strict | Consistency::Redis => {
+            store.database.redis.as_ref().map(|redis| redis.tier())
+        }
+    };
+    Arc::new(TaskCache::new(store.clone(), shared, &config).unwrap())
 }
 
 pub fn new_task(title: &str) -> NewTask {
