@@ -433,7 +433,10 @@ impl TaskCache {
             return Ok(());
         }
         let advanced = match (self.consistency, &self.shared) {
-            (Consistency::Local, _) => Some(self.local_generations.advance(scope)),
+            (Consistency::Local, _) => {
+                self.local_generations.advance(scope);
+                Some(())
+            }
             (Consistency::Strict, _) => Some(()), // the write's own transaction advanced it
             (Consistency::Redis, Some(shared)) => self.redis(shared.advance(scope).await),
             (Consistency::Redis, None) => {
