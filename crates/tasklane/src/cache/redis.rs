@@ -98,13 +98,11 @@ impl RedisTier {
         let (before, after) = entry.map_or((String::new(), ""), |key| {
             (self.entry_key(key.before), key.after)
         });
+        let mut invocation = self.lookup.key(self.generation_key(scope));
+        invocation.arg(fresh_epoch).arg(before).arg(after);
+        let invocation = &invocation;
         let (epoch, counter, value): (String, u64, Option<Vec<u8>>) = self
-            .lookup
-            .key(self.generation_key(scope))
-            .arg(fresh_epoch)
-            .arg(before)
-            .arg(after)
-            .invoke_async(&mut self.connection.clone())
+            .retried(|mut connection| async move { invocation.invoke_async(&mut connection).await })
             .await?;
         let epoch = u64::from_str_radix(&epoch, 16).map_err(|_| corrupt("generation epoch"))?;
         Ok((
@@ -115,12 +113,26 @@ impl RedisTier {
 
     /// Moves the scope to its next generation.
     pub async fn advance(&self, scope: &Scope) -> Result<(), RedisError> {
+        let key = &self.generation_key(scope);
         let _: i64 = self
-            .connection
-            .clone()
-            .hincr(self.generation_key(scope), "c", 1)
+            .retried(|mut connection| async move { connection.hincr(key, "c", 1).await })
             .await?;
         Ok(())
+    }
+
+    /// Runs `call`, once more if the connection had dropped (after a Redis restart the
+    /// first call fails while the manager reconnects). Only for calls that may safely
+    /// run twice: an extra advance never weakens freshness, a lookup only reads (its
+    /// `HSETNX` sets nothing the first run set).
+    async fn retried<T, F, Fut>(&self, call: F) -> Result<T, RedisError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RedisError>>,
+    {
+        match call(self.connection.clone()).await {
+            Err(error) if error.is_connection_dropped() => call(self.connection.clone()).await,
+            outcome => outcome,
+        }
     }
 
     /// The entry under `key`, if any (for generations that live elsewhere).

@@ -147,6 +147,14 @@ async fn healthz_openapi_and_docs_are_served() {
         (StatusCode::OK, "ok".to_owned())
     );
 
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(
+        (ready["status"].as_str(), ready["database"].as_str()),
+        (Some("ready"), Some("ok"))
+    );
+
     let spec: serde_json::Value = app
         .client
         .get(app.url("/openapi.json"))
@@ -164,6 +172,7 @@ async fn healthz_openapi_and_docs_are_served() {
         ("/v1/tasks/{id}", "patch"),
         ("/v1/tasks/{id}", "delete"),
         ("/healthz", "get"),
+        ("/readyz", "get"),
     ] {
         assert!(
             spec["paths"][path][method].is_object(),
