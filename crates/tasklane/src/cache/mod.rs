@@ -77,7 +77,7 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp};
-use crate::store::{Precondition, Store, StoreError};
+use crate::store::{Idempotency, Precondition, Store, StoreError};
 
 pub use generation::{Generation, InProcessGenerations};
 pub use redis::RedisTier;
@@ -295,22 +295,35 @@ impl TaskCache {
     }
 
     /// Creates a task; returns once it is committed and the generation has advanced.
-    pub async fn create(&self, scope: &Scope, new: NewTask) -> Result<Task, CacheError> {
+    ///
+    /// A retry under the same `Idempotency-Key` returns the first result, also only
+    /// after an advance: the first attempt may have committed without one.
+    pub async fn create(
+        &self,
+        scope: &Scope,
+        new: NewTask,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, CacheError> {
         let task = new.into_task(Timestamp::now());
-        let written = self.store.insert(scope, &task).await;
+        let written = self.store.insert(scope, &task, idempotency).await;
         self.written(scope, &written).await?;
-        Ok(written.map(|()| task)?)
+        Ok(written?)
     }
 
-    /// Applies a merge patch; returns once it is committed and the generation advanced.
+    /// Applies a merge patch; returns once it is committed and the generation advanced
+    /// (retries under an `Idempotency-Key` as for [`TaskCache::create`]).
     pub async fn update(
         &self,
         scope: &Scope,
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
+        idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
-        let written = self.store.update(scope, id, expected, patch).await;
+        let written = self
+            .store
+            .update(scope, id, expected, patch, idempotency)
+            .await;
         self.written(scope, &written).await?;
         Ok(written?)
     }
@@ -419,7 +432,7 @@ impl TaskCache {
     /// advance cannot be confirmed, the write is not reported as a success.
     ///
     /// Only an error that proves nothing was written (no such task, failed
-    /// precondition) skips it; a database error may have come after the commit, so the
+    /// precondition, a key used for another request, a lost race) skips it; a database error may have come after the commit, so the
     /// generation advances then too.
     async fn written<T>(
         &self,
@@ -428,7 +441,10 @@ impl TaskCache {
     ) -> Result<(), CacheError> {
         if matches!(
             outcome,
-            Err(StoreError::NotFound | StoreError::VersionMismatch { .. })
+            Err(StoreError::NotFound
+                | StoreError::VersionMismatch { .. }
+                | StoreError::IdempotencyMismatch
+                | StoreError::Conflict)
         ) {
             return Ok(());
         }

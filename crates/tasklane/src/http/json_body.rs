@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use super::problem::Problem;
 
@@ -16,7 +17,10 @@ use super::problem::Problem;
 /// - not well-formed JSON: `400`;
 /// - well-formed but not a valid `T` (missing or unknown member, wrong type, bad
 ///   value): `422`, naming the member.
-pub struct JsonBody<T>(pub T);
+///
+/// The second field is the SHA-256 of the body as sent (an `Idempotency-Key` retry must
+/// send the same bytes).
+pub struct JsonBody<T>(pub T, pub [u8; 32]);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
@@ -38,7 +42,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| Problem::new(rejection.status(), rejection.body_text()))?;
-        parse(&bytes).map(JsonBody)
+        let digest = Sha256::digest(&bytes).into();
+        parse(&bytes).map(|value| JsonBody(value, digest))
     }
 }
 

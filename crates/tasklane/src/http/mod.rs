@@ -4,6 +4,7 @@
 //! leaves as an RFC 9457 problem-details document.
 
 mod conditional;
+mod idempotency;
 mod json_body;
 mod openapi;
 mod problem;

@@ -72,6 +72,15 @@ impl From<StoreError> for Problem {
                     "If-Match does not name the task's current version (its ETag is \"{current}\")"
                 ),
             ),
+            StoreError::IdempotencyMismatch => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was first used for a different request; use a new key",
+            )
+            .at("Idempotency-Key"),
+            StoreError::Conflict => Problem::new(
+                StatusCode::CONFLICT,
+                "a request with the same Idempotency-Key is still being processed; retry",
+            ),
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Problem::new(
@@ -96,8 +105,8 @@ impl From<CacheError> for Problem {
             CacheError::Store(error) => error.into(),
             CacheError::Unconfirmed => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the write may have been applied, but the cache could not confirm it; read the \
-                 task (or list) to see whether it took effect before retrying",
+                "the write may have been applied, but the cache could not confirm it; retry it \
+                 with the same Idempotency-Key (it is then applied at most once)",
             ),
         }
     }

@@ -2,11 +2,12 @@
 //! the cache, and shapes the response; none decides anything about freshness.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::conditional::{if_match, if_none_match};
+use super::idempotency::idempotency;
 use super::json_body::JsonBody;
 use super::problem::{Problem, ProblemBody};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
@@ -102,6 +103,9 @@ pub async fn list(
     post,
     path = "/v1/tasks",
     tag = "tasks",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key and the same request within 24 hours is applied once and answered with the first result; the same key with a different request is a `422`."),
+    ),
     request_body = NewTask,
     responses(
         (status = 201, description = "Created", body = Task, headers(
@@ -111,15 +115,19 @@ pub async fn list(
         (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Missing, unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Missing, unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed (retry with the same Idempotency-Key)", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
     State(app): State<AppState>,
     scope: Scope,
-    JsonBody(new): JsonBody<NewTask>,
+    headers: HeaderMap,
+    JsonBody(new, digest): JsonBody<NewTask>,
 ) -> Result<Response, Problem> {
-    let task = app.tasks.create(&scope, new).await?;
+    let idempotency = idempotency(&headers, Method::POST, "/v1/tasks", &digest)?;
+    let task = app.tasks.create(&scope, new, idempotency.as_ref()).await?;
     let mut response = respond(StatusCode::CREATED, Snapshot::of_task(&task));
     let location = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)).expect("ids are ASCII");
     response.headers_mut().insert(header::LOCATION, location);
@@ -167,6 +175,7 @@ pub async fn get(
     params(
         ("id" = String, Path, description = "Task id"),
         ("If-Match" = Option<String>, Header, description = "The ETag last seen: `412` if the task has changed since."),
+        ("Idempotency-Key" = Option<String>, Header, description = "As for `POST /v1/tasks`: a retried patch is applied once and answered with the first result."),
     ),
     request_body(content = TaskPatch, content_type = "application/merge-patch+json"),
     responses(
@@ -176,7 +185,9 @@ pub async fn get(
         (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed (retry with the same Idempotency-Key)", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -184,12 +195,19 @@ pub async fn update(
     scope: Scope,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(patch): JsonBody<TaskPatch>,
+    JsonBody(patch, digest): JsonBody<TaskPatch>,
 ) -> Result<Response, Problem> {
     let expected = if_match(&headers)?;
+    let parsed_id = task_id(&id)?;
+    let idempotency = idempotency(
+        &headers,
+        Method::PATCH,
+        &format!("/v1/tasks/{parsed_id}"),
+        &digest,
+    )?;
     let task: Task = app
         .tasks
-        .update(&scope, task_id(&id)?, &expected, &patch)
+        .update(&scope, parsed_id, &expected, &patch, idempotency.as_ref())
         .await
         .map_err(about(&id))?;
     Ok(respond(StatusCode::OK, Snapshot::of_task(&task)))

@@ -44,6 +44,24 @@ impl Precondition {
     }
 }
 
+/// An `Idempotency-Key` and the fingerprint of the request it came with.
+///
+/// The first successful write under a key is recorded in the write's own transaction;
+/// for [`Idempotency::LIFETIME`] afterwards, the same request under the same key is
+/// answered with that first result instead of being applied again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    /// The client's key.
+    pub key: String,
+    /// What the request was (method, path, preconditions, body), hashed.
+    pub fingerprint: String,
+}
+
+impl Idempotency {
+    /// How long a key is remembered.
+    pub const LIFETIME_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
+}
+
 /// Why a store operation did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -56,6 +74,13 @@ pub enum StoreError {
         /// The task's version when the write was refused.
         current: i64,
     },
+    /// The `Idempotency-Key` was first used for a different request.
+    #[error("the Idempotency-Key was used for a different request")]
+    IdempotencyMismatch,
+    /// A concurrent transaction wrote the same unique key first (for keyed writes: a
+    /// concurrent request with the same `Idempotency-Key`).
+    #[error("a concurrent request wrote the same key")]
+    Conflict,
     /// The database could not be reached in time (pool exhausted, I/O, locked).
     #[error("the database is unavailable: {0}")]
     Unavailable(Arc<sqlx::Error>),
@@ -66,7 +91,9 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        if is_unavailable(&error) {
+        if matches!(&error, sqlx::Error::Database(db) if db.is_unique_violation()) {
+            StoreError::Conflict
+        } else if is_unavailable(&error) {
             StoreError::Unavailable(Arc::new(error))
         } else {
             StoreError::Database(Arc::new(error))
@@ -94,21 +121,30 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
 /// Durable task storage.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Stores a new task (already built by the domain, version 1).
-    async fn insert(&self, scope: &Scope, task: &Task) -> Result<(), StoreError>;
+    /// Stores a new task (already built by the domain, version 1) and returns it; under
+    /// an `Idempotency-Key` already used for the same request, stores nothing and
+    /// returns the task the first request created.
+    async fn insert(
+        &self,
+        scope: &Scope,
+        task: &Task,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, StoreError>;
 
     /// One task, or `None`.
     async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError>;
 
     /// Applies a merge patch in one transaction: load, check `expected`, apply, write.
     /// Returns the task as it now is (unchanged, at the same version, when the patch
-    /// changed nothing).
+    /// changed nothing); under an `Idempotency-Key` already used for the same request,
+    /// applies nothing and returns what the first request returned.
     async fn update(
         &self,
         scope: &Scope,
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
+        idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError>;
 
     /// Deletes a task if `expected` allows.

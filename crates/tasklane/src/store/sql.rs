@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use sqlx::{Database, Encode, FromRow, Pool, QueryBuilder, Type};
 
-use super::{Precondition, Store, StoreError};
+use super::{Idempotency, Precondition, Store, StoreError};
 use crate::domain::{
     ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, TaskPatch, Timestamp,
     parse_variant,
@@ -180,6 +180,62 @@ where
 {
     let mut sql = QueryBuilder::new("SELECT generation FROM scope_generations WHERE scope = ");
     sql.push_bind(scope.as_str().to_owned());
+    sql
+}
+
+/// The recorded first result of a keyed write, as `{fingerprint} {task JSON}` (the
+/// fingerprint is hexadecimal, so the first space separates them), if it
+/// was recorded at or after `cutoff`.
+pub(super) fn find_idempotency<'args, DB: Database>(
+    scope: &Scope,
+    key: &str,
+    cutoff: i64,
+) -> Builder<'args, DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+{
+    let mut sql =
+        QueryBuilder::new("SELECT fingerprint || ' ' || task FROM idempotency_keys WHERE scope = ");
+    sql.push_bind(scope.as_str().to_owned())
+        .push(" AND key = ")
+        .push_bind(key.to_owned())
+        .push(" AND created_at >= ")
+        .push_bind(cutoff);
+    sql
+}
+
+/// Records a keyed write's result.
+pub(super) fn record_idempotency<'args, DB: Database>(
+    scope: &Scope,
+    idempotency: &Idempotency,
+    task: &Task,
+    now: i64,
+) -> Builder<'args, DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new(
+        "INSERT INTO idempotency_keys (scope, key, fingerprint, task, created_at) ",
+    );
+    sql.push_values([task], |mut row, task| {
+        row.push_bind(scope.as_str().to_owned())
+            .push_bind(idempotency.key.clone())
+            .push_bind(idempotency.fingerprint.clone())
+            .push_bind(serde_json::to_string(task).expect("a task always serialises"))
+            .push_bind(now);
+    });
+    sql
+}
+
+/// Forgets keys recorded before `cutoff`.
+pub(super) fn purge_idempotency<'args, DB: Database>(cutoff: i64) -> Builder<'args, DB>
+where
+    i64: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("DELETE FROM idempotency_keys WHERE created_at < ");
+    sql.push_bind(cutoff);
     sql
 }
 
@@ -358,6 +414,11 @@ pub trait Runner: Database {
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<Vec<Task>, StoreError>;
+    /// A single text value, if a row came back.
+    async fn fetch_text(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Option<String>, StoreError>;
     /// A single integer, if a row came back.
     async fn fetch_integer(
         conn: &mut Self::Connection,
@@ -397,6 +458,13 @@ macro_rules! runner {
                     .collect()
             }
 
+            async fn fetch_text(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Option<String>, $crate::store::StoreError> {
+                Ok(sql.build_query_scalar().fetch_optional(conn).await?)
+            }
+
             async fn fetch_integer(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 mut sql: sqlx::QueryBuilder<'_, $db>,
@@ -433,6 +501,75 @@ where
         Ok(current)
     }
 
+    /// What an earlier request under the same key returned, if it is still remembered;
+    /// an error if that request was a different one.
+    async fn replay(
+        &self,
+        conn: &mut DB::Connection,
+        scope: &Scope,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Option<Task>, StoreError> {
+        let Some(idempotency) = idempotency else {
+            return Ok(None);
+        };
+        let cutoff = Timestamp::now().as_micros() - Idempotency::LIFETIME_MICROS;
+        let found = DB::fetch_text(conn, find_idempotency(scope, &idempotency.key, cutoff)).await?;
+        let Some((fingerprint, task)) = found.as_deref().and_then(|text| text.split_once(' '))
+        else {
+            return Ok(None);
+        };
+        if fingerprint != idempotency.fingerprint {
+            return Err(StoreError::IdempotencyMismatch);
+        }
+        let task = serde_json::from_str(task).map_err(|e| {
+            StoreError::from(sqlx::Error::Decode(format!("recorded task: {e}").into()))
+        })?;
+        Ok(Some(task))
+    }
+
+    /// Records a keyed write's result in its transaction (forgetting expired keys).
+    async fn record(
+        &self,
+        conn: &mut DB::Connection,
+        scope: &Scope,
+        idempotency: Option<&Idempotency>,
+        task: &Task,
+    ) -> Result<(), StoreError> {
+        let Some(idempotency) = idempotency else {
+            return Ok(());
+        };
+        let now = Timestamp::now().as_micros();
+        DB::execute(
+            &mut *conn,
+            purge_idempotency(now - Idempotency::LIFETIME_MICROS),
+        )
+        .await?;
+        DB::execute(
+            &mut *conn,
+            record_idempotency(scope, idempotency, task, now),
+        )
+        .await
+    }
+
+    /// A keyed write that lost a race to a concurrent request with the same key (its
+    /// record collided, so its transaction rolled back) answers with the winner's result.
+    async fn settle(
+        &self,
+        scope: &Scope,
+        idempotency: Option<&Idempotency>,
+        outcome: Result<Task, StoreError>,
+    ) -> Result<Task, StoreError> {
+        match outcome {
+            Err(StoreError::Conflict) if idempotency.is_some() => {
+                let mut conn = self.writer.acquire().await?;
+                self.replay(&mut conn, scope, idempotency)
+                    .await?
+                    .ok_or(StoreError::Conflict)
+            }
+            outcome => outcome,
+        }
+    }
+
     /// Writes `task`'s row and label rows, and advances the scope's generation.
     async fn write_task(
         &self,
@@ -458,11 +595,23 @@ where
     Option<String>: Bind<DB>,
     Option<i64>: Bind<DB>,
 {
-    async fn insert(&self, scope: &Scope, task: &Task) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        self.write_task(&mut tx, scope, task).await?;
-        tx.commit().await?;
-        Ok(())
+    async fn insert(
+        &self,
+        scope: &Scope,
+        task: &Task,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, StoreError> {
+        let attempt = async {
+            let mut tx = self.writer.begin().await?;
+            if let Some(first) = self.replay(&mut tx, scope, idempotency).await? {
+                return Ok(first);
+            }
+            self.write_task(&mut tx, scope, task).await?;
+            self.record(&mut tx, scope, idempotency, task).await?;
+            tx.commit().await?;
+            Ok(task.clone())
+        };
+        self.settle(scope, idempotency, attempt.await).await
     }
 
     async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
@@ -475,15 +624,26 @@ where
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
+        idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        let current = self.fetch_for_write(&mut tx, scope, id, expected).await?;
-        let Some(next) = patch.apply(&current, Timestamp::now()) else {
-            return Ok(current);
+        let attempt = async {
+            let mut tx = self.writer.begin().await?;
+            // Before the precondition: a retried `If-Match` write whose first attempt
+            // committed would no longer match.
+            if let Some(first) = self.replay(&mut tx, scope, idempotency).await? {
+                return Ok(first);
+            }
+            let current = self.fetch_for_write(&mut tx, scope, id, expected).await?;
+            let next = patch.apply(&current, Timestamp::now());
+            if let Some(next) = &next {
+                self.write_task(&mut tx, scope, next).await?;
+            }
+            let task = next.unwrap_or(current);
+            self.record(&mut tx, scope, idempotency, &task).await?;
+            tx.commit().await?;
+            Ok(task)
         };
-        self.write_task(&mut tx, scope, &next).await?;
-        tx.commit().await?;
-        Ok(next)
+        self.settle(scope, idempotency, attempt.await).await
     }
 
     async fn delete(

@@ -6,6 +6,7 @@ mod common;
 mod conditional;
 mod errors;
 mod helpers;
+mod idempotency;
 mod lifecycle;
 mod list;
 mod scale_out;

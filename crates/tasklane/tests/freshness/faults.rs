@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tasklane::cache::{CacheConfig, CacheError, CacheHealth, Consistency, RedisTier, TaskCache};
 use tasklane::domain::{ListQuery, Scope};
-use tasklane::store::Precondition;
+use tasklane::store::{Idempotency, Precondition};
 
 use crate::common::RedisServer;
 use crate::support::{InstrumentedStore, list, new_task, retitle, titles};
@@ -41,7 +41,10 @@ async fn losing_redis_state_never_revives_an_old_generation() {
         let mut redis = RedisServer::start().await;
         let (cache, store) = redis_cache(&redis.url()).await;
         let (scope, query) = (Scope::default(), ListQuery::default());
-        let task = cache.create(&scope, new_task("before")).await.unwrap(); // counter 1
+        let task = cache
+            .create(&scope, new_task("before"), None)
+            .await
+            .unwrap(); // counter 1
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached under 1
 
         if restart {
@@ -52,7 +55,13 @@ async fn losing_redis_state_never_revives_an_old_generation() {
             redis.command("FLUSHALL").await.unwrap();
         }
         cache
-            .update(&scope, task.id, &Precondition::None, &retitle("after"))
+            .update(
+                &scope,
+                task.id,
+                &Precondition::None,
+                &retitle("after"),
+                None,
+            )
             .await
             .unwrap(); // counter 1 again
 
@@ -80,7 +89,10 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         let mut redis = RedisServer::start().await;
         let (cache, store) = redis_cache(&redis.url()).await;
         let (scope, query) = (Scope::default(), ListQuery::default());
-        let task = cache.create(&scope, new_task("before")).await.unwrap();
+        let task = cache
+            .create(&scope, new_task("before"), None)
+            .await
+            .unwrap();
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
         let port = redis.port;
@@ -90,7 +102,13 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
             redis.kill();
         }
         let write = cache
-            .update(&scope, task.id, &Precondition::None, &retitle("during"))
+            .update(
+                &scope,
+                task.id,
+                &Precondition::None,
+                &retitle("during"),
+                None,
+            )
             .await;
         assert!(
             matches!(write, Err(CacheError::Unconfirmed)),
@@ -108,7 +126,13 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
             redis = RedisServer::start_on(port).await;
         }
         cache
-            .update(&scope, task.id, &Precondition::None, &retitle("after"))
+            .update(
+                &scope,
+                task.id,
+                &Precondition::None,
+                &retitle("after"),
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(cache.health().await, CacheHealth::Ok);
@@ -133,7 +157,7 @@ async fn redis_down_at_start_serves_from_the_database() {
     let (scope, query) = (Scope::default(), ListQuery::default());
     assert_eq!(cache.health().await, CacheHealth::Degraded);
     assert!(titles(&list(&cache, &scope, &query).await).is_empty());
-    let write = cache.create(&scope, new_task("unconfirmed")).await;
+    let write = cache.create(&scope, new_task("unconfirmed"), None).await;
     assert!(matches!(write, Err(CacheError::Unconfirmed)), "{write:?}");
     assert_eq!(
         titles(&list(&cache, &scope, &query).await),
@@ -143,6 +167,39 @@ async fn redis_down_at_start_serves_from_the_database() {
     assert!(store.reads() >= 2);
 
     let _redis = RedisServer::start_on(port).await;
-    cache.create(&scope, new_task("confirmed")).await.unwrap();
+    cache
+        .create(&scope, new_task("confirmed"), None)
+        .await
+        .unwrap();
     assert_eq!(cache.health().await, CacheHealth::Ok);
+}
+
+/// The write a client was told is unconfirmed (Redis away) is retried with its
+/// `Idempotency-Key` once Redis answers: it is acknowledged once, after an advance, and
+/// exists once.
+#[tokio::test]
+async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
+    let mut redis = RedisServer::start().await;
+    let (cache, _store) = redis_cache(&redis.url()).await;
+    let (scope, query) = (Scope::default(), ListQuery::default());
+    let key = Idempotency {
+        key: "retry-me".to_owned(),
+        fingerprint: "f".repeat(64),
+    };
+    let port = redis.port;
+    redis.kill();
+    let first = cache.create(&scope, new_task("once"), Some(&key)).await;
+    assert!(matches!(first, Err(CacheError::Unconfirmed)), "{first:?}");
+
+    let _redis = RedisServer::start_on(port).await;
+    let retry = cache
+        .create(&scope, new_task("once"), Some(&key))
+        .await
+        .unwrap();
+    let listed = list(&cache, &scope, &query).await;
+    assert_eq!(titles(&listed), ["once"], "one task, not two");
+    assert_eq!(
+        listed.data[0].id, retry.id,
+        "the retry answered with the first attempt's task"
+    );
 }

@@ -23,7 +23,10 @@ async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<Str
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
     let scope = Scope::default();
     let query = ListQuery::default();
-    let task = cache.create(&scope, new_task("before")).await.unwrap();
+    let task = cache
+        .create(&scope, new_task("before"), None)
+        .await
+        .unwrap();
 
     let paused = store.pause_next_read();
     let reader = tokio::spawn({
@@ -32,7 +35,13 @@ async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<Str
     });
     paused.reached.await.unwrap(); // 1. the reader holds the old rows
     cache
-        .update(&scope, task.id, &Precondition::None, &retitle("after"))
+        .update(
+            &scope,
+            task.id,
+            &Precondition::None,
+            &retitle("after"),
+            None,
+        )
         .await
         .unwrap(); // 2.
     paused.release.send(()).unwrap(); // 3.
@@ -49,7 +58,10 @@ async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<Str
 async fn stale_fill_on_get(design: Design, consistency: Consistency) -> String {
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
     let scope = Scope::default();
-    let task = cache.create(&scope, new_task("before")).await.unwrap();
+    let task = cache
+        .create(&scope, new_task("before"), None)
+        .await
+        .unwrap();
 
     let paused = store.pause_next_read();
     let reader = tokio::spawn({
@@ -58,7 +70,13 @@ async fn stale_fill_on_get(design: Design, consistency: Consistency) -> String {
     });
     paused.reached.await.unwrap();
     cache
-        .update(&scope, task.id, &Precondition::None, &retitle("after"))
+        .update(
+            &scope,
+            task.id,
+            &Precondition::None,
+            &retitle("after"),
+            None,
+        )
         .await
         .unwrap();
     paused.release.send(()).unwrap();
@@ -115,7 +133,7 @@ async fn generation_cache_serves_the_written_task() {
 async fn concurrent_identical_misses_make_one_database_query() {
     let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
     let scope = Scope::default();
-    cache.create(&scope, new_task("one")).await.unwrap();
+    cache.create(&scope, new_task("one"), None).await.unwrap();
     let query = ListQuery::parse("status=todo&limit=5").unwrap();
 
     let paused = store.pause_next_read();
@@ -144,15 +162,21 @@ async fn concurrent_identical_misses_make_one_database_query() {
 async fn a_write_leaves_other_scopes_warm_and_its_own_cold() {
     let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
     let (ours, theirs) = (Scope::named("ours"), Scope::named("theirs"));
-    cache.create(&ours, new_task("ours")).await.unwrap();
-    cache.create(&theirs, new_task("theirs")).await.unwrap();
+    cache.create(&ours, new_task("ours"), None).await.unwrap();
+    cache
+        .create(&theirs, new_task("theirs"), None)
+        .await
+        .unwrap();
     let query = ListQuery::default();
 
     assert_eq!(titles(&list(&cache, &ours, &query).await), ["ours"]);
     assert_eq!(titles(&list(&cache, &theirs, &query).await), ["theirs"]);
     assert_eq!(store.reads(), 2);
 
-    cache.create(&ours, new_task("ours too")).await.unwrap();
+    cache
+        .create(&ours, new_task("ours too"), None)
+        .await
+        .unwrap();
     assert_eq!(titles(&list(&cache, &theirs, &query).await), ["theirs"]);
     assert_eq!(
         store.reads(),
@@ -171,12 +195,21 @@ async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
     let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
     let scope = Scope::default();
     let query = ListQuery::default();
-    let task = cache.create(&scope, new_task("before")).await.unwrap();
+    let task = cache
+        .create(&scope, new_task("before"), None)
+        .await
+        .unwrap();
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
     store.fail_next_update_after_commit();
     let outcome = cache
-        .update(&scope, task.id, &Precondition::None, &retitle("after"))
+        .update(
+            &scope,
+            task.id,
+            &Precondition::None,
+            &retitle("after"),
+            None,
+        )
         .await;
     assert!(
         outcome.is_err(),
@@ -201,14 +234,23 @@ async fn read_during_an_unacknowledged_write(consistency: Consistency) {
     let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let scope = Scope::default();
     let query = ListQuery::default();
-    let task = cache.create(&scope, new_task("before")).await.unwrap();
+    let task = cache
+        .create(&scope, new_task("before"), None)
+        .await
+        .unwrap();
 
     let paused = store.pause_next_update();
     let writer = tokio::spawn({
         let (cache, scope) = (cache.clone(), scope.clone());
         async move {
             cache
-                .update(&scope, task.id, &Precondition::None, &retitle("after"))
+                .update(
+                    &scope,
+                    task.id,
+                    &Precondition::None,
+                    &retitle("after"),
+                    None,
+                )
                 .await
         }
     });
@@ -226,12 +268,18 @@ async fn write_here_read_there(consistency: Consistency) -> Vec<String> {
     let (here, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let there = instance(&store, Design::Generational, consistency);
     let (scope, query) = (Scope::default(), ListQuery::default());
-    let task = here.create(&scope, new_task("before")).await.unwrap();
+    let task = here.create(&scope, new_task("before"), None).await.unwrap();
     assert_eq!(titles(&list(&there, &scope, &query).await), ["before"]); // cached there
 
-    here.update(&scope, task.id, &Precondition::None, &retitle("after"))
-        .await
-        .unwrap();
+    here.update(
+        &scope,
+        task.id,
+        &Precondition::None,
+        &retitle("after"),
+        None,
+    )
+    .await
+    .unwrap();
     titles(&list(&there, &scope, &query).await)
 }
 

@@ -49,7 +49,7 @@ async fn writer(cache: Arc<TaskCache>, acknowledged: Acknowledged, seed: u64) {
         let roll = rng.u8(..100);
         if live.len() < 3 || (roll < 15 && live.len() < 6) {
             let task = cache
-                .create(&scope, new_task(&format!("w{seed}-{n}")))
+                .create(&scope, new_task(&format!("w{seed}-{n}")), None)
                 .await
                 .unwrap();
             acknowledged
@@ -76,6 +76,7 @@ async fn writer(cache: Arc<TaskCache>, acknowledged: Acknowledged, seed: u64) {
                     id,
                     &Precondition::None,
                     &retitle(&format!("w{seed}-{n}")),
+                    None,
                 )
                 .await
                 .unwrap();

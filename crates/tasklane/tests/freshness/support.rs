@@ -10,7 +10,7 @@ use serde_json::json;
 use tasklane::cache::{CacheConfig, Consistency, Design, ListRead, TaskCache};
 use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use tasklane::startup::open_store;
-use tasklane::store::{Precondition, Store, StoreError};
+use tasklane::store::{Idempotency, Precondition, Store, StoreError};
 use tokio::sync::oneshot;
 
 use crate::common::{TestDatabase, fresh_database};
@@ -101,8 +101,13 @@ impl InstrumentedStore {
 
 #[async_trait]
 impl Store for InstrumentedStore {
-    async fn insert(&self, scope: &Scope, task: &Task) -> Result<(), StoreError> {
-        self.inner.insert(scope, task).await
+    async fn insert(
+        &self,
+        scope: &Scope,
+        task: &Task,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, StoreError> {
+        self.inner.insert(scope, task, idempotency).await
     }
 
     async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
@@ -117,9 +122,13 @@ impl Store for InstrumentedStore {
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
+        idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
         self.before_update.pass().await;
-        let updated = self.inner.update(scope, id, expected, patch).await?;
+        let updated = self
+            .inner
+            .update(scope, id, expected, patch, idempotency)
+            .await?;
         if self.fail_after_commit.swap(false, Ordering::SeqCst) {
             return Err(
                 sqlx::Error::Io(std::io::Error::other("connection lost after commit")).into(),

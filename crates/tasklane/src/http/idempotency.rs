@@ -1,0 +1,106 @@
+//! The `Idempotency-Key` request header: which requests it covers, and the fingerprint
+//! that tells a retry from a different request reusing the key.
+
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use sha2::{Digest, Sha256};
+
+use super::problem::Problem;
+use crate::store::Idempotency;
+
+/// Longest key accepted.
+const MAX_KEY_LEN: usize = 255;
+
+/// The request's `Idempotency-Key`, if it sent one, fingerprinted by everything that
+/// makes the request what it is: method, path, `If-Match` and the body's digest.
+pub fn idempotency(
+    headers: &HeaderMap,
+    method: Method,
+    path: &str,
+    body_digest: &[u8; 32],
+) -> Result<Option<Idempotency>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| !key.is_empty() && key.len() <= MAX_KEY_LEN)
+        .filter(|key| key.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                format!("Idempotency-Key: expected 1 to {MAX_KEY_LEN} visible ASCII characters (a UUID works)"),
+            )
+            .at("Idempotency-Key")
+        })?;
+    let mut fingerprint = Sha256::new();
+    for part in [method.as_str().as_bytes(), path.as_bytes()] {
+        fingerprint.update(part);
+        fingerprint.update([0]);
+    }
+    for value in headers.get_all(header::IF_MATCH) {
+        fingerprint.update(value.as_bytes());
+        fingerprint.update([0]);
+    }
+    fingerprint.update(body_digest);
+    Ok(Some(Idempotency {
+        key: key.to_owned(),
+        fingerprint: hex::encode(fingerprint.finalize()),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_key(key: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", key.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_same_request_has_the_same_fingerprint_and_any_difference_changes_it() {
+        let headers = with_key("k-1");
+        let one = idempotency(&headers, Method::POST, "/v1/tasks", &[1; 32])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            idempotency(&headers, Method::POST, "/v1/tasks", &[1; 32])
+                .unwrap()
+                .unwrap(),
+            one
+        );
+        assert_ne!(
+            idempotency(&headers, Method::POST, "/v1/tasks", &[2; 32])
+                .unwrap()
+                .unwrap(),
+            one
+        );
+        assert_ne!(
+            idempotency(&headers, Method::PATCH, "/v1/tasks", &[1; 32])
+                .unwrap()
+                .unwrap(),
+            one
+        );
+        let mut guarded = headers.clone();
+        guarded.insert(header::IF_MATCH, "\"1\"".parse().unwrap());
+        assert_ne!(
+            idempotency(&guarded, Method::POST, "/v1/tasks", &[1; 32])
+                .unwrap()
+                .unwrap(),
+            one
+        );
+        assert_eq!(
+            idempotency(&HeaderMap::new(), Method::POST, "/", &[0; 32]).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn keys_must_be_visible_ascii() {
+        assert!(idempotency(&with_key("has space"), Method::POST, "/", &[0; 32]).is_err());
+        assert!(idempotency(&with_key(&"k".repeat(256)), Method::POST, "/", &[0; 32]).is_err());
+        assert!(idempotency(&with_key("9f1c-OK_~"), Method::POST, "/", &[0; 32]).is_ok());
+    }
+}
