@@ -9,5 +9,6 @@ mod helpers;
 mod idempotency;
 mod lifecycle;
 mod list;
+mod outage;
 mod scale_out;
 mod tasks;

@@ -79,6 +79,18 @@ pub fn consistencies() -> Vec<Consistency> {
     all
 }
 
+impl TestDatabase {
+    /// The same database (and Redis key space) reached at another URL; `original`
+    /// keeps the underlying resources alive.
+    pub fn with_url(url: String, original: &TestDatabase) -> TestDatabase {
+        TestDatabase {
+            url,
+            redis: original.redis.clone(),
+            _dir: None,
+        }
+    }
+}
+
 pub async fn fresh_database() -> TestDatabase {
     let redis = test_redis();
     match std::env::var("TASKLANE_TEST_STORE").as_deref() {
@@ -202,5 +214,65 @@ impl Drop for RedisServer {
             .args(["-CONT", &self.child.id().to_string()])
             .status();
         self.kill();
+    }
+}
+
+/// A TCP proxy to a service, to take it away from a server and give it back.
+pub struct Proxy {
+    pub port: u16,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Forwards a free local port to `target`.
+    pub async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let (up, links) = (up.clone(), links.clone());
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !up.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue; // dropped: the connection closes at once
+                    }
+                    links.lock().unwrap().push(tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    }));
+                }
+            }
+        });
+        Proxy {
+            port,
+            up,
+            links,
+            accept,
+        }
+    }
+
+    /// The service goes away: every connection is cut, new ones are closed at once.
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// The service comes back.
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
     }
 }
