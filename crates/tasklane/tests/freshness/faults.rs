@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use tasklane::cache::{CacheConfig, CacheError, CacheHealth, Consistency, RedisTier, TaskCache};
 use tasklane::domain::{ListQuery, Scope};
-use tasklane::store::{Idempotency, Precondition};
+use tasklane::store::Idempotency;
 
 use crate::common::RedisServer;
-use crate::support::{InstrumentedStore, list, new_task, retitle, titles};
+use crate::support::{InstrumentedStore, list, new_task, one_task, rename, titles};
 
 /// A Redis-consistency cache over a fresh store and the Redis at `url`.
 async fn redis_cache(url: &str) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
@@ -40,11 +40,7 @@ async fn losing_redis_state_never_revives_an_old_generation() {
     for restart in [false, true] {
         let mut redis = RedisServer::start().await;
         let (cache, store) = redis_cache(&redis.url()).await;
-        let (scope, query) = (Scope::default(), ListQuery::default());
-        let task = cache
-            .create(&scope, new_task("before"), None)
-            .await
-            .unwrap(); // counter 1
+        let (scope, query, task) = one_task(&cache).await; // counter 1
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached under 1
 
         if restart {
@@ -54,16 +50,7 @@ async fn losing_redis_state_never_revives_an_old_generation() {
         } else {
             redis.command("FLUSHALL").await.unwrap();
         }
-        cache
-            .update(
-                &scope,
-                task.id,
-                &Precondition::None,
-                &retitle("after"),
-                None,
-            )
-            .await
-            .unwrap(); // counter 1 again
+        rename(&cache, &scope, task.id, "after").await.unwrap(); // counter 1 again
 
         let reads = store.reads();
         assert_eq!(
@@ -88,11 +75,7 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
     for freeze in [false, true] {
         let mut redis = RedisServer::start().await;
         let (cache, store) = redis_cache(&redis.url()).await;
-        let (scope, query) = (Scope::default(), ListQuery::default());
-        let task = cache
-            .create(&scope, new_task("before"), None)
-            .await
-            .unwrap();
+        let (scope, query, task) = one_task(&cache).await;
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
         let port = redis.port;
@@ -101,15 +84,7 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         } else {
             redis.kill();
         }
-        let write = cache
-            .update(
-                &scope,
-                task.id,
-                &Precondition::None,
-                &retitle("during"),
-                None,
-            )
-            .await;
+        let write = rename(&cache, &scope, task.id, "during").await;
         assert!(
             matches!(write, Err(CacheError::Unconfirmed)),
             "freeze {freeze}: {write:?}"
@@ -125,16 +100,7 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         } else {
             redis = RedisServer::start_on(port).await;
         }
-        cache
-            .update(
-                &scope,
-                task.id,
-                &Precondition::None,
-                &retitle("after"),
-                None,
-            )
-            .await
-            .unwrap();
+        rename(&cache, &scope, task.id, "after").await.unwrap();
         assert_eq!(cache.health().await, CacheHealth::Ok);
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
         let reads = store.reads();

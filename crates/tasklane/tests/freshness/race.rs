@@ -13,20 +13,16 @@ use std::time::Duration;
 
 use tasklane::cache::{Consistency, Design, TaskCache};
 use tasklane::domain::{ListQuery, Scope, Task};
-use tasklane::store::Precondition;
 
 use crate::common::consistencies;
-use crate::support::{cache, cache_with, decode, instance, list, new_task, retitle, titles};
+use crate::support::{
+    cache, cache_with, decode, instance, list, new_task, one_task, rename, titles,
+};
 
 /// Runs the interleaving on a list read; returns what a read after the write saw.
 async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<String> {
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
-    let scope = Scope::default();
-    let query = ListQuery::default();
-    let task = cache
-        .create(&scope, new_task("before"), None)
-        .await
-        .unwrap();
+    let (scope, query, task) = one_task(&cache).await;
 
     let paused = store.pause_next_read();
     let reader = tokio::spawn({
@@ -34,16 +30,7 @@ async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<Str
         async move { list(&cache, &scope, &query).await }
     });
     paused.reached.await.unwrap(); // 1. the reader holds the old rows
-    cache
-        .update(
-            &scope,
-            task.id,
-            &Precondition::None,
-            &retitle("after"),
-            None,
-        )
-        .await
-        .unwrap(); // 2.
+    rename(&cache, &scope, task.id, "after").await.unwrap(); // 2.
     paused.release.send(()).unwrap(); // 3.
     assert_eq!(
         titles(&reader.await.unwrap()),
@@ -57,11 +44,7 @@ async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<Str
 /// The same interleaving on a single-task read.
 async fn stale_fill_on_get(design: Design, consistency: Consistency) -> String {
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
-    let scope = Scope::default();
-    let task = cache
-        .create(&scope, new_task("before"), None)
-        .await
-        .unwrap();
+    let (scope, _, task) = one_task(&cache).await;
 
     let paused = store.pause_next_read();
     let reader = tokio::spawn({
@@ -69,16 +52,7 @@ async fn stale_fill_on_get(design: Design, consistency: Consistency) -> String {
         async move { cache.get(&scope, task.id).await }
     });
     paused.reached.await.unwrap();
-    cache
-        .update(
-            &scope,
-            task.id,
-            &Precondition::None,
-            &retitle("after"),
-            None,
-        )
-        .await
-        .unwrap();
+    rename(&cache, &scope, task.id, "after").await.unwrap();
     paused.release.send(()).unwrap();
     reader.await.unwrap().unwrap();
 
@@ -193,24 +167,11 @@ async fn a_write_leaves_other_scopes_warm_and_its_own_cold() {
 #[tokio::test]
 async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
     let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
-    let scope = Scope::default();
-    let query = ListQuery::default();
-    let task = cache
-        .create(&scope, new_task("before"), None)
-        .await
-        .unwrap();
+    let (scope, query, task) = one_task(&cache).await;
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
     store.fail_next_update_after_commit();
-    let outcome = cache
-        .update(
-            &scope,
-            task.id,
-            &Precondition::None,
-            &retitle("after"),
-            None,
-        )
-        .await;
+    let outcome = rename(&cache, &scope, task.id, "after").await;
     assert!(
         outcome.is_err(),
         "the client is told the write failed, though it committed"
@@ -232,27 +193,12 @@ async fn a_read_during_an_unacknowledged_write_cannot_outlive_it() {
 
 async fn read_during_an_unacknowledged_write(consistency: Consistency) {
     let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
-    let scope = Scope::default();
-    let query = ListQuery::default();
-    let task = cache
-        .create(&scope, new_task("before"), None)
-        .await
-        .unwrap();
+    let (scope, query, task) = one_task(&cache).await;
 
     let paused = store.pause_next_update();
     let writer = tokio::spawn({
         let (cache, scope) = (cache.clone(), scope.clone());
-        async move {
-            cache
-                .update(
-                    &scope,
-                    task.id,
-                    &Precondition::None,
-                    &retitle("after"),
-                    None,
-                )
-                .await
-        }
+        async move { rename(&cache, &scope, task.id, "after").await }
     });
     paused.reached.await.unwrap(); // the write has started, nothing is committed
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // fills the cache
@@ -267,19 +213,10 @@ async fn read_during_an_unacknowledged_write(consistency: Consistency) {
 async fn write_here_read_there(consistency: Consistency) -> Vec<String> {
     let (here, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let there = instance(&store, Design::Generational, consistency);
-    let (scope, query) = (Scope::default(), ListQuery::default());
-    let task = here.create(&scope, new_task("before"), None).await.unwrap();
+    let (scope, query, task) = one_task(&here).await;
     assert_eq!(titles(&list(&there, &scope, &query).await), ["before"]); // cached there
 
-    here.update(
-        &scope,
-        task.id,
-        &Precondition::None,
-        &retitle("after"),
-        None,
-    )
-    .await
-    .unwrap();
+    rename(&here, &scope, task.id, "after").await.unwrap();
     titles(&list(&there, &scope, &query).await)
 }
 

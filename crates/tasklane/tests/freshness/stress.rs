@@ -17,7 +17,7 @@ use tasklane::domain::{ListQuery, Scope, Task, TaskId};
 use tasklane::store::Precondition;
 
 use crate::common::consistencies;
-use crate::support::{cache_with, decode, list, new_task, retitle};
+use crate::support::{cache_with, decode, list, new_task, rename};
 
 /// What the writers know of a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +70,7 @@ async fn writer(cache: Arc<TaskCache>, acknowledged: Acknowledged, seed: u64) {
             acknowledged.lock().unwrap().insert(id, Known::Deleted);
         } else {
             let id = live[rng.usize(..live.len())];
-            let task = cache
-                .update(
-                    &scope,
-                    id,
-                    &Precondition::None,
-                    &retitle(&format!("w{seed}-{n}")),
-                    None,
-                )
+            let task = rename(&cache, &scope, id, &format!("w{seed}-{n}"))
                 .await
                 .unwrap();
             acknowledged

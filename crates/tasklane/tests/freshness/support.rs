@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tasklane::cache::{CacheConfig, Consistency, Design, ListRead, TaskCache};
+use tasklane::cache::{CacheConfig, CacheError, Consistency, Design, ListRead, TaskCache};
 use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use tasklane::startup::open_store;
 use tasklane::store::{Idempotency, Precondition, Store, StoreError};
@@ -197,11 +197,34 @@ pub fn instance(
     Arc::new(TaskCache::new(store.clone(), shared, &config).unwrap())
 }
 
+/// The default scope and list query, after one task titled "before" was created through
+/// `cache`: where most freshness tests start.
+pub async fn one_task(cache: &TaskCache) -> (Scope, ListQuery, Task) {
+    let scope = Scope::default();
+    let task = cache
+        .create(&scope, new_task("before"), None)
+        .await
+        .unwrap();
+    (scope, ListQuery::default(), task)
+}
+
+/// Changes a task's title through `cache`, with no precondition.
+pub async fn rename(
+    cache: &TaskCache,
+    scope: &Scope,
+    id: TaskId,
+    title: &str,
+) -> Result<Task, CacheError> {
+    cache
+        .update(scope, id, &Precondition::None, &retitle(title), None)
+        .await
+}
+
 pub fn new_task(title: &str) -> NewTask {
     serde_json::from_value(json!({ "title": title })).unwrap()
 }
 
-pub fn retitle(title: &str) -> TaskPatch {
+fn retitle(title: &str) -> TaskPatch {
     serde_json::from_value(json!({ "title": title })).unwrap()
 }
 
