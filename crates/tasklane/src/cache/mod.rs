@@ -56,9 +56,10 @@
 //! # When Redis fails
 //!
 //! A read that cannot obtain a generation it can trust goes to the database and caches
-//! nothing. A write whose advance cannot be confirmed is reported as unconfirmed (a
-//! `503`), never as a success, and from then on this instance reads only from the
-//! database until an advance lands again.
+//! nothing; for a second after a failed call, reads do not even ask Redis. A write whose
+//! advance cannot be confirmed is reported as unconfirmed (a `503`), never as a success,
+//! and from then on this instance reads only from the database until an advance lands
+//! again.
 //!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
@@ -69,9 +70,9 @@ mod redis;
 mod snapshot;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
@@ -198,9 +199,14 @@ pub struct TaskCache {
     design: Design,
     /// An advance failed: no cached read is trusted until one lands.
     unconfirmed: AtomicBool,
-    /// The last call to Redis failed.
-    redis_down: AtomicBool,
+    /// When the last call to Redis failed (`None` once one succeeds again).
+    redis_failed_at: Mutex<Option<Instant>>,
 }
+
+/// How long reads and fills leave Redis alone after a call to it failed, so that an
+/// outage costs each request a database read, not a Redis timeout too. Writes still try
+/// their advance every time, which is also how recovery is noticed.
+const REDIS_BACKOFF: Duration = Duration::from_secs(1);
 
 impl TaskCache {
     /// A cache in front of `store`, with entries shared through `shared` if given.
@@ -227,7 +233,7 @@ impl TaskCache {
             shared,
             design: config.design,
             unconfirmed: AtomicBool::new(false),
-            redis_down: AtomicBool::new(false),
+            redis_failed_at: Mutex::new(None),
         })
     }
 
@@ -348,10 +354,10 @@ impl TaskCache {
     /// Whether reads are being served through the cache right now.
     pub async fn health(&self) -> CacheHealth {
         if let Some(shared) = &self.shared {
-            let answered = shared.ping().await;
-            self.redis_down.store(answered.is_err(), Ordering::SeqCst);
+            self.redis(shared.ping().await);
         }
-        if self.unconfirmed.load(Ordering::SeqCst) || self.redis_down.load(Ordering::SeqCst) {
+        let redis_down = self.redis_failed_at.lock().expect("not poisoned").is_some();
+        if self.unconfirmed.load(Ordering::SeqCst) || redis_down {
             CacheHealth::Degraded
         } else {
             CacheHealth::Ok
@@ -377,10 +383,10 @@ impl TaskCache {
             (Consistency::Strict, shared) => {
                 let generation = Generation::new(0, self.store.generation(scope).await?);
                 let entry = match shared {
-                    Some(shared) => self
+                    Some(shared) if !self.redis_resting() => self
                         .redis(shared.get(&self.key(&before, generation, &after)).await)
                         .flatten(),
-                    None => None,
+                    _ => None,
                 };
                 (generation, entry)
             }
@@ -390,6 +396,9 @@ impl TaskCache {
                     after: &after,
                 };
                 let entry_key = (self.design == Design::Generational).then_some(entry_key);
+                if self.redis_resting() {
+                    return Ok(None);
+                }
                 match self.redis(shared.lookup(scope, entry_key).await) {
                     Some(found) => found,
                     None => return Ok(None),
@@ -417,7 +426,9 @@ impl TaskCache {
         let shared_key = key.clone();
         let load_and_share = async {
             let snapshot = load.await?;
-            if let Some(shared) = &self.shared {
+            if let Some(shared) = &self.shared
+                && !self.redis_resting()
+            {
                 self.redis(shared.put(&shared_key, &snapshot).await);
             }
             Ok(snapshot)
@@ -471,22 +482,29 @@ impl TaskCache {
         Ok(())
     }
 
-    /// Notes how a call to Redis went; `None` if it failed (logged).
+    /// Notes how a call to Redis went; `None` if it failed (logged once per outage).
     fn redis<T>(&self, outcome: Result<T, ::redis::RedisError>) -> Option<T> {
+        let mut failed_at = self.redis_failed_at.lock().expect("not poisoned");
         match outcome {
             Ok(value) => {
-                if self.redis_down.swap(false, Ordering::SeqCst) {
+                if failed_at.take().is_some() {
                     tracing::info!("Redis answers again");
                 }
                 Some(value)
             }
             Err(error) => {
-                if !self.redis_down.swap(true, Ordering::SeqCst) {
+                if failed_at.replace(Instant::now()).is_none() {
                     tracing::warn!(%error, "Redis is not answering; serving from the database");
                 }
                 None
             }
         }
+    }
+
+    /// Whether a Redis call failed less than [`REDIS_BACKOFF`] ago.
+    fn redis_resting(&self) -> bool {
+        let failed_at = self.redis_failed_at.lock().expect("not poisoned");
+        failed_at.is_some_and(|at| at.elapsed() < REDIS_BACKOFF)
     }
 
     fn key(&self, before: &str, generation: Generation, after: &str) -> String {

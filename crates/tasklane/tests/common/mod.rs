@@ -212,6 +212,7 @@ impl Drop for RedisServer {
         // Best effort: it may be frozen (thaw it so it can die) or already gone.
         let _ = std::process::Command::new("kill")
             .args(["-CONT", &self.child.id().to_string()])
+            .stderr(std::process::Stdio::null())
             .status();
         self.kill();
     }
