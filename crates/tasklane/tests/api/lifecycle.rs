@@ -69,9 +69,10 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
     .await;
     let (base, client) = (server.base.clone(), reqwest::Client::new());
 
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writes: Vec<_> = (0..150)
         .map(|i| {
-            let (client, base) = (client.clone(), base.clone());
+            let (client, base, acked) = (client.clone(), base.clone(), acked.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(i * 2)).await;
                 let response = client
@@ -80,18 +81,20 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
                     .send()
                     .await;
                 match response {
-                    Ok(response) if response.status() == StatusCode::CREATED => Some(
-                        response.json::<serde_json::Value>().await.unwrap()["id"]
-                            .as_str()
-                            .unwrap()
-                            .to_owned(),
-                    ),
+                    Ok(response) if response.status() == StatusCode::CREATED => {
+                        acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let task = response.json::<serde_json::Value>().await.unwrap();
+                        Some(task["id"].as_str().unwrap().to_owned())
+                    }
                     _ => None, // refused or cut off: not acknowledged
                 }
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    // Stop it once the burst is under way, however fast or slow this machine is.
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < 10 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let killed = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
