@@ -6,8 +6,10 @@
 //!   OpenAPI document. Handlers parse requests into domain types and nothing else.
 //! - [`domain`]: tasks, their validated inputs, list queries and pages. Pure data.
 //! - [`cache`]: the generation-keyed read-through cache, the one place where freshness
-//!   is decided; its module documentation is the correctness argument.
-//! - [`store`]: durable storage behind the [`store::Store`] trait (SQLite today).
+//!   is decided (in process, and shared through Redis); its module documentation is the
+//!   correctness argument.
+//! - [`store`]: durable storage behind the [`store::Store`] trait: one SQL
+//!   implementation for SQLite and PostgreSQL.
 //!
 //! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
 //! (building and running the server), [`shutdown`] (SIGINT/SIGTERM) and [`telemetry`]
