@@ -189,11 +189,18 @@ struct Located {
     entry: Option<Snapshot>,
 }
 
+/// Where this cache reads and advances generations: [`Consistency`], resolved.
+enum Generations {
+    Local(InProcessGenerations),
+    Redis(Arc<RedisTier>),
+    /// The store's generation row, advanced by each write's own transaction.
+    Strict,
+}
+
 /// Tasks, read through the generation-keyed cache and written with commit-then-advance.
 pub struct TaskCache {
     store: Arc<dyn Store>,
-    consistency: Consistency,
-    local_generations: InProcessGenerations,
+    generations: Generations,
     entries: Cache<String, Snapshot>,
     shared: Option<Arc<RedisTier>>,
     design: Design,
@@ -215,11 +222,13 @@ impl TaskCache {
         shared: Option<Arc<RedisTier>>,
         config: &CacheConfig,
     ) -> Result<Self, ConfigError> {
-        match (config.consistency, &shared) {
-            (Consistency::Redis, None) => return Err(ConfigError::RedisWithoutUrl),
+        let generations = match (config.consistency, &shared) {
+            (Consistency::Local, None) => Generations::Local(InProcessGenerations::default()),
             (Consistency::Local, Some(_)) => return Err(ConfigError::LocalWithShared),
-            _ => {}
-        }
+            (Consistency::Redis, Some(tier)) => Generations::Redis(tier.clone()),
+            (Consistency::Redis, None) => return Err(ConfigError::RedisWithoutUrl),
+            (Consistency::Strict, _) => Generations::Strict,
+        };
         let entries = Cache::builder()
             .max_capacity(config.capacity_bytes)
             .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
@@ -227,8 +236,7 @@ impl TaskCache {
             .build();
         Ok(TaskCache {
             store,
-            consistency: config.consistency,
-            local_generations: InProcessGenerations::default(),
+            generations,
             entries,
             shared,
             design: config.design,
@@ -378,11 +386,11 @@ impl TaskCache {
         }
         let before = format!("{kind}:{scope}:g");
         let after = format!(":{item}");
-        let (generation, entry) = match (self.consistency, &self.shared) {
-            (Consistency::Local, _) => (self.local_generations.current(scope), None),
-            (Consistency::Strict, shared) => {
+        let (generation, entry) = match &self.generations {
+            Generations::Local(local) => (local.current(scope), None),
+            Generations::Strict => {
                 let generation = Generation::new(0, self.store.generation(scope).await?);
-                let entry = match shared {
+                let entry = match &self.shared {
                     Some(shared) if !self.redis_resting() => self
                         .redis(shared.get(&self.key(&before, generation, &after)).await)
                         .flatten(),
@@ -390,7 +398,7 @@ impl TaskCache {
                 };
                 (generation, entry)
             }
-            (Consistency::Redis, Some(shared)) => {
+            Generations::Redis(tier) => {
                 let entry_key = EntryKey {
                     before: &before,
                     after: &after,
@@ -399,13 +407,10 @@ impl TaskCache {
                 if self.redis_resting() {
                     return Ok(None);
                 }
-                match self.redis(shared.lookup(scope, entry_key).await) {
+                match self.redis(tier.lookup(scope, entry_key).await) {
                     Some(found) => found,
                     None => return Ok(None),
                 }
-            }
-            (Consistency::Redis, None) => {
-                unreachable!("TaskCache::new refuses redis without a tier")
             }
         };
         let key = self.key(&before, generation, &after);
@@ -443,8 +448,8 @@ impl TaskCache {
     /// advance cannot be confirmed, the write is not reported as a success.
     ///
     /// Only an error that proves nothing was written (no such task, failed
-    /// precondition, a key used for another request, a lost race) skips it; a database error may have come after the commit, so the
-    /// generation advances then too.
+    /// precondition, a key used for another request, a lost race) skips it; a database
+    /// error may have come after the commit, so the generation advances then too.
     async fn written<T>(
         &self,
         scope: &Scope,
@@ -459,16 +464,13 @@ impl TaskCache {
         ) {
             return Ok(());
         }
-        let advanced = match (self.consistency, &self.shared) {
-            (Consistency::Local, _) => {
-                self.local_generations.advance(scope);
+        let advanced = match &self.generations {
+            Generations::Local(local) => {
+                local.advance(scope);
                 Some(())
             }
-            (Consistency::Strict, _) => Some(()), // the write's own transaction advanced it
-            (Consistency::Redis, Some(shared)) => self.redis(shared.advance(scope).await),
-            (Consistency::Redis, None) => {
-                unreachable!("TaskCache::new refuses redis without a tier")
-            }
+            Generations::Strict => Some(()), // the write's own transaction advanced it
+            Generations::Redis(tier) => self.redis(tier.advance(scope).await),
         };
         if advanced.is_none() {
             self.unconfirmed.store(true, Ordering::SeqCst);
