@@ -14,7 +14,7 @@ const MAX_KEY_LEN: usize = 255;
 /// makes the request what it is: method, path, `If-Match` and the body's digest.
 pub fn idempotency(
     headers: &HeaderMap,
-    method: Method,
+    method: &Method,
     path: &str,
     body_digest: &[u8; 32],
 ) -> Result<Option<Idempotency>, Problem> {
@@ -62,23 +62,23 @@ mod tests {
     #[test]
     fn the_same_request_has_the_same_fingerprint_and_any_difference_changes_it() {
         let headers = with_key("k-1");
-        let one = idempotency(&headers, Method::POST, "/v1/tasks", &[1; 32])
+        let one = idempotency(&headers, &Method::POST, "/v1/tasks", &[1; 32])
             .unwrap()
             .unwrap();
         assert_eq!(
-            idempotency(&headers, Method::POST, "/v1/tasks", &[1; 32])
+            idempotency(&headers, &Method::POST, "/v1/tasks", &[1; 32])
                 .unwrap()
                 .unwrap(),
             one
         );
         assert_ne!(
-            idempotency(&headers, Method::POST, "/v1/tasks", &[2; 32])
+            idempotency(&headers, &Method::POST, "/v1/tasks", &[2; 32])
                 .unwrap()
                 .unwrap(),
             one
         );
         assert_ne!(
-            idempotency(&headers, Method::PATCH, "/v1/tasks", &[1; 32])
+            idempotency(&headers, &Method::PATCH, "/v1/tasks", &[1; 32])
                 .unwrap()
                 .unwrap(),
             one
@@ -86,21 +86,21 @@ mod tests {
         let mut guarded = headers.clone();
         guarded.insert(header::IF_MATCH, "\"1\"".parse().unwrap());
         assert_ne!(
-            idempotency(&guarded, Method::POST, "/v1/tasks", &[1; 32])
+            idempotency(&guarded, &Method::POST, "/v1/tasks", &[1; 32])
                 .unwrap()
                 .unwrap(),
             one
         );
         assert_eq!(
-            idempotency(&HeaderMap::new(), Method::POST, "/", &[0; 32]).unwrap(),
+            idempotency(&HeaderMap::new(), &Method::POST, "/", &[0; 32]).unwrap(),
             None
         );
     }
 
     #[test]
     fn keys_must_be_visible_ascii() {
-        assert!(idempotency(&with_key("has space"), Method::POST, "/", &[0; 32]).is_err());
-        assert!(idempotency(&with_key(&"k".repeat(256)), Method::POST, "/", &[0; 32]).is_err());
-        assert!(idempotency(&with_key("9f1c-OK_~"), Method::POST, "/", &[0; 32]).is_ok());
+        assert!(idempotency(&with_key("has space"), &Method::POST, "/", &[0; 32]).is_err());
+        assert!(idempotency(&with_key(&"k".repeat(256)), &Method::POST, "/", &[0; 32]).is_err());
+        assert!(idempotency(&with_key("9f1c-OK_~"), &Method::POST, "/", &[0; 32]).is_ok());
     }
 }

@@ -2,7 +2,7 @@
 //! the cache, and shapes the response; none decides anything about freshness.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
@@ -123,10 +123,12 @@ pub async fn list(
 pub async fn create(
     State(app): State<AppState>,
     scope: Scope,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     JsonBody(new, digest): JsonBody<NewTask>,
 ) -> Result<Response, Problem> {
-    let idempotency = idempotency(&headers, Method::POST, "/v1/tasks", &digest)?;
+    let idempotency = idempotency(&headers, &method, uri.path(), &digest)?;
     let task = app.tasks.create(&scope, new, idempotency.as_ref()).await?;
     let mut response = respond(StatusCode::CREATED, Snapshot::of_task(&task));
     let location = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)).expect("ids are ASCII");
@@ -194,20 +196,22 @@ pub async fn update(
     State(app): State<AppState>,
     scope: Scope,
     Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     JsonBody(patch, digest): JsonBody<TaskPatch>,
 ) -> Result<Response, Problem> {
     let expected = if_match(&headers)?;
-    let parsed_id = task_id(&id)?;
-    let idempotency = idempotency(
-        &headers,
-        Method::PATCH,
-        &format!("/v1/tasks/{parsed_id}"),
-        &digest,
-    )?;
+    let idempotency = idempotency(&headers, &method, uri.path(), &digest)?;
     let task: Task = app
         .tasks
-        .update(&scope, parsed_id, &expected, &patch, idempotency.as_ref())
+        .update(
+            &scope,
+            task_id(&id)?,
+            &expected,
+            &patch,
+            idempotency.as_ref(),
+        )
         .await
         .map_err(about(&id))?;
     Ok(respond(StatusCode::OK, Snapshot::of_task(&task)))
