@@ -172,13 +172,11 @@ fn decode(value: Vec<u8>) -> Result<Snapshot, RedisError> {
         .position(|&b| b == b'\n')
         .ok_or_else(|| corrupt("cache entry"))?;
     let etag = std::str::from_utf8(&value[..split]).map_err(|_| corrupt("cache entry"))?;
-    let etag = if let Some(weak) = etag.strip_prefix("W/") {
-        ETag::weak(weak.trim_matches('"'))
-    } else {
-        ETag::strong(etag.trim_matches('"'))
-    };
     let body = Bytes::from(value).slice(split + 1..);
-    Ok(Snapshot { etag, body })
+    Ok(Snapshot {
+        etag: ETag::from_stored(etag),
+        body,
+    })
 }
 
 fn corrupt(what: &'static str) -> RedisError {

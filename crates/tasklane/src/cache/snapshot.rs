@@ -22,6 +22,11 @@ impl ETag {
         ETag(format!("W/\"{opaque}\"").into())
     }
 
+    /// An entity tag as [`ETag::as_str`] wrote it, read back from a shared tier.
+    pub(super) fn from_stored(text: &str) -> Self {
+        ETag(text.into())
+    }
+
     /// The header value.
     pub fn as_str(&self) -> &str {
         &self.0
