@@ -172,11 +172,9 @@ fn decode(value: Vec<u8>) -> Result<Snapshot, RedisError> {
         .position(|&b| b == b'\n')
         .ok_or_else(|| corrupt("cache entry"))?;
     let etag = std::str::from_utf8(&value[..split]).map_err(|_| corrupt("cache entry"))?;
+    let etag = ETag::from_stored(etag);
     let body = Bytes::from(value).slice(split + 1..);
-    Ok(Snapshot {
-        etag: ETag::from_stored(etag),
-        body,
-    })
+    Ok(Snapshot { etag, body })
 }
 
 fn corrupt(what: &'static str) -> RedisError {
