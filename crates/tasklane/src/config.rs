@@ -1,11 +1,15 @@
 //! The command line: every option also reads a `TASKLANE_*` environment variable.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use crate::cache::{CacheConfig, Consistency};
+use crate::cache::{CacheConfig, Consistency, Design};
+use crate::check::scenario::Scenario;
+use crate::check::workload::Mix;
 use crate::telemetry::LogFormat;
 
 /// Tasklane: a task-management API server whose cache never serves a stale task list.
@@ -22,6 +26,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the API server (SQLite file and in-process cache by default: no set-up).
     Serve(ServeArgs),
+    /// Check the freshness contract: drive concurrent clients against instances (started
+    /// here, or live ones with --url), inject faults, and judge every read; exits 1 on
+    /// any violation.
+    Check(CheckArgs),
 }
 
 /// `tasklane serve` options.
@@ -96,6 +104,38 @@ pub struct ServeArgs {
         default_value = "info"
     )]
     pub log: String,
+
+    /// Test-only reference designs and timing hooks (`baselines` builds only).
+    #[cfg(feature = "baselines")]
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
+}
+
+/// `tasklane serve` options that exist only in `baselines` builds, for the freshness
+/// tests and `tasklane check` to show what a broken cache does. Never in a release.
+#[cfg(feature = "baselines")]
+#[derive(Debug, Clone, Default, Args)]
+pub struct BaselineArgs {
+    /// Test-only: the cache's design; `delete-on-write` is the incident report's plain
+    /// cache-aside, which serves stale lists.
+    #[arg(
+        long,
+        env = "TASKLANE_CACHE_DESIGN",
+        value_name = "DESIGN",
+        value_enum,
+        default_value_t
+    )]
+    pub cache_design: Design,
+
+    /// Test-only: hold every database read back this long after its query, before the
+    /// cache sees its rows (the window of the incident's stale fill).
+    #[arg(
+        long,
+        env = "TASKLANE_READ_DELAY_MS",
+        value_name = "MS",
+        default_value_t = 0
+    )]
+    pub read_delay_ms: u64,
 }
 
 impl ServeArgs {
@@ -110,7 +150,103 @@ impl ServeArgs {
             capacity_bytes: self.cache_mib << 20,
             ttl: Duration::from_secs(self.cache_ttl_secs),
             consistency,
-            ..CacheConfig::default()
+            design: self.design(),
         }
+    }
+
+    /// The cache's design: Tasklane's own, except where a `baselines` build asks for
+    /// the report's.
+    #[cfg(feature = "baselines")]
+    fn design(&self) -> Design {
+        self.baselines.cache_design
+    }
+
+    #[cfg(not(feature = "baselines"))]
+    fn design(&self) -> Design {
+        Design::Generational
+    }
+}
+
+/// `tasklane check` options.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Scenario to run (repeatable); all of them when not given.
+    #[arg(long, value_name = "NAME", value_enum)]
+    pub scenario: Vec<Scenario>,
+
+    /// Check these live instances (repeatable) instead of starting some; faults other
+    /// than `redis-flush` (which needs --redis-url) then cannot be injected.
+    #[arg(long, value_name = "URL")]
+    pub url: Vec<String>,
+
+    /// With --url: the instances' Redis, for `redis-flush`.
+    #[arg(long, value_name = "URL", requires = "url")]
+    pub redis_url: Option<String>,
+
+    /// The `tasklane` binary to start instances from (default: this one).
+    #[arg(long, value_name = "PATH", conflicts_with = "url")]
+    pub server: Option<PathBuf>,
+
+    /// How many instances to start (default: 1 with `local` consistency, else 2).
+    #[arg(long, value_name = "N", conflicts_with = "url",
+          value_parser = clap::value_parser!(u16).range(1..=64).map(usize::from))]
+    pub instances: Option<usize>,
+
+    /// Database of the started instances (default: a fresh SQLite file, removed
+    /// afterwards). Each scenario marks its own tasks, so a database in use is safe.
+    #[arg(long, value_name = "URL", conflicts_with = "url")]
+    pub database_url: Option<String>,
+
+    /// Consistency of the started instances (default: `local` for SQLite, `strict` for
+    /// PostgreSQL). With `redis`, a throwaway redis-server is started for them.
+    #[arg(long, value_name = "MODE", value_enum, conflicts_with = "url")]
+    pub consistency: Option<Consistency>,
+
+    /// The `redis-server` binary, for `--consistency redis`.
+    #[arg(long, value_name = "PATH", default_value = "redis-server")]
+    pub redis_server: String,
+
+    /// One more option for every started `tasklane serve` (repeatable), e.g.
+    /// `--serve-option=--cache-mib=8`.
+    #[arg(
+        long,
+        value_name = "OPTION",
+        allow_hyphen_values = true,
+        conflicts_with = "url"
+    )]
+    pub serve_option: Vec<String>,
+
+    /// Concurrent clients.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
+    pub clients: usize,
+
+    /// How long each scenario's workload runs, in seconds.
+    #[arg(long = "duration", value_name = "SECONDS", default_value_t = 10.0,
+          value_parser = positive_seconds)]
+    pub duration_secs: f64,
+
+    /// Relative weights of the operations.
+    #[arg(long, value_name = "WEIGHTS", default_value_t)]
+    pub mix: Mix,
+
+    /// Seed of every random choice, to repeat a run's workload (default: random, and
+    /// printed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// `stale-fill`: milliseconds between sending the list read and sending the write.
+    #[arg(long, value_name = "MS", default_value_t = 5)]
+    pub stale_fill_gap_ms: u64,
+
+    /// Write every operation and fault as JSON lines to this file.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err("expected a number of seconds above 0 and at most 86400".to_owned()),
     }
 }

@@ -16,6 +16,7 @@
 //! (structured logs).
 
 pub mod cache;
+pub mod check;
 pub mod config;
 pub mod domain;
 pub mod http;

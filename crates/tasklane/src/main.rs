@@ -3,7 +3,8 @@
 use clap::Parser;
 use tasklane::config::{Cli, Command};
 use tasklane::startup::Application;
-use tasklane::{shutdown, telemetry};
+use tasklane::telemetry::LogFormat;
+use tasklane::{check, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -15,6 +16,14 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .run_until(shutdown::signal())
                 .await
+        }
+        Command::Check(args) => {
+            telemetry::init(LogFormat::Text, "warn")?;
+            let summary = check::run(&args, &mut std::io::stdout()).await?;
+            if summary.violations() > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
         }
     }
 }

@@ -47,6 +47,14 @@ impl Application {
     /// listening socket. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let (store, database_default) = open_store(&args.database_url).await?;
+        #[cfg(feature = "baselines")]
+        let store: Arc<dyn Store> = match args.baselines.read_delay_ms {
+            0 => store,
+            ms => Arc::new(crate::store::SlowedReads::new(
+                store,
+                Duration::from_millis(ms),
+            )),
+        };
         let cache = args.cache(database_default);
         let shared = match &args.redis_url {
             Some(url) => {

@@ -87,7 +87,7 @@ pub use snapshot::{ETag, Snapshot};
 use redis::EntryKey;
 
 /// How the cache keeps itself fresh.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Design {
     /// Tasklane's design: the generation is part of every key.
     #[default]

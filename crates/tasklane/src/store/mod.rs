@@ -7,6 +7,8 @@
 //! generation row, which strict consistency reads (see [`crate::cache`]).
 
 mod postgres;
+#[cfg(feature = "baselines")]
+mod slowed;
 mod sql;
 mod sqlite;
 
@@ -17,6 +19,8 @@ use async_trait::async_trait;
 use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
 
 pub use postgres::PostgresStore;
+#[cfg(feature = "baselines")]
+pub use slowed::SlowedReads;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 

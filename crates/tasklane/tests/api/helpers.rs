@@ -44,6 +44,7 @@ pub async fn spawn_app_on(database: &TestDatabase) -> TestApp {
         cache_ttl_secs: 300,
         log_format: LogFormat::Text,
         log: "warn".to_owned(),
+        baselines: Default::default(),
     };
     let app = Application::build(&args).await.expect("the server starts");
     let base = format!("http://{}", app.address());

@@ -1,0 +1,137 @@
+//! One checking client: sends a [`Request`] to an instance over HTTP and records it as
+//! an [`Operation`], timed on the scenario's clock. A client waits for each answer
+//! before sending its next request, as one user of the API does.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::history::{Clock, Operation, Outcome, Phase, Request, Seen};
+
+/// How long a request may take before it counts as failed (and, for a write,
+/// indeterminate).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The instances under check, and what marks this run's tasks.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URLs (`http://127.0.0.1:8080`), one per instance.
+    pub instances: Vec<String>,
+    /// A word in the description of every task this run creates; every list read asks
+    /// for it (`q=`), so that other data in the database never reaches the checks.
+    pub marker: String,
+}
+
+/// One client of the API.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    id: usize,
+    clock: Clock,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Seen>,
+    page: u32,
+    next_cursor: Option<String>,
+}
+
+impl Client {
+    /// Client number `id`, timing its operations on `clock`.
+    pub fn new(id: usize, clock: Clock) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .expect("a plain HTTP client builds");
+        Client { http, id, clock }
+    }
+
+    /// Sends `request` to instance `instance` of `target` and records what happened.
+    pub async fn perform(
+        &self,
+        target: &Target,
+        instance: usize,
+        phase: Phase,
+        request: Request,
+    ) -> Operation {
+        let start_us = self.clock.now();
+        let outcome = self
+            .send(target, &target.instances[instance], &request)
+            .await
+            .unwrap_or_else(|error| Outcome::Failed {
+                reason: error.to_string(),
+            });
+        Operation {
+            client: self.id,
+            instance,
+            start_us,
+            end_us: self.clock.now(),
+            phase,
+            request,
+            outcome,
+        }
+    }
+
+    async fn send(
+        &self,
+        target: &Target,
+        base: &str,
+        request: &Request,
+    ) -> Result<Outcome, reqwest::Error> {
+        let response = match request {
+            Request::Create { status, assignee } => {
+                let body = json!({
+                    "title": format!("checked by client {}", self.id),
+                    "description": target.marker,
+                    "status": status,
+                    "assignee": assignee,
+                });
+                self.http.post(format!("{base}/v1/tasks")).json(&body)
+            }
+            Request::Update {
+                id,
+                status,
+                assignee,
+            } => self
+                .http
+                .patch(format!("{base}/v1/tasks/{id}"))
+                .header("content-type", "application/merge-patch+json")
+                .body(json!({ "status": status, "assignee": assignee }).to_string()),
+            Request::Delete { id } => self.http.delete(format!("{base}/v1/tasks/{id}")),
+            Request::Get { id } => self.http.get(format!("{base}/v1/tasks/{id}")),
+            Request::List { query, .. } => self.http.get(format!("{base}/v1/tasks?{query}")),
+        }
+        .send()
+        .await?;
+        let status = response.status();
+        Ok(match (request, status) {
+            (_, StatusCode::NOT_FOUND) if request.task().is_some() => Outcome::Absent,
+            (Request::Delete { .. }, StatusCode::NO_CONTENT) => Outcome::Deleted,
+            (Request::Create { .. } | Request::Update { .. }, s) if s.is_success() => {
+                Outcome::Written {
+                    task: response.json().await?,
+                }
+            }
+            (Request::Get { .. }, StatusCode::OK) => Outcome::Found {
+                task: response.json().await?,
+            },
+            (Request::List { .. }, StatusCode::OK) => {
+                let page: Page = response.json().await?;
+                Outcome::Listed {
+                    complete: page.page == 1 && page.next_cursor.is_none(),
+                    tasks: page.data,
+                    next_cursor: page.next_cursor,
+                }
+            }
+            (_, status) => {
+                let body = response.text().await.unwrap_or_default();
+                Outcome::Failed {
+                    reason: format!("{status}: {}", body.chars().take(200).collect::<String>()),
+                }
+            }
+        })
+    }
+}

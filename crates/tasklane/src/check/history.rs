@@ -1,0 +1,238 @@
+//! What a check run records: every operation a client performed, when it started and
+//! ended (microseconds since the run began), what it asked and what it saw, and every
+//! fault injected. `--history FILE` writes it as JSON lines for offline analysis.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+/// A task as a client saw it: what the checks compare.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// The task's id.
+    pub id: String,
+    /// Its version: 1 at creation, +1 on every change.
+    pub version: i64,
+    /// Its status (`todo`, `in_progress`, `blocked`, `done`).
+    pub status: String,
+    /// Its assignee.
+    pub assignee: Option<String>,
+}
+
+/// The conditions of a list read that the checker can evaluate itself, to tell which
+/// known tasks a complete list must contain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Filter {
+    /// Any of these statuses (empty: any).
+    pub statuses: Vec<String>,
+    /// Exactly this assignee.
+    pub assignee: Option<String>,
+}
+
+impl Filter {
+    /// Whether a task in this state belongs in the list.
+    pub fn matches(&self, task: &Seen) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&task.status))
+            && self
+                .assignee
+                .as_ref()
+                .is_none_or(|wanted| task.assignee.as_ref() == Some(wanted))
+    }
+}
+
+/// What a client asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// `POST /v1/tasks`.
+    Create {
+        /// The new task's status.
+        status: String,
+        /// Its assignee.
+        assignee: Option<String>,
+    },
+    /// `PATCH /v1/tasks/{id}` setting status and assignee.
+    Update {
+        /// The task.
+        id: String,
+        /// Its new status.
+        status: String,
+        /// Its new assignee.
+        assignee: Option<String>,
+    },
+    /// `DELETE /v1/tasks/{id}`.
+    Delete {
+        /// The task.
+        id: String,
+    },
+    /// `GET /v1/tasks/{id}`.
+    Get {
+        /// The task.
+        id: String,
+    },
+    /// `GET /v1/tasks?{query}`.
+    List {
+        /// The query string sent.
+        query: String,
+        /// Its filters, as the checker evaluates them.
+        filter: Filter,
+    },
+}
+
+impl Request {
+    /// The task a write or single read names (a create names none until it is answered).
+    pub fn task(&self) -> Option<&str> {
+        match self {
+            Request::Update { id, .. } | Request::Delete { id } | Request::Get { id } => Some(id),
+            Request::Create { .. } | Request::List { .. } => None,
+        }
+    }
+
+    /// Whether this request changes data.
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Request::Create { .. } | Request::Update { .. } | Request::Delete { .. }
+        )
+    }
+}
+
+/// What the client got back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A create or update was acknowledged (2xx); the task as it then was.
+    Written {
+        /// The task.
+        task: Seen,
+    },
+    /// A delete was acknowledged (`204`).
+    Deleted,
+    /// The server answered that the task does not exist (`404`).
+    Absent,
+    /// A single read found the task.
+    Found {
+        /// The task.
+        task: Seen,
+    },
+    /// A list read answered.
+    Listed {
+        /// The tasks on the page.
+        tasks: Vec<Seen>,
+        /// Whether the page holds every matching task (the first page, and no next one).
+        complete: bool,
+        /// The cursor of the next page, if there is one.
+        next_cursor: Option<String>,
+    },
+    /// No acknowledgement: an error status, a timeout or a lost connection. A write
+    /// that ends so is indeterminate: it may or may not have happened.
+    Failed {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Which part of a scenario an operation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The concurrent workload (and its faults).
+    Run,
+    /// The read-back after the run, which must find every acknowledged write.
+    ReadBack,
+}
+
+/// One operation, from the moment its request was sent to the moment its answer (or
+/// failure) arrived.
+#[derive(Debug, Clone, Serialize)]
+pub struct Operation {
+    /// Which client performed it; a client performs one operation at a time.
+    pub client: usize,
+    /// Which instance it was sent to (an index into the instance list).
+    pub instance: usize,
+    /// Microseconds since the scenario began, when the request was sent.
+    pub start_us: u64,
+    /// Microseconds since the scenario began, when the answer arrived.
+    pub end_us: u64,
+    /// The part of the scenario it belongs to.
+    pub phase: Phase,
+    /// What was asked.
+    #[serde(flatten)]
+    pub request: Request,
+    /// What came back.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+impl Operation {
+    /// The task this operation wrote or read singly, if known.
+    pub fn task(&self) -> Option<&str> {
+        match (&self.request, &self.outcome) {
+            (Request::Create { .. }, Outcome::Written { task }) => Some(&task.id),
+            (request, _) => request.task(),
+        }
+    }
+
+    /// Whether the write was acknowledged before `instant`.
+    pub fn acknowledged_before(&self, instant: u64) -> bool {
+        self.end_us < instant && matches!(self.outcome, Outcome::Written { .. } | Outcome::Deleted)
+    }
+}
+
+/// A fault injected during a scenario.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultEvent {
+    /// Microseconds since the scenario began.
+    pub at_us: u64,
+    /// What was done.
+    pub fault: String,
+}
+
+/// The clock every record of one scenario is timed by.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    /// A clock starting now.
+    pub fn start() -> Self {
+        Clock(Instant::now())
+    }
+
+    /// Microseconds since the clock started.
+    pub fn now(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Seconds, for reports: `1.234s`.
+pub fn seconds(micros: u64) -> String {
+    format!("{:.3}s", micros as f64 / 1e6)
+}
+
+impl std::fmt::Display for Operation {
+    /// `client 3 on instance 1, PATCH /v1/tasks/{id} (status done), 1.234s-1.240s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match &self.request {
+            Request::Create { .. } => "POST /v1/tasks".to_owned(),
+            Request::Update {
+                id,
+                status,
+                assignee,
+            } => format!(
+                "PATCH /v1/tasks/{id} (status {status}, assignee {})",
+                assignee.as_deref().unwrap_or("none")
+            ),
+            Request::Delete { id } => format!("DELETE /v1/tasks/{id}"),
+            Request::Get { id } => format!("GET /v1/tasks/{id}"),
+            Request::List { query, .. } => format!("GET /v1/tasks?{query}"),
+        };
+        write!(
+            f,
+            "client {} on instance {}, {what}, {}-{}",
+            self.client,
+            self.instance,
+            seconds(self.start_us),
+            seconds(self.end_us)
+        )
+    }
+}

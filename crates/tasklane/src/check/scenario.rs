@@ -1,0 +1,339 @@
+//! Named scenarios: a workload, sometimes a fault injected into it while it runs, then
+//! a read-back and the checks.
+//!
+//! Every scenario marks its tasks with a fresh word (see [`Target::marker`]), so the
+//! scenarios of one run, or of runs against the same database, never judge each
+//! other's data.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+
+use super::client::{Client, Target};
+use super::deployment::{Deployment, Fault};
+use super::history::{Clock, FaultEvent, Filter, Operation, Outcome, Phase, Request};
+use super::verdict::{Kind, Violation, check};
+use super::workload::{LiveTasks, Mix, Step, next_step};
+
+/// A named scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// The incident report's interleaving, round after round: a list read misses and
+    /// queries; while it is in flight a write to a listed task is acknowledged; then
+    /// every instance is read. A cache that fills the old rows after the write serves
+    /// them to the reads that follow.
+    StaleFill,
+    /// The random mix of reads and writes from every client, no fault.
+    Mixed,
+    /// The mix, with the Redis flushed (`FLUSHALL`) now and then.
+    RedisFlush,
+    /// The mix, with the Redis killed and restarted empty now and then.
+    RedisRestart,
+    /// The mix, with the Redis frozen (SIGSTOP) for a while now and then.
+    RedisPause,
+    /// The mix, with an instance killed (SIGKILL) and restarted now and then.
+    InstanceKill,
+}
+
+impl Scenario {
+    /// Every scenario, in the order `--scenario all` runs them.
+    pub const ALL: [Scenario; 6] = [
+        Scenario::StaleFill,
+        Scenario::Mixed,
+        Scenario::RedisFlush,
+        Scenario::RedisRestart,
+        Scenario::RedisPause,
+        Scenario::InstanceKill,
+    ];
+
+    /// The name `--scenario` takes.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .expect("no scenario is skipped")
+            .get_name()
+            .to_owned()
+    }
+
+    fn fault(self) -> Option<Fault> {
+        match self {
+            Scenario::StaleFill | Scenario::Mixed => None,
+            Scenario::RedisFlush => Some(Fault::RedisFlush),
+            Scenario::RedisRestart => Some(Fault::RedisRestart),
+            Scenario::RedisPause => Some(Fault::RedisPause),
+            Scenario::InstanceKill => Some(Fault::InstanceKill),
+        }
+    }
+}
+
+/// How hard and how long each scenario runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// How long the workload of each scenario runs.
+    pub duration: Duration,
+    /// The operation mix.
+    pub mix: Mix,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// `stale-fill`: how long after the list read is sent the write is sent.
+    pub stale_fill_gap: Duration,
+}
+
+/// What one scenario did and found.
+#[derive(Debug)]
+pub struct ScenarioReport {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// Every operation, workload and read-back.
+    pub operations: Vec<Operation>,
+    /// Every fault injected.
+    pub faults: Vec<FaultEvent>,
+    /// What the checks found.
+    pub violations: Vec<Violation>,
+    /// How long it ran, read-back included.
+    pub duration: Duration,
+}
+
+type History = Arc<Mutex<Vec<Operation>>>;
+
+/// Everything the clients of one scenario share.
+struct Run {
+    target: Target,
+    clock: Clock,
+    history: History,
+    live: LiveTasks,
+    done: AtomicUsize,
+}
+
+impl Run {
+    async fn perform(&self, client: &Client, instance: usize, request: Request) -> Operation {
+        let op = client
+            .perform(&self.target, instance, Phase::Run, request)
+            .await;
+        self.live.record(&op.outcome, &op.request);
+        self.history.lock().expect("not poisoned").push(op.clone());
+        self.done.fetch_add(1, Ordering::Relaxed);
+        op
+    }
+}
+
+/// Why `scenario` cannot run on `deployment`, if it cannot.
+pub fn cannot_run(scenario: Scenario, deployment: &Deployment) -> Option<&'static str> {
+    scenario.fault().and_then(|fault| deployment.cannot(fault))
+}
+
+/// Runs one scenario against `deployment`, showing progress on `progress`.
+pub async fn run(
+    scenario: Scenario,
+    deployment: &mut Deployment,
+    settings: &Settings,
+    progress: &ProgressBar,
+) -> anyhow::Result<ScenarioReport> {
+    let started = Instant::now();
+    let run = Arc::new(Run {
+        target: Target {
+            instances: deployment.urls.clone(),
+            marker: format!("chk{:012x}", fastrand::u64(..) >> 16),
+        },
+        clock: Clock::start(),
+        history: History::default(),
+        live: LiveTasks::default(),
+        done: AtomicUsize::new(0),
+    });
+    let deadline = Instant::now() + settings.duration;
+    let clients: Vec<_> = (0..settings.clients)
+        .map(|n| {
+            let run = run.clone();
+            let settings = settings.clone();
+            tokio::spawn(async move {
+                match scenario {
+                    Scenario::StaleFill if n == 0 => stale_fill(&run, &settings, deadline).await,
+                    Scenario::StaleFill => {} // one driver runs the rounds
+                    _ => mixed(&run, n, &settings, deadline).await,
+                }
+            })
+        })
+        .collect();
+
+    // The fault, a few times during the run, and the progress bar.
+    let mut faults = Vec::new();
+    let period = settings.duration / 4;
+    let mut next_fault = Instant::now() + period;
+    while Instant::now() < deadline {
+        progress.set_position(started.elapsed().as_millis() as u64);
+        progress.set_message(format!(
+            "{} operations, {} faults",
+            run.done.load(Ordering::Relaxed),
+            faults.len()
+        ));
+        if let Some(fault) = scenario.fault()
+            && Instant::now() >= next_fault
+            && Instant::now() + period / 2 < deadline
+        {
+            let at_us = run.clock.now();
+            let what = deployment.inject(fault, faults.len()).await?;
+            faults.push(FaultEvent { at_us, fault: what });
+            next_fault = Instant::now() + period;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for client in clients {
+        client.await?;
+    }
+    deployment.settle().await;
+    // Its own client number: after the workload's, and after stale-fill's three.
+    let unverified = read_back(&run, settings.clients.max(3)).await;
+
+    let operations = std::mem::take(&mut *run.history.lock().expect("not poisoned"));
+    let mut violations = check(&operations);
+    violations.extend(unverified);
+    Ok(ScenarioReport {
+        scenario,
+        operations,
+        faults,
+        violations,
+        duration: started.elapsed(),
+    })
+}
+
+/// Client `n`'s share of the random mix, until the deadline.
+async fn mixed(run: &Run, n: usize, settings: &Settings, deadline: Instant) {
+    let client = Client::new(n, run.clock);
+    let mut rng = fastrand::Rng::with_seed(settings.seed.wrapping_add(n as u64));
+    let instances = run.target.instances.len();
+    while Instant::now() < deadline {
+        let instance = rng.usize(..instances);
+        let failed = match next_step(&settings.mix, &run.live, &run.target, &mut rng) {
+            Step::One(request) => failed(&run.perform(&client, instance, request).await),
+            Step::Walk { query, filter } => {
+                let mut page = query.clone();
+                let mut failed_any = false;
+                for _ in 0..3 {
+                    let request = Request::List {
+                        query: page.clone(),
+                        filter: filter.clone(),
+                    };
+                    let op = run.perform(&client, instance, request).await;
+                    failed_any |= failed(&op);
+                    match op.outcome {
+                        Outcome::Listed {
+                            next_cursor: Some(cursor),
+                            ..
+                        } => page = format!("{query}&cursor={cursor}"),
+                        _ => break,
+                    }
+                }
+                failed_any
+            }
+        };
+        if failed {
+            // An instance or its database is down: do not spin on refused connections.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn failed(op: &Operation) -> bool {
+    matches!(op.outcome, Outcome::Failed { .. })
+}
+
+/// The incident's interleaving, round after round, driven by one set of clients:
+/// `reader` lists (on one instance), `writer` changes a listed task once the list has
+/// been in flight for the gap (through the next instance), then `follower` reads
+/// through every instance. Every read by `follower` starts after the write was
+/// acknowledged, so each must show it.
+async fn stale_fill(run: &Run, settings: &Settings, deadline: Instant) {
+    let [reader, writer, follower] = [0, 1, 2].map(|n| Client::new(n, run.clock));
+    let instances = run.target.instances.len();
+    let created = run
+        .perform(
+            &writer,
+            0,
+            Request::Create {
+                status: "todo".to_owned(),
+                assignee: None,
+            },
+        )
+        .await;
+    let Some(id) = created.task().map(str::to_owned) else {
+        return; // the failed create is in the history; there is nothing to race on
+    };
+    let statuses = ["in_progress", "blocked", "done", "todo"];
+    let mut round = 0;
+    while Instant::now() < deadline {
+        let read_on = round % instances;
+        let write_on = (round + 1) % instances;
+        let list = || Request::List {
+            query: format!("q={}&limit=100", run.target.marker),
+            filter: Filter::default(),
+        };
+        let write = Request::Update {
+            id: id.clone(),
+            status: statuses[round % statuses.len()].to_owned(),
+            assignee: None,
+        };
+        tokio::join!(run.perform(&reader, read_on, list()), async {
+            tokio::time::sleep(settings.stale_fill_gap).await;
+            run.perform(&writer, write_on, write).await
+        });
+        for instance in 0..instances {
+            run.perform(&follower, instance, list()).await;
+            run.perform(&follower, instance, Request::Get { id: id.clone() })
+                .await;
+        }
+        round += 1;
+    }
+}
+
+/// After the run: every task whose creation was acknowledged, read once more through
+/// the first instance that answers. Returns the tasks that could not be read at all.
+async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
+    let client = Client::new(client, run.clock);
+    let created: Vec<String> = {
+        let history = run.history.lock().expect("not poisoned");
+        history
+            .iter()
+            .filter(|op| {
+                matches!(
+                    (&op.request, &op.outcome),
+                    (Request::Create { .. }, Outcome::Written { .. })
+                )
+            })
+            .filter_map(|op| op.task().map(str::to_owned))
+            .collect()
+    };
+    let instances = run.target.instances.len();
+    let mut unverified = Vec::new();
+    for id in created {
+        let mut read = false;
+        for attempt in 0..20 {
+            let op = client
+                .perform(
+                    &run.target,
+                    attempt % instances,
+                    Phase::ReadBack,
+                    Request::Get { id: id.clone() },
+                )
+                .await;
+            read = !failed(&op);
+            run.history.lock().expect("not poisoned").push(op);
+            if read {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        if !read {
+            unverified.push(Violation {
+                kind: Kind::Unverified,
+                task: id,
+                detail: "every read-back attempt failed".to_owned(),
+                read: None,
+                evidence: None,
+            });
+        }
+    }
+    unverified
+}
