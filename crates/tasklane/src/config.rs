@@ -198,11 +198,17 @@ pub struct CheckArgs {
     pub database_url: Option<String>,
 
     /// Consistency of the started instances (default: `local` for SQLite, `strict` for
-    /// PostgreSQL). With `redis`, a throwaway redis-server is started for them.
+    /// PostgreSQL). With `redis`, a throwaway Redis is started for them.
     #[arg(long, value_name = "MODE", value_enum, conflicts_with = "url")]
     pub consistency: Option<Consistency>,
 
-    /// The `redis-server` binary, for `--consistency redis`.
+    /// Start a throwaway Redis for the instances (implied by `--consistency redis`);
+    /// with `strict`, they share cache entries through it, generations staying in the
+    /// database.
+    #[arg(long, conflicts_with = "url")]
+    pub with_redis: bool,
+
+    /// The `redis-server` binary to start.
     #[arg(long, value_name = "PATH", default_value = "redis-server")]
     pub redis_server: String,
 

@@ -2,8 +2,8 @@
 //!
 //! Either live instances given by URL (the only fault then is flushing the Redis they
 //! share, if its URL is given), or instances `tasklane check` starts itself from a
-//! `tasklane` binary, on one database and, for `redis` consistency, a throwaway
-//! `redis-server` of its own. Only then can it kill an instance or stop its Redis:
+//! `tasklane` binary, on one database and, if asked (always for `redis` consistency),
+//! a throwaway `redis-server` of its own. Only then can it kill an instance or stop its Redis:
 //! every process it touches is one it started, on 127.0.0.1.
 
 use std::fs::File;
@@ -44,7 +44,9 @@ pub struct Spawn {
     pub database_url: Option<String>,
     /// `--consistency` for every instance.
     pub consistency: crate::cache::Consistency,
-    /// The `redis-server` binary, for `redis` consistency.
+    /// Start a throwaway Redis for the instances (always, for `redis` consistency).
+    pub with_redis: bool,
+    /// The `redis-server` binary to start.
     pub redis_server: String,
     /// More `tasklane serve` options, passed as they are.
     pub serve_options: Vec<String>,
@@ -177,7 +179,7 @@ impl Deployment {
             "--log".to_owned(),
             "warn".to_owned(),
         ];
-        if spawn.consistency == crate::cache::Consistency::Redis {
+        if spawn.with_redis || spawn.consistency == crate::cache::Consistency::Redis {
             let port = free_port()?;
             let command = vec![
                 spawn.redis_server.clone(),
@@ -218,7 +220,7 @@ impl Deployment {
         match fault {
             Fault::RedisFlush if self.redis_url.is_none() => Some("needs a Redis"),
             Fault::RedisRestart | Fault::RedisPause if self.redis.is_none() => {
-                Some("needs a Redis started by tasklane check (`--consistency redis`)")
+                Some("needs a Redis started by tasklane check: --with-redis or --consistency redis")
             }
             Fault::InstanceKill if self.instances.is_empty() => {
                 Some("needs instances started by tasklane check (no `--url`)")

@@ -157,6 +157,7 @@ async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
             }),
         database_url: args.database_url.clone(),
         consistency,
+        with_redis: args.with_redis,
         redis_server: args.redis_server.clone(),
         serve_options: args.serve_option.clone(),
     };

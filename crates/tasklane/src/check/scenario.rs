@@ -266,8 +266,10 @@ async fn stale_fill(run: &Run, settings: &Settings, deadline: Instant) {
     while Instant::now() < deadline {
         let read_on = round % instances;
         let write_on = (round + 1) % instances;
+        // A query no one has asked since the last write, so the reader misses and
+        // queries; the followers then ask exactly the question it filled.
         let list = || Request::List {
-            query: format!("q={}&limit=100", run.target.marker),
+            query: format!("q={}&limit={}", run.target.marker, 100 - round % 90),
             filter: Filter::default(),
         };
         let write = Request::Update {

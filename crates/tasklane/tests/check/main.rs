@@ -1,0 +1,147 @@
+//! `tasklane check`, run for a short while against real `tasklane serve` processes on
+//! this run's database: it must find the stale reads of both of the incident report's
+//! designs, and none in Tasklane, in every consistency mode, through every scenario
+//! and fault.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use clap::Parser;
+use tasklane::check::verdict::Kind;
+use tasklane::check::{self, Summary};
+use tasklane::config::{Cli, Command};
+
+use crate::common::fresh_database;
+
+/// Each scenario's workload, in seconds: enough for hundreds of operations and a few
+/// faults each.
+const SECONDS: &str = "2";
+
+/// Both the baselines and Tasklane run with their database reads slowed this much,
+/// which widens the stale-fill window as a loaded database does.
+const READ_DELAY: &str = "--serve-option=--read-delay-ms=20";
+
+/// Runs `tasklane check` with these options on a fresh database, printing its report.
+async fn check(options: &[&str]) -> Summary {
+    let database = fresh_database().await;
+    let mut command = vec![
+        "tasklane",
+        "check",
+        "--server",
+        env!("CARGO_BIN_EXE_tasklane"),
+        "--database-url",
+        &database.url,
+        "--duration",
+        SECONDS,
+        "--clients",
+        "6",
+        READ_DELAY,
+    ];
+    // The redis-server scripts/test found (or installed), for the modes that start one.
+    let redis_server = std::env::var("TASKLANE_TEST_REDIS_SERVER").ok();
+    if let Some(path) = &redis_server {
+        command.extend(["--redis-server", path]);
+    }
+    command.extend(options);
+    let Command::Check(args) = Cli::try_parse_from(&command).unwrap().command else {
+        unreachable!("the command is `check`")
+    };
+    let mut report = Vec::new();
+    let summary = check::run(&args, &mut report).await.unwrap();
+    println!("{}", String::from_utf8_lossy(&report));
+    summary
+}
+
+fn kinds(summary: &Summary) -> Vec<Kind> {
+    let mut kinds: Vec<Kind> = summary
+        .scenarios
+        .iter()
+        .flat_map(|s| s.violations.iter().map(|v| v.kind))
+        .collect();
+    kinds.dedup();
+    kinds
+}
+
+fn assert_clean(summary: &Summary, scenarios: usize) {
+    assert_eq!(summary.scenarios.len(), scenarios, "scenarios that ran");
+    for scenario in &summary.scenarios {
+        assert!(
+            scenario.operations.len() > 100,
+            "{}: only {} operations were checked",
+            scenario.scenario.name(),
+            scenario.operations.len()
+        );
+    }
+    assert_eq!(summary.violations(), 0, "violations: {:?}", kinds(summary));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checker_finds_the_plain_cache_aside_stale() {
+    let summary = check(&[
+        "--scenario=stale-fill",
+        "--consistency=local",
+        "--serve-option=--cache-design=delete-on-write",
+    ])
+    .await;
+    assert!(
+        kinds(&summary).contains(&Kind::Stale),
+        "the report's cache-aside must be caught serving stale lists"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checker_finds_in_process_counters_stale_across_two_instances() {
+    let summary = check(&[
+        "--scenario=stale-fill",
+        "--consistency=local",
+        "--instances=2",
+    ])
+    .await;
+    assert!(
+        kinds(&summary).contains(&Kind::Stale),
+        "the report's `cacheVersion++` on two instances must be caught"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasklane_in_local_mode_passes_every_scenario_it_can_run() {
+    // One instance and no Redis: stale-fill, mixed and instance-kill.
+    let summary = check(&["--consistency=local"]).await;
+    assert_clean(&summary, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasklane_in_redis_mode_passes_every_scenario() {
+    let summary = check(&["--consistency=redis"]).await;
+    assert_clean(&summary, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasklane_in_strict_mode_passes_every_scenario_even_as_redis_loses_writes() {
+    let summary = check(&["--consistency=strict", "--with-redis"]).await;
+    assert_clean(&summary, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_ends_with_its_totals_and_fails_on_a_violation() {
+    let database = fresh_database().await;
+    let url = database.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"))
+            .args(["check", "--scenario=stale-fill", "--consistency=local"])
+            .args(["--instances=2", "--duration=1", "--database-url", &url])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    println!("{report}");
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    let totals: Vec<&str> = report.lines().rev().take(4).collect();
+    assert!(totals[0].starts_with("Violations: "), "{report}");
+    assert_ne!(totals[0], "Violations: 0");
+    assert!(totals[1].starts_with("Duration: ") && totals[1].ends_with('s'));
+    assert!(totals[2].starts_with("Operations: "));
+    assert_eq!(totals[3], "Scenarios run: 1");
+}
