@@ -197,6 +197,16 @@ pub struct CheckArgs {
     #[arg(long, value_name = "URL", conflicts_with = "url")]
     pub database_url: Option<String>,
 
+    /// Start a throwaway PostgreSQL (in a temporary directory, on a free port) as the
+    /// instances' database, so that `postgres-restart` can restart it.
+    #[arg(long, conflicts_with_all = ["url", "database_url"])]
+    pub with_postgres: bool,
+
+    /// Directory of the PostgreSQL server binaries (`initdb`, `pg_ctl`) for
+    /// --with-postgres (default: the newest under /usr/lib/postgresql, else the PATH).
+    #[arg(long, value_name = "DIR", requires = "with_postgres")]
+    pub postgres_bin: Option<PathBuf>,
+
     /// Consistency of the started instances (default: `local` for SQLite, `strict` for
     /// PostgreSQL). With `redis`, a throwaway Redis is started for them.
     #[arg(long, value_name = "MODE", value_enum, conflicts_with = "url")]

@@ -19,7 +19,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Check(args) => {
             telemetry::init(LogFormat::Text, "warn")?;
-            let summary = check::run(&args, &mut std::io::stdout()).await?;
+            // Interrupted, the run is dropped: every process it started is stopped.
+            let mut out = std::io::stdout();
+            let summary = tokio::select! {
+                summary = check::run(&args, &mut out) => summary?,
+                _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+            };
             if summary.violations() > 0 {
                 std::process::exit(1);
             }

@@ -3,11 +3,13 @@
 //! Either live instances given by URL (the only fault then is flushing the Redis they
 //! share, if its URL is given), or instances `tasklane check` starts itself from a
 //! `tasklane` binary, on one database and, if asked (always for `redis` consistency),
-//! a throwaway `redis-server` of its own. Only then can it kill an instance or stop its Redis:
+//! a throwaway `redis-server` of its own; the database may be a throwaway PostgreSQL of
+//! its own too. Only then can it kill an instance or stop its Redis or PostgreSQL:
 //! every process it touches is one it started, on 127.0.0.1.
 
 use std::fs::File;
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -28,6 +30,9 @@ pub enum Fault {
     RedisPause,
     /// An instance killed (SIGKILL) mid-request and started again on the same port.
     InstanceKill,
+    /// The PostgreSQL stopped abruptly (`pg_ctl stop -m immediate`, as a crash: its
+    /// next start recovers from the write-ahead log) and started again.
+    PostgresRestart,
 }
 
 /// How long a paused Redis stays frozen, and a killed process stays down.
@@ -40,8 +45,12 @@ pub struct Spawn {
     pub server: PathBuf,
     /// How many instances.
     pub instances: usize,
-    /// Their database (`None`: a fresh SQLite file of the run's own).
+    /// Their database (`None`: a fresh SQLite file of the run's own, or the
+    /// throwaway PostgreSQL).
     pub database_url: Option<String>,
+    /// Start a throwaway PostgreSQL from the binaries in this directory, as their
+    /// database.
+    pub postgres_bin: Option<PathBuf>,
     /// `--consistency` for every instance.
     pub consistency: crate::cache::Consistency,
     /// Start a throwaway Redis for the instances (always, for `redis` consistency).
@@ -134,6 +143,7 @@ pub struct Deployment {
     instances: Vec<Process>,
     redis_url: Option<String>,
     redis: Option<Process>,
+    postgres: Option<Postgres>,
     /// The run's own files (SQLite database, logs), removed at the end.
     _workdir: Option<tempfile::TempDir>,
 }
@@ -146,6 +156,7 @@ impl Deployment {
             instances: Vec::new(),
             redis_url,
             redis: None,
+            postgres: None,
             _workdir: None,
         }
     }
@@ -157,15 +168,22 @@ impl Deployment {
             .prefix("tasklane-check.")
             .tempdir()
             .context("creating a working directory")?;
-        let database_url = spawn.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", workdir.path().join("tasklane.db").display())
-        });
         let mut deployment = Deployment {
             urls: Vec::new(),
             instances: Vec::new(),
             redis_url: None,
             redis: None,
+            postgres: None,
             _workdir: None,
+        };
+        let database_url = match (&spawn.database_url, &spawn.postgres_bin) {
+            (Some(url), _) => url.clone(),
+            (None, Some(bin)) => {
+                let (postgres, url) = Postgres::start(bin, workdir.path()).await?;
+                deployment.postgres = Some(postgres);
+                url
+            }
+            (None, None) => format!("sqlite://{}", workdir.path().join("tasklane.db").display()),
         };
         let mut serve = vec![
             spawn.server.display().to_string(),
@@ -225,6 +243,9 @@ impl Deployment {
             Fault::InstanceKill if self.instances.is_empty() => {
                 Some("needs instances started by tasklane check (no `--url`)")
             }
+            Fault::PostgresRestart if self.postgres.is_none() => {
+                Some("needs a PostgreSQL started by tasklane check: --with-postgres")
+            }
             _ => None,
         }
     }
@@ -270,6 +291,15 @@ impl Deployment {
                     "instance {n} killed (SIGKILL), restarted after {OUTAGE:?}"
                 ))
             }
+            Fault::PostgresRestart => {
+                let postgres = self.postgres.as_ref().context("no PostgreSQL")?;
+                postgres.control(&["-m", "immediate", "stop"]).await?;
+                tokio::time::sleep(OUTAGE).await;
+                postgres.start_server().await?;
+                Ok(format!(
+                    "PostgreSQL stopped abruptly (pg_ctl stop -m immediate), restarted after {OUTAGE:?}"
+                ))
+            }
         }
     }
 
@@ -285,6 +315,138 @@ impl Deployment {
             }
         }
     }
+}
+
+/// A throwaway PostgreSQL cluster in the run's working directory.
+struct Postgres {
+    /// `pg_ctl`, run as the cluster's owner.
+    pg_ctl: Vec<String>,
+    data: PathBuf,
+    /// Server options: port, socket directory, loopback only.
+    options: String,
+    log: PathBuf,
+}
+
+impl Postgres {
+    /// Creates a cluster with `initdb` from `bin` and starts it on a free port; returns
+    /// it and its URL. As root, the cluster belongs to the `postgres` user (PostgreSQL
+    /// refuses to run as root).
+    async fn start(bin: &Path, workdir: &Path) -> anyhow::Result<(Postgres, String)> {
+        let dir = workdir.join("postgres");
+        std::fs::create_dir(&dir)?;
+        let mut as_owner = Vec::new();
+        if nix::unistd::geteuid().is_root() {
+            let owner = nix::unistd::User::from_name("postgres")?
+                .context("running as root, PostgreSQL needs a `postgres` user to run as")?;
+            std::os::unix::fs::chown(&dir, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))?;
+            std::fs::set_permissions(workdir, std::fs::Permissions::from_mode(0o755))?;
+            as_owner = ["runuser", "-u", "postgres", "--"]
+                .map(str::to_owned)
+                .to_vec();
+        }
+        let data = dir.join("data");
+        let log = dir.join("server.log");
+        let mut initdb = as_owner.clone();
+        initdb.extend([
+            bin.join("initdb").display().to_string(),
+            "-D".to_owned(),
+            data.display().to_string(),
+            "-U".to_owned(),
+            "postgres".to_owned(),
+            "--auth=trust".to_owned(),
+            "-E".to_owned(),
+            "UTF8".to_owned(),
+        ]);
+        run_to_completion(&initdb).await?;
+        let port = free_port()?;
+        let mut pg_ctl = as_owner;
+        pg_ctl.push(bin.join("pg_ctl").display().to_string());
+        let postgres = Postgres {
+            pg_ctl,
+            data,
+            options: format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                dir.display()
+            ),
+            log,
+        };
+        postgres.start_server().await?;
+        Ok((
+            postgres,
+            format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        ))
+    }
+
+    async fn start_server(&self) -> anyhow::Result<()> {
+        self.control(&["-o", &self.options, "start"]).await
+    }
+
+    /// `pg_ctl ACTION` on the cluster, waiting for the action to complete.
+    async fn control(&self, action: &[&str]) -> anyhow::Result<()> {
+        run_to_completion(&self.pg_ctl_command(action))
+            .await
+            .with_context(|| format!("see {}", self.log.display()))
+    }
+
+    fn pg_ctl_command(&self, action: &[&str]) -> Vec<String> {
+        let mut command = self.pg_ctl.clone();
+        command.extend(["-D".to_owned(), self.data.display().to_string()]);
+        command.extend([
+            "-l".to_owned(),
+            self.log.display().to_string(),
+            "-w".to_owned(),
+        ]);
+        command.extend(action.iter().map(|arg| (*arg).to_owned()));
+        command
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let command = self.pg_ctl_command(&["-m", "immediate", "stop"]);
+        let _ = Command::new(&command[0]).args(&command[1..]).output();
+    }
+}
+
+/// The newest PostgreSQL server binaries installed in Debian's layout, or the
+/// directory on the `PATH` that holds `initdb`.
+pub fn find_postgres_bin() -> Option<PathBuf> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|versions| {
+            versions
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+                    Some((version, entry.path().join("bin")))
+                })
+                .max()
+                .map(|(_, bin)| bin)
+        });
+    installed
+        .filter(|bin| bin.join("initdb").exists())
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path).find(|dir| dir.join("initdb").exists())
+        })
+}
+
+/// Runs a command to its end, failing with what it printed if it fails.
+async fn run_to_completion(command: &[String]) -> anyhow::Result<()> {
+    let output = tokio::process::Command::new(&command[0])
+        .args(&command[1..])
+        .output()
+        .await
+        .with_context(|| format!("running {}", command[0]))?;
+    if !output.status.success() {
+        bail!(
+            "{} failed ({}): {}",
+            command.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {

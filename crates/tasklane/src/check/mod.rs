@@ -3,7 +3,7 @@
 //! Many concurrent [clients](client) send a mix of creates, updates, deletes, single
 //! reads and filtered, paginated list reads ([`workload`]) to one or more instances,
 //! while a [scenario](scenario) may inject faults into the [deployment](deployment)
-//! (Redis flushed, restarted or frozen; an instance killed). Every operation is
+//! (Redis flushed, restarted or frozen; an instance killed; PostgreSQL restarted). Every operation is
 //! recorded with its start and end time ([`history`]); after the run, every
 //! acknowledged write is read back, and the whole history is [judged](verdict):
 //! fresh reads, monotonic reads per client, no lost write.
@@ -133,10 +133,19 @@ async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
             .collect();
         return Ok(Deployment::live(urls, args.redis_url.clone()));
     }
-    let postgres = args
-        .database_url
-        .as_deref()
-        .is_some_and(|url| url.starts_with("postgres"));
+    let postgres_bin = match (args.with_postgres, &args.postgres_bin) {
+        (false, _) => None,
+        (true, Some(bin)) => Some(bin.clone()),
+        (true, None) => Some(deployment::find_postgres_bin().context(
+            "--with-postgres: no PostgreSQL server binaries (initdb, pg_ctl) found; \
+             install them or name their directory with --postgres-bin",
+        )?),
+    };
+    let postgres = postgres_bin.is_some()
+        || args
+            .database_url
+            .as_deref()
+            .is_some_and(|url| url.starts_with("postgres"));
     let consistency = args.consistency.unwrap_or(if postgres {
         Consistency::Strict
     } else {
@@ -156,6 +165,7 @@ async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
                 2
             }),
         database_url: args.database_url.clone(),
+        postgres_bin,
         consistency,
         with_redis: args.with_redis,
         redis_server: args.redis_server.clone(),

@@ -35,17 +35,20 @@ pub enum Scenario {
     RedisPause,
     /// The mix, with an instance killed (SIGKILL) and restarted now and then.
     InstanceKill,
+    /// The mix, with the PostgreSQL stopped abruptly and restarted now and then.
+    PostgresRestart,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--scenario all` runs them.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::StaleFill,
         Scenario::Mixed,
         Scenario::RedisFlush,
         Scenario::RedisRestart,
         Scenario::RedisPause,
         Scenario::InstanceKill,
+        Scenario::PostgresRestart,
     ];
 
     /// The name `--scenario` takes.
@@ -63,6 +66,7 @@ impl Scenario {
             Scenario::RedisRestart => Some(Fault::RedisRestart),
             Scenario::RedisPause => Some(Fault::RedisPause),
             Scenario::InstanceKill => Some(Fault::InstanceKill),
+            Scenario::PostgresRestart => Some(Fault::PostgresRestart),
         }
     }
 }

@@ -24,13 +24,21 @@ const READ_DELAY: &str = "--serve-option=--read-delay-ms=20";
 /// Runs `tasklane check` with these options on a fresh database, printing its report.
 async fn check(options: &[&str]) -> Summary {
     let database = fresh_database().await;
+    run(&[&["--database-url", &database.url], options].concat()).await
+}
+
+/// Runs `tasklane check` with these options on a throwaway PostgreSQL it starts itself,
+/// and can restart.
+async fn check_with_own_postgres(options: &[&str]) -> Summary {
+    run(&[&["--with-postgres"], options].concat()).await
+}
+
+async fn run(options: &[&str]) -> Summary {
     let mut command = vec![
         "tasklane",
         "check",
         "--server",
         env!("CARGO_BIN_EXE_tasklane"),
-        "--database-url",
-        &database.url,
         "--duration",
         SECONDS,
         "--clients",
@@ -120,6 +128,38 @@ async fn tasklane_in_redis_mode_passes_every_scenario() {
 async fn tasklane_in_strict_mode_passes_every_scenario_even_as_redis_loses_writes() {
     let summary = check(&["--consistency=strict", "--with-redis"]).await;
     assert_clean(&summary, 6);
+}
+
+/// PostgreSQL crashes and restarts, in every mode; on the PostgreSQL leg of
+/// scripts/test only, which provides the server binaries.
+async fn postgres_restarts(consistency: &str, options: &[&str]) {
+    if std::env::var("TASKLANE_TEST_STORE").as_deref() != Ok("postgres") {
+        eprintln!("postgres-restart: runs on the PostgreSQL leg");
+        return;
+    }
+    let consistency = format!("--consistency={consistency}");
+    let options = [&["--scenario=postgres-restart", &consistency], options].concat();
+    let summary = check_with_own_postgres(&options).await;
+    assert_clean(&summary, 1);
+    assert!(
+        !summary.scenarios[0].faults.is_empty(),
+        "PostgreSQL was never restarted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasklane_in_local_mode_survives_postgresql_restarts() {
+    postgres_restarts("local", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasklane_in_redis_mode_survives_postgresql_restarts() {
+    postgres_restarts("redis", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasklane_in_strict_mode_survives_postgresql_restarts() {
+    postgres_restarts("strict", &["--with-redis"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
