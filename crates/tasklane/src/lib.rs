@@ -11,6 +11,10 @@
 //! - [`store`]: durable storage behind the [`store::Store`] trait: one SQL
 //!   implementation for SQLite and PostgreSQL.
 //!
+//! Beside them, [`check`] is `tasklane check`: concurrent clients against running
+//! instances, faults injected, and the recorded history judged against the freshness
+//! contract.
+//!
 //! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
 //! (building and running the server), [`shutdown`] (SIGINT/SIGTERM) and [`telemetry`]
 //! (structured logs).
