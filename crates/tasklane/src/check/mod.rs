@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::cache::Consistency;
 use crate::config::CheckArgs;
 use deployment::{Deployment, Spawn};
-use history::{FaultEvent, Operation, seconds};
+use history::seconds;
 use scenario::{Scenario, ScenarioReport, Settings};
 
 /// How many violations of each scenario the report prints in full.
@@ -202,27 +202,24 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
 
 /// One JSON line per operation and per fault, each naming its scenario.
 fn write_history(out: &mut impl Write, report: &ScenarioReport) -> std::io::Result<()> {
+    let scenario = report.scenario.name();
+    write_lines(out, &scenario, &report.operations)?;
+    write_lines(out, &scenario, &report.faults)
+}
+
+fn write_lines<T: Serialize>(
+    out: &mut impl Write,
+    scenario: &str,
+    records: &[T],
+) -> std::io::Result<()> {
     #[derive(Serialize)]
     struct Line<'a, T> {
-        scenario: String,
+        scenario: &'a str,
         #[serde(flatten)]
         record: &'a T,
     }
-    let scenario = report.scenario.name();
-    for record in &report.operations {
-        let line: Line<'_, Operation> = Line {
-            scenario: scenario.clone(),
-            record,
-        };
-        serde_json::to_writer(&mut *out, &line)?;
-        writeln!(out)?;
-    }
-    for record in &report.faults {
-        let line: Line<'_, FaultEvent> = Line {
-            scenario: scenario.clone(),
-            record,
-        };
-        serde_json::to_writer(&mut *out, &line)?;
+    for record in records {
+        serde_json::to_writer(&mut *out, &Line { scenario, record })?;
         writeln!(out)?;
     }
     Ok(())

@@ -1,5 +1,6 @@
-//! A real SQLite store wrapped so a test can count reads, pause a reader between its
-//! database query and its cache fill, or slow every read down.
+//! A real store wrapped so a test can count reads, pause a reader between its database
+//! query and its cache fill, or slow every read down (with the `baselines` feature's
+//! [`SlowedReads`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use serde_json::json;
 use tasklane::cache::{CacheConfig, CacheError, Consistency, Design, ListRead, TaskCache};
 use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use tasklane::startup::open_store;
-use tasklane::store::{Idempotency, Precondition, Store, StoreError};
+use tasklane::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
 use tokio::sync::oneshot;
 
 use crate::common::{TestDatabase, fresh_database};
@@ -49,7 +50,6 @@ pub struct InstrumentedStore {
     reads: AtomicUsize,
     after_read: Gate,
     before_update: Gate,
-    delay: Duration,
     fail_after_commit: AtomicBool,
     pub database: TestDatabase,
 }
@@ -58,12 +58,15 @@ impl InstrumentedStore {
     pub async fn new(delay: Duration) -> Arc<Self> {
         let database = fresh_database().await;
         let (inner, _) = open_store(&database.url).await.unwrap();
+        let inner: Arc<dyn Store> = match delay {
+            Duration::ZERO => inner,
+            delay => Arc::new(SlowedReads::new(inner, delay)),
+        };
         Arc::new(InstrumentedStore {
             inner,
             reads: AtomicUsize::new(0),
             after_read: Gate::default(),
             before_update: Gate::default(),
-            delay,
             fail_after_commit: AtomicBool::new(false),
             database,
         })
@@ -93,9 +96,6 @@ impl InstrumentedStore {
     async fn after_query(&self) {
         self.reads.fetch_add(1, Ordering::SeqCst);
         self.after_read.pass().await;
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
     }
 }
 
