@@ -10,6 +10,7 @@ use clap::Parser;
 use tasklane::check::verdict::Kind;
 use tasklane::check::{self, Summary};
 use tasklane::config::{Cli, Command};
+use tasklane::startup::Application;
 
 use crate::common::fresh_database;
 
@@ -24,27 +25,23 @@ const READ_DELAY: &str = "--serve-option=--read-delay-ms=20";
 /// Runs `tasklane check` with these options on a fresh database, printing its report.
 async fn check(options: &[&str]) -> Summary {
     let database = fresh_database().await;
-    run(&[&["--database-url", &database.url], options].concat()).await
+    spawned(&[&["--database-url", &database.url], options].concat()).await
 }
 
 /// Runs `tasklane check` with these options on a throwaway PostgreSQL it starts itself,
 /// and can restart.
 async fn check_with_own_postgres(options: &[&str]) -> Summary {
-    run(&[&["--with-postgres"], options].concat()).await
+    spawned(&[&["--with-postgres"], options].concat()).await
+}
+
+/// Runs `tasklane check` on instances it starts from this build.
+async fn spawned(options: &[&str]) -> Summary {
+    let server = ["--server", env!("CARGO_BIN_EXE_tasklane"), READ_DELAY];
+    run(&[&server[..], options].concat()).await
 }
 
 async fn run(options: &[&str]) -> Summary {
-    let mut command = vec![
-        "tasklane",
-        "check",
-        "--server",
-        env!("CARGO_BIN_EXE_tasklane"),
-        "--duration",
-        SECONDS,
-        "--clients",
-        "6",
-        READ_DELAY,
-    ];
+    let mut command = vec!["tasklane", "check", "--duration", SECONDS, "--clients", "6"];
     // The redis-server scripts/test found (or installed), for the modes that start one.
     let redis_server = std::env::var("TASKLANE_TEST_REDIS_SERVER").ok();
     if let Some(path) = &redis_server {
@@ -128,6 +125,48 @@ async fn tasklane_in_redis_mode_passes_every_scenario() {
 async fn tasklane_in_strict_mode_passes_every_scenario_even_as_redis_loses_writes() {
     let summary = check(&["--consistency=strict", "--with-redis"]).await;
     assert_clean(&summary, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
+    let database = fresh_database().await;
+    let serve = [
+        "tasklane",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        "warn",
+    ];
+    let serve = [&serve[..], &["--database-url", &database.url]].concat();
+    let Command::Serve(args) = Cli::try_parse_from(serve).unwrap().command else {
+        unreachable!("the command is `serve`")
+    };
+    let app = Application::build(&args).await.unwrap();
+    let url = format!("http://{}", app.address());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let history = tempfile::NamedTempFile::new().unwrap();
+    let history_path = history.path().to_str().unwrap();
+
+    let summary = run(&["--url", &url, "--history", history_path]).await;
+    // No Redis URL and no processes of its own: only the fault-free scenarios can run.
+    assert_clean(&summary, 2);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(history.path())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), summary.operations());
+    for line in &lines {
+        for field in ["scenario", "client", "start_us", "end_us", "op", "outcome"] {
+            assert!(line.get(field).is_some(), "no `{field}` in {line}");
+        }
+    }
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
 
 /// PostgreSQL crashes and restarts, in every mode; on the PostgreSQL leg of
