@@ -1,199 +1,204 @@
-//! Many concurrent writers and readers; every read is checked against the writes that
-//! were acknowledged before it started.
-//!
-//! Writers record each acknowledged write (the version it produced, or the deletion),
-//! and mark a deletion as started before sending it. A reader copies that record
-//! *before* its read starts, so everything in the copy was acknowledged before the read:
-//! the read must show every such task at that version or later, and no task whose
-//! deletion was acknowledged. A task may be missing only if its deletion had started by
-//! the time the read ended (a read may reflect writes that overlap it).
+//! Many concurrent writers and readers straight on the cache (no HTTP), their history
+//! judged by the same checks as `tasklane check` ([`verdict::check`]): every read must
+//! reflect every write acknowledged before it started, and no client may see a task go
+//! back to an older version.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tasklane::cache::{Consistency, Design, TaskCache};
-use tasklane::domain::{ListQuery, Scope, Task, TaskId};
+use serde::Deserialize;
+use serde_json::json;
+use tasklane::cache::{Consistency, Design, ListRead, TaskCache};
+use tasklane::check::history::{Clock, Filter, Operation, Outcome, Phase, Request, Seen};
+use tasklane::check::verdict::{self, Violation};
+use tasklane::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
 use tasklane::store::Precondition;
 
 use crate::common::consistencies;
-use crate::support::{cache_with, decode, list, new_task, rename};
-
-/// What the writers know of a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Known {
-    /// Its last acknowledged version.
-    Live(i64),
-    /// A deletion was sent (it may or may not have happened yet); last acknowledged version.
-    Deleting(i64),
-    /// Its deletion was acknowledged.
-    Deleted,
-}
-
-type Acknowledged = Arc<Mutex<HashMap<TaskId, Known>>>;
+use crate::support::{cache_with, new_task};
 
 const WRITERS: usize = 4;
 const WRITES_EACH: usize = 120;
 const READERS: usize = 6;
+const STATUSES: [&str; 4] = ["todo", "in_progress", "blocked", "done"];
 
-struct Outcome {
-    reads: usize,
-    violations: Vec<String>,
+/// The cache under test, every operation so far, and every task ever created.
+struct Run {
+    cache: Arc<TaskCache>,
+    clock: Clock,
+    history: Mutex<Vec<Operation>>,
+    created: Mutex<Vec<String>>,
 }
 
-async fn writer(cache: Arc<TaskCache>, acknowledged: Acknowledged, seed: u64) {
+impl Run {
+    /// Times `action` on the run's clock and records it as client `client`'s.
+    async fn record(
+        &self,
+        client: usize,
+        request: Request,
+        action: impl Future<Output = Outcome>,
+    ) -> Outcome {
+        let start_us = self.clock.now();
+        let outcome = action.await;
+        let op = Operation {
+            client,
+            instance: 0,
+            start_us,
+            end_us: self.clock.now(),
+            phase: Phase::Run,
+            request,
+            outcome: outcome.clone(),
+        };
+        self.history.lock().unwrap().push(op);
+        outcome
+    }
+}
+
+fn seen(task: &Task) -> Seen {
+    serde_json::from_value(serde_json::to_value(task).unwrap()).unwrap()
+}
+
+async fn writer(run: Arc<Run>, client: usize) {
     let scope = Scope::default();
-    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut rng = fastrand::Rng::with_seed(client as u64);
     let mut live: Vec<TaskId> = Vec::new();
-    for n in 0..WRITES_EACH {
+    for _ in 0..WRITES_EACH {
         let roll = rng.u8(..100);
         if live.len() < 3 || (roll < 15 && live.len() < 6) {
-            let task = cache
-                .create(&scope, new_task(&format!("w{seed}-{n}")), None)
-                .await
-                .unwrap();
-            acknowledged
-                .lock()
-                .unwrap()
-                .insert(task.id, Known::Live(task.version));
-            live.push(task.id);
+            let request = Request::Create {
+                status: "todo".to_owned(),
+                assignee: None,
+            };
+            let outcome = run
+                .record(client, request, async {
+                    let task = run.cache.create(&scope, new_task("t"), None).await;
+                    Outcome::Written {
+                        task: seen(&task.unwrap()),
+                    }
+                })
+                .await;
+            if let Outcome::Written { task } = outcome {
+                live.push(task.id.parse().unwrap());
+                run.created.lock().unwrap().push(task.id);
+            }
         } else if roll < 25 {
             let id = live.swap_remove(rng.usize(..live.len()));
-            {
-                let mut known = acknowledged.lock().unwrap();
-                let Known::Live(version) = known[&id] else {
-                    unreachable!("only live tasks are deleted")
-                };
-                known.insert(id, Known::Deleting(version));
-            }
-            cache.delete(&scope, id, &Precondition::None).await.unwrap();
-            acknowledged.lock().unwrap().insert(id, Known::Deleted);
+            let request = Request::Delete { id: id.to_string() };
+            run.record(client, request, async {
+                run.cache
+                    .delete(&scope, id, &Precondition::None)
+                    .await
+                    .unwrap();
+                Outcome::Deleted
+            })
+            .await;
         } else {
             let id = live[rng.usize(..live.len())];
-            let task = rename(&cache, &scope, id, &format!("w{seed}-{n}"))
-                .await
-                .unwrap();
-            acknowledged
-                .lock()
-                .unwrap()
-                .insert(id, Known::Live(task.version));
+            let status = STATUSES[rng.usize(..STATUSES.len())];
+            let patch: TaskPatch = serde_json::from_value(json!({ "status": status })).unwrap();
+            let request = Request::Update {
+                id: id.to_string(),
+                status: status.to_owned(),
+                assignee: None,
+            };
+            run.record(client, request, async {
+                let task = run
+                    .cache
+                    .update(&scope, id, &Precondition::None, &patch, None);
+                Outcome::Written {
+                    task: seen(&task.await.unwrap()),
+                }
+            })
+            .await;
         }
     }
 }
 
-/// Checks what a read saw (`seen`: version per task present) against what was known
-/// before it started (`before`) and after it ended (`after`), for the tasks in `ids`.
-fn check(
-    ids: &[TaskId],
-    before: &HashMap<TaskId, Known>,
-    after: &HashMap<TaskId, Known>,
-    seen: &HashMap<TaskId, i64>,
-    what: &str,
-) -> Vec<String> {
-    let mut violations = Vec::new();
-    for id in ids {
-        match (before[id], seen.get(id)) {
-            (Known::Live(acked) | Known::Deleting(acked), Some(&seen)) if seen < acked => violations.push(format!(
-                "{what}: task {id} at version {seen}, but version {acked} was acknowledged before the read"
-            )),
-            (Known::Live(acked), None) if matches!(after[id], Known::Live(_)) => violations.push(format!(
-                "{what}: task {id} missing, but version {acked} was acknowledged before the read and no deletion was sent"
-            )),
-            (Known::Deleted, Some(seen)) => violations.push(format!(
-                "{what}: task {id} seen at version {seen} after its deletion was acknowledged"
-            )),
-            _ => {}
-        }
-    }
-    violations
+#[derive(Deserialize)]
+struct Page {
+    data: Vec<Seen>,
+    next_cursor: Option<String>,
 }
 
-async fn reader(
-    cache: Arc<TaskCache>,
-    acknowledged: Acknowledged,
-    writers_done: Arc<tokio::sync::Notify>,
-    seed: u64,
-) -> Outcome {
+/// Lists and single reads, alternating at random, until the writers are done.
+async fn reader(run: Arc<Run>, client: usize, writers_done: Arc<tokio::sync::Notify>) {
     let scope = Scope::default();
     let query = ListQuery::parse("limit=100").unwrap();
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut outcome = Outcome {
-        reads: 0,
-        violations: Vec::new(),
-    };
+    let mut rng = fastrand::Rng::with_seed(client as u64);
     let done = writers_done.notified();
     tokio::pin!(done);
     loop {
-        let before = acknowledged.lock().unwrap().clone(); // before the read starts
-        let ids: Vec<TaskId> = before.keys().copied().collect();
-        let (checked, seen, what) = if rng.bool() || ids.is_empty() {
-            let page = list(&cache, &scope, &query).await;
-            (
-                ids,
-                page.data
-                    .iter()
-                    .map(|task| (task.id, task.version))
-                    .collect(),
-                "list",
-            )
+        let known = run.created.lock().unwrap().clone();
+        if rng.bool() || known.is_empty() {
+            let request = Request::List {
+                query: "limit=100".to_owned(),
+                filter: Filter::default(),
+            };
+            run.record(client, request, async {
+                let ListRead::Fresh(snapshot) =
+                    run.cache.list(&scope, &query, |_| false).await.unwrap()
+                else {
+                    unreachable!("the reader sent no ETag")
+                };
+                let page: Page = serde_json::from_slice(&snapshot.body).unwrap();
+                Outcome::Listed {
+                    complete: page.next_cursor.is_none(),
+                    tasks: page.data,
+                    next_cursor: page.next_cursor,
+                }
+            })
+            .await;
         } else {
-            let id = ids[rng.usize(..ids.len())];
-            let task = cache
-                .get(&scope, id)
-                .await
-                .unwrap()
-                .map(|s| decode::<Task>(&s.body));
-            (
-                vec![id],
-                task.map(|task| (task.id, task.version))
-                    .into_iter()
-                    .collect(),
-                "get",
-            )
-        };
-        let after = acknowledged.lock().unwrap().clone(); // after the read ended
-        outcome
-            .violations
-            .extend(check(&checked, &before, &after, &seen, what));
-        outcome.reads += 1;
+            let id = known[rng.usize(..known.len())].clone();
+            let request = Request::Get { id: id.clone() };
+            run.record(client, request, async {
+                match run.cache.get(&scope, id.parse().unwrap()).await.unwrap() {
+                    Some(snapshot) => Outcome::Found {
+                        task: serde_json::from_slice(&snapshot.body).unwrap(),
+                    },
+                    None => Outcome::Absent,
+                }
+            })
+            .await;
+        }
         tokio::select! {
-            () = &mut done => return outcome,
+            () = &mut done => return,
             () = tokio::task::yield_now() => {}
         }
     }
 }
 
-async fn run(design: Design, consistency: Consistency, read_delay: Duration) -> Outcome {
+/// Runs the writers and readers against one cache; returns the reads made and what the
+/// checks found.
+async fn run(
+    design: Design,
+    consistency: Consistency,
+    read_delay: Duration,
+) -> (usize, Vec<Violation>) {
     let (cache, _store) = cache_with(design, consistency, read_delay).await;
-    let acknowledged: Acknowledged = Arc::default();
+    let run = Arc::new(Run {
+        cache,
+        clock: Clock::start(),
+        history: Mutex::default(),
+        created: Mutex::default(),
+    });
     let writers_done = Arc::new(tokio::sync::Notify::new());
     let readers: Vec<_> = (0..READERS)
-        .map(|i| {
-            tokio::spawn(reader(
-                cache.clone(),
-                acknowledged.clone(),
-                writers_done.clone(),
-                100 + i as u64,
-            ))
-        })
+        .map(|n| tokio::spawn(reader(run.clone(), WRITERS + n, writers_done.clone())))
         .collect();
     let writers: Vec<_> = (0..WRITERS)
-        .map(|i| tokio::spawn(writer(cache.clone(), acknowledged.clone(), i as u64)))
+        .map(|n| tokio::spawn(writer(run.clone(), n)))
         .collect();
     for writer in writers {
         writer.await.unwrap();
     }
     writers_done.notify_waiters();
-    let mut total = Outcome {
-        reads: 0,
-        violations: Vec::new(),
-    };
     for reader in readers {
-        let outcome = reader.await.unwrap();
-        total.reads += outcome.reads;
-        total.violations.extend(outcome.violations);
+        reader.await.unwrap();
     }
-    total
+    let history = run.history.lock().unwrap();
+    let reads = history.iter().filter(|op| !op.request.is_write()).count();
+    (reads, verdict::check(&history))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -202,21 +207,21 @@ async fn generation_cache_shows_no_stale_read_under_concurrency() {
         .into_iter()
         .map(|c| [(c, Duration::ZERO), (c, Duration::from_millis(2))]);
     for (consistency, read_delay) in runs.flatten() {
-        let outcome = run(Design::Generational, consistency, read_delay).await;
+        let (reads, violations) = run(Design::Generational, consistency, read_delay).await;
+        assert!(reads > 100, "only {reads} reads were checked");
         assert!(
-            outcome.reads > 100,
-            "only {} reads were checked",
-            outcome.reads
-        );
-        assert!(
-            outcome.violations.is_empty(),
-            "{} stale reads, e.g. {:#?}",
-            outcome.violations.len(),
-            &outcome.violations[..3.min(outcome.violations.len())]
+            violations.is_empty(),
+            "{} violations, e.g.\n{}",
+            violations.len(),
+            violations
+                .iter()
+                .take(3)
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         println!(
-            "generation cache, {consistency:?}, read delay {read_delay:?}: {} reads checked, 0 violations",
-            outcome.reads
+            "generation cache, {consistency:?}, read delay {read_delay:?}: {reads} reads checked, 0 violations"
         );
     }
 }
@@ -224,20 +229,19 @@ async fn generation_cache_shows_no_stale_read_under_concurrency() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn plain_cache_aside_shows_stale_reads_under_concurrency() {
     // The slowed reads widen the window between query and fill, as a loaded database does.
-    let outcome = run(
+    let (reads, violations) = run(
         Design::DeleteOnWrite,
         Consistency::Local,
         Duration::from_millis(2),
     )
     .await;
     println!(
-        "plain cache-aside: {} reads checked, {} violations, e.g. {:?}",
-        outcome.reads,
-        outcome.violations.len(),
-        outcome.violations.first()
+        "plain cache-aside: {reads} reads checked, {} violations, e.g. {:?}",
+        violations.len(),
+        violations.first().map(ToString::to_string)
     );
     assert!(
-        !outcome.violations.is_empty(),
+        violations.iter().any(|v| v.kind == verdict::Kind::Stale),
         "the checker must catch the plain cache-aside"
     );
 }
