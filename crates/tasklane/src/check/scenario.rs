@@ -148,19 +148,16 @@ pub async fn run(
         done: AtomicUsize::new(0),
     });
     let deadline = Instant::now() + settings.duration;
-    let clients: Vec<_> = (0..settings.clients)
-        .map(|n| {
-            let run = run.clone();
-            let settings = settings.clone();
-            tokio::spawn(async move {
-                match scenario {
-                    Scenario::StaleFill if n == 0 => stale_fill(&run, &settings, deadline).await,
-                    Scenario::StaleFill => {} // one driver runs the rounds
-                    _ => mixed(&run, n, &settings, deadline).await,
-                }
-            })
-        })
-        .collect();
+    let clients: Vec<_> = match scenario {
+        Scenario::StaleFill => vec![tokio::spawn(stale_fill(
+            run.clone(),
+            settings.stale_fill_gap,
+            deadline,
+        ))],
+        _ => (0..settings.clients)
+            .map(|n| tokio::spawn(mixed(run.clone(), n, settings.clone(), deadline)))
+            .collect(),
+    };
 
     // The fault, a few times during the run, and the progress bar.
     let mut faults = Vec::new();
@@ -204,7 +201,7 @@ pub async fn run(
 }
 
 /// Client `n`'s share of the random mix, until the deadline.
-async fn mixed(run: &Run, n: usize, settings: &Settings, deadline: Instant) {
+async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
     let client = Client::new(n, run.clock);
     let mut rng = fastrand::Rng::with_seed(settings.seed.wrapping_add(n as u64));
     let instances = run.target.instances.len();
@@ -249,7 +246,7 @@ fn failed(op: &Operation) -> bool {
 /// been in flight for the gap (through the next instance), then `follower` reads
 /// through every instance. Every read by `follower` starts after the write was
 /// acknowledged, so each must show it.
-async fn stale_fill(run: &Run, settings: &Settings, deadline: Instant) {
+async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
     let [reader, writer, follower] = [0, 1, 2].map(|n| Client::new(n, run.clock));
     let instances = run.target.instances.len();
     let created = run
@@ -282,7 +279,7 @@ async fn stale_fill(run: &Run, settings: &Settings, deadline: Instant) {
             assignee: None,
         };
         tokio::join!(run.perform(&reader, read_on, list()), async {
-            tokio::time::sleep(settings.stale_fill_gap).await;
+            tokio::time::sleep(gap).await;
             run.perform(&writer, write_on, write).await
         });
         for instance in 0..instances {
