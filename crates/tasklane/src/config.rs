@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::cache::{CacheConfig, Consistency, Design};
 use crate::check::scenario::Scenario;
 use crate::check::workload::Mix;
+use crate::domain::WorkspaceName;
+use crate::http::AuthMode;
 use crate::telemetry::LogFormat;
 
 /// Tasklane: a task-management API server whose cache never serves a stale task list.
@@ -30,6 +32,38 @@ pub enum Command {
     /// here, or live ones with --url), inject faults, and judge every read; exits 1 on
     /// any violation.
     Check(CheckArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `tasklane token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token for a member of a workspace (the workspace exists from its first
+    /// token on) and print its secret, which is shown this once.
+    Create(TokenCreateArgs),
+}
+
+/// `tasklane token create` options.
+#[derive(Debug, Clone, Args)]
+pub struct TokenCreateArgs {
+    /// The workspace: 1 to 64 of a-z, 0-9, `-` and `_`. Requests with the token act in
+    /// it and see only its tasks.
+    #[arg(long, value_name = "NAME")]
+    pub workspace: WorkspaceName,
+
+    /// Who the token is for.
+    #[arg(long, value_name = "NAME", default_value = "owner")]
+    pub member: String,
+
+    /// The database the server uses (as for `tasklane serve`).
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://tasklane.db"
+    )]
+    pub database_url: String,
 }
 
 /// `tasklane serve` options.
@@ -43,6 +77,23 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:8080"
     )]
     pub listen: SocketAddr,
+
+    /// Authentication: `token` (every `/v1` request needs `Authorization: Bearer
+    /// <token>`, from `tasklane token create`, and acts in that token's workspace) or
+    /// `none` (every request acts in the workspace `default`; refused on an address
+    /// other than loopback). Default: `none` on loopback, else `token`.
+    #[arg(long, env = "TASKLANE_AUTH", value_name = "MODE", value_enum)]
+    pub auth: Option<AuthMode>,
+
+    /// Requests per second each token may make (a burst of as many is allowed);
+    /// beyond it, `429` with `Retry-After`. 0: no limit.
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_LIMIT",
+        value_name = "PER_SECOND",
+        default_value_t = 100
+    )]
+    pub rate_limit: u32,
 
     /// Database URL: `sqlite://PATH` (the file is created on first start) or
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. Migrations run at start.
@@ -139,6 +190,22 @@ pub struct BaselineArgs {
 }
 
 impl ServeArgs {
+    /// The authentication mode these options ask for; `none` only on loopback.
+    pub fn auth_mode(&self) -> Result<AuthMode, String> {
+        let loopback = self.listen.ip().is_loopback();
+        match self.auth {
+            Some(AuthMode::None) if !loopback => Err(format!(
+                "refusing to serve {} without authentication: `--auth none` is only for \
+                 loopback addresses; issue tokens with `tasklane token create` and use \
+                 `--auth token`",
+                self.listen
+            )),
+            Some(mode) => Ok(mode),
+            None if loopback => Ok(AuthMode::None),
+            None => Ok(AuthMode::Token),
+        }
+    }
+
     /// The cache settings these options describe; `database_default` is the
     /// consistency the database suits when neither it nor a Redis URL is given.
     pub fn cache(&self, database_default: Consistency) -> CacheConfig {

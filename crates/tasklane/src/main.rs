@@ -1,8 +1,10 @@
 //! The `tasklane` binary: parse the command line, set up logging, run.
 
 use clap::Parser;
-use tasklane::config::{Cli, Command};
-use tasklane::startup::Application;
+use tasklane::config::{Cli, Command, TokenCommand};
+use tasklane::domain::Member;
+use tasklane::startup::{Application, open_store};
+use tasklane::store::issue;
 use tasklane::telemetry::LogFormat;
 use tasklane::{check, shutdown, telemetry};
 
@@ -16,6 +18,18 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .run_until(shutdown::signal())
                 .await
+        }
+        Command::Token(TokenCommand::Create(args)) => {
+            let member = Member::try_from(args.member)
+                .map_err(|problem| anyhow::anyhow!("--member: {problem}"))?;
+            let storage = open_store(&args.database_url).await?;
+            let (token, secret) = issue(&*storage.tokens, &args.workspace.scope(), member).await?;
+            eprintln!(
+                "Token {} for {} in workspace `{}`; its secret, shown this once:",
+                token.id, token.member, token.workspace
+            );
+            println!("{}", secret.reveal());
+            Ok(())
         }
         Command::Check(args) => {
             telemetry::init(LogFormat::Text, "warn")?;

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use tokio::net::TcpListener;
 
 use crate::cache::{Consistency, RedisTier, TaskCache};
 use crate::config::ServeArgs;
-use crate::http::{AppState, router};
-use crate::store::{PostgresStore, SqliteStore, Store};
+use crate::http::{AppState, Authenticator, router};
+use crate::store::{PostgresStore, SqliteStore, Store, TokenStore};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -20,21 +21,39 @@ pub struct Application {
     router: axum::Router,
 }
 
-/// Opens the store a database URL names, with the consistency that suits it by default:
-/// `local` for a SQLite file (one process), `strict` for PostgreSQL (any number).
-pub async fn open_store(url: &str) -> anyhow::Result<(Arc<dyn Store>, Consistency)> {
+/// What a database URL opens: the task store, the token store (the same database) and
+/// the consistency that suits it by default.
+pub struct Storage {
+    /// Tasks.
+    pub tasks: Arc<dyn Store>,
+    /// API tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// `local` for a SQLite file (one process), `strict` for PostgreSQL (any number).
+    pub consistency: Consistency,
+}
+
+/// Opens the database a URL names, applying its migrations.
+pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
     Ok(match scheme_of(url) {
         "sqlite" => {
             let store = SqliteStore::connect(url)
                 .await
                 .context("opening the SQLite database")?;
-            (Arc::new(store), Consistency::Local)
+            Storage {
+                tasks: Arc::new(store.clone()),
+                tokens: Arc::new(store),
+                consistency: Consistency::Local,
+            }
         }
         "postgres" | "postgresql" => {
             let store = PostgresStore::connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
-            (Arc::new(store), Consistency::Strict)
+            Storage {
+                tasks: Arc::new(store.clone()),
+                tokens: Arc::new(store),
+                consistency: Consistency::Strict,
+            }
         }
         other => bail!(
             "unsupported database URL scheme `{other}`; expected sqlite://PATH or postgres://..."
@@ -46,7 +65,12 @@ impl Application {
     /// Opens the database (applying migrations), builds the cache and binds the
     /// listening socket. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
-        let (store, database_default) = open_store(&args.database_url).await?;
+        let auth_mode = args.auth_mode().map_err(anyhow::Error::msg)?;
+        let Storage {
+            tasks: store,
+            tokens,
+            consistency: database_default,
+        } = open_store(&args.database_url).await?;
         #[cfg(feature = "baselines")]
         let store: Arc<dyn Store> = match args.baselines.read_delay_ms {
             0 => store,
@@ -72,8 +96,14 @@ impl Application {
             database = scheme_of(&args.database_url),
             redis = shared.is_some(),
             consistency = ?cache.consistency,
+            auth = ?auth_mode,
             "storage ready"
         );
+        let auth = Arc::new(Authenticator::new(
+            auth_mode,
+            tokens,
+            NonZeroU32::new(args.rate_limit),
+        ));
         let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
         let listener = TcpListener::bind(args.listen)
             .await
@@ -81,7 +111,7 @@ impl Application {
         Ok(Application {
             listener,
             store,
-            router: router(AppState { tasks }),
+            router: router(AppState { tasks, auth }),
         })
     }
 

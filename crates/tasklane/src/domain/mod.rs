@@ -1,12 +1,14 @@
-//! The task domain: what a task is, what a valid input looks like, and what a list query
-//! means. Everything here is plain data and pure functions; the HTTP layer parses into
+//! The task domain: what a task is, what a valid input looks like, what a list query
+//! means, and who a request acts for. Everything here is plain data and pure functions; the HTTP layer parses into
 //! these types and the stores and the cache only ever see valid values.
 
+mod account;
 mod query;
 mod scope;
 mod task;
 mod timestamp;
 
+pub use account::{ApiToken, Member, NewToken, TokenSecret, WorkspaceName};
 pub use query::{
     Cursor, Filter, ListQuery, Position, QueryError, Sort, SortKey, SortValue, TaskList,
 };

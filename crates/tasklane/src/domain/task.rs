@@ -138,7 +138,7 @@ pub(crate) fn parse_variant<'de, T: Deserialize<'de>>(text: &'de str) -> Result<
 ///
 /// NUL characters are refused everywhere: PostgreSQL cannot store them in text, and a
 /// task must read back exactly as it was written on either store.
-fn checked(text: String, min: usize, max: usize) -> Result<String, String> {
+pub(crate) fn checked(text: String, min: usize, max: usize) -> Result<String, String> {
     let chars = text.chars().count();
     if text.contains('\0') {
         Err("must not contain NUL characters".to_owned())
@@ -180,11 +180,13 @@ macro_rules! bounded_text {
             type Error = String;
 
             fn try_from(text: String) -> Result<Self, String> {
-                checked(text, $min, $max).map($name)
+                $crate::domain::task::checked(text, $min, $max).map($name)
             }
         }
     };
 }
+
+pub(crate) use bounded_text;
 
 bounded_text!(
     /// A task's title: 1 to 500 characters, not blank.

@@ -3,18 +3,19 @@
 //! Every error, including the router's own (unknown route, wrong method, a panic),
 //! leaves as an RFC 9457 problem-details document.
 
+mod auth;
 mod conditional;
 mod idempotency;
 mod json_body;
 mod openapi;
 mod problem;
 mod tasks;
+mod tokens;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
-use axum::http::request::Parts;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,8 +24,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::cache::{CacheHealth, TaskCache};
-use crate::domain::Scope;
 
+pub use auth::{AuthMode, Authenticator, Caller};
 pub use openapi::ApiDoc;
 pub use problem::{Problem, ProblemBody};
 
@@ -36,16 +37,8 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct AppState {
     /// Tasks, through the cache.
     pub tasks: Arc<TaskCache>,
-}
-
-/// The scope a request acts in. A single default scope until workspaces exist; this is
-/// the one place that will read it from the request's credentials.
-impl<S: Send + Sync> FromRequestParts<S> for Scope {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Scope::default())
-    }
+    /// Who each request acts for.
+    pub auth: Arc<Authenticator>,
 }
 
 /// The whole application router.
@@ -54,6 +47,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/tasks", get(tasks::list).post(tasks::create))
         .route("/v1/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
+        .route("/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(openapi::routes())
@@ -88,7 +83,7 @@ struct Readiness {
 
 /// Readiness: `200` while the database answers (`degraded` when the cache stands
 /// aside), `503` when it does not.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
     (status = 200, description = "Serving", body = Readiness),
     (status = 503, description = "The database is not answering", body = Readiness),
 ))]
@@ -117,7 +112,7 @@ async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Re
 }
 
 /// Liveness: the process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Serving", body = String)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "Serving", body = String)))]
 async fn healthz() -> Response {
     "ok".into_response()
 }

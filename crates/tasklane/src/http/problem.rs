@@ -15,6 +15,8 @@ pub struct Problem {
     pub(super) status: StatusCode,
     detail: String,
     pub(super) field: Option<String>,
+    /// Seconds for `Retry-After` (a `503` says 1 unless told otherwise).
+    retry_after: Option<u64>,
 }
 
 /// The body of every error response.
@@ -41,7 +43,14 @@ impl Problem {
             status,
             detail: detail.into(),
             field: None,
+            retry_after: (status == StatusCode::SERVICE_UNAVAILABLE).then_some(1),
         }
+    }
+
+    /// Says when to try again (`Retry-After`, in whole seconds, at least 1).
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait.as_secs_f64().ceil().max(1.0) as u64);
+        self
     }
 
     /// Names the body member or query parameter at fault.
@@ -127,8 +136,11 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

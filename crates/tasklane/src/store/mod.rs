@@ -11,6 +11,7 @@ mod postgres;
 mod slowed;
 mod sql;
 mod sqlite;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ pub use postgres::PostgresStore;
 pub use slowed::SlowedReads;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
+pub use tokens::{TokenStore, issue};
 
 /// What a write requires of the task's current version (from `If-Match`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

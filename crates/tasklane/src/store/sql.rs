@@ -414,6 +414,11 @@ pub trait Runner: Database {
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<Vec<Task>, StoreError>;
+    /// Every API token the statement returns.
+    async fn fetch_tokens(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Vec<crate::domain::ApiToken>, StoreError>;
     /// A single text value, if a row came back.
     async fn fetch_text(
         conn: &mut Self::Connection,
@@ -455,6 +460,17 @@ macro_rules! runner {
                     sql.build_query_as().fetch_all(conn).await?;
                 rows.into_iter()
                     .map($crate::domain::Task::try_from)
+                    .collect()
+            }
+
+            async fn fetch_tokens(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Vec<$crate::domain::ApiToken>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::tokens::TokenRow> =
+                    sql.build_query_as().fetch_all(conn).await?;
+                rows.into_iter()
+                    .map($crate::domain::ApiToken::try_from)
                     .collect()
             }
 

@@ -4,6 +4,7 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tasklane::config::ServeArgs;
+use tasklane::http::AuthMode;
 use tasklane::startup::Application;
 use tasklane::telemetry::LogFormat;
 use tokio::sync::oneshot;
@@ -30,8 +31,32 @@ pub async fn spawn_app() -> TestApp {
 /// A server over `database` (to restart one on the same data), with the test Redis if
 /// this run has one.
 pub async fn spawn_app_on(database: &TestDatabase) -> TestApp {
-    let args = ServeArgs {
+    spawn_app_configured(database, |_| {}).await
+}
+
+/// A server over a new, empty database that requires tokens (`--auth token`), with
+/// `configure` applied to its options; returns it and its database, to issue tokens on.
+pub async fn spawn_authenticated_app(
+    configure: impl FnOnce(&mut ServeArgs),
+) -> (TestApp, TestDatabase) {
+    let database = fresh_database().await;
+    let app = spawn_app_configured(&database, |args| {
+        args.auth = Some(AuthMode::Token);
+        configure(args);
+    })
+    .await;
+    (app, database)
+}
+
+/// A server over `database` with `configure` applied to its default test options.
+pub async fn spawn_app_configured(
+    database: &TestDatabase,
+    configure: impl FnOnce(&mut ServeArgs),
+) -> TestApp {
+    let mut args = ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
+        auth: None,
+        rate_limit: 0,
         database_url: database.url.clone(),
         redis_url: database.redis.as_ref().map(|redis| redis.url.clone()),
         redis_key_prefix: database
@@ -46,6 +71,7 @@ pub async fn spawn_app_on(database: &TestDatabase) -> TestApp {
         log: "warn".to_owned(),
         baselines: Default::default(),
     };
+    configure(&mut args);
     let app = Application::build(&args).await.expect("the server starts");
     let base = format!("http://{}", app.address());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -62,6 +88,24 @@ pub async fn spawn_app_on(database: &TestDatabase) -> TestApp {
 }
 
 impl TestApp {
+    /// The same server, as seen by a client that sends `Authorization: Bearer {secret}`
+    /// with every request. Dropping it leaves the server running.
+    pub fn as_holder_of(&self, secret: &str) -> TestApp {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let bearer = format!("Bearer {secret}").parse().unwrap();
+        headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        TestApp {
+            base: self.base.clone(),
+            client: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            stop: None,
+            server: None,
+            database: None,
+        }
+    }
+
     /// Stops the server gracefully and waits until it has closed the database, which
     /// is handed back to start another server on.
     pub async fn stop(mut self) -> TestDatabase {

@@ -1,6 +1,7 @@
 //! The HTTP API, exercised through a real server on a random port: every endpoint,
 //! every filter, both kinds of pagination, ETags and every class of client error.
 
+mod auth;
 #[path = "../common/mod.rs"]
 mod common;
 mod conditional;

@@ -57,7 +57,7 @@ pub struct InstrumentedStore {
 impl InstrumentedStore {
     pub async fn new(delay: Duration) -> Arc<Self> {
         let database = fresh_database().await;
-        let (inner, _) = open_store(&database.url).await.unwrap();
+        let inner = open_store(&database.url).await.unwrap().tasks;
         let inner: Arc<dyn Store> = match delay {
             Duration::ZERO => inner,
             delay => Arc::new(SlowedReads::new(inner, delay)),

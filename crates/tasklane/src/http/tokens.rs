@@ -1,0 +1,81 @@
+//! `/v1/tokens`: the caller's workspace's API tokens: issue one (its secret shown once),
+//! list them (never a secret), revoke one.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::json_body::JsonBody;
+use super::problem::{Problem, ProblemBody};
+use super::{AppState, Caller};
+use crate::domain::{ApiToken, NewToken};
+use crate::store::{StoreError, issue};
+
+/// A newly issued token and its secret, which is shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct IssuedToken {
+    /// The token.
+    #[serde(flatten)]
+    pub token: ApiToken,
+    /// Send as `Authorization: Bearer <secret>`. Only its digest is stored: it cannot
+    /// be shown again.
+    pub secret: String,
+}
+
+/// List the workspace's tokens.
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
+    (status = 200, description = "Every token of the caller's workspace, oldest first", body = Vec<ApiToken>),
+    (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+))]
+pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Response, Problem> {
+    let tokens = app.auth.tokens().list(&caller.scope).await?;
+    Ok(Json(tokens).into_response())
+}
+
+/// Issue another token in the caller's workspace.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = NewToken, responses(
+    (status = 201, description = "Issued; the secret is shown this once", body = IssuedToken),
+    (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 422, description = "Missing, unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
+))]
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    JsonBody(new, _): JsonBody<NewToken>,
+) -> Result<Response, Problem> {
+    let (token, secret) = issue(app.auth.tokens(), &caller.scope, new.member).await?;
+    let issued = IssuedToken {
+        token,
+        secret: secret.reveal().to_owned(),
+    };
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+/// Revoke a token of the caller's workspace (the caller's own included).
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked: it is refused from now on"),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such token in this workspace", body = ProblemBody, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let missing = || Problem::new(StatusCode::NOT_FOUND, format!("no token with id `{id}`"));
+    let token = id.parse().map_err(|_| missing())?;
+    match app.auth.tokens().revoke(&caller.scope, token).await {
+        Err(StoreError::NotFound) => Err(missing()),
+        outcome => {
+            outcome?;
+            app.auth.forget_verified();
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
+}

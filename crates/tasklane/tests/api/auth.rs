@@ -1,0 +1,253 @@
+//! Workspaces and tokens: every `/v1` request acts in its token's workspace, and no
+//! path through the cache (entries, coalesced misses, ETags) ever shows one workspace
+//! another's tasks.
+
+use clap::Parser;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tasklane::config::{Cli, Command};
+use tasklane::domain::{Member, Scope};
+use tasklane::startup::{Application, open_store};
+use tasklane::store::issue;
+
+use crate::common::TestDatabase;
+use crate::helpers::{
+    TestApp, etag, problem, spawn_app_configured, spawn_authenticated_app, titles,
+};
+
+/// Issues a token for `member` of `workspace` straight in the database, as
+/// `tasklane token create` does; returns its secret.
+async fn token(database: &TestDatabase, workspace: &str, member: &str) -> String {
+    let storage = open_store(&database.url).await.unwrap();
+    let member = Member::try_from(member.to_owned()).unwrap();
+    let (_, secret) = issue(&*storage.tokens, &Scope::named(workspace), member)
+        .await
+        .unwrap();
+    secret.reveal().to_owned()
+}
+
+/// A server requiring tokens, and a client for each of two workspaces.
+async fn two_workspaces() -> (TestApp, TestApp, TestApp, TestDatabase) {
+    let (app, database) = spawn_authenticated_app(|_| {}).await;
+    let acme = app.as_holder_of(&token(&database, "acme", "ana").await);
+    let globex = app.as_holder_of(&token(&database, "globex", "gus").await);
+    (app, acme, globex, database)
+}
+
+#[tokio::test]
+async fn a_request_without_a_valid_token_is_refused() {
+    let (app, _database) = spawn_authenticated_app(|_| {}).await;
+    let unknown = format!("tl_{}", "0".repeat(64));
+    for authorization in [
+        None,
+        Some("Basic YTpi"),
+        Some("Bearer nonsense"),
+        Some(&*format!("Bearer {unknown}")),
+    ] {
+        let mut request = app.client.get(app.url("/v1/tasks"));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        problem(response, StatusCode::UNAUTHORIZED).await;
+    }
+    // Liveness, readiness and the API document stay open.
+    for path in ["/healthz", "/readyz", "/openapi.json"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identical_queries_from_two_workspaces_never_see_each_others_tasks() {
+    let (_app, acme, globex, _database) = two_workspaces().await;
+    let secret_plan = acme.create(json!({"title": "acme: secret plan"})).await;
+    globex.create(json!({"title": "globex: roadmap"})).await;
+
+    // Many identical cold misses at once from both: coalescing must not cross over.
+    let query = "sort=title&limit=50";
+    let reads: Vec<_> = (0..16)
+        .map(|n| {
+            let (holder, expected) = if n % 2 == 0 {
+                (&acme, "acme: secret plan")
+            } else {
+                (&globex, "globex: roadmap")
+            };
+            let request = holder.client.get(holder.url(&format!("/v1/tasks?{query}")));
+            tokio::spawn(async move {
+                let page: Value = request.send().await.unwrap().json().await.unwrap();
+                (expected, titles(&page))
+            })
+        })
+        .collect();
+    for read in reads {
+        let (expected, seen) = read.await.unwrap();
+        assert_eq!(seen, [expected]);
+    }
+
+    // Acme's ETag means nothing to globex: a full answer with globex's own list.
+    let acme_etag = etag(&acme.list_raw(query).await);
+    let response = globex
+        .client
+        .get(globex.url(&format!("/v1/tasks?{query}")))
+        .header("if-none-match", &acme_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        titles(&response.json::<Value>().await.unwrap()),
+        ["globex: roadmap"]
+    );
+
+    // Acme's task is not there at all for globex: 404, never 403.
+    let id = secret_plan["id"].as_str().unwrap();
+    problem(globex.get_task(id).await, StatusCode::NOT_FOUND).await;
+    problem(
+        globex.patch_task(id, &json!({"title": "mine"}), None).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(globex.delete_task(id, None).await, StatusCode::NOT_FOUND).await;
+    assert_eq!(acme.get_task(id).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_write_in_one_workspace_leaves_the_other_workspaces_lists_current() {
+    let (_app, acme, globex, _database) = two_workspaces().await;
+    globex.create(json!({"title": "globex: roadmap"})).await;
+    let globex_etag = etag(&globex.list_raw("").await);
+    acme.create(json!({"title": "acme: launch"})).await;
+    let response = globex
+        .client
+        .get(globex.url("/v1/tasks"))
+        .header("if-none-match", &globex_etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_MODIFIED,
+        "globex's generation moved"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_issued_listed_and_revoked_within_their_workspace() {
+    let (app, acme, globex, _database) = two_workspaces().await;
+    let issued: Value = acme
+        .client
+        .post(acme.url("/v1/tokens"))
+        .json(&json!({"member": "bo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bo = app.as_holder_of(issued["secret"].as_str().unwrap());
+    bo.create(json!({"title": "acme: by bo"})).await;
+    assert_eq!(titles(&acme.list("").await), ["acme: by bo"]);
+
+    let listed: Value = acme
+        .client
+        .get(acme.url("/v1/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let members: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["member"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ["ana", "bo"]);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("secret").is_none())
+    );
+
+    // Globex can neither see nor revoke acme's tokens.
+    let bo_id = issued["id"].as_str().unwrap();
+    let response = globex
+        .client
+        .delete(globex.url(&format!("/v1/tokens/{bo_id}")))
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::NOT_FOUND).await;
+
+    let response = acme
+        .client
+        .delete(acme.url(&format!("/v1/tokens/{bo_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    problem(bo.list_raw("").await, StatusCode::UNAUTHORIZED).await;
+    assert_eq!(acme.list_raw("").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_beyond_its_rate_is_told_when_to_come_back() {
+    let (app, database) = spawn_authenticated_app(|args| args.rate_limit = 5).await;
+    let eager = app.as_holder_of(&token(&database, "acme", "eager").await);
+    let calm = app.as_holder_of(&token(&database, "acme", "calm").await);
+    let mut limited = None;
+    for _ in 0..20 {
+        let response = eager.list_raw("").await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+    }
+    let response = limited.expect("20 requests at once exceed 5 a second");
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    // The limit is per token.
+    assert_eq!(calm.list_raw("").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_serve_a_public_address_without_authentication() {
+    let database = crate::common::fresh_database().await;
+    let refused = spawn_refused(&database).await;
+    assert!(
+        refused.contains("refusing to serve 0.0.0.0:0 without authentication"),
+        "{refused}"
+    );
+    // On loopback, no token is needed: requests act in the workspace `default`.
+    let open = spawn_app_configured(&database, |_| {}).await;
+    assert_eq!(open.list_raw("").await.status(), StatusCode::OK);
+}
+
+async fn spawn_refused(database: &TestDatabase) -> String {
+    let command = [
+        "tasklane",
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--auth",
+        "none",
+    ];
+    let command = [&command[..], &["--database-url", &database.url]].concat();
+    let Command::Serve(args) = Cli::try_parse_from(command).unwrap().command else {
+        unreachable!("the command is `serve`")
+    };
+    match Application::build(&args).await {
+        Ok(_) => panic!("served a public address without authentication"),
+        Err(error) => format!("{error:#}"),
+    }
+}
