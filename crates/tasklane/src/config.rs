@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 
@@ -94,6 +95,12 @@ pub struct ServeArgs {
         default_value_t = 100
     )]
     pub rate_limit: u32,
+
+    /// A web origin (`https://tasks.example.com`) whose pages may call the API from a
+    /// browser (repeatable; CORS). None by default: browsers refuse cross-origin calls.
+    #[arg(long, env = "TASKLANE_CORS_ORIGIN", value_name = "ORIGIN", value_delimiter = ',',
+          value_parser = parse_origin)]
+    pub cors_origin: Vec<HeaderValue>,
 
     /// Database URL: `sqlite://PATH` (the file is created on first start) or
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. Migrations run at start.
@@ -331,5 +338,31 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
         _ => Err("expected a number of seconds above 0 and at most 86400".to_owned()),
+    }
+}
+
+/// An origin as browsers send it: scheme, host and optional port, nothing else.
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    let shape = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .is_some_and(|host| !host.is_empty() && !host.contains('/'));
+    if !shape {
+        return Err("expected an origin such as `https://tasks.example.com` (no path)".to_owned());
+    }
+    HeaderValue::from_str(text).map_err(|_| "not a valid header value".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cors_origin_is_a_scheme_and_a_host_only() {
+        assert!(parse_origin("https://tasks.example.com").is_ok());
+        assert!(parse_origin("http://localhost:5173").is_ok());
+        for bad in ["tasks.example.com", "https://", "https://a.example/path", "*"] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -111,7 +111,7 @@ impl Application {
         Ok(Application {
             listener,
             store,
-            router: router(AppState { tasks, auth }),
+            router: router(AppState { tasks, auth }, args.cors_origin.clone()),
         })
     }
 

@@ -16,10 +16,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -41,10 +42,28 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
 }
 
-/// The whole application router.
-pub fn router(state: AppState) -> Router {
-    let request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
+/// Browsers on these origins may call the API.
+fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+    use axum::http::{Method, header};
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// The whole application router; browsers on `cors_origins` may call it (with none,
+/// no CORS headers are sent and browsers refuse cross-origin calls).
+pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let router = Router::new()
         .route("/v1/tasks", get(tasks::list).post(tasks::create))
         .route("/v1/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
@@ -67,7 +86,12 @@ pub fn router(state: AppState) -> Router {
         })
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(state)
+        .with_state(state);
+    if cors_origins.is_empty() {
+        router
+    } else {
+        router.layer(cors(cors_origins))
+    }
 }
 
 /// Readiness, as `/readyz` reports it.

@@ -57,6 +57,7 @@ pub async fn spawn_app_configured(
         listen: "127.0.0.1:0".parse().unwrap(),
         auth: None,
         rate_limit: 0,
+        cors_origin: Vec::new(),
         database_url: database.url.clone(),
         redis_url: database.redis.as_ref().map(|redis| redis.url.clone()),
         redis_key_prefix: database
