@@ -253,6 +253,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "URL")]
     pub url: Vec<String>,
 
+    /// With --url: the bearer token every request sends (servers with `--auth
+    /// token`); the check acts in its workspace.
+    #[arg(long, env = "TASKLANE_TOKEN", value_name = "SECRET", requires = "url",
+          hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<String>,
+
     /// With --url: the instances' Redis, for `redis-flush`.
     #[arg(long, value_name = "URL", requires = "url")]
     pub redis_url: Option<String>,
@@ -341,6 +347,13 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A token secret as `tasklane token create` prints it.
+fn parse_token(text: &str) -> Result<String, String> {
+    crate::domain::TokenSecret::presented(text)
+        .map(|_| text.to_owned())
+        .ok_or_else(|| "expected a token secret: `tl_` and 64 hexadecimal digits".to_owned())
+}
+
 /// An origin as browsers send it: scheme, host and optional port, nothing else.
 fn parse_origin(text: &str) -> Result<HeaderValue, String> {
     let shape = text
@@ -361,7 +374,12 @@ mod tests {
     fn a_cors_origin_is_a_scheme_and_a_host_only() {
         assert!(parse_origin("https://tasks.example.com").is_ok());
         assert!(parse_origin("http://localhost:5173").is_ok());
-        for bad in ["tasks.example.com", "https://", "https://a.example/path", "*"] {
+        for bad in [
+            "tasks.example.com",
+            "https://",
+            "https://a.example/path",
+            "*",
+        ] {
             assert!(parse_origin(bad).is_err(), "{bad}");
         }
     }

@@ -19,6 +19,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Target {
     /// Base URLs (`http://127.0.0.1:8080`), one per instance.
     pub instances: Vec<String>,
+    /// The bearer token every request sends, for servers that require one.
+    pub token: Option<String>,
     /// A word in the description of every task this run creates; every list read asks
     /// for it (`q=`), so that other data in the database never reaches the checks.
     pub marker: String,
@@ -40,10 +42,19 @@ struct Page {
 }
 
 impl Client {
-    /// Client number `id`, timing its operations on `clock`.
-    pub fn new(id: usize, clock: Clock) -> Self {
+    /// Client number `id`, timing its operations on `clock`, sending `token` (if any)
+    /// as its bearer token.
+    pub fn new(id: usize, clock: Clock, token: Option<&str>) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = token {
+            let bearer = format!("Bearer {token}")
+                .parse()
+                .expect("a token secret is ASCII (checked on the command line)");
+            headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        }
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
+            .default_headers(headers)
             .build()
             .expect("a plain HTTP client builds");
         Client { http, id, clock }

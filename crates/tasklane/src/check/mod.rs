@@ -67,6 +67,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         mix: args.mix,
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
         stale_fill_gap: Duration::from_millis(args.stale_fill_gap_ms),
+        token: args.token.clone(),
     };
     writeln!(
         out,

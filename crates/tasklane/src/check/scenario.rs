@@ -84,6 +84,8 @@ pub struct Settings {
     pub seed: u64,
     /// `stale-fill`: how long after the list read is sent the write is sent.
     pub stale_fill_gap: Duration,
+    /// The bearer token of every request, if the servers require one.
+    pub token: Option<String>,
 }
 
 /// What one scenario did and found.
@@ -140,6 +142,7 @@ pub async fn run(
     let run = Arc::new(Run {
         target: Target {
             instances: deployment.urls.clone(),
+            token: settings.token.clone(),
             marker: format!("chk{:012x}", fastrand::u64(..) >> 16),
         },
         clock: Clock::start(),
@@ -202,7 +205,7 @@ pub async fn run(
 
 /// Client `n`'s share of the random mix, until the deadline.
 async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
-    let client = Client::new(n, run.clock);
+    let client = Client::new(n, run.clock, run.target.token.as_deref());
     let mut rng = fastrand::Rng::with_seed(settings.seed.wrapping_add(n as u64));
     let instances = run.target.instances.len();
     while Instant::now() < deadline {
@@ -247,7 +250,8 @@ fn failed(op: &Operation) -> bool {
 /// through every instance. Every read by `follower` starts after the write was
 /// acknowledged, so each must show it.
 async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
-    let [reader, writer, follower] = [0, 1, 2].map(|n| Client::new(n, run.clock));
+    let [reader, writer, follower] =
+        [0, 1, 2].map(|n| Client::new(n, run.clock, run.target.token.as_deref()));
     let instances = run.target.instances.len();
     let created = run
         .perform(
@@ -294,7 +298,7 @@ async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
 /// After the run: every task whose creation was acknowledged, read once more through
 /// the first instance that answers. Returns the tasks that could not be read at all.
 async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
-    let client = Client::new(client, run.clock);
+    let client = Client::new(client, run.clock, run.target.token.as_deref());
     let created: Vec<String> = {
         let history = run.history.lock().expect("not poisoned");
         history

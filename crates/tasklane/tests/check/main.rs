@@ -10,7 +10,9 @@ use clap::Parser;
 use tasklane::check::verdict::Kind;
 use tasklane::check::{self, Summary};
 use tasklane::config::{Cli, Command};
-use tasklane::startup::Application;
+use tasklane::domain::{Member, Scope};
+use tasklane::startup::{Application, open_store};
+use tasklane::store::issue;
 
 use crate::common::fresh_database;
 
@@ -55,6 +57,41 @@ async fn run(options: &[&str]) -> Summary {
     let summary = check::run(&args, &mut report).await.unwrap();
     println!("{}", String::from_utf8_lossy(&report));
     summary
+}
+
+/// A `tasklane serve` in this process with these options, on a free loopback port.
+async fn serve(options: &[&str]) -> (String, RunningServer) {
+    let command = [
+        "tasklane",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        "warn",
+    ];
+    let parsed = Cli::try_parse_from([&command[..], options].concat()).unwrap();
+    let Command::Serve(args) = parsed.command else {
+        unreachable!("the command is `serve`")
+    };
+    let app = Application::build(&args).await.unwrap();
+    let url = format!("http://{}", app.address());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (url, RunningServer { stop, server })
+}
+
+struct RunningServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.server.await.unwrap().unwrap();
+    }
 }
 
 fn kinds(summary: &Summary) -> Vec<Kind> {
@@ -132,24 +169,7 @@ async fn tasklane_in_strict_mode_passes_every_scenario_even_as_redis_loses_write
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
     let database = fresh_database().await;
-    let serve = [
-        "tasklane",
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--log",
-        "warn",
-    ];
-    let serve = [&serve[..], &["--database-url", &database.url]].concat();
-    let Command::Serve(args) = Cli::try_parse_from(serve).unwrap().command else {
-        unreachable!("the command is `serve`")
-    };
-    let app = Application::build(&args).await.unwrap();
-    let url = format!("http://{}", app.address());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let (url, server) = serve(&["--database-url", &database.url]).await;
     let history = tempfile::NamedTempFile::new().unwrap();
     let history_path = history.path().to_str().unwrap();
 
@@ -167,8 +187,28 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
             assert!(line.get(field).is_some(), "no `{field}` in {line}");
         }
     }
-    stop.send(()).unwrap();
-    server.await.unwrap().unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_that_requires_tokens_is_checked_within_one_workspace() {
+    let database = fresh_database().await;
+    let storage = open_store(&database.url).await.unwrap();
+    let member = Member::try_from("checker".to_owned()).unwrap();
+    let (_, secret) = issue(&*storage.tokens, &Scope::named("checked"), member)
+        .await
+        .unwrap();
+    let (url, server) = serve(&["--database-url", &database.url, "--auth", "token"]).await;
+    let summary = run(&[
+        "--url",
+        &url,
+        "--token",
+        secret.reveal(),
+        "--scenario=mixed",
+    ])
+    .await;
+    assert_clean(&summary, 1);
+    server.stop().await;
 }
 
 /// PostgreSQL crashes and restarts, in every mode; on the PostgreSQL leg of
