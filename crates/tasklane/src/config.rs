@@ -96,6 +96,12 @@ pub struct ServeArgs {
     )]
     pub rate_limit: u32,
 
+    /// How long a request may take, in seconds, before it is answered `503` (a write
+    /// cut short may or may not have been applied: retry it with its Idempotency-Key).
+    #[arg(long, env = "TASKLANE_REQUEST_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
     /// A web origin (`https://tasks.example.com`) whose pages may call the API from a
     /// browser (repeatable; CORS). None by default: browsers refuse cross-origin calls.
     #[arg(long, env = "TASKLANE_CORS_ORIGIN", value_name = "ORIGIN", value_delimiter = ',',

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::cache::{Consistency, RedisTier, TaskCache};
 use crate::config::ServeArgs;
-use crate::http::{AppState, Authenticator, router};
+use crate::http::{AppState, Authenticator, Limits, router};
 use crate::store::{PostgresStore, SqliteStore, Store, TokenStore};
 
 /// A bound, ready-to-run server.
@@ -111,7 +111,13 @@ impl Application {
         Ok(Application {
             listener,
             store,
-            router: router(AppState { tasks, auth }, args.cors_origin.clone()),
+            router: router(
+                AppState { tasks, auth },
+                Limits {
+                    cors_origins: args.cors_origin.clone(),
+                    request_timeout: Duration::from_secs(args.request_timeout_secs),
+                },
+            ),
         })
     }
 

@@ -319,8 +319,9 @@ impl TaskCache {
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
         let task = new.into_task(Timestamp::now());
+        let in_flight = self.in_flight(scope);
         let written = self.store.insert(scope, &task, idempotency).await;
-        self.written(scope, &written).await?;
+        in_flight.settle(self.written(scope, &written).await)?;
         Ok(written?)
     }
 
@@ -334,11 +335,12 @@ impl TaskCache {
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
+        let in_flight = self.in_flight(scope);
         let written = self
             .store
             .update(scope, id, expected, patch, idempotency)
             .await;
-        self.written(scope, &written).await?;
+        in_flight.settle(self.written(scope, &written).await)?;
         Ok(written?)
     }
 
@@ -349,8 +351,9 @@ impl TaskCache {
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), CacheError> {
+        let in_flight = self.in_flight(scope);
         let written = self.store.delete(scope, id, expected).await;
-        self.written(scope, &written).await?;
+        in_flight.settle(self.written(scope, &written).await)?;
         Ok(written?)
     }
 
@@ -484,6 +487,15 @@ impl TaskCache {
         Ok(())
     }
 
+    /// Marks a write as started; see [`InFlight`].
+    fn in_flight<'a>(&'a self, scope: &'a Scope) -> InFlight<'a> {
+        InFlight {
+            cache: self,
+            scope,
+            settled: false,
+        }
+    }
+
     /// Notes how a call to Redis went; `None` if it failed (logged once per outage).
     fn redis<T>(&self, outcome: Result<T, ::redis::RedisError>) -> Option<T> {
         let mut failed_at = self.redis_failed_at.lock().expect("not poisoned");
@@ -514,6 +526,39 @@ impl TaskCache {
             Design::Generational => format!("{before}{generation}{after}"),
             #[cfg(feature = "baselines")]
             Design::DeleteOnWrite => format!("{before}{after}"),
+        }
+    }
+}
+
+/// A write between its start and its advance. If its future is dropped there (the
+/// client went away, the request ran out of time), the commit may have happened without
+/// the advance that must follow it, so dropping this makes up for it: in-process
+/// generations advance at once; with Redis generations the instance stops trusting its
+/// cache until an advance lands, as when an advance fails. (Strict generations advance
+/// inside the write's own transaction: nothing to make up.)
+struct InFlight<'a> {
+    cache: &'a TaskCache,
+    scope: &'a Scope,
+    settled: bool,
+}
+
+impl InFlight<'_> {
+    /// The write ran to its end (advanced, or reported unconfirmed).
+    fn settle<T>(mut self, outcome: T) -> T {
+        self.settled = true;
+        outcome
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        match &self.cache.generations {
+            Generations::Local(local) => local.advance(self.scope),
+            Generations::Redis(_) => self.cache.unconfirmed.store(true, Ordering::SeqCst),
+            Generations::Strict => {}
         }
     }
 }

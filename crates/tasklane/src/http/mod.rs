@@ -13,10 +13,13 @@ mod tasks;
 mod tokens;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -56,12 +59,39 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
             HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
-        .max_age(std::time::Duration::from_secs(600))
+        .max_age(Duration::from_secs(600))
 }
 
-/// The whole application router; browsers on `cors_origins` may call it (with none,
-/// no CORS headers are sent and browsers refuse cross-origin calls).
-pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
+/// Request-wide limits and permissions, from the command line.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Browser origins that may call the API (none: no CORS headers are sent, and
+    /// browsers refuse cross-origin calls).
+    pub cors_origins: Vec<HeaderValue>,
+    /// How long a request may take before it is answered `503`.
+    pub request_timeout: Duration,
+}
+
+/// Answers `503` when a request takes longer than `limit`. The handler's future is
+/// dropped; a write stopped between its commit and its advance makes up for the
+/// advance as it is dropped (see the cache's `InFlight`), so no stale list outlives it.
+async fn deadline(State(limit): State<Duration>, request: Request<Body>, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request took longer than {} s; a write may or may not have been applied \
+                 (retry it with the same Idempotency-Key)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// The whole application router.
+pub fn router(state: AppState, limits: Limits) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
         .route("/v1/tasks", get(tasks::list).post(tasks::create))
@@ -76,6 +106,7 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(limits.request_timeout, deadline))
         .layer(CatchPanicLayer::custom(|_| {
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the server failed to handle this request").into_response()
         }))
@@ -87,10 +118,10 @@ pub fn router(state: AppState, cors_origins: Vec<HeaderValue>) -> Router {
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state);
-    if cors_origins.is_empty() {
+    if limits.cors_origins.is_empty() {
         router
     } else {
-        router.layer(cors(cors_origins))
+        router.layer(cors(limits.cors_origins))
     }
 }
 

@@ -207,3 +207,20 @@ async fn oversized_and_non_json_bodies_are_413_and_415() {
     // After every mistake above, the server is still serving.
     assert_eq!(app.create_titled("still here").await["title"], "still here");
 }
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_is_answered_503() {
+    let database = crate::common::fresh_database().await;
+    let app = crate::helpers::spawn_app_configured(&database, |args| {
+        args.request_timeout_secs = 1;
+        args.baselines.read_delay_ms = 1_500; // every database read takes longer
+    })
+    .await;
+    let response = app.list_raw("").await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("longer than 1 s"),
+        "{body}"
+    );
+}

@@ -58,6 +58,7 @@ pub async fn spawn_app_configured(
         auth: None,
         rate_limit: 0,
         cors_origin: Vec::new(),
+        request_timeout_secs: 30,
         database_url: database.url.clone(),
         redis_url: database.redis.as_ref().map(|redis| redis.url.clone()),
         redis_key_prefix: database

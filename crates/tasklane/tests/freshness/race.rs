@@ -208,6 +208,34 @@ async fn read_during_an_unacknowledged_write(consistency: Consistency) {
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
 }
 
+/// A write abandoned between its commit and its advance (the client hung up, the
+/// request ran out of time, so its future was dropped) must not leave the old list
+/// cached in front of what it committed.
+#[tokio::test]
+async fn a_write_abandoned_after_its_commit_leaves_no_stale_list() {
+    for consistency in consistencies() {
+        let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
+        let (scope, query, task) = one_task(&cache).await;
+        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
+
+        let paused = store.pause_after_next_update();
+        let writer = tokio::spawn({
+            let (cache, scope) = (cache.clone(), scope.clone());
+            async move { rename(&cache, &scope, task.id, "after").await }
+        });
+        paused.reached.await.unwrap(); // committed, not yet advanced
+        writer.abort(); // its future is dropped there
+        assert!(writer.await.unwrap_err().is_cancelled());
+
+        assert_eq!(
+            titles(&list(&cache, &scope, &query).await),
+            ["after"],
+            "{consistency:?}: the cached list outlived a committed write"
+        );
+        drop(paused.release);
+    }
+}
+
 /// Two server processes on one database: a write through one, then a read through the
 /// other, of a list the other had cached. Returns what that read saw.
 async fn write_here_read_there(consistency: Consistency) -> Vec<String> {

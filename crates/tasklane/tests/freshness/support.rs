@@ -50,6 +50,7 @@ pub struct InstrumentedStore {
     reads: AtomicUsize,
     after_read: Gate,
     before_update: Gate,
+    after_update: Gate,
     fail_after_commit: AtomicBool,
     pub database: TestDatabase,
 }
@@ -67,6 +68,7 @@ impl InstrumentedStore {
             reads: AtomicUsize::new(0),
             after_read: Gate::default(),
             before_update: Gate::default(),
+            after_update: Gate::default(),
             fail_after_commit: AtomicBool::new(false),
             database,
         })
@@ -85,6 +87,11 @@ impl InstrumentedStore {
     /// Makes the next update stop before it touches the database.
     pub fn pause_next_update(&self) -> Paused {
         self.before_update.arm()
+    }
+
+    /// Makes the next update stop after it has committed, before it returns.
+    pub fn pause_after_next_update(&self) -> Paused {
+        self.after_update.arm()
     }
 
     /// Makes the next update commit and then report a lost connection, as a network
@@ -129,6 +136,7 @@ impl Store for InstrumentedStore {
             .inner
             .update(scope, id, expected, patch, idempotency)
             .await?;
+        self.after_update.pass().await;
         if self.fail_after_commit.swap(false, Ordering::SeqCst) {
             return Err(
                 sqlx::Error::Io(std::io::Error::other("connection lost after commit")).into(),
