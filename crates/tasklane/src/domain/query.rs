@@ -193,6 +193,9 @@ impl ListQuery {
     pub const DEFAULT_LIMIT: u32 = 20;
     /// Largest page size.
     pub const MAX_LIMIT: u32 = 100;
+    /// Largest page number (the largest 32-bit signed integer, as the OpenAPI document
+    /// declares it).
+    pub const MAX_PAGE: u32 = i32::MAX as u32;
     /// Longest `q`, in characters.
     pub const MAX_TEXT_CHARS: usize = 200;
 
@@ -233,7 +236,7 @@ impl ListQuery {
                 "due_after" => filter.due_after = Some(parse_time(name, &value)?),
                 "q" => filter.text = Some(parse_text(name, &value)?),
                 "sort" => query.sort = parse_sort(name, &value)?,
-                "page" => page = Some(parse_number(name, &value, 1, u32::MAX)?),
+                "page" => page = Some(parse_number(name, &value, 1, Self::MAX_PAGE)?),
                 "limit" => query.limit = parse_number(name, &value, 1, Self::MAX_LIMIT)?,
                 "cursor" => cursor = Some(value),
                 _ => unreachable!("every known parameter is matched above"),

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -21,7 +22,7 @@ use crate::domain::{ApiToken, NewTask, NewToken, Priority, Status, Task, TaskLis
     paths(super::tasks::list, super::tasks::create, super::tasks::get, super::tasks::update, super::tasks::delete,
           super::tokens::list, super::tokens::create, super::tokens::revoke, super::healthz, super::readyz),
     components(schemas(Task, NewTask, TaskPatch, TaskList, Status, Priority, ApiToken, NewToken, super::tokens::IssuedToken, super::ProblemBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &EveryApiRoute),
     security(("bearer" = [])),
     tags((name = "tasks", description = "Tasks and task lists, in the caller's workspace"),
          (name = "tokens", description = "The workspace's API tokens"),
@@ -55,4 +56,55 @@ pub fn routes() -> Router<AppState> {
     SwaggerUi::new("/docs")
         .url("/openapi.json", ApiDoc::openapi())
         .into()
+}
+
+/// The answers every `/v1` route may give whatever it does: no valid token, a token
+/// over its rate, the database or the time limit failing.
+struct EveryApiRoute;
+
+impl Modify for EveryApiRoute {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let common = [
+            ("401", "No valid bearer token (`WWW-Authenticate: Bearer`)"),
+            (
+                "429",
+                "This token is over its rate limit; see `Retry-After`",
+            ),
+            (
+                "503",
+                "The database is unavailable or the request ran out of time; see `Retry-After`",
+            ),
+        ];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| problem(description).into());
+                }
+            }
+        }
+    }
+}
+
+/// A problem-details response.
+fn problem(description: &str) -> utoipa::openapi::Response {
+    let body = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ProblemBody")))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", body)
+        .build()
 }

@@ -72,8 +72,8 @@ fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
         ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339: due at or after. Tasks with no due date never match."),
         ("q" = Option<String>, Query, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
         ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date counts as later than any date), `priority` (low < medium < high < urgent) or `title` (by code point); prefix `-` for descending. Ties are broken by id in the same direction."),
-        ("page" = Option<u32>, Query, minimum = 1, description = "1-based page number (default 1). Not with `cursor`."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
+        ("page" = Option<i32>, Query, minimum = 1, maximum = 2147483647, description = "1-based page number (default 1). Not with `cursor`."),
+        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
         ("cursor" = Option<String>, Query, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
@@ -148,6 +148,7 @@ pub async fn create(
     responses(
         (status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "The quoted version"))),
         (status = 304, description = "Unchanged"),
+        (status = 400, description = "Malformed If-None-Match", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -228,6 +229,7 @@ pub async fn update(
     ),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed If-Match", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
     )

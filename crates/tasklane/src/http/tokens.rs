@@ -28,7 +28,6 @@ pub struct IssuedToken {
 /// List the workspace's tokens.
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, description = "Every token of the caller's workspace, oldest first", body = Vec<ApiToken>),
-    (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
 ))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Response, Problem> {
     let tokens = app.auth.tokens().list(&caller.scope).await?;
@@ -38,7 +37,9 @@ pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Respons
 /// Issue another token in the caller's workspace.
 #[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = NewToken, responses(
     (status = 201, description = "Issued; the secret is shown this once", body = IssuedToken),
-    (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
     (status = 422, description = "Missing, unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
 ))]
 pub async fn create(
@@ -59,8 +60,7 @@ pub async fn create(
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked: it is refused from now on"),
-        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such token in this workspace", body = ProblemBody, content_type = "application/problem+json"),
+            (status = 404, description = "No such token in this workspace", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke(
