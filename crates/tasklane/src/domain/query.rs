@@ -377,6 +377,16 @@ impl TaskList {
 mod tests {
     use super::*;
 
+    #[test]
+    fn page_numbers_stop_where_the_api_document_says() {
+        assert_eq!(
+            ListQuery::parse("page=2147483647").unwrap().page(),
+            2_147_483_647
+        );
+        let error = ListQuery::parse("page=2147483648").unwrap_err();
+        assert_eq!(error.parameter, "page");
+    }
+
     fn err(raw: &str) -> QueryError {
         ListQuery::parse(raw).unwrap_err()
     }

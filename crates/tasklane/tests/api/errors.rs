@@ -224,3 +224,27 @@ async fn a_request_over_the_time_limit_is_answered_503() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_refused_with_431() {
+    let app = spawn_app().await;
+    let mut request = app.client.get(app.url("/v1/tasks"));
+    for n in 0..101 {
+        request = request.header(format!("x-header-{n}"), "v");
+    }
+    assert_eq!(
+        request.send().await.unwrap().status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let large = "x".repeat(512 * 1024);
+    let response = app
+        .client
+        .get(app.url("/v1/tasks"))
+        .header("x-large", large)
+        .send()
+        .await;
+    assert_eq!(
+        response.unwrap().status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
