@@ -136,61 +136,28 @@ async fn a_write_in_one_workspace_leaves_the_other_workspaces_lists_current() {
 #[tokio::test]
 async fn tokens_are_issued_listed_and_revoked_within_their_workspace() {
     let (app, acme, globex, _database) = two_workspaces().await;
-    let issued: Value = acme
-        .client
-        .post(acme.url("/v1/tokens"))
-        .json(&json!({"member": "bo"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issued = acme.issue_token("bo").await;
     let bo = app.as_holder_of(issued["secret"].as_str().unwrap());
     bo.create(json!({"title": "acme: by bo"})).await;
     assert_eq!(titles(&acme.list("").await), ["acme: by bo"]);
 
-    let listed: Value = acme
-        .client
-        .get(acme.url("/v1/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = acme.tokens().await;
     let members: Vec<&str> = listed
-        .as_array()
-        .unwrap()
         .iter()
         .map(|t| t["member"].as_str().unwrap())
         .collect();
     assert_eq!(members, ["ana", "bo"]);
-    assert!(
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t.get("secret").is_none())
-    );
+    assert!(listed.iter().all(|t| t.get("secret").is_none()));
+    assert_eq!(globex.tokens().await.len(), 1);
 
     // Globex can neither see nor revoke acme's tokens.
     let bo_id = issued["id"].as_str().unwrap();
-    let response = globex
-        .client
-        .delete(globex.url(&format!("/v1/tokens/{bo_id}")))
-        .send()
-        .await
-        .unwrap();
-    problem(response, StatusCode::NOT_FOUND).await;
+    problem(globex.revoke_token(bo_id).await, StatusCode::NOT_FOUND).await;
 
-    let response = acme
-        .client
-        .delete(acme.url(&format!("/v1/tokens/{bo_id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        acme.revoke_token(bo_id).await.status(),
+        StatusCode::NO_CONTENT
+    );
     problem(bo.list_raw("").await, StatusCode::UNAUTHORIZED).await;
     assert_eq!(acme.list_raw("").await.status(), StatusCode::OK);
 }

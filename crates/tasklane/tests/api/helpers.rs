@@ -173,6 +173,35 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// Issues a token in this client's workspace, asserting `201`.
+    pub async fn issue_token(&self, member: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url("/v1/tokens"))
+            .json(&json!({ "member": member }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.unwrap()
+    }
+
+    /// This client's workspace's tokens.
+    pub async fn tokens(&self) -> Vec<Value> {
+        let response = self
+            .client
+            .get(self.url("/v1/tokens"))
+            .send()
+            .await
+            .unwrap();
+        response.json().await.unwrap()
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Response {
+        let path = format!("/v1/tokens/{id}");
+        self.client.delete(self.url(&path)).send().await.unwrap()
+    }
+
     pub async fn list_raw(&self, query: &str) -> Response {
         self.client
             .get(self.url(&format!("/v1/tasks?{query}")))
