@@ -36,6 +36,39 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Fill a database with realistic tasks spread over many workspaces (for
+    /// benchmarks and trials), with a progress bar.
+    Seed(SeedArgs),
+}
+
+/// `tasklane seed` options.
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// How many tasks in all.
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub tasks: u64,
+
+    /// How many workspaces to spread them over (evenly).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub workspaces: u64,
+
+    /// Workspaces are named `{PREFIX}-0001`, `{PREFIX}-0002`, ...
+    #[arg(long, value_name = "PREFIX", default_value = "seed")]
+    pub workspace_prefix: String,
+
+    /// Seed of the generator: the same seed gives the same tasks (with fresh ids).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// The database to fill (as for `tasklane serve`).
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://tasklane.db"
+    )]
+    pub database_url: String,
 }
 
 /// `tasklane token` subcommands.

@@ -15,6 +15,8 @@
 //! instances, faults injected, and the recorded history judged against the freshness
 //! contract.
 //!
+//! [`seed`] is `tasklane seed`, a dataset generator for benchmarks and trials.
+//!
 //! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
 //! (building and running the server), [`shutdown`] (SIGINT/SIGTERM) and [`telemetry`]
 //! (structured logs).
@@ -24,6 +26,7 @@ pub mod check;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod seed;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

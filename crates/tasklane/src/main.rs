@@ -6,7 +6,7 @@ use tasklane::domain::Member;
 use tasklane::startup::{Application, open_store};
 use tasklane::store::issue;
 use tasklane::telemetry::LogFormat;
-use tasklane::{check, shutdown, telemetry};
+use tasklane::{check, seed, shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,6 +30,10 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("{}", secret.reveal());
             Ok(())
+        }
+        Command::Seed(args) => {
+            telemetry::init(LogFormat::Text, "warn")?;
+            seed::run(&args).await
         }
         Command::Check(args) => {
             telemetry::init(LogFormat::Text, "warn")?;

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::cache::{Consistency, RedisTier, TaskCache};
 use crate::config::ServeArgs;
 use crate::http::{AppState, Authenticator, Limits, router};
-use crate::store::{PostgresStore, SqliteStore, Store, TokenStore};
+use crate::store::{BulkLoad, PostgresStore, SqliteStore, Store, TokenStore};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -28,6 +28,8 @@ pub struct Storage {
     pub tasks: Arc<dyn Store>,
     /// API tokens.
     pub tokens: Arc<dyn TokenStore>,
+    /// Bulk loading, for `tasklane seed`.
+    pub bulk: Arc<dyn BulkLoad>,
     /// `local` for a SQLite file (one process), `strict` for PostgreSQL (any number).
     pub consistency: Consistency,
 }
@@ -41,7 +43,8 @@ pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
                 .context("opening the SQLite database")?;
             Storage {
                 tasks: Arc::new(store.clone()),
-                tokens: Arc::new(store),
+                tokens: Arc::new(store.clone()),
+                bulk: Arc::new(store),
                 consistency: Consistency::Local,
             }
         }
@@ -51,7 +54,8 @@ pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
                 .context("connecting to PostgreSQL")?;
             Storage {
                 tasks: Arc::new(store.clone()),
-                tokens: Arc::new(store),
+                tokens: Arc::new(store.clone()),
+                bulk: Arc::new(store),
                 consistency: Consistency::Strict,
             }
         }
@@ -70,6 +74,7 @@ impl Application {
             tasks: store,
             tokens,
             consistency: database_default,
+            ..
         } = open_store(&args.database_url).await?;
         #[cfg(feature = "baselines")]
         let store: Arc<dyn Store> = match args.baselines.read_delay_ms {

@@ -6,6 +6,7 @@
 //! transaction, never before it). Every write transaction also advances its scope's
 //! generation row, which strict consistency reads (see [`crate::cache`]).
 
+mod bulk;
 mod postgres;
 #[cfg(feature = "baselines")]
 mod slowed;
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 
 use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
 
+pub use bulk::BulkLoad;
 pub use postgres::PostgresStore;
 #[cfg(feature = "baselines")]
 pub use slowed::SlowedReads;

@@ -85,8 +85,8 @@ where
     one_task(&format!("SELECT {COLUMNS} FROM tasks"), scope, id)
 }
 
-/// Inserts a task or replaces its row.
-pub(super) fn upsert_task<'args, DB: Database>(scope: &Scope, task: &Task) -> Builder<'args, DB>
+/// Inserts tasks or replaces their rows.
+pub(super) fn upsert_tasks<'args, DB: Database>(scope: &Scope, tasks: &[Task]) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
@@ -97,7 +97,7 @@ where
         "INSERT INTO tasks (id, scope, title, description, status, priority, assignee, labels, due_at, \
          created_at, updated_at, version, title_folded, description_folded) ",
     );
-    sql.push_values([task], |mut row, task| {
+    sql.push_values(tasks, |mut row, task| {
         row.push_bind(task.id.to_string())
             .push_bind(scope.as_str().to_owned())
             .push_bind(task.title.clone())
@@ -133,19 +133,23 @@ where
     sql
 }
 
-/// Writes a task's label rows; `None` when it has no labels.
+/// Writes the label rows of tasks; `None` when they have no labels.
 pub(super) fn insert_labels<'args, DB: Database>(
     scope: &Scope,
-    task: &Task,
+    tasks: &[Task],
 ) -> Option<Builder<'args, DB>>
 where
     String: Bind<DB>,
 {
-    if task.labels.is_empty() {
+    let rows: Vec<(&Task, &String)> = tasks
+        .iter()
+        .flat_map(|task| task.labels.iter().map(move |label| (task, label)))
+        .collect();
+    if rows.is_empty() {
         return None;
     }
     let mut sql = QueryBuilder::new("INSERT INTO task_labels (scope, label, task_id) ");
-    sql.push_values(&task.labels, |mut row, label| {
+    sql.push_values(rows, |mut row, (task, label)| {
         row.push_bind(scope.as_str().to_owned())
             .push_bind(label.clone())
             .push_bind(task.id.to_string());
@@ -593,8 +597,9 @@ where
         scope: &Scope,
         task: &Task,
     ) -> Result<(), StoreError> {
-        DB::execute(&mut *conn, upsert_task(scope, task)).await?;
-        DB::execute(&mut *conn, delete_labels(task.id)).await?;
+        let task = std::slice::from_ref(task);
+        DB::execute(&mut *conn, upsert_tasks(scope, task)).await?;
+        DB::execute(&mut *conn, delete_labels(task[0].id)).await?;
         if let Some(labels) = insert_labels(scope, task) {
             DB::execute(&mut *conn, labels).await?;
         }

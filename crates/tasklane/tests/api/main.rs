@@ -13,4 +13,5 @@ mod lifecycle;
 mod list;
 mod outage;
 mod scale_out;
+mod seed;
 mod tasks;

@@ -1,0 +1,141 @@
+//! `tasklane seed`: a realistic dataset, for benchmarks and for trying Tasklane out.
+//!
+//! Tasks are spread evenly over workspaces named `{prefix}-0001`, `{prefix}-0002`, ...,
+//! with the mix of statuses, priorities, assignees, labels and due dates a team's
+//! tracker has, created over the past year. Each batch is one transaction that also
+//! advances its workspace's generation, so seeding under a running server is safe.
+//! The same `--seed` gives the same tasks (but fresh ids).
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::SeedArgs;
+use crate::domain::{Priority, Status, Task, TaskId, Timestamp, WorkspaceName};
+use crate::startup::open_store;
+
+/// Tasks per transaction.
+const BATCH: usize = 5_000;
+
+const VERBS: [&str; 8] = [
+    "Fix", "Write", "Review", "Ship", "Plan", "Test", "Refactor", "Document",
+];
+const NOUNS: [&str; 8] = [
+    "login page",
+    "billing export",
+    "search index",
+    "release notes",
+    "API client",
+    "onboarding",
+    "dashboard",
+    "backup job",
+];
+const PEOPLE: [&str; 12] = [
+    "ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana", "ivo", "jun", "kai", "lea",
+];
+const LABELS: [&str; 10] = [
+    "bug", "feature", "docs", "ops", "design", "backend", "frontend", "security", "research",
+    "chore",
+];
+
+/// Seeds the database `args` names; reports progress on standard error.
+pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
+    let storage = open_store(&args.database_url).await?;
+    let progress = ProgressBar::new(args.tasks).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} tasks, {per_sec}, ETA {eta}")
+            .expect("a valid template"),
+    );
+    let mut rng = fastrand::Rng::with_seed(args.seed);
+    let now = Timestamp::now().as_micros();
+    for (n, count) in shares(args.tasks, args.workspaces).enumerate() {
+        let name = format!("{}-{:04}", args.workspace_prefix, n + 1);
+        let workspace: WorkspaceName = name
+            .parse()
+            .map_err(|message: String| anyhow::anyhow!("workspace `{name}`: {message}"))?;
+        let mut left = count;
+        while left > 0 {
+            let batch = left.min(BATCH as u64);
+            let tasks: Vec<Task> = (0..batch).map(|_| task(&mut rng, now)).collect();
+            storage
+                .bulk
+                .load(&workspace.scope(), &tasks)
+                .await
+                .with_context(|| format!("loading tasks into `{workspace}`"))?;
+            progress.inc(batch);
+            left -= batch;
+        }
+    }
+    progress.finish_and_clear();
+    eprintln!(
+        "Seeded {} tasks into {} workspaces ({}-0001 to {}-{:04}) in {:.1}s",
+        args.tasks,
+        args.workspaces,
+        args.workspace_prefix,
+        args.workspace_prefix,
+        args.workspaces,
+        progress.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `total` split into `parts` shares that differ by at most one.
+fn shares(total: u64, parts: u64) -> impl Iterator<Item = u64> {
+    (0..parts).map(move |n| total / parts + u64::from(n < total % parts))
+}
+
+/// One task as a team's tracker holds them.
+fn task(rng: &mut fastrand::Rng, now: i64) -> Task {
+    const DAY: i64 = 86_400_000_000;
+    let pick = |rng: &mut fastrand::Rng, items: &[&str]| items[rng.usize(..items.len())].to_owned();
+    let created = now - rng.i64(0..365 * DAY);
+    let status = match rng.u8(..100) {
+        0..40 => Status::Todo,
+        40..65 => Status::InProgress,
+        65..75 => Status::Blocked,
+        _ => Status::Done,
+    };
+    let priority = match rng.u8(..100) {
+        0..20 => Priority::Low,
+        20..70 => Priority::Medium,
+        70..92 => Priority::High,
+        _ => Priority::Urgent,
+    };
+    let mut labels: Vec<String> = (0..rng.usize(0..=3)).map(|_| pick(rng, &LABELS)).collect();
+    labels.sort();
+    labels.dedup();
+    let title = format!(
+        "{} {} #{}",
+        pick(rng, &VERBS),
+        pick(rng, &NOUNS),
+        rng.u32(1..100_000)
+    );
+    Task {
+        id: TaskId::generate(),
+        description: if rng.u8(..100) < 30 {
+            String::new()
+        } else {
+            format!("{title}: see the {} notes.", pick(rng, &NOUNS))
+        },
+        title,
+        status,
+        priority,
+        assignee: (rng.u8(..100) >= 25).then(|| pick(rng, &PEOPLE)),
+        labels,
+        due_at: (rng.u8(..100) >= 35)
+            .then(|| Timestamp::from_micros(now + rng.i64(-60 * DAY..120 * DAY))),
+        created_at: Timestamp::from_micros(created),
+        updated_at: Timestamp::from_micros(created + rng.i64(0..30 * DAY).min(now - created)),
+        version: 1 + rng.i64(0..5),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_even_and_add_up() {
+        assert_eq!(shares(10, 3).collect::<Vec<_>>(), [4, 3, 3]);
+        assert_eq!(shares(2, 4).collect::<Vec<_>>(), [1, 1, 0, 0]);
+        assert_eq!(shares(1_000_000, 1_000).sum::<u64>(), 1_000_000);
+    }
+}
