@@ -178,9 +178,10 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
     pub consistency: Option<Consistency>,
 
-    /// Upper bound on the in-process cache, in MiB.
+    /// Upper bound on the in-process cache, in MiB; 0 turns caching off (every read
+    /// queries the database), for comparison.
     #[arg(long, env = "TASKLANE_CACHE_MIB", value_name = "MIB", default_value_t = 64,
-          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+          value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
     pub cache_mib: u64,
 
     /// How long a cache entry may live, in seconds. Freshness never depends on it:

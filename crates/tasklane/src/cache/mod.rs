@@ -129,7 +129,8 @@ pub enum ConfigError {
 /// Sizing and behaviour of the cache.
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
-    /// Upper bound on the bytes of cached bodies (and their keys) in this process.
+    /// Upper bound on the bytes of cached bodies (and their keys) in this process; 0
+    /// turns caching off (every read queries the database; nothing is kept anywhere).
     pub capacity_bytes: u64,
     /// How long an entry may live; old generations' entries are reclaimed by it.
     pub ttl: Duration,
@@ -204,6 +205,8 @@ pub struct TaskCache {
     entries: Cache<String, Snapshot>,
     shared: Option<Arc<RedisTier>>,
     design: Design,
+    /// Caching is off: every read goes to the store.
+    off: bool,
     /// An advance failed: no cached read is trusted until one lands.
     unconfirmed: AtomicBool,
     /// When the last call to Redis failed (`None` once one succeeds again).
@@ -240,6 +243,7 @@ impl TaskCache {
             entries,
             shared,
             design: config.design,
+            off: config.capacity_bytes == 0,
             unconfirmed: AtomicBool::new(false),
             redis_failed_at: Mutex::new(None),
         })
@@ -384,7 +388,7 @@ impl TaskCache {
         kind: &str,
         item: &str,
     ) -> Result<Option<Located>, StoreError> {
-        if self.unconfirmed.load(Ordering::SeqCst) {
+        if self.off || self.unconfirmed.load(Ordering::SeqCst) {
             return Ok(None);
         }
         let before = format!("{kind}:{scope}:g");

@@ -11,12 +11,13 @@
 
 use std::time::Duration;
 
-use tasklane::cache::{Consistency, Design, TaskCache};
+use tasklane::cache::{CacheConfig, Consistency, Design, TaskCache};
 use tasklane::domain::{ListQuery, Scope, Task};
 
 use crate::common::consistencies;
 use crate::support::{
-    cache, cache_with, decode, instance, list, new_task, one_task, rename, titles,
+    InstrumentedStore, cache, cache_with, decode, instance, list, new_task, one_task, rename,
+    titles,
 };
 
 /// Runs the interleaving on a list read; returns what a read after the write saw.
@@ -130,6 +131,21 @@ async fn concurrent_identical_misses_make_one_database_query() {
     let respelled = ListQuery::parse("limit=5&status=todo,todo").unwrap();
     list(&cache, &scope, &respelled).await;
     assert_eq!(store.reads(), 1);
+}
+
+#[tokio::test]
+async fn with_caching_off_every_read_queries_the_database() {
+    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let config = CacheConfig {
+        capacity_bytes: 0,
+        ..CacheConfig::default()
+    };
+    let cache = TaskCache::new(store.clone(), None, &config).unwrap();
+    let (scope, query, _) = one_task(&cache).await;
+    for _ in 0..3 {
+        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]);
+    }
+    assert_eq!(store.reads(), 3);
 }
 
 #[tokio::test]
