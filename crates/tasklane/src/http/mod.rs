@@ -4,6 +4,8 @@
 //! leaves as an RFC 9457 problem-details document.
 
 mod auth;
+#[cfg(feature = "bench")]
+mod ceiling;
 mod conditional;
 mod idempotency;
 mod json_body;
@@ -99,6 +101,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/healthz", get(healthz))
+        .merge(bench_routes())
         .route("/readyz", get(readyz))
         .merge(openapi::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route") })
@@ -123,6 +126,17 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     } else {
         router.layer(cors(limits.cors_origins))
     }
+}
+
+/// The HTTP ceiling's route, in benchmark builds only.
+#[cfg(feature = "bench")]
+fn bench_routes() -> Router<AppState> {
+    Router::new().route("/bench/fixed", get(ceiling::fixed))
+}
+
+#[cfg(not(feature = "bench"))]
+fn bench_routes() -> Router<AppState> {
+    Router::new()
 }
 
 /// Readiness, as `/readyz` reports it.
