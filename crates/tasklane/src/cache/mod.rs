@@ -70,7 +70,7 @@ mod redis;
 mod snapshot;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -190,6 +190,13 @@ struct Located {
     entry: Option<Snapshot>,
 }
 
+/// Counters of reads, for the hit ratio.
+#[derive(Default)]
+struct ReadStats {
+    reads: AtomicU64,
+    loads: AtomicU64,
+}
+
 /// Where this cache reads and advances generations: [`Consistency`], resolved.
 enum Generations {
     Local(InProcessGenerations),
@@ -207,6 +214,8 @@ pub struct TaskCache {
     design: Design,
     /// Caching is off: every read goes to the store.
     off: bool,
+    /// Reads served, and how many of them queried the store.
+    stats: ReadStats,
     /// An advance failed: no cached read is trusted until one lands.
     unconfirmed: AtomicBool,
     /// When the last call to Redis failed (`None` once one succeeds again).
@@ -244,6 +253,7 @@ impl TaskCache {
             shared,
             design: config.design,
             off: config.capacity_bytes == 0,
+            stats: ReadStats::default(),
             unconfirmed: AtomicBool::new(false),
             redis_failed_at: Mutex::new(None),
         })
@@ -257,7 +267,9 @@ impl TaskCache {
         client_has: impl FnOnce(&ETag) -> bool,
     ) -> Result<ListRead, CacheError> {
         let digest = digest(scope, &query.canonical());
+        self.stats.reads.fetch_add(1, Ordering::Relaxed);
         let load = |etag: Option<ETag>| async move {
+            self.stats.loads.fetch_add(1, Ordering::Relaxed);
             let (tasks, total) = self.store.list(scope, query).await?;
             let body = serde_json::to_vec(&TaskList::new(query, tasks, total))
                 .expect("a task list always serialises");
@@ -290,7 +302,9 @@ impl TaskCache {
 
     /// One task, or `None` if the scope has no task with that id.
     pub async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Snapshot>, CacheError> {
+        self.stats.reads.fetch_add(1, Ordering::Relaxed);
         let load = async {
+            self.stats.loads.fetch_add(1, Ordering::Relaxed);
             let task = self
                 .store
                 .get(scope, id)
@@ -359,6 +373,15 @@ impl TaskCache {
         let written = self.store.delete(scope, id, expected).await;
         in_flight.settle(self.written(scope, &written).await)?;
         Ok(written?)
+    }
+
+    /// Reads served since start (lists and single tasks, `304`s included), and how
+    /// many of them queried the database; the rest were answered from the cache.
+    pub fn read_counts(&self) -> (u64, u64) {
+        (
+            self.stats.reads.load(Ordering::Relaxed),
+            self.stats.loads.load(Ordering::Relaxed),
+        )
     }
 
     /// Whether the database answers now.

@@ -103,6 +103,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/healthz", get(healthz))
         .merge(bench_routes())
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .merge(openapi::routes())
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -178,6 +179,28 @@ async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Re
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(readiness)).into_response()
+}
+
+/// Cache counters, in the Prometheus text format: reads served and the reads among
+/// them that queried the database (the hit ratio is `1 - loads / reads`).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses(
+    (status = 200, description = "Counters since the process started", body = String, content_type = "text/plain"),
+))]
+async fn metrics(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+    let (reads, loads) = app.tasks.read_counts();
+    let text = format!(
+        "# HELP tasklane_reads_total Task and list reads served (304s included).\n\
+         # TYPE tasklane_reads_total counter\n\
+         tasklane_reads_total {reads}\n\
+         # HELP tasklane_read_loads_total Reads that queried the database (cache misses and bypasses).\n\
+         # TYPE tasklane_read_loads_total counter\n\
+         tasklane_read_loads_total {loads}\n"
+    );
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/plain; version=0.0.4",
+    )];
+    (content_type, text).into_response()
 }
 
 /// Liveness: the process is up and serving HTTP.

@@ -20,7 +20,7 @@ use crate::domain::{ApiToken, NewTask, NewToken, Priority, Status, Task, TaskLis
                        Errors are RFC 9457 problem details."
     ),
     paths(super::tasks::list, super::tasks::create, super::tasks::get, super::tasks::update, super::tasks::delete,
-          super::tokens::list, super::tokens::create, super::tokens::revoke, super::healthz, super::readyz),
+          super::tokens::list, super::tokens::create, super::tokens::revoke, super::healthz, super::readyz, super::metrics),
     components(schemas(Task, NewTask, TaskPatch, TaskList, Status, Priority, ApiToken, NewToken, super::tokens::IssuedToken, super::ProblemBody)),
     modifiers(&BearerAuth, &EveryApiRoute),
     security(("bearer" = [])),
