@@ -96,6 +96,12 @@ pub enum Design {
     /// generation and a write deletes every entry. Loses the race described above.
     #[cfg(feature = "baselines")]
     DeleteOnWrite,
+    /// Test-only baseline: the incident report's single version for everything. Keys
+    /// embed one generation that every write, in any scope, advances, so a write in
+    /// one workspace empties every workspace's cache. Fresh, but wasteful; in-process
+    /// generations only.
+    #[cfg(feature = "baselines")]
+    GlobalGeneration,
 }
 
 /// Where scope generations live, and so which deployments the cache is correct for.
@@ -124,6 +130,10 @@ pub enum ConfigError {
          generation in front of shared entries; use `redis` or `strict`"
     )]
     LocalWithShared,
+    /// The single-generation baseline is only built for in-process generations.
+    #[cfg(feature = "baselines")]
+    #[error("the `global-generation` design needs consistency `local` without a Redis")]
+    GlobalNeedsLocal,
 }
 
 /// Sizing and behaviour of the cache.
@@ -241,6 +251,12 @@ impl TaskCache {
             (Consistency::Redis, None) => return Err(ConfigError::RedisWithoutUrl),
             (Consistency::Strict, _) => Generations::Strict,
         };
+        #[cfg(feature = "baselines")]
+        if config.design == Design::GlobalGeneration
+            && !matches!(generations, Generations::Local(_))
+        {
+            return Err(ConfigError::GlobalNeedsLocal);
+        }
         let entries = Cache::builder()
             .max_capacity(config.capacity_bytes)
             .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
@@ -417,7 +433,7 @@ impl TaskCache {
         let before = format!("{kind}:{scope}:g");
         let after = format!(":{item}");
         let (generation, entry) = match &self.generations {
-            Generations::Local(local) => (local.current(scope), None),
+            Generations::Local(local) => (local.current(self.counted(scope)), None),
             Generations::Strict => {
                 let generation = Generation::new(0, self.store.generation(scope).await?);
                 let entry = match &self.shared {
@@ -496,7 +512,7 @@ impl TaskCache {
         }
         let advanced = match &self.generations {
             Generations::Local(local) => {
-                local.advance(scope);
+                local.advance(self.counted(scope));
                 Some(())
             }
             Generations::Strict => Some(()), // the write's own transaction advanced it
@@ -548,9 +564,22 @@ impl TaskCache {
         failed_at.is_some_and(|at| at.elapsed() < REDIS_BACKOFF)
     }
 
+    /// The scope whose generation counts writes to `scope`: itself, except in the
+    /// single-generation baseline.
+    fn counted<'a>(&self, scope: &'a Scope) -> &'a Scope {
+        #[cfg(feature = "baselines")]
+        if self.design == Design::GlobalGeneration {
+            static EVERYTHING: std::sync::OnceLock<Scope> = std::sync::OnceLock::new();
+            return EVERYTHING.get_or_init(|| Scope::named("*"));
+        }
+        scope
+    }
+
     fn key(&self, before: &str, generation: Generation, after: &str) -> String {
         match self.design {
             Design::Generational => format!("{before}{generation}{after}"),
+            #[cfg(feature = "baselines")]
+            Design::GlobalGeneration => format!("{before}{generation}{after}"),
             #[cfg(feature = "baselines")]
             Design::DeleteOnWrite => format!("{before}{after}"),
         }
