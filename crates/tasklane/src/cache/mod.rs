@@ -61,6 +61,16 @@
 //! and from then on this instance reads only from the database until an advance lands
 //! again.
 //!
+//! # Monotonic reads
+//!
+//! Between a write's commit and its advance, two entries under one generation could
+//! disagree (one filled before the commit, one after), and a client could see the
+//! write, then not. So while a write is in flight in this process, reads of its scope
+//! here bypass the cache and read the database, which never goes back. In strict
+//! consistency commit and advance are one step, so this holds across instances too;
+//! with Redis generations another instance may, for the length of that one round trip,
+//! still serve the entry from before a write that is not yet acknowledged.
+//!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
 //! with `304` without touching the store.
@@ -74,6 +84,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dashmap::DashMap;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
@@ -226,6 +237,9 @@ pub struct TaskCache {
     off: bool,
     /// Reads served, and how many of them queried the store.
     stats: ReadStats,
+    /// Writes in flight in this process, per scope: their scope's reads bypass the
+    /// cache until they have advanced (see "Monotonic reads" above).
+    writing: DashMap<Scope, usize>,
     /// An advance failed: no cached read is trusted until one lands.
     unconfirmed: AtomicBool,
     /// When the last call to Redis failed (`None` once one succeeds again).
@@ -270,6 +284,7 @@ impl TaskCache {
             design: config.design,
             off: config.capacity_bytes == 0,
             stats: ReadStats::default(),
+            writing: DashMap::new(),
             unconfirmed: AtomicBool::new(false),
             redis_failed_at: Mutex::new(None),
         })
@@ -427,7 +442,7 @@ impl TaskCache {
         kind: &str,
         item: &str,
     ) -> Result<Option<Located>, StoreError> {
-        if self.off || self.unconfirmed.load(Ordering::SeqCst) {
+        if self.off || self.unconfirmed.load(Ordering::SeqCst) || self.write_in_flight(scope) {
             return Ok(None);
         }
         let before = format!("{kind}:{scope}:g");
@@ -530,8 +545,19 @@ impl TaskCache {
         Ok(())
     }
 
+    /// Whether a write is in flight in `scope` here, so its reads must bypass the cache
+    /// (not in the plain cache-aside baseline, which must keep its race).
+    fn write_in_flight(&self, scope: &Scope) -> bool {
+        #[cfg(feature = "baselines")]
+        if self.design == Design::DeleteOnWrite {
+            return false;
+        }
+        self.writing.contains_key(scope)
+    }
+
     /// Marks a write as started; see [`InFlight`].
     fn in_flight<'a>(&'a self, scope: &'a Scope) -> InFlight<'a> {
+        *self.writing.entry(scope.clone()).or_insert(0) += 1;
         InFlight {
             cache: self,
             scope,
@@ -608,14 +634,18 @@ impl InFlight<'_> {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if self.settled {
-            return;
+        if !self.settled {
+            match &self.cache.generations {
+                Generations::Local(local) => local.advance(self.cache.counted(self.scope)),
+                Generations::Redis(_) => self.cache.unconfirmed.store(true, Ordering::SeqCst),
+                Generations::Strict => {}
+            }
         }
-        match &self.cache.generations {
-            Generations::Local(local) => local.advance(self.scope),
-            Generations::Redis(_) => self.cache.unconfirmed.store(true, Ordering::SeqCst),
-            Generations::Strict => {}
+        let writing = &self.cache.writing;
+        if let Some(mut count) = writing.get_mut(self.scope) {
+            *count -= 1;
         }
+        writing.remove_if(self.scope, |_, count| *count == 0);
     }
 }
 

@@ -270,6 +270,34 @@ async fn a_write_abandoned_after_its_commit_leaves_no_stale_list() {
     }
 }
 
+/// Monotonic reads: between a write's commit and its advance, a client that has seen
+/// the write (through a read that missed) must not then be served an entry of the same
+/// generation filled before the commit.
+#[tokio::test]
+async fn a_client_never_sees_a_write_and_then_not() {
+    for consistency in consistencies() {
+        let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
+        let (scope, query, task) = one_task(&cache).await;
+        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
+
+        let paused = store.pause_after_next_update();
+        let writer = tokio::spawn({
+            let (cache, scope) = (cache.clone(), scope.clone());
+            async move { rename(&cache, &scope, task.id, "after").await }
+        });
+        paused.reached.await.unwrap(); // committed, not yet advanced
+        let seen = cache.get(&scope, task.id).await.unwrap().unwrap();
+        assert_eq!(decode::<Task>(&seen.body).title, "after"); // the write, seen
+        assert_eq!(
+            titles(&list(&cache, &scope, &query).await),
+            ["after"],
+            "{consistency:?}: the same client then read the list from before the write"
+        );
+        paused.release.send(()).unwrap();
+        writer.await.unwrap().unwrap();
+    }
+}
+
 /// Two server processes on one database: a write through one, then a read through the
 /// other, of a list the other had cached. Returns what that read saw.
 async fn write_here_read_there(consistency: Consistency) -> Vec<String> {
