@@ -9,9 +9,10 @@
 //! The plain delete-on-write cache-aside must fail step 4 (so the test can fail); the
 //! generation-keyed cache must pass it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tasklane::cache::{CacheConfig, Consistency, Design, TaskCache};
+use tasklane::cache::{CacheConfig, CacheError, Consistency, Design, TaskCache};
 use tasklane::domain::{ListQuery, Scope, Task};
 
 use crate::common::consistencies;
@@ -242,31 +243,52 @@ async fn read_during_an_unacknowledged_write(consistency: Consistency) {
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
 }
 
+/// A list of one task, cached; then a rename to "after" that has committed and is held
+/// before its advance.
+struct HeldAfterCommit {
+    cache: Arc<TaskCache>,
+    scope: Scope,
+    query: ListQuery,
+    task: Task,
+    release: tokio::sync::oneshot::Sender<()>,
+    writer: tokio::task::JoinHandle<Result<Task, CacheError>>,
+}
+
+async fn held_after_commit(consistency: Consistency) -> HeldAfterCommit {
+    let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
+    let (scope, query, task) = one_task(&cache).await;
+    assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
+    let paused = store.pause_after_next_update();
+    let writer = tokio::spawn({
+        let (cache, scope) = (cache.clone(), scope.clone());
+        async move { rename(&cache, &scope, task.id, "after").await }
+    });
+    paused.reached.await.unwrap(); // committed, not yet advanced
+    HeldAfterCommit {
+        cache,
+        scope,
+        query,
+        task,
+        release: paused.release,
+        writer,
+    }
+}
+
 /// A write abandoned between its commit and its advance (the client hung up, the
 /// request ran out of time, so its future was dropped) must not leave the old list
 /// cached in front of what it committed.
 #[tokio::test]
 async fn a_write_abandoned_after_its_commit_leaves_no_stale_list() {
     for consistency in consistencies() {
-        let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
-        let (scope, query, task) = one_task(&cache).await;
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
-
-        let paused = store.pause_after_next_update();
-        let writer = tokio::spawn({
-            let (cache, scope) = (cache.clone(), scope.clone());
-            async move { rename(&cache, &scope, task.id, "after").await }
-        });
-        paused.reached.await.unwrap(); // committed, not yet advanced
-        writer.abort(); // its future is dropped there
-        assert!(writer.await.unwrap_err().is_cancelled());
-
+        let held = held_after_commit(consistency).await;
+        held.writer.abort(); // its future is dropped there
+        assert!(held.writer.await.unwrap_err().is_cancelled());
         assert_eq!(
-            titles(&list(&cache, &scope, &query).await),
+            titles(&list(&held.cache, &held.scope, &held.query).await),
             ["after"],
             "{consistency:?}: the cached list outlived a committed write"
         );
-        drop(paused.release);
+        drop(held.release);
     }
 }
 
@@ -276,25 +298,21 @@ async fn a_write_abandoned_after_its_commit_leaves_no_stale_list() {
 #[tokio::test]
 async fn a_client_never_sees_a_write_and_then_not() {
     for consistency in consistencies() {
-        let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
-        let (scope, query, task) = one_task(&cache).await;
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
-
-        let paused = store.pause_after_next_update();
-        let writer = tokio::spawn({
-            let (cache, scope) = (cache.clone(), scope.clone());
-            async move { rename(&cache, &scope, task.id, "after").await }
-        });
-        paused.reached.await.unwrap(); // committed, not yet advanced
-        let seen = cache.get(&scope, task.id).await.unwrap().unwrap();
+        let held = held_after_commit(consistency).await;
+        let seen = held
+            .cache
+            .get(&held.scope, held.task.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(decode::<Task>(&seen.body).title, "after"); // the write, seen
         assert_eq!(
-            titles(&list(&cache, &scope, &query).await),
+            titles(&list(&held.cache, &held.scope, &held.query).await),
             ["after"],
             "{consistency:?}: the same client then read the list from before the write"
         );
-        paused.release.send(()).unwrap();
-        writer.await.unwrap().unwrap();
+        held.release.send(()).unwrap();
+        held.writer.await.unwrap().unwrap();
     }
 }
 
