@@ -22,11 +22,6 @@ use super::{Scope, Timestamp};
 pub struct WorkspaceName(String);
 
 impl WorkspaceName {
-    /// The workspace of requests made without authentication (`--auth none`).
-    pub fn open() -> Self {
-        WorkspaceName(Scope::default().as_str().to_owned())
-    }
-
     /// The scope its tasks and cache entries live in.
     pub fn scope(&self) -> Scope {
         Scope::named(self.0.clone())

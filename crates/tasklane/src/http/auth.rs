@@ -1,8 +1,7 @@
 //! Who a request acts for: the workspace its bearer token belongs to (or the open
 //! workspace, where authentication is off), and how often that token may call.
 //!
-//! Every `/v1` handler takes a [`Scope`] (or a [`Caller`]), so no handler can run
-//! without one: this module is the only place a request's scope comes from, and the
+//! Every `/v1` handler takes a [`Scope`], so no handler can run without one: this module is the only place a request's scope comes from, and the
 //! cache keys, generations and ETags all embed it. Another workspace's task is simply
 //! not in the caller's scope, so it answers `404`, never `403`.
 
@@ -48,15 +47,6 @@ pub struct Authenticator {
     limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
 }
 
-/// The party a request acts for.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The scope of its workspace.
-    pub scope: Scope,
-    /// The token it presented (none where authentication is off).
-    pub token: Option<ApiToken>,
-}
-
 impl Authenticator {
     /// Tokens from `tokens`; at most `per_second` requests a second for each (a burst
     /// of as many is allowed), or no limit.
@@ -86,13 +76,10 @@ impl Authenticator {
         self.verified.invalidate_all();
     }
 
-    /// Who `parts` acts for: `401` without a valid token, `429` beyond its rate.
-    async fn caller(&self, parts: &Parts) -> Result<Caller, Problem> {
+    /// The scope `parts` acts in: `401` without a valid token, `429` beyond its rate.
+    async fn scope(&self, parts: &Parts) -> Result<Scope, Problem> {
         if self.mode == AuthMode::None {
-            return Ok(Caller {
-                scope: Scope::default(),
-                token: None,
-            });
+            return Ok(Scope::default());
         }
         let presented = parts
             .headers
@@ -128,10 +115,7 @@ impl Authenticator {
             )
             .retry_after(wait));
         }
-        Ok(Caller {
-            scope: token.scope(),
-            token: Some(token),
-        })
+        Ok(token.scope())
     }
 }
 
@@ -139,18 +123,10 @@ fn unauthorized(detail: &str) -> Problem {
     Problem::new(StatusCode::UNAUTHORIZED, detail)
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Problem> {
-        app.auth.caller(parts).await
-    }
-}
-
 impl FromRequestParts<AppState> for Scope {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Problem> {
-        Ok(app.auth.caller(parts).await?.scope)
+        app.auth.scope(parts).await
     }
 }

@@ -31,7 +31,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::cache::{CacheHealth, TaskCache};
 
-pub use auth::{AuthMode, Authenticator, Caller};
+pub use auth::{AuthMode, Authenticator};
 pub use openapi::ApiDoc;
 pub use problem::{Problem, ProblemBody};
 
@@ -157,7 +157,7 @@ struct Readiness {
     (status = 200, description = "Serving", body = Readiness),
     (status = 503, description = "The database is not answering", body = Readiness),
 ))]
-async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+async fn readyz(State(app): State<AppState>) -> Response {
     let database = app.tasks.database_answers().await;
     let cache = app.tasks.health().await;
     let readiness = Readiness {
@@ -186,7 +186,7 @@ async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> Re
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses(
     (status = 200, description = "Counters since the process started", body = String, content_type = "text/plain"),
 ))]
-async fn metrics(axum::extract::State(app): axum::extract::State<AppState>) -> Response {
+async fn metrics(State(app): State<AppState>) -> Response {
     let (reads, loads) = app.tasks.read_counts();
     let text = format!(
         "# HELP tasklane_reads_total Task and list reads served (304s included).\n\

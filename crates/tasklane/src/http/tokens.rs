@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use super::json_body::JsonBody;
 use super::problem::{Problem, ProblemBody};
-use super::{AppState, Caller};
-use crate::domain::{ApiToken, NewToken};
+use crate::domain::{ApiToken, NewToken, Scope};
 use crate::store::{StoreError, issue};
 
 /// A newly issued token and its secret, which is shown this once.
@@ -29,8 +29,8 @@ pub struct IssuedToken {
 #[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, description = "Every token of the caller's workspace, oldest first", body = Vec<ApiToken>),
 ))]
-pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Response, Problem> {
-    let tokens = app.auth.tokens().list(&caller.scope).await?;
+pub async fn list(State(app): State<AppState>, scope: Scope) -> Result<Response, Problem> {
+    let tokens = app.auth.tokens().list(&scope).await?;
     Ok(Json(tokens).into_response())
 }
 
@@ -44,10 +44,10 @@ pub async fn list(State(app): State<AppState>, caller: Caller) -> Result<Respons
 ))]
 pub async fn create(
     State(app): State<AppState>,
-    caller: Caller,
+    scope: Scope,
     JsonBody(new, _): JsonBody<NewToken>,
 ) -> Result<Response, Problem> {
-    let (token, secret) = issue(app.auth.tokens(), &caller.scope, new.member).await?;
+    let (token, secret) = issue(app.auth.tokens(), &scope, new.member).await?;
     let issued = IssuedToken {
         token,
         secret: secret.reveal().to_owned(),
@@ -65,12 +65,12 @@ pub async fn create(
 )]
 pub async fn revoke(
     State(app): State<AppState>,
-    caller: Caller,
+    scope: Scope,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let missing = || Problem::new(StatusCode::NOT_FOUND, format!("no token with id `{id}`"));
     let token = id.parse().map_err(|_| missing())?;
-    match app.auth.tokens().revoke(&caller.scope, token).await {
+    match app.auth.tokens().revoke(&scope, token).await {
         Err(StoreError::NotFound) => Err(missing()),
         outcome => {
             outcome?;
