@@ -67,7 +67,8 @@
 //! disagree (one filled before the commit, one after), and a client could see the
 //! write, then not. So while a write is in flight in this process, reads of its scope
 //! here bypass the cache and read the database, which never goes back. In strict
-//! consistency commit and advance are one step, so this holds across instances too;
+//! consistency commit and advance are one step, so there is no such window (reads never
+//! bypass) and this holds across instances too;
 //! with Redis generations another instance may, for the length of that one round trip,
 //! still serve the entry from before a write that is not yet acknowledged.
 //!
@@ -240,6 +241,10 @@ pub struct TaskCache {
     /// Writes in flight in this process, per scope: their scope's reads bypass the
     /// cache until they have advanced (see "Monotonic reads" above).
     writing: DashMap<Scope, usize>,
+    /// Whether `writing` is kept: not for strict generations (commit and advance are one
+    /// step, so there is no window to cover) nor for the plain cache-aside baseline
+    /// (which must keep its race).
+    tracks_writes: bool,
     /// An advance failed: no cached read is trusted until one lands.
     unconfirmed: AtomicBool,
     /// When the last call to Redis failed (`None` once one succeeds again).
@@ -271,6 +276,9 @@ impl TaskCache {
         {
             return Err(ConfigError::GlobalNeedsLocal);
         }
+        let tracks_writes = !matches!(generations, Generations::Strict);
+        #[cfg(feature = "baselines")]
+        let tracks_writes = tracks_writes && config.design != Design::DeleteOnWrite;
         let entries = Cache::builder()
             .max_capacity(config.capacity_bytes)
             .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
@@ -285,6 +293,7 @@ impl TaskCache {
             off: config.capacity_bytes == 0,
             stats: ReadStats::default(),
             writing: DashMap::new(),
+            tracks_writes,
             unconfirmed: AtomicBool::new(false),
             redis_failed_at: Mutex::new(None),
         })
@@ -545,19 +554,16 @@ impl TaskCache {
         Ok(())
     }
 
-    /// Whether a write is in flight in `scope` here, so its reads must bypass the cache
-    /// (not in the plain cache-aside baseline, which must keep its race).
+    /// Whether a write is in flight in `scope` here, so its reads must bypass the cache.
     fn write_in_flight(&self, scope: &Scope) -> bool {
-        #[cfg(feature = "baselines")]
-        if self.design == Design::DeleteOnWrite {
-            return false;
-        }
-        self.writing.contains_key(scope)
+        self.tracks_writes && self.writing.contains_key(scope)
     }
 
     /// Marks a write as started; see [`InFlight`].
     fn in_flight<'a>(&'a self, scope: &'a Scope) -> InFlight<'a> {
-        *self.writing.entry(scope.clone()).or_insert(0) += 1;
+        if self.tracks_writes {
+            *self.writing.entry(scope.clone()).or_insert(0) += 1;
+        }
         InFlight {
             cache: self,
             scope,
