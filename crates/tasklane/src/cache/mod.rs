@@ -86,7 +86,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
-use moka::future::Cache;
+use moka::{future::Cache, policy::EvictionPolicy};
 use sha2::{Digest, Sha256};
 
 use crate::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp};
@@ -280,6 +280,12 @@ impl TaskCache {
         #[cfg(feature = "baselines")]
         let tracks_writes = tracks_writes && config.design != Design::DeleteOnWrite;
         let entries = Cache::builder()
+            // Every write strands its scope's entries under the old generation's keys;
+            // no read asks for them again. Least-recently-used eviction drops those
+            // first. Moka's default, TinyLFU, admits a key only once it is more popular
+            // than the victim, so a full cache would keep the stranded entries (read
+            // often before the write) and refuse the new generation's (never seen).
+            .eviction_policy(EvictionPolicy::lru())
             .max_capacity(config.capacity_bytes)
             .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
             .time_to_live(config.ttl)

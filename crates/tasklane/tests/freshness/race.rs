@@ -150,6 +150,37 @@ async fn with_caching_off_every_read_queries_the_database() {
 }
 
 #[tokio::test]
+async fn a_full_cache_still_admits_each_new_generations_entry() {
+    // Every write leaves its scope's entries behind under keys of the old generation,
+    // never read again. Once the cache is full, each new generation's entry must still
+    // displace them: an admission policy that prefers keys it has seen often keeps the
+    // popular leftovers and turns every read of the new generation into a miss.
+    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let config = CacheConfig {
+        capacity_bytes: 16 << 10,
+        ..CacheConfig::default()
+    };
+    let cache = TaskCache::new(store.clone(), None, &config).unwrap();
+    let (scope, query, task) = one_task(&cache).await;
+    let generations = 300;
+    for generation in 0..generations {
+        let title = format!("generation {generation}");
+        rename(&cache, &scope, task.id, &title).await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(
+                titles(&list(&cache, &scope, &query).await),
+                [title.as_str()]
+            );
+        }
+    }
+    assert_eq!(
+        store.reads(),
+        generations,
+        "one database read a generation, however full the cache"
+    );
+}
+
+#[tokio::test]
 async fn a_write_leaves_other_scopes_warm_and_its_own_cold() {
     assert_eq!(
         reads_of_the_other_scope_after_a_write(Design::Generational).await,
