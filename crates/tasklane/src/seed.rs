@@ -65,6 +65,11 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
         }
     }
     progress.finish_and_clear();
+    storage
+        .bulk
+        .analyze()
+        .await
+        .context("refreshing the query planner's statistics")?;
     eprintln!(
         "Seeded {} tasks into {} workspaces ({}-0001 to {}-{:04}) in {:.1}s",
         args.tasks,

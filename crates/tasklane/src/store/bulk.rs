@@ -1,8 +1,10 @@
 //! Loading many tasks at once, for `tasklane seed`: multi-row inserts in one
 //! transaction per batch, with the scope's generation advanced once per batch, so a
-//! cache in front of the database never keeps a list from before the load.
+//! cache in front of the database never keeps a list from before the load; then the
+//! query planner's statistics are refreshed.
 
 use async_trait::async_trait;
+use sqlx::QueryBuilder;
 
 use super::StoreError;
 use super::sql::{Bind, Runner, SqlStore, advance_generation, insert_labels, upsert_tasks};
@@ -17,6 +19,12 @@ const ROWS_PER_STATEMENT: usize = 200;
 pub trait BulkLoad: Send + Sync + 'static {
     /// Stores `tasks` (new ones) in `scope`, in one transaction.
     async fn load(&self, scope: &Scope, tasks: &[Task]) -> Result<(), StoreError>;
+
+    /// Refreshes the query planner's statistics once loading is done. PostgreSQL's
+    /// autovacuum would, in a while; until then the loaded table looks nearly empty to
+    /// the planner, which then sorts every matching row where an index would read one
+    /// page of them. (SQLite's store refreshes them itself when it opens.)
+    async fn analyze(&self) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -39,5 +47,10 @@ where
         DB::execute(&mut *tx, advance_generation(scope)).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn analyze(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        DB::execute(&mut conn, QueryBuilder::new("ANALYZE")).await
     }
 }

@@ -1,5 +1,6 @@
 //! `tasklane seed`: tasks spread evenly over their workspaces, in a realistic mix that
-//! every filter finds part of, with each workspace's generation advanced.
+//! every filter finds part of, with each workspace's generation advanced and the query
+//! planner's statistics refreshed.
 
 use clap::Parser;
 use tasklane::config::{Cli, Command};
@@ -35,6 +36,10 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
         total += count;
     }
     assert_eq!(total, 1001);
+    assert!(
+        planner_statistics(&database.url).await > 0,
+        "the planner knows nothing of the loaded tasks"
+    );
 
     let scope = Scope::named("seed-0001");
     for filter in [
@@ -47,5 +52,25 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
         let query = ListQuery::parse(filter).unwrap();
         let (_, count) = storage.tasks.list(&scope, &query).await.unwrap();
         assert!(0 < count && count < 250, "{filter}: {count} of 251");
+    }
+}
+
+/// How many statistics the query planner has about the tasks table.
+async fn planner_statistics(url: &str) -> i64 {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'tasks'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stats \
+             WHERE schemaname = current_schema() AND tablename = 'tasks'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
     }
 }
