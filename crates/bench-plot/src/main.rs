@@ -100,6 +100,7 @@ fn draw(
     chart
         .configure_mesh()
         .disable_y_mesh()
+        .y_labels(rows.len())
         .x_desc(axis)
         .x_label_formatter(&|value| format!("{value}"))
         .y_label_formatter(&|segment| match segment {
