@@ -178,8 +178,9 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
     pub consistency: Option<Consistency>,
 
-    /// Upper bound on the in-process cache, in MiB; 0 turns caching off (every read
-    /// queries the database), for comparison.
+    /// Upper bound on the in-process cache, in MiB; when full, the least recently used
+    /// entries go first. 0 turns caching off (every read queries the database), for
+    /// comparison.
     #[arg(long, env = "TASKLANE_CACHE_MIB", value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
     pub cache_mib: u64,
