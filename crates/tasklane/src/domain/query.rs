@@ -160,6 +160,10 @@ pub struct ListQuery {
     pub limit: u32,
     /// Which page.
     pub position: Position,
+    /// Whether the page says how many tasks match in all (`total`, `total_pages`).
+    /// Counting reads every match, so it costs far more than the page itself on a
+    /// large workspace; `total=false` skips it.
+    pub counts_total: bool,
 }
 
 impl Default for ListQuery {
@@ -169,12 +173,13 @@ impl Default for ListQuery {
             sort: Sort::default(),
             limit: ListQuery::DEFAULT_LIMIT,
             position: Position::Page(1),
+            counts_total: true,
         }
     }
 }
 
 /// Every parameter `GET /v1/tasks` understands.
-const PARAMETERS: [&str; 11] = [
+const PARAMETERS: [&str; 12] = [
     "status",
     "priority",
     "assignee",
@@ -186,6 +191,7 @@ const PARAMETERS: [&str; 11] = [
     "page",
     "limit",
     "cursor",
+    "total",
 ];
 
 impl ListQuery {
@@ -239,6 +245,7 @@ impl ListQuery {
                 "page" => page = Some(parse_number(name, &value, 1, Self::MAX_PAGE)?),
                 "limit" => query.limit = parse_number(name, &value, 1, Self::MAX_LIMIT)?,
                 "cursor" => cursor = Some(value),
+                "total" => query.counts_total = parse_bool(name, &value)?,
                 _ => unreachable!("every known parameter is matched above"),
             }
         }
@@ -310,6 +317,14 @@ fn parse_text(name: &str, value: &str) -> Result<String, QueryError> {
     Ok(value.to_lowercase())
 }
 
+fn parse_bool(name: &str, value: &str) -> Result<bool, QueryError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(name, "must be `true` or `false`")),
+    }
+}
+
 fn parse_sort(name: &str, value: &str) -> Result<Sort, QueryError> {
     let (descending, key) = match value.strip_prefix('-') {
         Some(key) => (true, key),
@@ -336,10 +351,12 @@ pub struct TaskList {
     pub page: u32,
     /// Page size.
     pub limit: u32,
-    /// How many tasks match the filters in all.
-    pub total: u64,
-    /// `ceil(total / limit)`.
-    pub total_pages: u64,
+    /// How many tasks match the filters in all; left out with `total=false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// `ceil(total / limit)`; left out with `total=false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<u64>,
     /// Pass as `cursor` (with the same filters, sort and limit) for the next page;
     /// null on the last page.
     #[schema(required = true)]
@@ -348,8 +365,8 @@ pub struct TaskList {
 
 impl TaskList {
     /// Shapes a page from up to `limit + 1` matching tasks (the extra one only says that
-    /// a next page exists) and the total count.
-    pub fn new(query: &ListQuery, mut tasks: Vec<Task>, total: u64) -> TaskList {
+    /// a next page exists) and the total count, if the query asked for it.
+    pub fn new(query: &ListQuery, mut tasks: Vec<Task>, total: Option<u64>) -> TaskList {
         let limit = query.limit as usize;
         let has_more = tasks.len() > limit;
         tasks.truncate(limit);
@@ -367,7 +384,7 @@ impl TaskList {
             page: query.page(),
             limit: query.limit,
             total,
-            total_pages: total.div_ceil(u64::from(query.limit)),
+            total_pages: total.map(|total| total.div_ceil(u64::from(query.limit))),
             next_cursor,
         }
     }
@@ -410,7 +427,7 @@ mod tests {
     fn every_parameter_is_parsed() {
         let q = ListQuery::parse(
             "status=in_progress&priority=high,urgent&assignee=ann&label=x&due_before=2026-02-01T00:00:00Z\
-             &due_after=2026-01-01T00:00:00Z&q=R%C3%89PORT&sort=-due_at&page=3&limit=50",
+             &due_after=2026-01-01T00:00:00Z&q=R%C3%89PORT&sort=-due_at&page=3&limit=50&total=false",
         )
         .unwrap();
         assert_eq!(q.filter.statuses, BTreeSet::from([Status::InProgress]));
@@ -429,7 +446,7 @@ mod tests {
                 descending: true
             }
         );
-        assert_eq!((q.page(), q.limit), (3, 50));
+        assert_eq!((q.page(), q.limit, q.counts_total), (3, 50, false));
     }
 
     #[test]
@@ -448,6 +465,7 @@ mod tests {
         assert_eq!(err(&format!("q={}", "x".repeat(201))).parameter, "q");
         assert_eq!(err("cursor=garbage").parameter, "cursor");
         assert_eq!(err("page=2&cursor=abc").parameter, "cursor");
+        assert_eq!(err("total=no").parameter, "total");
     }
 
     fn task(title: &str, micros: i64) -> Task {
@@ -469,8 +487,12 @@ mod tests {
     #[test]
     fn a_cursor_continues_only_the_query_that_issued_it() {
         let query = ListQuery::parse("limit=2&sort=-title").unwrap();
-        let page = TaskList::new(&query, vec![task("c", 1), task("b", 2), task("a", 3)], 3);
-        assert_eq!((page.data.len(), page.total_pages), (2, 2));
+        let page = TaskList::new(
+            &query,
+            vec![task("c", 1), task("b", 2), task("a", 3)],
+            Some(3),
+        );
+        assert_eq!((page.data.len(), page.total_pages), (2, Some(2)));
         let cursor = page.next_cursor.expect("a third task exists");
 
         let next = ListQuery::parse(&format!("limit=2&sort=-title&cursor={cursor}")).unwrap();
@@ -492,10 +514,26 @@ mod tests {
     #[test]
     fn the_last_page_has_no_cursor() {
         let query = ListQuery::parse("limit=2").unwrap();
-        let page = TaskList::new(&query, vec![task("a", 1), task("b", 2)], 2);
-        assert_eq!((page.next_cursor, page.total_pages), (None, 1));
-        let empty = TaskList::new(&query, vec![], 0);
-        assert_eq!((empty.total_pages, empty.data.len()), (0, 0));
+        let page = TaskList::new(&query, vec![task("a", 1), task("b", 2)], Some(2));
+        assert_eq!((page.next_cursor, page.total_pages), (None, Some(1)));
+        let empty = TaskList::new(&query, vec![], Some(0));
+        assert_eq!((empty.total_pages, empty.data.len()), (Some(0), 0));
+    }
+
+    #[test]
+    fn a_cursor_continues_with_or_without_the_total() {
+        let query = ListQuery::parse("limit=1").unwrap();
+        let page = TaskList::new(&query, vec![task("a", 1), task("b", 2)], Some(2));
+        let cursor = page.next_cursor.expect("a second task exists");
+        let next = ListQuery::parse(&format!("limit=1&total=false&cursor={cursor}")).unwrap();
+        assert_ne!(
+            next.canonical(),
+            query.canonical(),
+            "a cache entry of its own"
+        );
+        let uncounted = TaskList::new(&next, vec![task("b", 2)], None);
+        let body = serde_json::to_value(&uncounted).unwrap();
+        assert!(body.get("total").is_none() && body.get("total_pages").is_none());
     }
 
     #[test]

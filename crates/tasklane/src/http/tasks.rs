@@ -75,6 +75,7 @@ fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
         ("page" = Option<i32>, Query, minimum = 1, maximum = 2147483647, description = "1-based page number (default 1). Not with `cursor`."),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
         ("cursor" = Option<String>, Query, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`."),
+        ("total" = Option<bool>, Query, description = "`false` leaves out `total` and `total_pages`, so the database does not count every match: on a large workspace the count costs far more than the page. Default `true`."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
     responses(

@@ -172,5 +172,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `query.limit + 1` matching tasks in order from the query's position, and
     /// how many match in all, read from one snapshot.
-    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError>;
+    async fn list(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<(Vec<Task>, Option<u64>), StoreError>;
 }

@@ -72,7 +72,11 @@ impl Store for SlowedReads {
         self.inner.close().await;
     }
 
-    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError> {
+    async fn list(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
         let read = self.inner.list(scope, query).await;
         tokio::time::sleep(self.delay).await;
         read

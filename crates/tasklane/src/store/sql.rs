@@ -693,17 +693,24 @@ where
         Ok(generation.unwrap_or(0) as u64)
     }
 
-    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError> {
+    async fn list(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
         let mut tx = self.readers.begin().await?;
         if let Some(statement) = self.dialect.snapshot {
             DB::execute(&mut *tx, QueryBuilder::new(statement)).await?;
         }
-        let total = DB::fetch_integer(&mut tx, count(scope, query))
-            .await?
-            .unwrap_or(0);
+        let total = if query.counts_total {
+            let total = DB::fetch_integer(&mut tx, count(scope, query)).await?;
+            Some(total.unwrap_or(0) as u64)
+        } else {
+            None
+        };
         let tasks = DB::fetch_tasks(&mut tx, page(scope, query)).await?;
         tx.commit().await?;
-        Ok((tasks, total as u64))
+        Ok((tasks, total))
     }
 }
 

@@ -253,12 +253,23 @@ async fn pages_and_cursors_walk_the_same_list() {
             "{sort}: the cursor walk and the page walk agree"
         );
         assert_eq!(numbers, [1, 2, 3]);
+        let (uncounted, _) = walk_by_cursor(&app, &format!("{query}&total=false")).await;
+        assert_eq!(
+            uncounted, by_page,
+            "{sort}: the same walk without the count"
+        );
         assert_eq!(
             by_cursor.iter().collect::<HashSet<_>>().len(),
             25,
             "{sort}: no task twice, none skipped"
         );
     }
+    let uncounted = app.list("limit=10&total=false").await;
+    assert_eq!(titles(&uncounted).len(), 10);
+    assert!(
+        uncounted.get("total").is_none() && uncounted.get("total_pages").is_none(),
+        "total=false leaves the count out: {uncounted}"
+    );
     let beyond = app.list("limit=10&page=4").await;
     assert_eq!(
         (titles(&beyond).len(), beyond["total"].as_u64()),

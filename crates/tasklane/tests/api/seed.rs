@@ -28,6 +28,7 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
             .list(&scope, &ListQuery::default())
             .await
             .unwrap();
+        let count = count.expect("counted by default");
         assert!(count == 250 || count == 251, "{scope}: {count} tasks");
         assert!(
             storage.tasks.generation(&scope).await.unwrap() > 0,
@@ -51,6 +52,7 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
     ] {
         let query = ListQuery::parse(filter).unwrap();
         let (_, count) = storage.tasks.list(&scope, &query).await.unwrap();
+        let count = count.expect("counted by default");
         assert!(0 < count && count < 250, "{filter}: {count} of 251");
     }
 }

@@ -162,7 +162,11 @@ impl Store for InstrumentedStore {
         self.inner.generation(scope).await
     }
 
-    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<(Vec<Task>, u64), StoreError> {
+    async fn list(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
         let rows = self.inner.list(scope, query).await;
         self.after_query().await;
         rows
