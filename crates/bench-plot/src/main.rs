@@ -95,7 +95,7 @@ fn draw(
         .caption(caption, ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(36)
-        .y_label_area_size(150)
+        .y_label_area_size(180)
         .build_cartesian_2d(range.clone().log_scale(), (0..last).into_segmented())?;
     chart
         .configure_mesh()
