@@ -32,7 +32,9 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Seed(args) => {
-            telemetry::init(LogFormat::Text, "warn")?;
+            // A bulk load's statements (and the ANALYZE after it) are slow by nature;
+            // sqlx's slow-statement warnings would only interleave with the progress bar.
+            telemetry::init(LogFormat::Text, "warn,sqlx::query=error")?;
             seed::run(&args).await
         }
         Command::Check(args) => {
