@@ -74,9 +74,29 @@ pub struct Limits {
     pub request_timeout: Duration,
 }
 
-/// Answers `503` when a request takes longer than `limit`. The handler's future is
-/// dropped; a write stopped between its commit and its advance makes up for the
-/// advance as it is dropped (see the cache's `InFlight`), so no stale list outlives it.
+/// Runs the rest of the request as a task of its own, which finishes even when the
+/// client goes away or [`deadline`] answers first. A handler dropped in the middle of a
+/// database transaction could hand its connection back to the pool with the transaction
+/// still open, and the next request to use that connection would fail; seen on
+/// PostgreSQL as "SET TRANSACTION ISOLATION LEVEL must be called before any query"
+/// after a load generator closed its connections mid-request.
+async fn detached(request: Request<Body>, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        // The panic goes on to the panic layer, which answers `500`.
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )
+        .into_response(),
+    }
+}
+
+/// Answers `503` when a request takes longer than `limit`. The handler goes on to
+/// finish on its own ([`detached`]); a write stopped between its commit and its advance
+/// would make up for the advance anyway (see the cache's `InFlight`), so no stale list
+/// outlives it.
 async fn deadline(State(limit): State<Duration>, request: Request<Body>, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
@@ -110,6 +130,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(detached))
         .layer(axum::middleware::from_fn_with_state(limits.request_timeout, deadline))
         .layer(CatchPanicLayer::custom(|_| {
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the server failed to handle this request").into_response()
