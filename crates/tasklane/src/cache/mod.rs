@@ -625,7 +625,8 @@ impl TaskCache {
 }
 
 /// A write between its start and its advance. If its future is dropped there (the
-/// client went away, the request ran out of time), the commit may have happened without
+/// server stopping mid-request; HTTP requests otherwise run to their end, even without
+/// their client), the commit may have happened without
 /// the advance that must follow it, so dropping this makes up for it: in-process
 /// generations advance at once; with Redis generations the instance stops trusting its
 /// cache until an advance lands, as when an advance fails. (Strict generations advance
