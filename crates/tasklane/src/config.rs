@@ -129,8 +129,9 @@ pub struct ServeArgs {
     )]
     pub rate_limit: u32,
 
-    /// How long a request may take, in seconds, before it is answered `503` (a write
-    /// cut short may or may not have been applied: retry it with its Idempotency-Key).
+    /// How long a client waits, in seconds, before it is answered `503`. The request
+    /// still runs to its end, so a write may or may not have been applied: retry it
+    /// with its Idempotency-Key.
     #[arg(long, env = "TASKLANE_REQUEST_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
