@@ -115,6 +115,11 @@ struct Run {
 }
 
 impl Run {
+    /// Client number `n` of this run, on its clock, with its token.
+    fn client(&self, n: usize) -> Client {
+        Client::new(n, self.clock, self.target.token.as_deref())
+    }
+
     async fn perform(&self, client: &Client, instance: usize, request: Request) -> Operation {
         let op = client
             .perform(&self.target, instance, Phase::Run, request)
@@ -205,7 +210,7 @@ pub async fn run(
 
 /// Client `n`'s share of the random mix, until the deadline.
 async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
-    let client = Client::new(n, run.clock, run.target.token.as_deref());
+    let client = run.client(n);
     let mut rng = fastrand::Rng::with_seed(settings.seed.wrapping_add(n as u64));
     let instances = run.target.instances.len();
     while Instant::now() < deadline {
@@ -250,8 +255,7 @@ fn failed(op: &Operation) -> bool {
 /// through every instance. Every read by `follower` starts after the write was
 /// acknowledged, so each must show it.
 async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
-    let [reader, writer, follower] =
-        [0, 1, 2].map(|n| Client::new(n, run.clock, run.target.token.as_deref()));
+    let [reader, writer, follower] = [0, 1, 2].map(|n| run.client(n));
     let instances = run.target.instances.len();
     let created = run
         .perform(
@@ -298,7 +302,7 @@ async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
 /// After the run: every task whose creation was acknowledged, read once more through
 /// the first instance that answers. Returns the tasks that could not be read at all.
 async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
-    let client = Client::new(client, run.clock, run.target.token.as_deref());
+    let client = run.client(client);
     let created: Vec<String> = {
         let history = run.history.lock().expect("not poisoned");
         history
