@@ -1,8 +1,9 @@
 //! Who a request acts for: the workspace its bearer token belongs to (or the open
 //! workspace, where authentication is off), and how often that token may call.
 //!
-//! Every `/v1` handler takes a [`Scope`], so no handler can run without one: this module is the only place a request's scope comes from, and the
-//! cache keys, generations and ETags all embed it. Another workspace's task is simply
+//! Every `/v1` handler takes a [`Scope`], so no handler can run without one: this
+//! module is the only place a request's scope comes from, and the cache keys,
+//! generations and ETags all embed it. Another workspace's task is simply
 //! not in the caller's scope, so it answers `404`, never `403`.
 
 use std::num::NonZeroU32;

@@ -60,7 +60,7 @@ pub async fn create(
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked: it is refused from now on"),
-            (status = 404, description = "No such token in this workspace", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such token in this workspace", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke(
