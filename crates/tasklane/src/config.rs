@@ -265,6 +265,9 @@ impl ServeArgs {
         CacheConfig {
             capacity_bytes: self.cache_mib << 20,
             ttl: Duration::from_secs(self.cache_ttl_secs),
+            // A write runs to its end even past the request timeout, each of its
+            // statements within it; twice the timeout leaves room for a slow commit.
+            write_lease: Duration::from_secs(2 * self.request_timeout_secs),
             consistency,
             design: self.design(),
         }

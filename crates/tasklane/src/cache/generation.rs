@@ -25,6 +25,16 @@ impl Generation {
     pub fn new(epoch: u64, counter: u64) -> Self {
         Generation { epoch, counter }
     }
+
+    /// The epoch this generation's counter counts in.
+    pub fn epoch(self) -> u64 {
+        self.epoch
+    }
+
+    /// How many writes the scope has seen in this epoch.
+    pub fn counter(self) -> u64 {
+        self.counter
+    }
 }
 
 impl fmt::Display for Generation {

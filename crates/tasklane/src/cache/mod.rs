@@ -53,24 +53,55 @@
 //! Redis too, where every instance finds what any of them filled. Both are keyed by
 //! generation, so neither can serve an entry of an older one.
 //!
+//! # Monotonic reads
+//!
+//! Freshness alone allows a client to see a write and then not: between a write's
+//! commit and its advance, one generation can hold entries filled before the commit and
+//! entries filled after it. So every write is first *announced* to every reader that
+//! could serve its scope from a cache, and these two rules hold:
+//!
+//! 1. a read that finds a write announced in its scope goes to the database and fills
+//!    nothing;
+//! 2. a fill is stored only if, when it is stored, the scope is still at the generation
+//!    the read saw and no write is announced (a check-and-set, as memcache's leases).
+//!
+//! Why they suffice: a write is announced before it commits and withdrawn only by the
+//! step that advances its generation. So from the moment a write is announced, no read
+//! is served from its scope's current generation `g` (rule 1) until `g` is dead, and no
+//! fill lands under `g` (rule 2) unless its read and its query both began before the
+//! announcement, hence before the commit. Every entry under one generation shows the
+//! same committed state. A client that has seen a write saw it after its commit, so its
+//! next read starts while the write is announced (the database answers) or after the
+//! advance (a generation whose entries were all queried after the commit): never
+//! before the write again.
+//!
+//! Where announcements live:
+//!
+//! - [`Consistency::Local`]: a count of writes in flight per scope in this process
+//!   (see `InFlight`), which only this process writes to; a fill checks it and the
+//!   in-process generation after its query, before it is stored.
+//! - [`Consistency::Redis`]: a field per write in the scope's generation hash
+//!   ([`RedisTier::announce`]), read in the same script as the generation, checked in
+//!   the script that stores a fill, withdrawn by the script that advances. An
+//!   announcement carries a deadline (the write's lease, longer than any request may
+//!   take); one whose write never advanced (its instance died, or lost Redis after the
+//!   commit) is withdrawn at its deadline by the first read that finds it, with an
+//!   advance in its writer's place. The fact that a repair is owed lives in Redis, so an
+//!   instance restart cannot forget it.
+//! - [`Consistency::Strict`]: commit and advance are one step, so there is no window
+//!   and nothing to announce; this holds across instances for free.
+//!
 //! # When Redis fails
 //!
 //! A read that cannot obtain a generation it can trust goes to the database and caches
-//! nothing; for a second after a failed call, reads do not even ask Redis. A write whose
-//! advance cannot be confirmed is reported as unconfirmed (a `503`), never as a success,
-//! and from then on this instance reads only from the database until an advance lands
-//! again.
-//!
-//! # Monotonic reads
-//!
-//! Between a write's commit and its advance, two entries under one generation could
-//! disagree (one filled before the commit, one after), and a client could see the
-//! write, then not. So while a write is in flight in this process, reads of its scope
-//! here bypass the cache and read the database, which never goes back. In strict
-//! consistency commit and advance are one step, so there is no such window (reads never
-//! bypass) and this holds across instances too;
-//! with Redis generations another instance may, for the length of that one round trip,
-//! still serve the entry from before a write that is not yet acknowledged.
+//! nothing; for a second after a failed call, reads do not even ask Redis. A write that
+//! cannot be announced is refused before it touches the database (`503`, nothing
+//! written). A write whose advance cannot be confirmed after its commit is reported as
+//! unconfirmed (a `503`), never as a success; its announcement stays in Redis, so no
+//! instance serves its scope from the cache, and this instance owes the scope a *repair
+//! advance*, which it makes as soon as Redis answers again (on the next request or
+//! readiness probe) before it trusts that scope's cache again. A scope's trouble stays
+//! in that scope: other scopes keep their cache.
 //!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
@@ -80,8 +111,9 @@ mod generation;
 mod redis;
 mod snapshot;
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -93,7 +125,7 @@ use crate::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch
 use crate::store::{Idempotency, Precondition, Store, StoreError};
 
 pub use generation::{Generation, InProcessGenerations};
-pub use redis::RedisTier;
+pub use redis::{Announcement, Lookup, RedisTier};
 pub use snapshot::{ETag, Snapshot};
 
 use redis::EntryKey;
@@ -110,8 +142,7 @@ pub enum Design {
     DeleteOnWrite,
     /// Test-only baseline: the incident report's single version for everything. Keys
     /// embed one generation that every write, in any scope, advances, so a write in
-    /// one workspace empties every workspace's cache. Fresh, but wasteful; in-process
-    /// generations only.
+    /// one workspace empties every workspace's cache. Fresh, but wasteful.
     #[cfg(feature = "baselines")]
     GlobalGeneration,
 }
@@ -123,7 +154,7 @@ pub enum Consistency {
     /// per request.
     Local,
     /// In Redis: correct for any number of processes sharing the Redis; one Redis round
-    /// trip per request.
+    /// trip per read, two per write.
     Redis,
     /// In the database: correct for any number of processes on one database, even if
     /// Redis loses writes; one indexed database read per request.
@@ -142,10 +173,10 @@ pub enum ConfigError {
          generation in front of shared entries; use `redis` or `strict`"
     )]
     LocalWithShared,
-    /// The single-generation baseline is only built for in-process generations.
+    /// The baseline designs are only built for in-process generations.
     #[cfg(feature = "baselines")]
-    #[error("the `global-generation` design needs consistency `local` without a Redis")]
-    GlobalNeedsLocal,
+    #[error("the baseline cache designs need consistency `local` without a Redis")]
+    BaselineNeedsLocal,
 }
 
 /// Sizing and behaviour of the cache.
@@ -156,6 +187,9 @@ pub struct CacheConfig {
     pub capacity_bytes: u64,
     /// How long an entry may live; old generations' entries are reclaimed by it.
     pub ttl: Duration,
+    /// How long a write's announcement holds in Redis if its writer never withdraws it:
+    /// longer than any write may take between its announcement and its commit.
+    pub write_lease: Duration,
     /// Where generations live.
     pub consistency: Consistency,
     /// Freshness design (always [`Design::Generational`] outside tests).
@@ -167,6 +201,7 @@ impl Default for CacheConfig {
         CacheConfig {
             capacity_bytes: 64 << 20,
             ttl: Duration::from_secs(300),
+            write_lease: Duration::from_secs(60),
             consistency: Consistency::Local,
             design: Design::default(),
         }
@@ -179,6 +214,10 @@ pub enum CacheError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The write could not be announced to the other instances (Redis is not
+    /// answering), so it was not attempted: nothing was written.
+    #[error("the write could not be announced, so nothing was written")]
+    NotAnnounced,
     /// The write reached the store, but its generation could not be advanced, so it
     /// must not be acknowledged.
     #[error("the write was committed but its generation could not be advanced")]
@@ -199,8 +238,8 @@ pub enum ListRead {
 pub enum CacheHealth {
     /// Serving from the cache.
     Ok,
-    /// Serving from the database only (Redis is not answering, or an advance has not
-    /// been confirmed since it failed).
+    /// Serving from the database only, for some scopes or all (Redis is not answering,
+    /// or a write's advance is still owed).
     Degraded,
 }
 
@@ -227,7 +266,18 @@ enum Generations {
     Strict,
 }
 
-/// Tasks, read through the generation-keyed cache and written with commit-then-advance.
+/// A fill that was not stored, and why.
+enum Unfiled {
+    /// The store failed: nothing to serve.
+    Store(StoreError),
+    /// The read's generation moved or a write was announced meanwhile (or Redis could
+    /// not tell): the rows are served to the reads that waited for them, and kept
+    /// nowhere.
+    Refused(Snapshot),
+}
+
+/// Tasks, read through the generation-keyed cache and written with
+/// announce-commit-advance.
 pub struct TaskCache {
     store: Arc<dyn Store>,
     generations: Generations,
@@ -238,22 +288,24 @@ pub struct TaskCache {
     off: bool,
     /// Reads served, and how many of them queried the store.
     stats: ReadStats,
-    /// Writes in flight in this process, per scope: their scope's reads bypass the
-    /// cache until they have advanced (see "Monotonic reads" above).
+    /// In-process generations: writes in flight here, per scope (their announcements).
     writing: DashMap<Scope, usize>,
-    /// Whether `writing` is kept: not for strict generations (commit and advance are one
-    /// step, so there is no window to cover) nor for the plain cache-aside baseline
-    /// (which must keep its race).
-    tracks_writes: bool,
-    /// An advance failed: no cached read is trusted until one lands.
-    unconfirmed: AtomicBool,
+    /// Whether writes are announced and fills checked (see "Monotonic reads" above):
+    /// not for strict generations (commit and advance are one step) nor for the plain
+    /// cache-aside baseline (which must keep its race).
+    announces: bool,
+    /// How long a write's announcement holds in Redis.
+    write_lease: Duration,
+    /// Redis generations: scopes whose advance is owed, with the announcements it must
+    /// withdraw. Their reads here bypass the cache until it lands.
+    owed: Mutex<HashMap<Scope, Vec<Announcement>>>,
     /// When the last call to Redis failed (`None` once one succeeds again).
     redis_failed_at: Mutex<Option<Instant>>,
 }
 
 /// How long reads and fills leave Redis alone after a call to it failed, so that an
 /// outage costs each request a database read, not a Redis timeout too. Writes still try
-/// their advance every time, which is also how recovery is noticed.
+/// their announcement every time, which is also how recovery is noticed.
 const REDIS_BACKOFF: Duration = Duration::from_secs(1);
 
 impl TaskCache {
@@ -271,14 +323,12 @@ impl TaskCache {
             (Consistency::Strict, _) => Generations::Strict,
         };
         #[cfg(feature = "baselines")]
-        if config.design == Design::GlobalGeneration
-            && !matches!(generations, Generations::Local(_))
-        {
-            return Err(ConfigError::GlobalNeedsLocal);
+        if config.design != Design::Generational && !matches!(generations, Generations::Local(_)) {
+            return Err(ConfigError::BaselineNeedsLocal);
         }
-        let tracks_writes = !matches!(generations, Generations::Strict);
+        let announces = !matches!(generations, Generations::Strict);
         #[cfg(feature = "baselines")]
-        let tracks_writes = tracks_writes && config.design != Design::DeleteOnWrite;
+        let announces = announces && config.design != Design::DeleteOnWrite;
         let entries = Cache::builder()
             // Every write strands its scope's entries under the old generation's keys;
             // no read asks for them again. Least-recently-used eviction drops those
@@ -299,8 +349,9 @@ impl TaskCache {
             off: config.capacity_bytes == 0,
             stats: ReadStats::default(),
             writing: DashMap::new(),
-            tracks_writes,
-            unconfirmed: AtomicBool::new(false),
+            announces,
+            write_lease: config.write_lease,
+            owed: Mutex::new(HashMap::new()),
             redis_failed_at: Mutex::new(None),
         })
     }
@@ -342,7 +393,7 @@ impl TaskCache {
         }
         // 2. On a miss, query; 3. fill the key of the generation read in step 1.
         Ok(ListRead::Fresh(
-            self.fill(found.key, load(Some(etag))).await?,
+            self.fill(scope, found, load(Some(etag))).await?,
         ))
     }
 
@@ -363,7 +414,7 @@ impl TaskCache {
             Some(Located {
                 entry: Some(entry), ..
             }) => Ok(entry),
-            Some(found) => self.fill(found.key, load).await,
+            Some(found) => self.fill(scope, found, load).await,
         };
         match read {
             Ok(snapshot) => Ok(Some(snapshot)),
@@ -383,10 +434,8 @@ impl TaskCache {
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
         let task = new.into_task(Timestamp::now());
-        let in_flight = self.in_flight(scope);
-        let written = self.store.insert(scope, &task, idempotency).await;
-        in_flight.settle(self.written(scope, &written).await)?;
-        Ok(written?)
+        self.write(scope, self.store.insert(scope, &task, idempotency))
+            .await
     }
 
     /// Applies a merge patch; returns once it is committed and the generation advanced
@@ -399,13 +448,11 @@ impl TaskCache {
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
-        let in_flight = self.in_flight(scope);
-        let written = self
-            .store
-            .update(scope, id, expected, patch, idempotency)
-            .await;
-        in_flight.settle(self.written(scope, &written).await)?;
-        Ok(written?)
+        self.write(
+            scope,
+            self.store.update(scope, id, expected, patch, idempotency),
+        )
+        .await
     }
 
     /// Deletes a task; returns once it is committed and the generation has advanced.
@@ -415,10 +462,8 @@ impl TaskCache {
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), CacheError> {
-        let in_flight = self.in_flight(scope);
-        let written = self.store.delete(scope, id, expected).await;
-        in_flight.settle(self.written(scope, &written).await)?;
-        Ok(written?)
+        self.write(scope, self.store.delete(scope, id, expected))
+            .await
     }
 
     /// Reads served since start (lists and single tasks, `304`s included), and how
@@ -430,40 +475,114 @@ impl TaskCache {
         )
     }
 
+    /// How many entries this process holds (every generation's, until evicted).
+    pub async fn cached_entries(&self) -> u64 {
+        self.entries.run_pending_tasks().await;
+        self.entries.entry_count()
+    }
+
     /// Whether the database answers now.
     pub async fn database_answers(&self) -> bool {
         self.store.generation(&Scope::default()).await.is_ok()
     }
 
-    /// Whether reads are being served through the cache right now.
+    /// Whether reads are being served through the cache right now. With Redis
+    /// generations, a probe that finds Redis answering again also makes the advances
+    /// this instance owes, so recovery does not wait for the next request.
     pub async fn health(&self) -> CacheHealth {
-        if let Some(shared) = &self.shared {
-            self.redis(shared.ping().await);
+        if let Some(shared) = &self.shared
+            && self.redis(shared.ping().await).is_some()
+            && let Generations::Redis(tier) = &self.generations
+        {
+            self.repair(tier).await;
         }
         let redis_down = self.redis_failed_at.lock().expect("not poisoned").is_some();
-        if self.unconfirmed.load(Ordering::SeqCst) || redis_down {
+        let owing = !self.owed.lock().expect("not poisoned").is_empty();
+        if redis_down || owing {
             CacheHealth::Degraded
         } else {
             CacheHealth::Ok
         }
     }
 
+    /// Runs a write: announce, commit (`write`), advance. Only an error that proves
+    /// nothing was written (no such task, failed precondition, a key used for another
+    /// request, a lost race) skips the advance; a database error may have come after
+    /// the commit, so the generation advances then too. If the advance cannot be
+    /// confirmed, the write is not reported as a success.
+    async fn write<T>(
+        &self,
+        scope: &Scope,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, CacheError> {
+        let in_flight = self.announce(scope).await?;
+        let written = write.await;
+        let wrote_nothing = matches!(
+            written,
+            Err(StoreError::NotFound
+                | StoreError::VersionMismatch { .. }
+                | StoreError::IdempotencyMismatch
+                | StoreError::Conflict)
+        );
+        in_flight.advance(wrote_nothing).await?;
+        #[cfg(feature = "baselines")]
+        if self.design == Design::DeleteOnWrite && !wrote_nothing {
+            self.entries.invalidate_all();
+        }
+        Ok(written?)
+    }
+
+    /// Announces a write in `scope` before it touches the store (see "Monotonic reads").
+    async fn announce<'a>(&'a self, scope: &'a Scope) -> Result<InFlight<'a>, CacheError> {
+        let announcement = match &self.generations {
+            Generations::Redis(tier) => {
+                self.repair(tier).await;
+                let announcement = Announcement::draw();
+                let announced = tier.announce(scope, &announcement, self.write_lease).await;
+                if self.redis(announced).is_none() {
+                    // It may land yet: withdraw it with the advances owed.
+                    self.owe(scope, announcement);
+                    return Err(CacheError::NotAnnounced);
+                }
+                Some(announcement)
+            }
+            Generations::Local(_) => {
+                if self.announces {
+                    *self.writing.entry(scope.clone()).or_insert(0) += 1;
+                }
+                None
+            }
+            Generations::Strict => None,
+        };
+        Ok(InFlight {
+            cache: self,
+            scope,
+            announcement,
+            settled: false,
+        })
+    }
+
     /// Reads the scope's generation (and, from Redis, the entry under it in the same
     /// round trip). `None`: there is no generation this instance can trust right now,
-    /// so the read must bypass every cache.
+    /// or a write is announced in the scope, so the read must bypass every cache.
     async fn locate(
         &self,
         scope: &Scope,
         kind: &str,
         item: &str,
     ) -> Result<Option<Located>, StoreError> {
-        if self.off || self.unconfirmed.load(Ordering::SeqCst) || self.write_in_flight(scope) {
+        if self.off {
             return Ok(None);
         }
         let before = format!("{kind}:{scope}:g");
         let after = format!(":{item}");
         let (generation, entry) = match &self.generations {
-            Generations::Local(local) => (local.current(self.counted(scope)), None),
+            Generations::Local(local) => {
+                if self.writing_here(scope) {
+                    return Ok(None);
+                }
+                (local.current(self.counted(scope)), None)
+            }
             Generations::Strict => {
                 let generation = Generation::new(0, self.store.generation(scope).await?);
                 let entry = match &self.shared {
@@ -475,17 +594,16 @@ impl TaskCache {
                 (generation, entry)
             }
             Generations::Redis(tier) => {
+                if self.redis_resting() || self.repair(tier).await.owes(scope) {
+                    return Ok(None);
+                }
                 let entry_key = EntryKey {
                     before: &before,
                     after: &after,
                 };
-                let entry_key = (self.design == Design::Generational).then_some(entry_key);
-                if self.redis_resting() {
-                    return Ok(None);
-                }
-                match self.redis(tier.lookup(scope, entry_key).await) {
-                    Some(found) => found,
-                    None => return Ok(None),
+                match self.redis(tier.lookup(scope, Some(entry_key)).await) {
+                    Some(Lookup { writing: true, .. }) | None => return Ok(None),
+                    Some(found) => (found.generation, found.entry),
                 }
             }
         };
@@ -497,84 +615,106 @@ impl TaskCache {
         }))
     }
 
-    /// On a miss: one load per key at a time in this process, its result kept here and
-    /// filed in the shared tier for the other instances.
+    /// On a miss: one load per key at a time in this process; its result is kept here
+    /// (and filed in the shared tier for the other instances) only if the fill passes
+    /// its check (see "Monotonic reads").
     async fn fill(
         &self,
-        key: String,
+        scope: &Scope,
+        found: Located,
         load: impl Future<Output = Result<Snapshot, StoreError>>,
     ) -> Result<Snapshot, StoreError> {
-        let shared_key = key.clone();
-        let load_and_share = async {
-            let snapshot = load.await?;
-            if let Some(shared) = &self.shared
-                && !self.redis_resting()
-            {
-                self.redis(shared.put(&shared_key, &snapshot).await);
+        let Located {
+            generation, key, ..
+        } = found;
+        let load_and_file = async {
+            let snapshot = load.await.map_err(Unfiled::Store)?;
+            if self.filed(scope, generation, &key, &snapshot).await {
+                Ok(snapshot)
+            } else {
+                Err(Unfiled::Refused(snapshot))
             }
-            Ok(snapshot)
         };
-        self.entries
-            .try_get_with(key, load_and_share)
-            .await
-            .map_err(unshare)
+        match self.entries.try_get_with(key.clone(), load_and_file).await {
+            Ok(snapshot) => Ok(snapshot),
+            Err(unfiled) => match &*unfiled {
+                Unfiled::Store(error) => Err(error.clone()),
+                Unfiled::Refused(snapshot) => Ok(snapshot.clone()),
+            },
+        }
     }
 
-    /// The step between commit and response: advance the scope's generation. If the
-    /// advance cannot be confirmed, the write is not reported as a success.
-    ///
-    /// Only an error that proves nothing was written (no such task, failed
-    /// precondition, a key used for another request, a lost race) skips it; a database
-    /// error may have come after the commit, so the generation advances then too.
-    async fn written<T>(
+    /// A fill's check (and, with a shared tier, its filing there): whether `snapshot`,
+    /// read at `generation`, may be kept under `key`.
+    async fn filed(
         &self,
         scope: &Scope,
-        outcome: &Result<T, StoreError>,
-    ) -> Result<(), CacheError> {
-        if matches!(
-            outcome,
-            Err(StoreError::NotFound
-                | StoreError::VersionMismatch { .. }
-                | StoreError::IdempotencyMismatch
-                | StoreError::Conflict)
-        ) {
-            return Ok(());
-        }
-        let advanced = match &self.generations {
+        generation: Generation,
+        key: &str,
+        snapshot: &Snapshot,
+    ) -> bool {
+        match &self.generations {
             Generations::Local(local) => {
-                local.advance(self.counted(scope));
-                Some(())
+                !self.announces
+                    || (!self.writing_here(scope)
+                        && local.current(self.counted(scope)) == generation)
             }
-            Generations::Strict => Some(()), // the write's own transaction advanced it
-            Generations::Redis(tier) => self.redis(tier.advance(scope).await),
+            Generations::Redis(tier) => self
+                .redis(tier.fill(scope, generation, key, snapshot).await)
+                .unwrap_or(false),
+            Generations::Strict => {
+                if let Some(shared) = &self.shared
+                    && !self.redis_resting()
+                {
+                    self.redis(shared.put(key, snapshot).await);
+                }
+                true
+            }
+        }
+    }
+
+    /// Makes the advances this instance owes (writes that committed without one), if
+    /// Redis answers; returns the scopes still owed one afterwards.
+    async fn repair(&self, tier: &RedisTier) -> OwedScopes {
+        let owed: Vec<(Scope, Vec<Announcement>)> = {
+            let owed = self.owed.lock().expect("not poisoned");
+            if owed.is_empty() {
+                return OwedScopes(Vec::new());
+            }
+            owed.iter()
+                .map(|(scope, announcements)| (scope.clone(), announcements.clone()))
+                .collect()
         };
-        if advanced.is_none() {
-            self.unconfirmed.store(true, Ordering::SeqCst);
-            return Err(CacheError::Unconfirmed);
+        let mut still_owed = Vec::new();
+        for (scope, announcements) in owed {
+            if self
+                .redis(tier.advance(&scope, &announcements).await)
+                .is_some()
+            {
+                tracing::info!(%scope, "owed advance made; the scope's cache is trusted again");
+                let mut owed = self.owed.lock().expect("not poisoned");
+                if let Some(pending) = owed.get_mut(&scope) {
+                    pending.retain(|announcement| !announcements.contains(announcement));
+                    if pending.is_empty() {
+                        owed.remove(&scope);
+                    }
+                }
+            } else {
+                still_owed.push(scope);
+            }
         }
-        self.unconfirmed.store(false, Ordering::SeqCst);
-        #[cfg(feature = "baselines")]
-        if self.design == Design::DeleteOnWrite {
-            self.entries.invalidate_all();
-        }
-        Ok(())
+        OwedScopes(still_owed)
     }
 
-    /// Whether a write is in flight in `scope` here, so its reads must bypass the cache.
-    fn write_in_flight(&self, scope: &Scope) -> bool {
-        self.tracks_writes && self.writing.contains_key(scope)
+    /// Records that `scope` is owed an advance that withdraws `announcement`.
+    fn owe(&self, scope: &Scope, announcement: Announcement) {
+        let mut owed = self.owed.lock().expect("not poisoned");
+        owed.entry(scope.clone()).or_default().push(announcement);
     }
 
-    /// Marks a write as started; see [`InFlight`].
-    fn in_flight<'a>(&'a self, scope: &'a Scope) -> InFlight<'a> {
-        if self.tracks_writes {
-            *self.writing.entry(scope.clone()).or_insert(0) += 1;
-        }
-        InFlight {
-            cache: self,
-            scope,
-            settled: false,
-        }
+    /// Whether a write is in flight in `scope` in this process (in-process generations).
+    fn writing_here(&self, scope: &Scope) -> bool {
+        self.announces && self.writing.contains_key(scope)
     }
 
     /// Notes how a call to Redis went; `None` if it failed (logged once per outage).
@@ -624,24 +764,64 @@ impl TaskCache {
     }
 }
 
-/// A write between its start and its advance. If its future is dropped there (the
-/// server stopping mid-request; HTTP requests otherwise run to their end, even without
-/// their client), the commit may have happened without
-/// the advance that must follow it, so dropping this makes up for it: in-process
-/// generations advance at once; with Redis generations the instance stops trusting its
-/// cache until an advance lands, as when an advance fails. (Strict generations advance
-/// inside the write's own transaction: nothing to make up.)
+/// The scopes still owed an advance after a repair.
+struct OwedScopes(Vec<Scope>);
+
+impl OwedScopes {
+    /// Whether `scope` is still owed an advance, so its cache cannot be trusted here.
+    fn owes(&self, scope: &Scope) -> bool {
+        self.0.contains(scope)
+    }
+}
+
+/// A write between its announcement and its advance. If its future is dropped there
+/// (the server stopping mid-request; HTTP requests otherwise run to their end, even
+/// without their client), the commit may have happened without the advance that must
+/// follow it, so dropping this makes up for it: in-process generations advance at once;
+/// with Redis generations the scope is owed an advance (its announcement stays in Redis
+/// meanwhile). Strict generations advance inside the write's own transaction: nothing
+/// to make up.
 struct InFlight<'a> {
     cache: &'a TaskCache,
     scope: &'a Scope,
+    /// The write's announcement in Redis (Redis generations).
+    announcement: Option<Announcement>,
     settled: bool,
 }
 
 impl InFlight<'_> {
-    /// The write ran to its end (advanced, or reported unconfirmed).
-    fn settle<T>(mut self, outcome: T) -> T {
+    /// The step between commit and response: advance the scope's generation and
+    /// withdraw the announcement (only withdraw it if the write changed nothing).
+    async fn advance(mut self, wrote_nothing: bool) -> Result<(), CacheError> {
         self.settled = true;
-        outcome
+        let cache = self.cache;
+        match &cache.generations {
+            Generations::Local(local) => {
+                if !wrote_nothing {
+                    local.advance(cache.counted(self.scope));
+                }
+                Ok(())
+            }
+            Generations::Strict => Ok(()), // the write's own transaction advanced it
+            Generations::Redis(tier) => {
+                let announcement = self.announcement.take().expect("announced");
+                let done = if wrote_nothing {
+                    tier.withdraw(self.scope, &announcement).await
+                } else {
+                    tier.advance(self.scope, std::slice::from_ref(&announcement))
+                        .await
+                };
+                if cache.redis(done).is_some() {
+                    return Ok(());
+                }
+                cache.owe(self.scope, announcement);
+                if wrote_nothing {
+                    Ok(())
+                } else {
+                    Err(CacheError::Unconfirmed)
+                }
+            }
+        }
     }
 }
 
@@ -650,7 +830,11 @@ impl Drop for InFlight<'_> {
         if !self.settled {
             match &self.cache.generations {
                 Generations::Local(local) => local.advance(self.cache.counted(self.scope)),
-                Generations::Redis(_) => self.cache.unconfirmed.store(true, Ordering::SeqCst),
+                Generations::Redis(_) => {
+                    if let Some(announcement) = self.announcement.take() {
+                        self.cache.owe(self.scope, announcement);
+                    }
+                }
                 Generations::Strict => {}
             }
         }
@@ -679,9 +863,4 @@ fn digest(scope: &Scope, canonical_query: &str) -> String {
     hasher.update([0]);
     hasher.update(canonical_query.as_bytes());
     hex::encode(&hasher.finalize()[..16])
-}
-
-/// Coalesced loads share one error; every waiter gets its own copy.
-fn unshare(error: Arc<StoreError>) -> StoreError {
-    StoreError::clone(&error)
 }

@@ -112,6 +112,11 @@ impl From<CacheError> for Problem {
     fn from(error: CacheError) -> Self {
         match error {
             CacheError::Store(error) => error.into(),
+            CacheError::NotAnnounced => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the cache's Redis is not answering, so the write was not attempted: nothing \
+                 was written; retry shortly",
+            ),
             CacheError::Unconfirmed => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the write may have been applied, but the cache could not confirm it; retry it \

@@ -5,31 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tasklane::cache::{CacheConfig, CacheError, CacheHealth, Consistency, RedisTier, TaskCache};
+use tasklane::cache::{CacheError, CacheHealth, TaskCache};
 use tasklane::domain::{ListQuery, Scope};
 use tasklane::store::Idempotency;
 
-use crate::common::RedisServer;
-use crate::support::{InstrumentedStore, list, new_task, one_task, rename, titles};
+use crate::common::{Proxy, RedisServer};
+use crate::support::{InstrumentedStore, list, new_task, one_task, redis_instance, rename, titles};
 
 /// A Redis-consistency cache over a fresh store and the Redis at `url`.
 async fn redis_cache(url: &str) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
     let store = InstrumentedStore::new(Duration::ZERO).await;
-    let tier = RedisTier::connect(
-        url,
-        "fault",
-        Duration::from_secs(300),
-        Duration::from_millis(200),
-    )
-    .unwrap();
-    let config = CacheConfig {
-        consistency: Consistency::Redis,
-        ..CacheConfig::default()
-    };
-    (
-        Arc::new(TaskCache::new(store.clone(), Some(Arc::new(tier)), &config).unwrap()),
-        store,
-    )
+    (redis_instance(&store, url, Duration::from_secs(60)), store)
 }
 
 /// Redis loses every generation between two writes; the counter starts again and the
@@ -67,9 +53,10 @@ async fn losing_redis_state_never_revives_an_old_generation() {
     }
 }
 
-/// Redis stops answering mid-run (killed, or frozen so calls time out): a write is
-/// committed but not acknowledged, reads come from the database, readiness says
-/// degraded; once Redis answers and an advance lands, the cache is trusted again.
+/// Redis stops answering mid-run (killed, or frozen so calls time out), right after a
+/// write committed: the write is not acknowledged, reads come from the database,
+/// readiness says degraded, and further writes are not even attempted. Once Redis
+/// answers, the owed advance is made and the cache is trusted again.
 #[tokio::test]
 async fn redis_going_away_mid_run_costs_availability_not_freshness() {
     for freeze in [false, true] {
@@ -79,12 +66,19 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
         let port = redis.port;
+        let paused = store.pause_after_next_write();
+        let writer = tokio::spawn({
+            let (cache, scope) = (cache.clone(), scope.clone());
+            async move { rename(&cache, &scope, task.id, "during").await }
+        });
+        paused.reached.await.unwrap(); // committed, not yet advanced
         if freeze {
             redis.pause();
         } else {
             redis.kill();
         }
-        let write = rename(&cache, &scope, task.id, "during").await;
+        paused.release.send(()).unwrap();
+        let write = writer.await.unwrap();
         assert!(
             matches!(write, Err(CacheError::Unconfirmed)),
             "freeze {freeze}: {write:?}"
@@ -95,23 +89,39 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
         assert_eq!(store.reads(), reads + 1, "served from the database");
 
+        let refused = rename(&cache, &scope, task.id, "never").await;
+        assert!(
+            matches!(refused, Err(CacheError::NotAnnounced)),
+            "freeze {freeze}: {refused:?}"
+        );
+        assert_eq!(
+            titles(&list(&cache, &scope, &query).await),
+            ["during"],
+            "a write that could not be announced is not attempted"
+        );
+
         if freeze {
             redis.resume();
         } else {
             redis = RedisServer::start_on(port).await;
         }
-        rename(&cache, &scope, task.id, "after").await.unwrap();
-        assert_eq!(cache.health().await, CacheHealth::Ok);
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+        assert_eq!(
+            cache.health().await,
+            CacheHealth::Ok,
+            "the owed advance made"
+        );
+        assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
         let reads = store.reads();
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+        assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
         assert_eq!(store.reads(), reads, "cached again");
+        rename(&cache, &scope, task.id, "after").await.unwrap();
+        assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
         drop(redis);
     }
 }
 
 /// No Redis at all when the server starts: it serves from the database, reports
-/// degraded, and acknowledges no write it cannot confirm.
+/// degraded, and attempts no write it could not confirm.
 #[tokio::test]
 async fn redis_down_at_start_serves_from_the_database() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -123,14 +133,13 @@ async fn redis_down_at_start_serves_from_the_database() {
     let (scope, query) = (Scope::default(), ListQuery::default());
     assert_eq!(cache.health().await, CacheHealth::Degraded);
     assert!(titles(&list(&cache, &scope, &query).await).is_empty());
-    let write = cache.create(&scope, new_task("unconfirmed"), None).await;
-    assert!(matches!(write, Err(CacheError::Unconfirmed)), "{write:?}");
-    assert_eq!(
-        titles(&list(&cache, &scope, &query).await),
-        ["unconfirmed"],
-        "the database answers"
+    let write = cache.create(&scope, new_task("refused"), None).await;
+    assert!(matches!(write, Err(CacheError::NotAnnounced)), "{write:?}");
+    assert!(
+        titles(&list(&cache, &scope, &query).await).is_empty(),
+        "nothing was written"
     );
-    assert!(store.reads() >= 2);
+    assert!(store.reads() >= 2, "the database answers");
 
     let _redis = RedisServer::start_on(port).await;
     cache
@@ -138,23 +147,31 @@ async fn redis_down_at_start_serves_from_the_database() {
         .await
         .unwrap();
     assert_eq!(cache.health().await, CacheHealth::Ok);
+    assert_eq!(titles(&list(&cache, &scope, &query).await), ["confirmed"]);
 }
 
-/// The write a client was told is unconfirmed (Redis away) is retried with its
-/// `Idempotency-Key` once Redis answers: it is acknowledged once, after an advance, and
-/// exists once.
+/// The write a client was told is unconfirmed (Redis lost after its commit) is retried
+/// with its `Idempotency-Key` once Redis answers: it is acknowledged once, after an
+/// advance, and exists once.
 #[tokio::test]
 async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
     let mut redis = RedisServer::start().await;
-    let (cache, _store) = redis_cache(&redis.url()).await;
+    let (cache, store) = redis_cache(&redis.url()).await;
     let (scope, query) = (Scope::default(), ListQuery::default());
     let key = Idempotency {
         key: "retry-me".to_owned(),
         fingerprint: "f".repeat(64),
     };
     let port = redis.port;
+    let paused = store.pause_after_next_write();
+    let first = tokio::spawn({
+        let (cache, scope, key) = (cache.clone(), scope.clone(), key.clone());
+        async move { cache.create(&scope, new_task("once"), Some(&key)).await }
+    });
+    paused.reached.await.unwrap(); // committed
     redis.kill();
-    let first = cache.create(&scope, new_task("once"), Some(&key)).await;
+    paused.release.send(()).unwrap();
+    let first = first.await.unwrap();
     assert!(matches!(first, Err(CacheError::Unconfirmed)), "{first:?}");
 
     let _redis = RedisServer::start_on(port).await;
@@ -168,4 +185,125 @@ async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
         listed.data[0].id, retry.id,
         "the retry answered with the first attempt's task"
     );
+}
+
+/// One instance loses Redis (a proxy between them is cut) just after a write through it
+/// committed; another instance had the list cached. The write is unconfirmed, yet no
+/// client can see it and then not: the other instance, finding the write still
+/// announced, reads the database too. When the partition heals, the writer makes the
+/// advance it owes and both instances cache again; the window ends there, not when an
+/// entry's TTL runs out.
+#[tokio::test]
+async fn a_partition_after_a_commit_shows_the_write_everywhere_and_heals_with_it() {
+    let redis = RedisServer::start().await;
+    let proxy = Proxy::start(([127, 0, 0, 1], redis.port).into()).await;
+    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let lease = Duration::from_secs(60);
+    let here = redis_instance(&store, &format!("redis://127.0.0.1:{}", proxy.port), lease);
+    let there = redis_instance(&store, &redis.url(), lease);
+    let partitioned = unconfirmed_write_behind_a_cut(&here, &there, &store, &proxy).await;
+
+    proxy.restore();
+    assert_eq!(
+        here.health().await,
+        CacheHealth::Ok,
+        "the owed advance made"
+    );
+    cached_again(&there, &store, &partitioned).await;
+    cached_again(&here, &store, &partitioned).await;
+}
+
+/// As above, but the writer is gone before the partition heals (restarted, say), and
+/// with it the memory of the advance it owed: the announcement it left in Redis keeps
+/// every instance off the cache for that workspace until its lease runs out, and then
+/// the first read makes the advance in its place.
+#[tokio::test]
+async fn a_writer_lost_with_its_owed_advance_is_repaired_by_a_reader() {
+    let redis = RedisServer::start().await;
+    let proxy = Proxy::start(([127, 0, 0, 1], redis.port).into()).await;
+    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let lease = Duration::from_secs(1);
+    let here = redis_instance(&store, &format!("redis://127.0.0.1:{}", proxy.port), lease);
+    let there = redis_instance(&store, &redis.url(), lease);
+    let partitioned = unconfirmed_write_behind_a_cut(&here, &there, &store, &proxy).await;
+    drop(here);
+    proxy.restore();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reads = store.reads();
+        assert_eq!(
+            titles(&list(&there, &partitioned.scope, &partitioned.query).await),
+            ["after"]
+        );
+        if store.reads() == reads {
+            break; // served from the cache: repaired
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the expired announcement was never repaired"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The scope and list of a write left unconfirmed by a partition.
+struct Partitioned {
+    scope: Scope,
+    query: ListQuery,
+}
+
+/// `there` caches the list; a rename to "after" through `here` commits; the proxy
+/// between `here` and Redis is cut before the advance. Checks that both instances then
+/// show the write on every read, from the database.
+async fn unconfirmed_write_behind_a_cut(
+    here: &Arc<TaskCache>,
+    there: &Arc<TaskCache>,
+    store: &Arc<InstrumentedStore>,
+    proxy: &Proxy,
+) -> Partitioned {
+    let (scope, query, task) = one_task(here).await;
+    assert_eq!(titles(&list(there, &scope, &query).await), ["before"]); // cached there
+    let reads = store.reads();
+    assert_eq!(titles(&list(there, &scope, &query).await), ["before"]);
+    assert_eq!(store.reads(), reads, "served from the cache");
+
+    let paused = store.pause_after_next_write();
+    let writer = tokio::spawn({
+        let (here, scope) = (here.clone(), scope.clone());
+        async move { rename(&here, &scope, task.id, "after").await }
+    });
+    paused.reached.await.unwrap(); // committed, not yet advanced
+    proxy.cut();
+    paused.release.send(()).unwrap();
+    let write = writer.await.unwrap();
+    assert!(matches!(write, Err(CacheError::Unconfirmed)), "{write:?}");
+
+    for instance in [here, there, here, there] {
+        let reads = store.reads();
+        assert_eq!(titles(&list(instance, &scope, &query).await), ["after"]);
+        assert_eq!(store.reads(), reads + 1, "from the database");
+        let task = instance.get(&scope, task.id).await.unwrap().unwrap();
+        assert!(
+            std::str::from_utf8(&task.body)
+                .unwrap()
+                .contains("\"after\"")
+        );
+    }
+    assert_eq!(here.health().await, CacheHealth::Degraded);
+    Partitioned { scope, query }
+}
+
+/// The list shows the write, and a second read is served from `instance`'s cache.
+async fn cached_again(instance: &TaskCache, store: &InstrumentedStore, at: &Partitioned) {
+    assert_eq!(
+        titles(&list(instance, &at.scope, &at.query).await),
+        ["after"]
+    );
+    let reads = store.reads();
+    assert_eq!(
+        titles(&list(instance, &at.scope, &at.query).await),
+        ["after"]
+    );
+    assert_eq!(store.reads(), reads, "cached again");
 }

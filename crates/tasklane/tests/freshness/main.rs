@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod faults;
+mod monotonic;
 mod race;
 mod stress;
 mod support;

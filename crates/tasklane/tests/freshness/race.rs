@@ -289,7 +289,7 @@ async fn held_after_commit(consistency: Consistency) -> HeldAfterCommit {
     let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let (scope, query, task) = one_task(&cache).await;
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
-    let paused = store.pause_after_next_update();
+    let paused = store.pause_after_next_write();
     let writer = tokio::spawn({
         let (cache, scope) = (cache.clone(), scope.clone());
         async move { rename(&cache, &scope, task.id, "after").await }

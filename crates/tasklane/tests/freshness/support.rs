@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tasklane::cache::{CacheConfig, CacheError, Consistency, Design, ListRead, TaskCache};
+use tasklane::cache::{
+    CacheConfig, CacheError, Consistency, Design, ListRead, RedisTier, TaskCache,
+};
 use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use tasklane::startup::open_store;
 use tasklane::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
@@ -48,9 +50,10 @@ impl Gate {
 pub struct InstrumentedStore {
     inner: Arc<dyn Store>,
     reads: AtomicUsize,
+    before_read: Gate,
     after_read: Gate,
     before_update: Gate,
-    after_update: Gate,
+    after_write: Gate,
     fail_after_commit: AtomicBool,
     pub database: TestDatabase,
 }
@@ -66,9 +69,10 @@ impl InstrumentedStore {
         Arc::new(InstrumentedStore {
             inner,
             reads: AtomicUsize::new(0),
+            before_read: Gate::default(),
             after_read: Gate::default(),
             before_update: Gate::default(),
-            after_update: Gate::default(),
+            after_write: Gate::default(),
             fail_after_commit: AtomicBool::new(false),
             database,
         })
@@ -84,14 +88,19 @@ impl InstrumentedStore {
         self.after_read.arm()
     }
 
+    /// Makes the next read stop before its query (after its cache lookup).
+    pub fn pause_before_next_read(&self) -> Paused {
+        self.before_read.arm()
+    }
+
     /// Makes the next update stop before it touches the database.
     pub fn pause_next_update(&self) -> Paused {
         self.before_update.arm()
     }
 
-    /// Makes the next update stop after it has committed, before it returns.
-    pub fn pause_after_next_update(&self) -> Paused {
-        self.after_update.arm()
+    /// Makes the next create or update stop after it has committed, before it returns.
+    pub fn pause_after_next_write(&self) -> Paused {
+        self.after_write.arm()
     }
 
     /// Makes the next update commit and then report a lost connection, as a network
@@ -114,10 +123,13 @@ impl Store for InstrumentedStore {
         task: &Task,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
-        self.inner.insert(scope, task, idempotency).await
+        let inserted = self.inner.insert(scope, task, idempotency).await?;
+        self.after_write.pass().await;
+        Ok(inserted)
     }
 
     async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
+        self.before_read.pass().await;
         let rows = self.inner.get(scope, id).await;
         self.after_query().await;
         rows
@@ -136,7 +148,7 @@ impl Store for InstrumentedStore {
             .inner
             .update(scope, id, expected, patch, idempotency)
             .await?;
-        self.after_update.pass().await;
+        self.after_write.pass().await;
         if self.fail_after_commit.swap(false, Ordering::SeqCst) {
             return Err(
                 sqlx::Error::Io(std::io::Error::other("connection lost after commit")).into(),
@@ -167,6 +179,7 @@ impl Store for InstrumentedStore {
         scope: &Scope,
         query: &ListQuery,
     ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
+        self.before_read.pass().await;
         let rows = self.inner.list(scope, query).await;
         self.after_query().await;
         rows
@@ -207,6 +220,28 @@ pub fn instance(
         }
     };
     Arc::new(TaskCache::new(store.clone(), shared, &config).unwrap())
+}
+
+/// An instance with Redis generations over `store`, on the Redis at `url` (key prefix
+/// `fault`, calls time out after 200 ms), whose writes' announcements hold for `lease`.
+pub fn redis_instance(
+    store: &Arc<InstrumentedStore>,
+    url: &str,
+    lease: Duration,
+) -> Arc<TaskCache> {
+    let tier = RedisTier::connect(
+        url,
+        "fault",
+        Duration::from_secs(300),
+        Duration::from_millis(200),
+    )
+    .unwrap();
+    let config = CacheConfig {
+        consistency: Consistency::Redis,
+        write_lease: lease,
+        ..CacheConfig::default()
+    };
+    Arc::new(TaskCache::new(store.clone(), Some(Arc::new(tier)), &config).unwrap())
 }
 
 /// The default scope and list query, after one task titled "before" was created through
