@@ -14,16 +14,28 @@ struct Ran {
     stderr: String,
 }
 
-/// Runs `tasklane` in `dir` with these arguments and no environment but `env`.
+/// Runs `tasklane` in `dir` with these arguments and no environment but `env`. One
+/// that is still running after 30 seconds (a server that started where it should
+/// have refused) is killed, and has no status.
 fn tasklane(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
-    let output = Command::new(env!("CARGO_BIN_EXE_tasklane"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tasklane"))
         .args(args)
         .env_clear()
         .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    for _ in 0..300 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
     let ran = Ran {
         status: output.status.code(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
