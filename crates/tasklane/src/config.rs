@@ -479,7 +479,8 @@ Exit status:
   1  violations were found
   2  no verdict: too few requests succeeded to judge (fewer than 10 successful reads or
      10 acknowledged writes in a scenario, or more failed requests than successful
-     ones), or the check could not run (a wrong option, a server that would not start)";
+     ones), or the check could not run (a wrong option, an instance that does not answer,
+     a server that would not start)";
 
 /// `tasklane serve --listen`: `IP:PORT`, or `localhost:PORT` and `:PORT` for a port on
 /// the loopback address. `:PORT` conventionally means every interface; here it keeps
