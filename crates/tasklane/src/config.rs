@@ -1,18 +1,21 @@
 //! The command line: every option also reads a `TASKLANE_*` environment variable.
 
-use std::net::SocketAddr;
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
 use clap::builder::TypedValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::cache::{CacheConfig, Consistency, Design};
 use crate::check::scenario::Scenario;
 use crate::check::workload::Mix;
 use crate::domain::WorkspaceName;
 use crate::http::AuthMode;
+use crate::store::DatabaseUrl;
 use crate::telemetry::LogFormat;
 
 /// Tasklane: a task-management API server whose cache never serves a stale task list.
@@ -24,6 +27,75 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parses this process's command line, or exits with clap's usage error (status 2).
+    /// Its messages name the fix: a bad value taken from the environment names the
+    /// variable, not only the option it stands for, and `--port` points to `--listen`.
+    pub fn from_env() -> Cli {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        Cli::try_parse_from(&args).unwrap_or_else(|error| explained(error, &args).exit())
+    }
+}
+
+/// `error` with what clap cannot know: where a bad value came from, and what a
+/// familiar but absent option is called here.
+fn explained(mut error: clap::Error, args: &[OsString]) -> clap::Error {
+    let Some(ContextValue::String(invalid)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    // `--listen <ADDR>` or `--port`: the option itself.
+    let option = invalid
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    match error.kind() {
+        ErrorKind::UnknownArgument if option == "--port" => {
+            let tip = "the port is part of --listen: `tasklane serve --listen 127.0.0.1:9000` \
+                       (or `--listen :9000`)";
+            error.insert(
+                ContextKind::Suggested,
+                ContextValue::StyledStrs(vec![tip.into()]),
+            );
+        }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            if let Some(variable) = environment_source(&option, args) {
+                error.insert(
+                    ContextKind::InvalidArg,
+                    ContextValue::String(format!("{variable}, which sets {option}")),
+                );
+            }
+        }
+        _ => {}
+    }
+    error
+}
+
+/// The environment variable that supplied `option`'s value: the one behind it, when it
+/// is set and the option is not on the command line.
+fn environment_source(option: &str, args: &[OsString]) -> Option<String> {
+    let given = args.iter().any(|arg| {
+        arg.to_str()
+            .is_some_and(|arg| arg == option || arg.starts_with(&format!("{option}=")))
+    });
+    if given {
+        return None;
+    }
+    let command = Cli::command();
+    let variable = command
+        .get_subcommands()
+        .flat_map(|sub| sub.get_subcommands().chain([sub]))
+        .flat_map(|sub| sub.get_arguments())
+        .filter(|arg| {
+            arg.get_long()
+                .is_some_and(|long| option == format!("--{long}"))
+        })
+        .find_map(|arg| arg.get_env())?
+        .to_str()?
+        .to_owned();
+    std::env::var_os(&variable).map(|_| variable)
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -31,7 +103,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check the freshness contract: drive concurrent clients against instances (started
     /// here, or live ones with --url), inject faults, and judge every read; exits 1 on
-    /// any violation.
+    /// any violation, 2 when too few requests succeeded to judge.
+    #[command(after_help = CHECK_EXIT_STATUS)]
     Check(CheckArgs),
     /// Manage API tokens.
     #[command(subcommand)]
@@ -62,13 +135,20 @@ pub struct SeedArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
 
-    /// The database to fill (as for `tasklane serve`).
+    /// The database to fill (as for `tasklane serve`); it must exist: `tasklane serve`
+    /// creates it.
     #[arg(
         long,
         env = "TASKLANE_DATABASE_URL",
-        default_value = "sqlite://tasklane.db"
+        default_value = "sqlite://tasklane.db",
+        value_parser = parse_database_url
     )]
     pub database_url: String,
+
+    /// Add tasks to workspaces that already have some. Without it, seeding workspaces
+    /// that hold tasks (a second run with the same prefix) is refused.
+    #[arg(long)]
+    pub append: bool,
 }
 
 /// `tasklane token` subcommands.
@@ -91,11 +171,13 @@ pub struct TokenCreateArgs {
     #[arg(long, value_name = "NAME", default_value = "owner")]
     pub member: String,
 
-    /// The database the server uses (as for `tasklane serve`).
+    /// The database the server uses (as for `tasklane serve`); it must exist:
+    /// `tasklane serve` creates it.
     #[arg(
         long,
         env = "TASKLANE_DATABASE_URL",
-        default_value = "sqlite://tasklane.db"
+        default_value = "sqlite://tasklane.db",
+        value_parser = parse_database_url
     )]
     pub database_url: String,
 }
@@ -103,12 +185,15 @@ pub struct TokenCreateArgs {
 /// `tasklane serve` options.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on.
+    /// Address and port to listen on: `IP:PORT`; `localhost:PORT` and `:PORT` are
+    /// PORT on the loopback address (127.0.0.1). To listen on every interface, name it:
+    /// `0.0.0.0:PORT` (which then requires tokens).
     #[arg(
         long,
         env = "TASKLANE_LISTEN",
         value_name = "ADDR",
-        default_value = "127.0.0.1:8080"
+        default_value = "127.0.0.1:8080",
+        value_parser = parse_listen
     )]
     pub listen: SocketAddr,
 
@@ -142,18 +227,21 @@ pub struct ServeArgs {
           value_parser = parse_origin)]
     pub cors_origin: Vec<HeaderValue>,
 
-    /// Database URL: `sqlite://PATH` (the file is created on first start) or
-    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`. Migrations run at start.
+    /// Database URL: `sqlite://PATH` (the file is created on first start, in a
+    /// directory that must exist) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
+    /// Migrations run at start. An empty path or an in-memory SQLite database is
+    /// refused: it would lose every write.
     #[arg(
         long,
         env = "TASKLANE_DATABASE_URL",
-        default_value = "sqlite://tasklane.db"
+        default_value = "sqlite://tasklane.db",
+        value_parser = parse_database_url
     )]
     pub database_url: String,
 
     /// Redis URL (`redis://HOST:PORT/DB`): cache generations and entries shared by every
     /// instance. Optional; without it each instance caches in its own memory only.
-    #[arg(long, env = "TASKLANE_REDIS_URL", value_name = "URL")]
+    #[arg(long, env = "TASKLANE_REDIS_URL", value_name = "URL", value_parser = parse_redis_url)]
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key Tasklane writes, so deployments can share a Redis.
@@ -294,8 +382,10 @@ pub struct CheckArgs {
     pub scenario: Vec<Scenario>,
 
     /// Check these live instances (repeatable) instead of starting some; faults other
-    /// than `redis-flush` (which needs --redis-url) then cannot be injected.
-    #[arg(long, value_name = "URL")]
+    /// than `redis-flush` (which needs --redis-url) then cannot be injected. `HOST:PORT`
+    /// means `http://HOST:PORT`. The tasks the check creates are deleted after each
+    /// scenario.
+    #[arg(long, value_name = "URL", value_parser = parse_instance_url)]
     pub url: Vec<String>,
 
     /// With --url: the bearer token every request sends (servers with `--auth
@@ -305,7 +395,7 @@ pub struct CheckArgs {
     pub token: Option<String>,
 
     /// With --url: the instances' Redis, for `redis-flush`.
-    #[arg(long, value_name = "URL", requires = "url")]
+    #[arg(long, value_name = "URL", requires = "url", value_parser = parse_redis_url)]
     pub redis_url: Option<String>,
 
     /// The `tasklane` binary to start instances from (default: this one).
@@ -319,7 +409,7 @@ pub struct CheckArgs {
 
     /// Database of the started instances (default: a fresh SQLite file, removed
     /// afterwards). Each scenario marks its own tasks, so a database in use is safe.
-    #[arg(long, value_name = "URL", conflicts_with = "url")]
+    #[arg(long, value_name = "URL", conflicts_with = "url", value_parser = parse_database_url)]
     pub database_url: Option<String>,
 
     /// Start a throwaway PostgreSQL (in a temporary directory, on a free port) as the
@@ -362,10 +452,10 @@ pub struct CheckArgs {
           value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
     pub clients: usize,
 
-    /// How long each scenario's workload runs, in seconds.
-    #[arg(long = "duration", value_name = "SECONDS", default_value_t = 10.0,
-          value_parser = positive_seconds)]
-    pub duration_secs: f64,
+    /// How long each scenario's workload runs: seconds (`10`), or with a unit (`500ms`,
+    /// `10s`, `2m`, `1h`, `1m30s`); at most a day.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
 
     /// Relative weights of the operations.
     #[arg(long, value_name = "WEIGHTS", default_value_t)]
@@ -385,11 +475,113 @@ pub struct CheckArgs {
     pub history: Option<PathBuf>,
 }
 
-fn positive_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
-        _ => Err("expected a number of seconds above 0 and at most 86400".to_owned()),
+/// What `tasklane check --help` says of its exit status.
+const CHECK_EXIT_STATUS: &str = "\
+Exit status:
+  0  every scenario was judged and no violation was found
+  1  violations were found
+  2  no verdict: too few requests succeeded to judge (fewer than 10 successful reads or
+     10 acknowledged writes in a scenario, or more failed requests than successful
+     ones), or the check could not run (a wrong option, an instance that does not answer,
+     a server that would not start)";
+
+/// `tasklane serve --listen`: `IP:PORT`, or `localhost:PORT` and `:PORT` for a port on
+/// the loopback address. `:PORT` conventionally means every interface; here it keeps
+/// the default's loopback address, so that changing the port never exposes the server
+/// (every interface is `0.0.0.0:PORT`, said in so many words).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
     }
+    let port = text
+        .strip_prefix(':')
+        .or_else(|| text.strip_prefix("localhost:"));
+    if let Some(Ok(port)) = port.map(str::parse::<u16>) {
+        return Ok((Ipv4Addr::LOCALHOST, port).into());
+    }
+    let port = text
+        .parse::<u16>()
+        .map_or_else(|_| "8080".to_owned(), |port| port.to_string());
+    Err(format!(
+        "expected an IP address and a port, such as `127.0.0.1:{port}` (`:{port}` or \
+         `localhost:{port}` for that port on loopback, `0.0.0.0:{port}` for every interface)"
+    ))
+}
+
+/// A database URL that `tasklane serve` can keep data in (see [`DatabaseUrl`]).
+fn parse_database_url(text: &str) -> Result<String, String> {
+    text.parse::<DatabaseUrl>().map(|_| text.to_owned())
+}
+
+/// A Redis URL the Redis client can connect with.
+fn parse_redis_url(text: &str) -> Result<String, String> {
+    redis::IntoConnectionInfo::into_connection_info(text)
+        .map(|_| text.to_owned())
+        .map_err(|_| {
+            "expected redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB with a password, \
+             redis+unix:///PATH for a socket)"
+                .to_owned()
+        })
+}
+
+/// `tasklane check --url`: an instance's base URL; `HOST:PORT` means
+/// `http://HOST:PORT`, as a browser reads it.
+fn parse_instance_url(text: &str) -> Result<String, String> {
+    const EXPECTED: &str = "expected http://HOST:PORT (or https://, and a path if the \
+                            instance is served under one)";
+    let url = if text.contains("://") {
+        text.to_owned()
+    } else {
+        format!("http://{text}")
+    };
+    let parsed = reqwest::Url::parse(&url).map_err(|error| format!("{error}; {EXPECTED}"))?;
+    let shape = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some()
+        && parsed.query().is_none()
+        && parsed.fragment().is_none();
+    if !shape {
+        return Err(EXPECTED.to_owned());
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// `tasklane check --duration`: seconds (`10`, `2.5`), or numbers each with a unit
+/// (`500ms`, `10s`, `2m`, `1h`, `1m30s`); above 0 and at most a day.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const EXPECTED: &str = "expected a duration such as `10` (seconds), `10s`, `2m` or `1m30s`, \
+                            above 0 and at most 24h";
+    let duration = match text.trim().parse::<f64>() {
+        Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| EXPECTED)?,
+        Err(_) => {
+            let mut total = Duration::ZERO;
+            let mut rest = text.trim();
+            while !rest.is_empty() {
+                let number_end = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .ok_or(EXPECTED)?;
+                let (number, tail) = rest.split_at(number_end);
+                let unit_end = tail
+                    .find(|c: char| !c.is_ascii_alphabetic())
+                    .unwrap_or(tail.len());
+                let (unit, tail) = tail.split_at(unit_end);
+                let seconds_per = match unit {
+                    "ms" => 0.001,
+                    "s" => 1.0,
+                    "m" => 60.0,
+                    "h" => 3600.0,
+                    _ => return Err(EXPECTED.to_owned()),
+                };
+                let number: f64 = number.parse().map_err(|_| EXPECTED)?;
+                total += Duration::try_from_secs_f64(number * seconds_per).map_err(|_| EXPECTED)?;
+                rest = tail;
+            }
+            total
+        }
+    };
+    if duration.is_zero() || duration > Duration::from_secs(86_400) {
+        return Err(EXPECTED.to_owned());
+    }
+    Ok(duration)
 }
 
 /// A token secret as `tasklane token create` prints it.
@@ -414,6 +606,80 @@ fn parse_origin(text: &str) -> Result<HeaderValue, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_is_seconds_or_numbers_with_units() {
+        let secs = Duration::from_secs;
+        for (text, expected) in [
+            ("10", secs(10)),
+            ("2.5", Duration::from_millis(2500)),
+            ("10s", secs(10)),
+            ("2m", secs(120)),
+            ("1h", secs(3600)),
+            ("500ms", Duration::from_millis(500)),
+            ("1m30s", secs(90)),
+            ("24h", secs(86_400)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+        }
+        for bad in [
+            "", "0", "0s", "-5", "10x", "s", "2 m", "25h", "1e999", "NaN", "m10",
+        ] {
+            let error = parse_duration(bad).unwrap_err();
+            assert!(error.contains("`10s`, `2m`"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_listen_address_is_ip_and_port_or_a_port_on_loopback() {
+        let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        assert_eq!(
+            parse_listen("0.0.0.0:8080"),
+            Ok("0.0.0.0:8080".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen("[::1]:8080"),
+            Ok("[::1]:8080".parse().unwrap())
+        );
+        assert_eq!(parse_listen("localhost:9000"), Ok(loopback(9000)));
+        assert_eq!(parse_listen(":9000"), Ok(loopback(9000)));
+        let error = parse_listen("9000").unwrap_err();
+        assert!(error.contains("such as `127.0.0.1:9000`"), "{error}");
+        for bad in ["example.com:80", ":http", "localhost:99999", ""] {
+            let error = parse_listen(bad).unwrap_err();
+            assert!(error.contains("such as `127.0.0.1:8080`"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_instance_url_without_a_scheme_is_http() {
+        assert_eq!(
+            parse_instance_url("localhost:54827"),
+            Ok("http://localhost:54827".to_owned())
+        );
+        assert_eq!(
+            parse_instance_url("https://tasks.example.com/tasklane/"),
+            Ok("https://tasks.example.com/tasklane".to_owned())
+        );
+        for bad in [
+            "ftp://host:21",
+            "http://",
+            "http://h:1/?q=1",
+            "http://h:notaport",
+        ] {
+            assert!(parse_instance_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_redis_url_that_does_not_parse_says_what_is_expected() {
+        assert!(parse_redis_url("redis://127.0.0.1:6379/2").is_ok());
+        let error = parse_redis_url("127.0.0.1:6379").unwrap_err();
+        assert!(
+            error.starts_with("expected redis://HOST:PORT/DB"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn a_cors_origin_is_a_scheme_and_a_host_only() {

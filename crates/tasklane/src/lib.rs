@@ -18,13 +18,14 @@
 //! [`seed`] is `tasklane seed`, a dataset generator for benchmarks and trials.
 //!
 //! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
-//! (building and running the server), [`shutdown`] (SIGINT/SIGTERM) and [`telemetry`]
-//! (structured logs).
+//! (building and running the server), [`shutdown`] (SIGINT/SIGTERM), [`telemetry`]
+//! (structured logs) and [`errors`] (an error that stops a command, said once).
 
 pub mod cache;
 pub mod check;
 pub mod config;
 pub mod domain;
+pub mod errors;
 pub mod http;
 pub mod seed;
 pub mod shutdown;

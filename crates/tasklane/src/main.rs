@@ -1,41 +1,53 @@
 //! The `tasklane` binary: parse the command line, set up logging, run.
 
-use clap::Parser;
+use std::process::ExitCode;
+
 use tasklane::config::{Cli, Command, TokenCommand};
 use tasklane::domain::Member;
-use tasklane::startup::{Application, open_store};
+use tasklane::startup::{Application, open_existing};
 use tasklane::store::issue;
 use tasklane::telemetry::LogFormat;
-use tasklane::{check, seed, shutdown, telemetry};
+use tasklane::{check, errors, seed, shutdown, telemetry};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    let cli = Cli::from_env();
+    let check = matches!(cli.command, Command::Check(_));
+    match run(cli).await {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("error: {}", errors::describe(error.as_ref()));
+            // A check that could not run reached no verdict, which is not "violations".
+            ExitCode::from(if check { check::EXIT_INCONCLUSIVE } else { 1 })
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             telemetry::init(args.log_format, &args.log)?;
             Application::build(&args)
                 .await?
                 .run_until(shutdown::signal())
-                .await
+                .await?;
         }
         Command::Token(TokenCommand::Create(args)) => {
             let member = Member::try_from(args.member)
                 .map_err(|problem| anyhow::anyhow!("--member: {problem}"))?;
-            let storage = open_store(&args.database_url).await?;
+            let storage = open_existing(&args.database_url).await?;
             let (token, secret) = issue(&*storage.tokens, &args.workspace.scope(), member).await?;
             eprintln!(
                 "Token {} for {} in workspace `{}`; its secret, shown this once:",
                 token.id, token.member, token.workspace
             );
             println!("{}", secret.reveal());
-            Ok(())
         }
         Command::Seed(args) => {
             // A bulk load's statements (and the ANALYZE after it) are slow by nature;
             // sqlx's slow-statement warnings would only interleave with the progress bar.
             telemetry::init(LogFormat::Text, "warn,sqlx::query=error")?;
-            seed::run(&args).await
+            seed::run(&args).await?;
         }
         Command::Check(args) => {
             telemetry::init(LogFormat::Text, "warn")?;
@@ -45,10 +57,8 @@ async fn main() -> anyhow::Result<()> {
                 summary = check::run(&args, &mut out) => summary?,
                 _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
             };
-            if summary.violations() > 0 {
-                std::process::exit(1);
-            }
-            Ok(())
+            return Ok(ExitCode::from(summary.exit_status()));
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,14 +4,16 @@
 //! with the mix of statuses, priorities, assignees, labels and due dates a team's
 //! tracker has, created over the past year. Each batch is one transaction that also
 //! advances its workspace's generation, so seeding under a running server is safe.
-//! The same `--seed` gives the same tasks (but fresh ids).
+//! The same `--seed` gives the same tasks (but fresh ids). The database must exist
+//! (`tasklane serve` creates it), and workspaces that already hold tasks are only added
+//! to with `--append`: running the same command twice would double every workspace.
 
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
+use anyhow::{Context, bail};
+use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 
 use crate::config::SeedArgs;
-use crate::domain::{Priority, Status, Task, TaskId, Timestamp, WorkspaceName};
-use crate::startup::open_store;
+use crate::domain::{Priority, Scope, Status, Task, TaskId, Timestamp, WorkspaceName};
+use crate::startup::open_existing;
 
 /// Tasks per transaction.
 const BATCH: usize = 5_000;
@@ -39,18 +41,33 @@ const LABELS: [&str; 10] = [
 
 /// Seeds the database `args` names; reports progress on standard error.
 pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
-    let storage = open_store(&args.database_url).await?;
-    let progress = ProgressBar::new(args.tasks).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} tasks, {per_sec}, ETA {eta}")
-            .expect("a valid template"),
-    );
+    let workspaces = (1..=args.workspaces)
+        .map(|n| {
+            let name = format!("{}-{n:04}", args.workspace_prefix);
+            name.parse::<WorkspaceName>()
+                .map_err(|message| anyhow::anyhow!("workspace `{name}`: {message}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let storage = open_existing(&args.database_url).await?;
+    if !args.append {
+        let scopes: Vec<Scope> = workspaces.iter().map(WorkspaceName::scope).collect();
+        if let Some(scope) = storage
+            .bulk
+            .occupied(&scopes)
+            .await
+            .context("looking for tasks already in the workspaces")?
+        {
+            bail!(
+                "workspace `{scope}` already has tasks (seeded before?): pass --append to add \
+                 {} more to these workspaces, or choose another --workspace-prefix",
+                HumanCount(args.tasks)
+            );
+        }
+    }
+    let progress = ProgressBar::new(args.tasks).with_style(progress_style());
     let mut rng = fastrand::Rng::with_seed(args.seed);
     let now = Timestamp::now().as_micros();
-    for (n, count) in shares(args.tasks, args.workspaces).enumerate() {
-        let name = format!("{}-{:04}", args.workspace_prefix, n + 1);
-        let workspace: WorkspaceName = name
-            .parse()
-            .map_err(|message: String| anyhow::anyhow!("workspace `{name}`: {message}"))?;
+    for (workspace, count) in workspaces.iter().zip(shares(args.tasks, args.workspaces)) {
         let mut left = count;
         while left > 0 {
             let batch = left.min(BATCH as u64);
@@ -72,14 +89,27 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
         .context("refreshing the query planner's statistics")?;
     eprintln!(
         "Seeded {} tasks into {} workspaces ({}-0001 to {}-{:04}) in {:.1}s",
-        args.tasks,
-        args.workspaces,
+        HumanCount(args.tasks),
+        HumanCount(args.workspaces),
         args.workspace_prefix,
         args.workspace_prefix,
         args.workspaces,
         progress.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The progress bar: whole numbers with thousands separators (`12,345/1,000,000 tasks,
+/// 52,000 tasks/s`), never a count with decimals.
+fn progress_style() -> ProgressStyle {
+    ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} tasks, {rate}, ETA {eta}")
+        .expect("a valid template")
+        .with_key(
+            "rate",
+            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                let _ = write!(out, "{} tasks/s", HumanCount(state.per_sec() as u64));
+            },
+        )
 }
 
 /// `total` split into `parts` shares that differ by at most one.
@@ -136,6 +166,56 @@ fn task(rng: &mut fastrand::Rng, now: i64) -> Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A terminal that keeps what is drawn on it.
+    #[derive(Debug, Default, Clone)]
+    struct Screen(std::sync::Arc<std::sync::Mutex<String>>);
+
+    impl indicatif::TermLike for Screen {
+        fn width(&self) -> u16 {
+            120
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, line: &str) -> std::io::Result<()> {
+            self.write_str(&format!("{line}\n"))
+        }
+        fn write_str(&self, text: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push_str(text);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_progress_bar_shows_whole_numbers_with_separators() {
+        let screen = Screen::default();
+        let target = indicatif::ProgressDrawTarget::term_like(Box::new(screen.clone()));
+        let bar =
+            ProgressBar::with_draw_target(Some(1_234_567), target).with_style(progress_style());
+        bar.set_position(12_345);
+        bar.finish();
+        let drawn = screen.0.lock().unwrap().clone();
+        let line = drawn.lines().last().expect("the bar was drawn");
+        assert!(line.contains(" 12,345/1,234,567 tasks, "), "{line}");
+        assert!(line.contains(" tasks/s, ETA "), "{line}");
+        assert!(!line.contains('.'), "a count with decimals: {line}");
+    }
 
     #[test]
     fn shares_are_even_and_add_up() {

@@ -1,24 +1,39 @@
 //! Building the server from its options and running it until it is told to stop.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use clap::ValueEnum;
+use redis::IntoConnectionInfo;
 use tokio::net::TcpListener;
 
 use crate::cache::{Consistency, RedisTier, TaskCache};
 use crate::config::ServeArgs;
 use crate::http::{AppState, Authenticator, Limits, router};
-use crate::store::{BulkLoad, PostgresStore, SqliteStore, Store, TokenStore};
+use crate::store::{BulkLoad, DatabaseUrl, Opening, PostgresStore, SqliteStore, Store, TokenStore};
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
     store: Arc<dyn Store>,
     router: axum::Router,
+    /// What the start-up lines tell about the set-up.
+    settings: Settings,
+}
+
+/// The set-up as a person reads it at start: the database without its password, and
+/// every mode as spelled on the command line.
+struct Settings {
+    database: String,
+    consistency: String,
+    auth: String,
+    cache_mib: u64,
+    redis: String,
 }
 
 /// What a database URL opens: the task store, the token store (the same database) and
@@ -34,48 +49,88 @@ pub struct Storage {
     pub consistency: Consistency,
 }
 
-/// Opens the database a URL names, applying its migrations.
+/// Opens the database a URL names for `tasklane serve`: created if it is a SQLite file
+/// that does not exist yet, and migrated.
 pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
-    Ok(match scheme_of(url) {
-        "sqlite" => {
-            let store = SqliteStore::connect(url)
+    open(&parse_database_url(url)?, Opening::Create).await
+}
+
+/// Opens the database of a deployment for a tool other than `serve` (`token create`,
+/// `seed`): it must exist and have been migrated, so that a mistyped URL is refused
+/// instead of becoming a new database the server never reads.
+pub async fn open_existing(url: &str) -> anyhow::Result<Storage> {
+    open(&parse_database_url(url)?, Opening::Existing).await
+}
+
+fn parse_database_url(url: &str) -> anyhow::Result<DatabaseUrl> {
+    url.parse()
+        .map_err(|message| anyhow::anyhow!("--database-url: {message}"))
+}
+
+/// The consistency a database suits when none is asked for.
+fn default_consistency(url: &DatabaseUrl) -> Consistency {
+    match url {
+        DatabaseUrl::Sqlite { .. } => Consistency::Local,
+        DatabaseUrl::Postgres { .. } => Consistency::Strict,
+    }
+}
+
+async fn open(url: &DatabaseUrl, opening: Opening) -> anyhow::Result<Storage> {
+    let consistency = default_consistency(url);
+    Ok(match url {
+        DatabaseUrl::Sqlite { .. } => {
+            let store = SqliteStore::connect(url.as_str(), opening)
                 .await
-                .context("opening the SQLite database")?;
+                .with_context(|| format!("opening the SQLite database {url}"))?;
             Storage {
                 tasks: Arc::new(store.clone()),
                 tokens: Arc::new(store.clone()),
                 bulk: Arc::new(store),
-                consistency: Consistency::Local,
+                consistency,
             }
         }
-        "postgres" | "postgresql" => {
-            let store = PostgresStore::connect(url)
+        DatabaseUrl::Postgres { .. } => {
+            let store = PostgresStore::connect(url.as_str(), opening)
                 .await
-                .context("connecting to PostgreSQL")?;
+                .with_context(|| format!("connecting to PostgreSQL at {url}"))?;
             Storage {
                 tasks: Arc::new(store.clone()),
                 tokens: Arc::new(store.clone()),
                 bulk: Arc::new(store),
-                consistency: Consistency::Strict,
+                consistency,
             }
         }
-        other => bail!(
-            "unsupported database URL scheme `{other}`; expected sqlite://PATH or postgres://..."
-        ),
     })
 }
 
 impl Application {
-    /// Opens the database (applying migrations), builds the cache and binds the
-    /// listening socket. Port 0 picks a free port (see [`Application::address`]).
+    /// Checks every option, binds the listening socket, then opens the database
+    /// (applying migrations) and builds the cache: a mistake in the options is
+    /// reported before anything is created or migrated, and a port in use before the
+    /// database is touched. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let auth_mode = args.auth_mode().map_err(anyhow::Error::msg)?;
+        let database = parse_database_url(&args.database_url)?;
+        let cache = args.cache(default_consistency(&database));
+        cache.check(args.redis_url.is_some())?;
+        let shared = match &args.redis_url {
+            Some(url) => {
+                let timeout = Duration::from_millis(args.redis_timeout_ms);
+                let tier = RedisTier::connect(url, &args.redis_key_prefix, cache.ttl, timeout)
+                    .map_err(|error| anyhow::anyhow!("--redis-url: {error}"))?;
+                Some(Arc::new(tier))
+            }
+            None => None,
+        };
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .map_err(|error| bind_error(args.listen, &error))?;
+
         let Storage {
             tasks: store,
             tokens,
-            consistency: database_default,
             ..
-        } = open_store(&args.database_url).await?;
+        } = open(&database, Opening::Create).await?;
         #[cfg(feature = "baselines")]
         let store: Arc<dyn Store> = match args.baselines.read_delay_ms {
             0 => store,
@@ -84,35 +139,27 @@ impl Application {
                 Duration::from_millis(ms),
             )),
         };
-        let cache = args.cache(database_default);
-        let shared = match &args.redis_url {
-            Some(url) => {
-                let timeout = Duration::from_millis(args.redis_timeout_ms);
-                let tier = RedisTier::connect(url, &args.redis_key_prefix, cache.ttl, timeout)
-                    .context("the Redis URL")?;
-                if let Err(error) = tier.ping().await {
-                    tracing::warn!(%error, "Redis is not answering; serving from the database until it does");
-                }
-                Some(Arc::new(tier))
-            }
-            None => None,
-        };
-        tracing::info!(
-            database = scheme_of(&args.database_url),
-            redis = shared.is_some(),
-            consistency = ?cache.consistency,
-            auth = ?auth_mode,
-            "storage ready"
-        );
+        if let Some(tier) = &shared
+            && let Err(error) = tier.ping().await
+        {
+            tracing::warn!(%error, "Redis is not answering; serving from the database until it does");
+        }
         let auth = Arc::new(Authenticator::new(
             auth_mode,
             tokens,
             NonZeroU32::new(args.rate_limit),
         ));
+        let settings = Settings {
+            database: database.redacted(),
+            consistency: spelled(cache.consistency),
+            auth: spelled(auth_mode),
+            cache_mib: args.cache_mib,
+            redis: args
+                .redis_url
+                .as_deref()
+                .map_or("none".to_owned(), redis_location),
+        };
         let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
-        let listener = TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("binding {}", args.listen))?;
         Ok(Application {
             listener,
             store,
@@ -123,6 +170,7 @@ impl Application {
                     request_timeout: Duration::from_secs(args.request_timeout_secs),
                 },
             ),
+            settings,
         })
     }
 
@@ -139,7 +187,7 @@ impl Application {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(address = %self.address(), "serving");
+        self.announce();
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(stop)
             .await?;
@@ -147,10 +195,76 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+
+    /// The start-up lines: the set-up in the words of the command line, then where to
+    /// point a browser.
+    fn announce(&self) {
+        let Settings {
+            database,
+            consistency,
+            auth,
+            cache_mib,
+            redis,
+        } = &self.settings;
+        tracing::info!(
+            %database,
+            %consistency,
+            %auth,
+            cache_mib,
+            %redis,
+            "configuration"
+        );
+        let address = self.address();
+        let url = format!("http://{}", openable(address));
+        let everywhere = if address.ip().is_unspecified() {
+            " (listening on every interface)"
+        } else {
+            ""
+        };
+        tracing::info!(
+            "Tasklane {} serving {url}{everywhere}; API documentation at {url}/docs/",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
 }
 
-/// The scheme of a URL, for error messages that must not echo credentials.
-fn scheme_of(url: &str) -> &str {
-    url.split_once(':')
-        .map_or("no scheme", |(scheme, _)| scheme)
+/// An address a browser on this machine can open: the loopback address in place of
+/// "every interface".
+fn openable(address: SocketAddr) -> SocketAddr {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, address.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, address.port()).into(),
+        _ => address,
+    }
+}
+
+/// A mode's name as `--consistency` or `--auth` takes it.
+fn spelled(mode: impl ValueEnum) -> String {
+    mode.to_possible_value()
+        .expect("no mode is skipped")
+        .get_name()
+        .to_owned()
+}
+
+/// A Redis URL without its password: `redis://HOST:PORT/DB`.
+fn redis_location(url: &str) -> String {
+    match url.into_connection_info() {
+        Ok(info) => format!("redis://{}/{}", info.addr(), info.redis_settings().db()),
+        Err(_) => "(unparsable)".to_owned(),
+    }
+}
+
+/// Why the listening socket could not be bound, and what to do about it.
+fn bind_error(address: SocketAddr, error: &std::io::Error) -> anyhow::Error {
+    let hint = match error.kind() {
+        ErrorKind::AddrInUse => {
+            "; another process listens there (a Tasklane already running?): stop it, or              choose another port with --listen"
+        }
+        ErrorKind::PermissionDenied => "; ports below 1024 need privileges: choose another",
+        ErrorKind::AddrNotAvailable => {
+            "; no interface of this machine has that address: use 127.0.0.1 or 0.0.0.0"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("cannot listen on {address}: {error}{hint}")
 }

@@ -196,6 +196,23 @@ pub struct CacheConfig {
     pub design: Design,
 }
 
+impl CacheConfig {
+    /// Refuses a set-up that cannot keep the freshness contract, `shared` telling
+    /// whether a Redis is given; `tasklane serve` asks before it opens anything.
+    pub fn check(&self, shared: bool) -> Result<(), ConfigError> {
+        match (self.consistency, shared) {
+            (Consistency::Local, true) => return Err(ConfigError::LocalWithShared),
+            (Consistency::Redis, false) => return Err(ConfigError::RedisWithoutUrl),
+            _ => {}
+        }
+        #[cfg(feature = "baselines")]
+        if self.design != Design::Generational && self.consistency != Consistency::Local {
+            return Err(ConfigError::BaselineNeedsLocal);
+        }
+        Ok(())
+    }
+}
+
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
@@ -315,17 +332,13 @@ impl TaskCache {
         shared: Option<Arc<RedisTier>>,
         config: &CacheConfig,
     ) -> Result<Self, ConfigError> {
+        config.check(shared.is_some())?;
         let generations = match (config.consistency, &shared) {
-            (Consistency::Local, None) => Generations::Local(InProcessGenerations::default()),
-            (Consistency::Local, Some(_)) => return Err(ConfigError::LocalWithShared),
+            (Consistency::Local, _) => Generations::Local(InProcessGenerations::default()),
             (Consistency::Redis, Some(tier)) => Generations::Redis(tier.clone()),
-            (Consistency::Redis, None) => return Err(ConfigError::RedisWithoutUrl),
+            (Consistency::Redis, None) => unreachable!("refused by CacheConfig::check"),
             (Consistency::Strict, _) => Generations::Strict,
         };
-        #[cfg(feature = "baselines")]
-        if config.design != Design::Generational && !matches!(generations, Generations::Local(_)) {
-            return Err(ConfigError::BaselineNeedsLocal);
-        }
         let announces = !matches!(generations, Generations::Strict);
         #[cfg(feature = "baselines")]
         let announces = announces && config.design != Design::DeleteOnWrite;

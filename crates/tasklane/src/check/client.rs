@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::history::{Clock, Operation, Outcome, Phase, Request, Seen};
+use super::history::{Cause, Clock, Operation, Outcome, Phase, Request, Seen};
 
 /// How long a request may take before it counts as failed (and, for a write,
 /// indeterminate).
@@ -73,7 +73,8 @@ impl Client {
             .send(target, &target.instances[instance], &request)
             .await
             .unwrap_or_else(|error| Outcome::Failed {
-                reason: error.to_string(),
+                cause: cause_of(&error),
+                reason: crate::errors::describe(&error),
             });
         Operation {
             client: self.id,
@@ -140,9 +141,27 @@ impl Client {
             (_, status) => {
                 let body = response.text().await.unwrap_or_default();
                 Outcome::Failed {
+                    cause: Cause::Status(status.as_u16()),
                     reason: format!("{status}: {}", body.chars().take(200).collect::<String>()),
                 }
             }
         })
+    }
+}
+
+/// What kind of failure a client error is. reqwest says "error sending request" for
+/// most; the refused connection is found among its causes.
+pub(super) fn cause_of(error: &reqwest::Error) -> Cause {
+    let refused = std::iter::successors(Some(error as &dyn std::error::Error), |e| e.source())
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+    if refused {
+        Cause::Refused
+    } else if error.is_timeout() {
+        Cause::Timeout
+    } else if error.is_decode() {
+        Cause::Unreadable
+    } else {
+        Cause::Connection
     }
 }

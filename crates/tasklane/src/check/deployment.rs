@@ -18,6 +18,10 @@ use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use super::client::cause_of;
+use super::history::Cause;
+use super::tally::hint;
+
 /// A fault `tasklane check` can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -149,16 +153,23 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// Live instances, and the Redis URL they use (for `FLUSHALL`), if given.
-    pub fn live(urls: Vec<String>, redis_url: Option<String>) -> Self {
-        Deployment {
+    /// Live instances, and the Redis URL they use (for `FLUSHALL`), if given. Each
+    /// must answer `/healthz` first: a wrong URL is said at once, not after every
+    /// scenario has failed against it.
+    pub async fn live(urls: Vec<String>, redis_url: Option<String>) -> anyhow::Result<Self> {
+        for url in &urls {
+            if let Err(why) = answers(url).await {
+                bail!("{url} does not answer: {why}");
+            }
+        }
+        Ok(Deployment {
             urls,
             instances: Vec::new(),
             redis_url,
             redis: None,
             postgres: None,
             _workdir: None,
-        }
+        })
     }
 
     /// Starts the instances `spawn` describes (and their Redis), and waits until every
@@ -451,6 +462,27 @@ async fn run_to_completion(command: &[String]) -> anyhow::Result<()> {
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Why an instance does not answer its health check, if it does not.
+async fn answers(url: &str) -> Result<(), String> {
+    let cause = match reqwest::Client::new()
+        .get(format!("{url}/healthz"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+    {
+        Ok(response) if response.status().is_success() => return Ok(()),
+        Ok(response) => Cause::Status(response.status().as_u16()),
+        Err(error) => cause_of(&error),
+    };
+    Err(match (cause, hint(cause)) {
+        (Cause::Status(_), _) => {
+            format!("its /healthz answered {cause}: is it a Tasklane instance?")
+        }
+        (_, Some(hint)) => format!("{cause} ({hint})"),
+        (_, None) => cause.to_string(),
+    })
 }
 
 async fn healthy(url: &str) -> bool {

@@ -127,9 +127,55 @@ pub enum Outcome {
     /// No acknowledgement: an error status, a timeout or a lost connection. A write
     /// that ends so is indeterminate: it may or may not have happened.
     Failed {
-        /// What went wrong.
+        /// What kind of failure, for the report's counts.
+        cause: Cause,
+        /// What went wrong, in full.
         reason: String,
     },
+}
+
+/// Why a request got no usable answer. The report counts failures by cause, and a run
+/// in which too many requests failed judges too little to pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    /// Nothing accepted the connection: no server at that address and port.
+    Refused,
+    /// No answer within the client's time limit.
+    Timeout,
+    /// Any other failure to connect or to read the answer (unknown host, connection
+    /// reset or closed mid-answer).
+    Connection,
+    /// The server answered with this error status.
+    Status(u16),
+    /// A success status with a body that is not what the API answers.
+    Unreadable,
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Refused => f.write_str("connection refused"),
+            Cause::Timeout => f.write_str("timed out"),
+            Cause::Connection => f.write_str("connection failed"),
+            Cause::Status(code) => {
+                let reason = reqwest::StatusCode::from_u16(*code)
+                    .ok()
+                    .and_then(|status| status.canonical_reason());
+                match reason {
+                    Some(reason) => write!(f, "HTTP {code} {reason}"),
+                    None => write!(f, "HTTP {code}"),
+                }
+            }
+            Cause::Unreadable => f.write_str("unreadable answer"),
+        }
+    }
+}
+
+impl Serialize for Cause {
+    /// As the report shows it: `connection refused`, `HTTP 503 Service Unavailable`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Which part of a scenario an operation belongs to.
@@ -140,6 +186,8 @@ pub enum Phase {
     Run,
     /// The read-back after the run, which must find every acknowledged write.
     ReadBack,
+    /// Deleting the scenario's tasks once it is judged; not part of the history.
+    Cleanup,
 }
 
 /// One operation, from the moment its request was sent to the moment its answer (or

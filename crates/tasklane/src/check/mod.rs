@@ -3,10 +3,12 @@
 //! Many concurrent [clients](client) send a mix of creates, updates, deletes, single
 //! reads and filtered, paginated list reads ([`workload`]) to one or more instances,
 //! while a [scenario](scenario) may inject faults into the [deployment](deployment)
-//! (Redis flushed, restarted or frozen; an instance killed; PostgreSQL restarted). Every operation is
-//! recorded with its start and end time ([`history`]); after the run, every
-//! acknowledged write is read back, and the whole history is [judged](verdict):
-//! fresh reads, monotonic reads per client, no lost write.
+//! (Redis flushed, restarted or frozen; an instance killed; PostgreSQL restarted). Every
+//! operation is recorded with its start and end time ([`history`]); after the run,
+//! every acknowledged write is read back, and the whole history is [judged](verdict):
+//! fresh reads, monotonic reads per client, no lost write. A run that judged too little
+//! (too few requests answered: a wrong URL, a missing token) is not a pass but
+//! inconclusive, with its failed requests counted by cause ([`tally`]).
 //!
 //! The checker can fail: run against a `baselines` build with
 //! `--serve-option=--cache-design=delete-on-write` (the incident report's cache-aside)
@@ -17,6 +19,7 @@ pub mod client;
 pub mod deployment;
 pub mod history;
 pub mod scenario;
+pub mod tally;
 pub mod verdict;
 pub mod workload;
 
@@ -30,11 +33,17 @@ use serde::Serialize;
 use crate::cache::Consistency;
 use crate::config::CheckArgs;
 use deployment::{Deployment, Spawn};
-use history::seconds;
+use history::{Cause, seconds};
 use scenario::{Scenario, ScenarioReport, Settings};
 
 /// How many violations of each scenario the report prints in full.
 const SHOWN: usize = 10;
+
+/// The exit status of `tasklane check` that found violations.
+pub const EXIT_VIOLATIONS: u8 = 1;
+/// The exit status of `tasklane check` that reached no verdict: too few requests
+/// answered, or the check could not run (clap's usage errors exit 2 too).
+pub const EXIT_INCONCLUSIVE: u8 = 2;
 
 /// What a whole check found.
 #[derive(Debug)]
@@ -55,6 +64,37 @@ impl Summary {
     pub fn operations(&self) -> usize {
         self.scenarios.iter().map(|s| s.operations.len()).sum()
     }
+
+    /// Why the run judged too little to pass, one reason per line; empty when it
+    /// judged enough.
+    pub fn inconclusive(&self) -> Vec<String> {
+        if self.scenarios.is_empty() {
+            return vec!["no scenario could run on this deployment".to_owned()];
+        }
+        self.scenarios
+            .iter()
+            .filter_map(|report| {
+                let tally = report.tally();
+                let shortfall = tally.shortfall()?;
+                let mut reason = format!("{}: {shortfall}", report.scenario.name());
+                if tally.failures() > 0 {
+                    reason += &format!("; failed: {}", tally.failure_causes());
+                }
+                Some(reason)
+            })
+            .collect()
+    }
+
+    /// The exit status: 1 with violations, 2 without a verdict, else 0.
+    pub fn exit_status(&self) -> u8 {
+        if self.violations() > 0 {
+            EXIT_VIOLATIONS
+        } else if !self.inconclusive().is_empty() {
+            EXIT_INCONCLUSIVE
+        } else {
+            0
+        }
+    }
 }
 
 /// Runs the scenarios `args` names and prints the report to `out`.
@@ -63,7 +103,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
     let mut deployment = deploy(args).await?;
     let settings = Settings {
         clients: args.clients,
-        duration: Duration::from_secs_f64(args.duration_secs),
+        duration: args.duration,
         mix: args.mix,
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
         stale_fill_gap: Duration::from_millis(args.stale_fill_gap_ms),
@@ -117,22 +157,14 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         scenarios: reports,
         duration: started.elapsed(),
     };
-    writeln!(out, "Scenarios run: {}", summary.scenarios.len())?;
-    writeln!(out, "Operations: {}", summary.operations())?;
-    writeln!(out, "Duration: {}s", summary.duration.as_secs())?;
-    writeln!(out, "Violations: {}", summary.violations())?;
+    print_totals(out, &summary)?;
     Ok(summary)
 }
 
 /// The instances `args` names, or starts.
 async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
     if !args.url.is_empty() {
-        let urls = args
-            .url
-            .iter()
-            .map(|url| url.trim_end_matches('/').to_owned())
-            .collect();
-        return Ok(Deployment::live(urls, args.redis_url.clone()));
+        return Deployment::live(args.url.clone(), args.redis_url.clone()).await;
     }
     let postgres_bin = match (args.with_postgres, &args.postgres_bin) {
         (false, _) => None,
@@ -176,15 +208,31 @@ async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
 }
 
 fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Result<()> {
+    let tally = report.tally();
     writeln!(
         out,
-        "{}: {} operations in {}, {} faults, {} violations",
+        "{}: {} operations ({} reads, {} acknowledged writes, {} failed) in {}, {} faults, {} \
+         violations",
         report.scenario.name(),
         report.operations.len(),
+        tally.reads,
+        tally.writes,
+        tally.failures(),
         seconds(report.duration.as_micros() as u64),
         report.faults.len(),
         report.violations.len()
     )?;
+    if tally.failures() > 0 {
+        writeln!(out, "  failed: {}", tally.failure_causes())?;
+    }
+    if let Some(leftovers) = &report.leftovers {
+        writeln!(
+            out,
+            "  not every task of the scenario could be deleted ({}); they carry the word {} \
+             (GET /v1/tasks?q={} finds them)",
+            leftovers.reason, leftovers.marker, leftovers.marker
+        )?;
+    }
     for fault in &report.faults {
         writeln!(out, "  fault at {}: {}", seconds(fault.at_us), fault.fault)?;
     }
@@ -197,6 +245,46 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
             "  ... and {} more (--history FILE keeps every operation)",
             report.violations.len() - SHOWN
         )?;
+    }
+    Ok(())
+}
+
+/// The totals, and when the run judged too little, why and what may fix it.
+fn print_totals(out: &mut impl Write, summary: &Summary) -> std::io::Result<()> {
+    let (succeeded, failed) = summary
+        .scenarios
+        .iter()
+        .map(ScenarioReport::tally)
+        .fold((0, 0), |(s, f), t| (s + t.succeeded(), f + t.failures()));
+    writeln!(out, "Scenarios run: {}", summary.scenarios.len())?;
+    writeln!(
+        out,
+        "Operations: {} ({succeeded} succeeded, {failed} failed)",
+        summary.operations()
+    )?;
+    writeln!(out, "Duration: {}s", summary.duration.as_secs())?;
+    writeln!(out, "Violations: {}", summary.violations())?;
+    // Violations are a verdict however little else was judged.
+    let inconclusive = summary.inconclusive();
+    if summary.violations() > 0 || inconclusive.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Inconclusive: too few requests succeeded to judge the freshness contract"
+    )?;
+    for reason in &inconclusive {
+        writeln!(out, "  {reason}")?;
+    }
+    let mut causes: Vec<Cause> = summary
+        .scenarios
+        .iter()
+        .flat_map(|report| report.tally().failed.into_keys())
+        .collect();
+    causes.sort();
+    causes.dedup();
+    for hint in causes.into_iter().filter_map(tally::hint) {
+        writeln!(out, "  hint: {hint}")?;
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //!
 //! Every scenario marks its tasks with a fresh word (see [`Target::marker`]), so the
 //! scenarios of one run, or of runs against the same database, never judge each
-//! other's data.
+//! other's data, and once judged it deletes every task carrying its word, so a
+//! database in use is left as it was found.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,8 @@ use indicatif::ProgressBar;
 
 use super::client::{Client, Target};
 use super::deployment::{Deployment, Fault};
-use super::history::{Clock, FaultEvent, Filter, Operation, Outcome, Phase, Request};
+use super::history::{Cause, Clock, FaultEvent, Filter, Operation, Outcome, Phase, Request};
+use super::tally::Tally;
 use super::verdict::{Kind, Violation, check};
 use super::workload::{LiveTasks, Mix, Step, next_step};
 
@@ -101,6 +103,24 @@ pub struct ScenarioReport {
     pub violations: Vec<Violation>,
     /// How long it ran, read-back included.
     pub duration: Duration,
+    /// What deleting its tasks afterwards left behind, if anything.
+    pub leftovers: Option<Leftovers>,
+}
+
+impl ScenarioReport {
+    /// Its operations, counted by what came of them.
+    pub fn tally(&self) -> Tally {
+        Tally::of(&self.operations)
+    }
+}
+
+/// Tasks of a scenario that could not be deleted after it.
+#[derive(Debug, Clone)]
+pub struct Leftovers {
+    /// The word in their description (`q=` finds them).
+    pub marker: String,
+    /// Why the last attempt failed.
+    pub reason: String,
 }
 
 type History = Arc<Mutex<Vec<Operation>>>;
@@ -192,9 +212,16 @@ pub async fn run(
     for client in clients {
         client.await?;
     }
-    deployment.settle().await;
+    if !faults.is_empty() {
+        deployment.settle().await;
+    }
     // Its own client number: after the workload's, and after stale-fill's three.
     let unverified = read_back(&run, settings.clients.max(3)).await;
+    let leftovers = if may_have_created(&run) {
+        clean_up(&run, settings.clients.max(3)).await
+    } else {
+        None
+    };
 
     let operations = std::mem::take(&mut *run.history.lock().expect("not poisoned"));
     let mut violations = check(&operations);
@@ -205,6 +232,7 @@ pub async fn run(
         faults,
         violations,
         duration: started.elapsed(),
+        leftovers,
     })
 }
 
@@ -213,20 +241,21 @@ async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
     let client = run.client(n);
     let mut rng = fastrand::Rng::with_seed(settings.seed.wrapping_add(n as u64));
     let instances = run.target.instances.len();
+    let mut pause = Duration::ZERO;
     while Instant::now() < deadline {
         let instance = rng.usize(..instances);
-        let failed = match next_step(&settings.mix, &run.live, &run.target, &mut rng) {
-            Step::One(request) => failed(&run.perform(&client, instance, request).await),
+        let failure = match next_step(&settings.mix, &run.live, &run.target, &mut rng) {
+            Step::One(request) => failure(&run.perform(&client, instance, request).await),
             Step::Walk { query, filter } => {
                 let mut page = query.clone();
-                let mut failed_any = false;
+                let mut first_failure = None;
                 for _ in 0..3 {
                     let request = Request::List {
                         query: page.clone(),
                         filter: filter.clone(),
                     };
                     let op = run.perform(&client, instance, request).await;
-                    failed_any |= failed(&op);
+                    first_failure = first_failure.or(failure(&op));
                     match op.outcome {
                         Outcome::Listed {
                             next_cursor: Some(cursor),
@@ -235,18 +264,33 @@ async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
                         _ => break,
                     }
                 }
-                failed_any
+                first_failure
             }
         };
-        if failed {
-            // An instance or its database is down: do not spin on refused connections.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // An instance or its database is down, or refuses this client: back off, so
+        // an outage costs each client a few failed requests, not one every few
+        // milliseconds (which would outnumber everything the run checked).
+        pause = match failure {
+            None => Duration::ZERO,
+            Some(Cause::Status(429)) => RATE_LIMITED_PAUSE,
+            Some(_) => (pause * 2).clamp(MIN_PAUSE, MAX_PAUSE),
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 
-fn failed(op: &Operation) -> bool {
-    matches!(op.outcome, Outcome::Failed { .. })
+/// The first and the longest pause of a client after failed requests.
+const MIN_PAUSE: Duration = Duration::from_millis(20);
+const MAX_PAUSE: Duration = Duration::from_millis(200);
+/// The pause after a `429`: Tasklane's rate limit refills within a second (its
+/// `Retry-After: 1`).
+const RATE_LIMITED_PAUSE: Duration = Duration::from_secs(1);
+
+fn failure(op: &Operation) -> Option<Cause> {
+    match op.outcome {
+        Outcome::Failed { cause, .. } => Some(cause),
+        _ => None,
+    }
 }
 
 /// The incident's interleaving, round after round, driven by one set of clients:
@@ -329,7 +373,7 @@ async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
                     Request::Get { id: id.clone() },
                 )
                 .await;
-            read = !failed(&op);
+            read = failure(&op).is_none();
             run.history.lock().expect("not poisoned").push(op);
             if read {
                 break;
@@ -347,4 +391,66 @@ async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
         }
     }
     unverified
+}
+
+/// Whether any create of the run may have been applied: acknowledged, or failed in a
+/// way that leaves it open (a timeout, a lost connection, a `5xx`). A refused
+/// connection or a `4xx` applied nothing.
+fn may_have_created(run: &Run) -> bool {
+    let history = run.history.lock().expect("not poisoned");
+    history.iter().any(|op| match (&op.request, &op.outcome) {
+        (Request::Create { .. }, Outcome::Failed { cause, .. }) => match cause {
+            Cause::Refused => false,
+            Cause::Status(code) => *code >= 500,
+            Cause::Timeout | Cause::Connection | Cause::Unreadable => true,
+        },
+        (Request::Create { .. }, _) => true,
+        _ => false,
+    })
+}
+
+/// How many rounds of "list what is left, delete it" the clean-up may take.
+const CLEANUP_ROUNDS: usize = 20;
+
+/// After the read-back: deletes every task carrying this scenario's word, found by
+/// listing them rather than from the history, so that the tasks of creates that failed
+/// but were applied go too. Returns what was left, if anything.
+async fn clean_up(run: &Run, client: usize) -> Option<Leftovers> {
+    let client = run.client(client);
+    let instances = run.target.instances.len();
+    let mut failure = None;
+    for round in 0..CLEANUP_ROUNDS {
+        let instance = round % instances;
+        let list = Request::List {
+            query: format!("q={}&limit=100", run.target.marker),
+            filter: Filter::default(),
+        };
+        let listed = client
+            .perform(&run.target, instance, Phase::Cleanup, list)
+            .await;
+        failure = None;
+        match listed.outcome {
+            Outcome::Listed { tasks, .. } if tasks.is_empty() => return None,
+            Outcome::Listed { tasks, .. } => {
+                for task in tasks {
+                    let delete = Request::Delete { id: task.id };
+                    let deleted = client
+                        .perform(&run.target, instance, Phase::Cleanup, delete)
+                        .await;
+                    if let Outcome::Failed { reason, .. } = deleted.outcome {
+                        failure = Some(reason);
+                    }
+                }
+            }
+            Outcome::Failed { reason, .. } => failure = Some(reason),
+            _ => {}
+        }
+        if failure.is_some() {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Some(Leftovers {
+        marker: run.target.marker.clone(),
+        reason: failure.unwrap_or_else(|| "more tasks than it could delete".to_owned()),
+    })
 }

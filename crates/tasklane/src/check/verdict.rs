@@ -292,7 +292,7 @@ fn monotonic(history: &[Operation]) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::history::Filter;
+    use crate::check::history::{Cause, Filter};
 
     fn task(version: i64, status: &str) -> Seen {
         Seen {
@@ -368,6 +368,7 @@ mod tests {
 
     fn failed() -> Outcome {
         Outcome::Failed {
+            cause: Cause::Timeout,
             reason: "timed out".to_owned(),
         }
     }

@@ -1,7 +1,8 @@
 //! Loading many tasks at once, for `tasklane seed`: multi-row inserts in one
 //! transaction per batch, with the scope's generation advanced once per batch, so a
 //! cache in front of the database never keeps a list from before the load; then the
-//! query planner's statistics are refreshed.
+//! query planner's statistics are refreshed. Before a load, it tells whether the
+//! workspaces already hold tasks, so that seeding twice is a choice, not an accident.
 
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
@@ -14,11 +15,17 @@ use crate::domain::{Scope, Task};
 /// databases' limits on bound parameters.
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// Scopes per `IN (...)` list, well under both databases' limits on bound parameters.
+const SCOPES_PER_STATEMENT: usize = 500;
+
 /// Where many tasks can be loaded at once.
 #[async_trait]
 pub trait BulkLoad: Send + Sync + 'static {
     /// Stores `tasks` (new ones) in `scope`, in one transaction.
     async fn load(&self, scope: &Scope, tasks: &[Task]) -> Result<(), StoreError>;
+
+    /// One of `scopes` that already holds a task, if any does.
+    async fn occupied(&self, scopes: &[Scope]) -> Result<Option<Scope>, StoreError>;
 
     /// Refreshes the query planner's statistics once loading is done. PostgreSQL's
     /// autovacuum would, in a while; until then the loaded table looks nearly empty to
@@ -47,6 +54,22 @@ where
         DB::execute(&mut *tx, advance_generation(scope)).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn occupied(&self, scopes: &[Scope]) -> Result<Option<Scope>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        for chunk in scopes.chunks(SCOPES_PER_STATEMENT) {
+            let mut sql = QueryBuilder::<DB>::new("SELECT scope FROM tasks WHERE scope IN (");
+            let mut names = sql.separated(", ");
+            for scope in chunk {
+                names.push_bind(scope.as_str().to_owned());
+            }
+            sql.push(") LIMIT 1");
+            if let Some(name) = DB::fetch_text(&mut conn, sql).await? {
+                return Ok(Some(Scope::named(name)));
+            }
+        }
+        Ok(None)
     }
 
     async fn analyze(&self) -> Result<(), StoreError> {

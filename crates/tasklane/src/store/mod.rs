@@ -7,12 +7,14 @@
 //! generation row, which strict consistency reads (see [`crate::cache`]).
 
 mod bulk;
+mod open;
 mod postgres;
 #[cfg(feature = "baselines")]
 mod slowed;
 mod sql;
 mod sqlite;
 mod tokens;
+mod url;
 
 use std::sync::Arc;
 
@@ -21,12 +23,14 @@ use async_trait::async_trait;
 use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
 
 pub use bulk::BulkLoad;
+pub use open::{OpenError, Opening};
 pub use postgres::PostgresStore;
 #[cfg(feature = "baselines")]
 pub use slowed::SlowedReads;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 pub use tokens::{TokenStore, issue};
+pub use url::DatabaseUrl;
 
 /// What a write requires of the task's current version (from `If-Match`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

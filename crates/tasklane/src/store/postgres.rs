@@ -6,11 +6,13 @@
 //! `REPEATABLE READ` snapshot. The pool reconnects by itself when the database comes
 //! back after an outage; meanwhile requests fail with `503`.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Postgres;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres};
 
+use super::open::{OpenError, Opening};
 use super::sql::{Dialect, SqlStore, runner};
 
 runner!(Postgres);
@@ -20,8 +22,10 @@ pub type PostgresStore = SqlStore<Postgres>;
 
 impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://user:password@host:5432/database`) and applies the
-    /// embedded migrations.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    /// embedded migrations; with [`Opening::Existing`], only to a database that already
+    /// has them.
+    pub async fn connect(url: &str, opening: Opening) -> Result<Self, OpenError> {
+        probe(url, opening).await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
@@ -38,4 +42,28 @@ impl SqlStore<Postgres> {
             dialect,
         })
     }
+}
+
+/// How long the first connection may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Opens one connection first: a pool retries a refused connection until its acquire
+/// timeout and then reports only that it timed out, where this reports at once why
+/// (connection refused, no such database, authentication failed).
+async fn probe(url: &str, opening: Opening) -> Result<(), OpenError> {
+    let options = PgConnectOptions::from_str(url)?;
+    let mut connection = tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&options))
+        .await
+        .map_err(|_| OpenError::NoAnswer(PROBE_TIMEOUT))??;
+    if opening == Opening::Existing {
+        let migrated: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&mut connection)
+                .await?;
+        if !migrated {
+            return Err(OpenError::NotMigrated);
+        }
+    }
+    connection.close().await?;
+    Ok(())
 }

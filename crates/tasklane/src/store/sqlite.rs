@@ -12,7 +12,9 @@ use std::time::Duration;
 use sqlx::Sqlite;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::open::{OpenError, Opening};
 use super::sql::{Dialect, SqlStore, runner};
+use super::url::missing_directory;
 
 runner!(Sqlite);
 
@@ -20,11 +22,22 @@ runner!(Sqlite);
 pub type SqliteStore = SqlStore<Sqlite>;
 
 impl SqlStore<Sqlite> {
-    /// Opens (creating if needed) the database at `url` (`sqlite://tasklane.db`,
-    /// `sqlite:///var/lib/tasklane.db`) and applies the embedded migrations.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+    /// Opens the database at `url` (`sqlite://tasklane.db`,
+    /// `sqlite:///var/lib/tasklane.db`), creating the file if `opening` allows, and
+    /// applies the embedded migrations.
+    pub async fn connect(url: &str, opening: Opening) -> Result<Self, OpenError> {
+        let options = SqliteConnectOptions::from_str(url)?;
+        // SQLite's own message for both is "unable to open database file", which names
+        // neither the file nor what is wrong with it.
+        let file = options.get_filename();
+        if let Some(directory) = missing_directory(file) {
+            return Err(OpenError::NoDirectory(directory));
+        }
+        if opening == Opening::Existing && !file.exists() {
+            return Err(OpenError::Missing(file.to_owned()));
+        }
+        let options = options
+            .create_if_missing(opening == Opening::Create)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a write acknowledged to a client survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
@@ -37,6 +50,16 @@ impl SqlStore<Sqlite> {
             .max_connections(1)
             .connect_with(options.clone())
             .await?;
+        if opening == Opening::Existing {
+            let migrated: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '_sqlx_migrations')",
+            )
+            .fetch_one(&writer)
+            .await?;
+            if !migrated {
+                return Err(OpenError::NotMigrated);
+            }
+        }
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         sqlx::query("PRAGMA optimize=0x10002")
             .execute(&writer)

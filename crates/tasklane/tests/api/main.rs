@@ -7,6 +7,7 @@ mod common;
 mod conditional;
 mod cors;
 mod errors;
+mod first_run;
 mod helpers;
 mod idempotency;
 mod lifecycle;

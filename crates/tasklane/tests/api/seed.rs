@@ -1,25 +1,48 @@
 //! `tasklane seed`: tasks spread evenly over their workspaces, in a realistic mix that
 //! every filter finds part of, with each workspace's generation advanced and the query
-//! planner's statistics refreshed.
+//! planner's statistics refreshed; seeding the same workspaces again only with
+//! `--append`.
 
 use clap::Parser;
 use tasklane::config::{Cli, Command};
-use tasklane::domain::{ListQuery, Scope};
-use tasklane::startup::open_store;
+use tasklane::domain::{ListQuery, NewTask, Scope, Timestamp};
+use tasklane::startup::{Storage, open_store};
 
 use crate::common::fresh_database;
+
+/// Runs `tasklane seed` with these options on `url`.
+async fn seed(url: &str, options: &[&str]) -> anyhow::Result<()> {
+    let command = [&["tasklane", "seed", "--database-url", url], options].concat();
+    let Command::Seed(args) = Cli::try_parse_from(command).unwrap().command else {
+        unreachable!("the command is `seed`")
+    };
+    tasklane::seed::run(&args).await
+}
+
+/// How many tasks each workspace `seed-0001`, `seed-0002`, ... holds.
+async fn counts(storage: &Storage, workspaces: u64) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for n in 1..=workspaces {
+        let scope = Scope::named(format!("seed-{n:04}"));
+        let (_, count) = storage
+            .tasks
+            .list(&scope, &ListQuery::default())
+            .await
+            .unwrap();
+        counts.push(count.expect("counted by default"));
+    }
+    counts
+}
 
 #[tokio::test]
 async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
     let database = fresh_database().await;
-    let command = ["tasklane", "seed", "--tasks", "1001", "--workspaces", "4"];
-    let parsed = Cli::try_parse_from([&command[..], &["--database-url", &database.url]].concat());
-    let Command::Seed(args) = parsed.unwrap().command else {
-        unreachable!("the command is `seed`")
-    };
-    tasklane::seed::run(&args).await.unwrap();
-
+    // As `tasklane serve` creates it: seed refuses a database that was never created.
     let storage = open_store(&database.url).await.unwrap();
+    seed(&database.url, &["--tasks", "1001", "--workspaces", "4"])
+        .await
+        .unwrap();
+
     let mut total = 0;
     for n in 1..=4 {
         let scope = Scope::named(format!("seed-{n:04}"));
@@ -75,4 +98,52 @@ async fn planner_statistics(url: &str) -> i64 {
         .await
         .unwrap()
     }
+}
+
+#[tokio::test]
+async fn seeding_the_same_workspaces_again_needs_append() {
+    let database = fresh_database().await;
+    let storage = open_store(&database.url).await.unwrap();
+    let options = ["--tasks", "30", "--workspaces", "3"];
+    seed(&database.url, &options).await.unwrap();
+
+    let again = seed(&database.url, &options).await.unwrap_err().to_string();
+    assert!(
+        again.contains("workspace `seed-0001` already has tasks") && again.contains("--append"),
+        "{again}"
+    );
+    assert_eq!(
+        counts(&storage, 3).await,
+        [10, 10, 10],
+        "the refusal added nothing"
+    );
+
+    // A workspace in use far down a long list is found too (past the first few
+    // hundred names the database is asked about at once).
+    let task: NewTask = serde_json::from_value(serde_json::json!({"title": "mine"})).unwrap();
+    let task = task.into_task(Timestamp::now());
+    let scope = Scope::named("wide-0700");
+    storage.tasks.insert(&scope, &task, None).await.unwrap();
+    let wide = [
+        "--tasks",
+        "10",
+        "--workspaces",
+        "1000",
+        "--workspace-prefix",
+        "wide",
+    ];
+    let refused = seed(&database.url, &wide).await.unwrap_err().to_string();
+    assert!(refused.contains("workspace `wide-0700`"), "{refused}");
+
+    seed(&database.url, &[&options[..], &["--append"]].concat())
+        .await
+        .unwrap();
+    assert_eq!(counts(&storage, 3).await, [20, 20, 20]);
+    // Another prefix is another set of workspaces.
+    seed(
+        &database.url,
+        &[&options[..], &["--workspace-prefix", "other"]].concat(),
+    )
+    .await
+    .unwrap();
 }

@@ -117,6 +117,12 @@ fn assert_clean(summary: &Summary, scenarios: usize) {
         );
     }
     assert_eq!(summary.violations(), 0, "violations: {:?}", kinds(summary));
+    assert_eq!(
+        summary.inconclusive(),
+        Vec::<String>::new(),
+        "judged too little"
+    );
+    assert_eq!(summary.exit_status(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,4 +271,166 @@ async fn the_command_ends_with_its_totals_and_fails_on_a_violation() {
     assert!(totals[1].starts_with("Duration: ") && totals[1].ends_with('s'));
     assert!(totals[2].starts_with("Operations: "));
     assert_eq!(totals[3], "Scenarios run: 1");
+}
+
+/// Runs the `tasklane` binary with these arguments; returns its exit status and what it
+/// printed (standard output, then standard error).
+async fn binary(args: &[&str]) -> (Option<i32>, String) {
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"))
+            .args(&args)
+            .env_remove("TASKLANE_TOKEN")
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{printed}");
+    (output.status.code(), printed)
+}
+
+/// A loopback port nothing listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_check_of_a_port_nobody_listens_on_is_inconclusive_and_says_why() {
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let (status, printed) = binary(&["check", "--url", &url, "--duration", "1"]).await;
+    assert_eq!(
+        status,
+        Some(i32::from(check::EXIT_INCONCLUSIVE)),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("{url} does not answer: connection refused")),
+        "{printed}"
+    );
+    assert!(!printed.contains("Violations: 0"), "{printed}");
+}
+
+#[tokio::test]
+async fn a_url_without_a_scheme_is_read_as_http() {
+    // The first user's `--url localhost:54827`: checked as http://localhost:54827.
+    let address = format!("127.0.0.1:{}", closed_port());
+    let (status, printed) = binary(&["check", "--url", &address, "--duration", "1"]).await;
+    assert_eq!(
+        status,
+        Some(i32::from(check::EXIT_INCONCLUSIVE)),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!(
+            "http://{address} does not answer: connection refused"
+        )),
+        "{printed}"
+    );
+    // And what is not a URL at all is refused with the form expected.
+    let (status, printed) = binary(&["check", "--url", "ftp://127.0.0.1:21"]).await;
+    assert_eq!(status, Some(2), "{printed}");
+    assert!(printed.contains("expected http://HOST:PORT"), "{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_server_checked_without_a_token_is_inconclusive_and_says_why() {
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url, "--auth", "token"]).await;
+    let (status, printed) = binary(&["check", "--url", &url, "--duration", "1"]).await;
+    assert_eq!(
+        status,
+        Some(i32::from(check::EXIT_INCONCLUSIVE)),
+        "{printed}"
+    );
+    assert!(printed.contains("Inconclusive:"), "{printed}");
+    for scenario in ["stale-fill", "mixed"] {
+        assert!(
+            printed.contains(&format!(
+                "{scenario}: 0 successful reads and 0 acknowledged writes"
+            )),
+            "{scenario}: {printed}"
+        );
+    }
+    assert!(
+        printed.contains("failed: 1 HTTP 401 Unauthorized"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("hint: the server requires a token: pass --token"),
+        "{printed}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_of_a_live_server_leaves_none_of_its_tasks_behind() {
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url]).await;
+    let client = reqwest::Client::new();
+    let tasks = |url: String| {
+        let client = client.clone();
+        async move {
+            let page: serde_json::Value = client
+                .get(format!("{url}/v1/tasks?limit=100"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mut ids: Vec<String> = page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|task| task["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    // Someone's own tasks, which the check must neither judge nor touch.
+    for title in ["ours", "also ours"] {
+        let created = client
+            .post(format!("{url}/v1/tasks"))
+            .json(&serde_json::json!({ "title": title }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    }
+    let before = tasks(url.clone()).await;
+
+    // Given without its scheme, as a first user would.
+    let address = url.trim_start_matches("http://");
+    let summary = run(&[
+        "--url",
+        address,
+        "--scenario=stale-fill",
+        "--scenario=mixed",
+    ])
+    .await;
+    assert_clean(&summary, 2);
+    for scenario in &summary.scenarios {
+        assert!(
+            scenario.tally().writes > 0,
+            "the check created nothing to clean up"
+        );
+        assert!(scenario.leftovers.is_none(), "{:?}", scenario.leftovers);
+    }
+    assert_eq!(
+        tasks(url.clone()).await,
+        before,
+        "the check left tasks behind"
+    );
+    server.stop().await;
 }
