@@ -478,8 +478,8 @@ mod tests {
             assignee: None,
             labels: vec![],
             due_at: None,
-            created_at: Timestamp::from_micros(micros),
-            updated_at: Timestamp::from_micros(micros),
+            created_at: Timestamp::from_micros(micros).unwrap(),
+            updated_at: Timestamp::from_micros(micros).unwrap(),
             version: 1,
         }
     }
@@ -539,7 +539,7 @@ mod tests {
     #[test]
     fn missing_due_dates_sort_last() {
         let mut dated = task("d", 1);
-        dated.due_at = Some(Timestamp::from_micros(5));
+        dated.due_at = Timestamp::from_micros(5);
         assert!(SortKey::DueAt.value_of(&dated) < SortKey::DueAt.value_of(&task("u", 1)));
     }
 }

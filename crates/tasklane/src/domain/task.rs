@@ -502,14 +502,14 @@ mod tests {
 
     #[test]
     fn merge_patch_sets_clears_and_leaves_alone() {
-        let created = Timestamp::from_micros(1);
+        let created = Timestamp::from_micros(1).unwrap();
         let task = new_task(json!({
             "title": "t", "description": "d", "assignee": "ann", "labels": ["x"],
             "due_at": "2026-01-01T00:00:00Z"
         }))
         .unwrap()
         .into_task(created);
-        let now = Timestamp::from_micros(2);
+        let now = Timestamp::from_micros(2).unwrap();
 
         let next =
             patch(json!({"assignee": null, "labels": null, "description": null, "due_at": null}))
@@ -539,7 +539,7 @@ mod tests {
     fn a_patch_that_changes_nothing_is_not_a_change() {
         let task = new_task(json!({"title": "t"}))
             .unwrap()
-            .into_task(Timestamp::from_micros(1));
+            .into_task(Timestamp::from_micros(1).unwrap());
         assert!(
             patch(json!({}))
                 .unwrap()

@@ -49,17 +49,18 @@ impl TryFrom<TaskRow> for Task {
                 format!("task {}: bad {what}", row.id).into(),
             ))
         };
+        let time = |what, micros| Timestamp::from_micros(micros).ok_or_else(|| corrupt(what));
         Ok(Task {
             id: row.id.parse().map_err(|_| corrupt("id"))?,
             status: parse_variant(&row.status).map_err(|_| corrupt("status"))?,
             priority: Priority::from_rank(row.priority).ok_or_else(|| corrupt("priority"))?,
             labels: serde_json::from_str(&row.labels).map_err(|_| corrupt("labels"))?,
+            due_at: row.due_at.map(|due| time("due_at", due)).transpose()?,
+            created_at: time("created_at", row.created_at)?,
+            updated_at: time("updated_at", row.updated_at)?,
             title: row.title,
             description: row.description,
             assignee: row.assignee,
-            due_at: row.due_at.map(Timestamp::from_micros),
-            created_at: Timestamp::from_micros(row.created_at),
-            updated_at: Timestamp::from_micros(row.updated_at),
             version: row.version,
         })
     }

@@ -6,6 +6,7 @@ mod auth;
 mod common;
 mod conditional;
 mod cors;
+mod damaged;
 mod errors;
 mod helpers;
 mod idempotency;
