@@ -34,11 +34,23 @@ pub struct Storage {
     pub consistency: Consistency,
 }
 
-/// Opens the database a URL names, applying its migrations.
+/// Opens the database a URL names, applying its migrations, for a tool: no time limit
+/// on what it runs.
 pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
+    open(url, None).await
+}
+
+/// Opens the database a URL names, applying its migrations, for a server: the database
+/// stops any statement that runs longer than `limit` (on SQLite, anything run on one
+/// connection for longer), so that no request holds a connection past its timeout.
+pub async fn open_store_limited(url: &str, limit: Duration) -> anyhow::Result<Storage> {
+    open(url, Some(limit)).await
+}
+
+async fn open(url: &str, limit: Option<Duration>) -> anyhow::Result<Storage> {
     Ok(match scheme_of(url) {
         "sqlite" => {
-            let store = SqliteStore::connect(url)
+            let store = SqliteStore::connect(url, limit)
                 .await
                 .context("opening the SQLite database")?;
             Storage {
@@ -49,7 +61,7 @@ pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
             }
         }
         "postgres" | "postgresql" => {
-            let store = PostgresStore::connect(url)
+            let store = PostgresStore::connect(url, limit)
                 .await
                 .context("connecting to PostgreSQL")?;
             Storage {
@@ -70,12 +82,13 @@ impl Application {
     /// listening socket. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let auth_mode = args.auth_mode().map_err(anyhow::Error::msg)?;
+        let request_timeout = Duration::from_secs(args.request_timeout_secs);
         let Storage {
             tasks: store,
             tokens,
             consistency: database_default,
             ..
-        } = open_store(&args.database_url).await?;
+        } = open_store_limited(&args.database_url, request_timeout).await?;
         #[cfg(feature = "baselines")]
         let store: Arc<dyn Store> = match args.baselines.read_delay_ms {
             0 => store,
@@ -120,7 +133,7 @@ impl Application {
                 AppState { tasks, auth },
                 Limits {
                     cors_origins: args.cors_origin.clone(),
-                    request_timeout: Duration::from_secs(args.request_timeout_secs),
+                    request_timeout,
                 },
             ),
         })

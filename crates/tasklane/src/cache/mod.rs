@@ -430,9 +430,9 @@ impl TaskCache {
         )
     }
 
-    /// Whether the database answers now.
-    pub async fn database_answers(&self) -> bool {
-        self.store.generation(&Scope::default()).await.is_ok()
+    /// Whether the database serves reads now; if not, why.
+    pub async fn ping_database(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     /// Whether reads are being served through the cache right now.

@@ -5,11 +5,17 @@
 //! `If-Match` writes cannot both pass; a list reads its page and its total in one
 //! `REPEATABLE READ` snapshot. The pool reconnects by itself when the database comes
 //! back after an outage; meanwhile requests fail with `503`.
+//!
+//! A server's pool opens every connection with `statement_timeout` set to its limit, so
+//! PostgreSQL itself cancels a statement that runs longer (lock waits included), and
+//! the request that sent it answers `503` and gives its connection back; the database
+//! does not go on working for a client that has already been answered.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::Postgres;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection, Postgres};
 
 use super::sql::{Dialect, SqlStore, runner};
 
@@ -20,14 +26,30 @@ pub type PostgresStore = SqlStore<Postgres>;
 
 impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://user:password@host:5432/database`) and applies the
-    /// embedded migrations.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    /// embedded migrations. With a `limit`, the database cancels any statement of the
+    /// pool's that runs longer.
+    pub async fn connect(url: &str, limit: Option<Duration>) -> Result<Self, sqlx::Error> {
+        let options = PgConnectOptions::from_str(url)?;
+        // Migrations on a connection of their own, without the limit: one may take
+        // longer than any request.
+        let mut setup = PgConnection::connect_with(&options).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut setup)
+            .await?;
+        setup.close().await?;
+        let options = match limit {
+            // Whole milliseconds, at least one (0 would mean no limit at all).
+            Some(limit) => options.options([(
+                "statement_timeout",
+                format!("{}ms", limit.as_millis().max(1)),
+            )]),
+            None => options,
+        };
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let dialect = Dialect {
             lock_for_write: " FOR UPDATE",
             snapshot: Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),

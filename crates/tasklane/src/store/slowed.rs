@@ -68,6 +68,10 @@ impl Store for SlowedReads {
         self.inner.generation(scope).await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }

@@ -396,6 +396,14 @@ impl<DB: Database> Clone for SqlStore<DB> {
     }
 }
 
+impl<DB: Database> SqlStore<DB> {
+    /// The pool reads run on, each connection under the store's time limit: for a
+    /// tool or a test that runs a statement of their own under the same limit.
+    pub fn read_pool(&self) -> &Pool<DB> {
+        &self.readers
+    }
+}
+
 /// How the store runs a built statement, for one concrete driver.
 ///
 /// The statements and transactions are generic, but running a [`QueryBuilder`] borrows
@@ -692,6 +700,12 @@ where
         let generation =
             DB::fetch_integer(&mut *self.readers.acquire().await?, read_generation(scope)).await?;
         Ok(generation.unwrap_or(0) as u64)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let probe = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks ORDER BY id LIMIT 1"));
+        DB::fetch_tasks(&mut *self.readers.acquire().await?, probe).await?;
+        Ok(())
     }
 
     async fn list(

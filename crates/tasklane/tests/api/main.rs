@@ -16,3 +16,4 @@ mod outage;
 mod scale_out;
 mod seed;
 mod tasks;
+mod time_limits;

@@ -162,6 +162,10 @@ impl Store for InstrumentedStore {
         self.inner.generation(scope).await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
     async fn list(
         &self,
         scope: &Scope,
