@@ -89,7 +89,9 @@ use dashmap::DashMap;
 use moka::{future::Cache, policy::EvictionPolicy};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp};
+use crate::domain::{
+    CursorKey, ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp,
+};
 use crate::store::{Idempotency, Precondition, Store, StoreError};
 
 pub use generation::{Generation, InProcessGenerations};
@@ -317,8 +319,8 @@ impl TaskCache {
         let load = |etag: Option<ETag>| async move {
             self.stats.loads.fetch_add(1, Ordering::Relaxed);
             let (tasks, total) = self.store.list(scope, query).await?;
-            let body = serde_json::to_vec(&TaskList::new(query, tasks, total))
-                .expect("a task list always serialises");
+            let page = TaskList::new(query, tasks, total, self.store.cursor_key());
+            let body = serde_json::to_vec(&page).expect("a task list always serialises");
             // Without a generation, the ETag names the content itself.
             let etag = etag.unwrap_or_else(|| {
                 ETag::weak(&format!("c-{}", hex::encode(&Sha256::digest(&body)[..16])))
@@ -433,6 +435,12 @@ impl TaskCache {
     /// Whether the database serves reads now; if not, why.
     pub async fn ping_database(&self) -> Result<(), StoreError> {
         self.store.ping().await
+    }
+
+    /// The key `cursor` parameters must be signed with: the store's, so that every
+    /// instance on one database accepts the cursors of every other.
+    pub fn cursor_key(&self) -> &CursorKey {
+        self.store.cursor_key()
     }
 
     /// Whether reads are being served through the cache right now.

@@ -90,7 +90,8 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let query = crate::domain::ListQuery::parse(raw.as_deref().unwrap_or(""))?;
+    let query =
+        crate::domain::ListQuery::parse(raw.as_deref().unwrap_or(""), app.tasks.cursor_key())?;
     let client = if_none_match(&headers)?;
     let client_has = |etag: &ETag| client.as_ref().is_some_and(|tags| tags.has_weakly(etag));
     Ok(match app.tasks.list(&scope, &query, client_has).await? {

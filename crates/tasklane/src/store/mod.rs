@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
+use crate::domain::{CursorKey, ListQuery, Scope, Task, TaskId, TaskPatch};
 
 pub use bulk::BulkLoad;
 pub use postgres::PostgresStore;
@@ -215,6 +215,10 @@ pub trait Store: Send + Sync + 'static {
     /// primary index, so a database that answers but whose task table cannot be read
     /// (a damaged file) fails it too. For readiness.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The key this database's cursors are signed with, the same for every instance
+    /// that opens it.
+    fn cursor_key(&self) -> &CursorKey;
 
     /// Waits for in-flight operations, then closes every connection.
     async fn close(&self);

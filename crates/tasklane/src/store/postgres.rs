@@ -17,7 +17,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection, Postgres};
 
-use super::sql::{Dialect, SqlStore, runner};
+use super::sql::{Dialect, SqlStore, cursor_key, runner};
 
 runner!(Postgres);
 
@@ -36,6 +36,7 @@ impl SqlStore<Postgres> {
         sqlx::migrate!("./migrations/postgres")
             .run(&mut setup)
             .await?;
+        let cursor_key = cursor_key::<Postgres>(&mut setup).await?;
         setup.close().await?;
         let options = match limit {
             // Whole milliseconds, at least one (0 would mean no limit at all).
@@ -58,6 +59,7 @@ impl SqlStore<Postgres> {
             writer: pool.clone(),
             readers: pool,
             dialect,
+            cursor_key,
         })
     }
 }

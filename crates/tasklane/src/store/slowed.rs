@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Idempotency, Precondition, Store, StoreError};
-use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
+use crate::domain::{CursorKey, ListQuery, Scope, Task, TaskId, TaskPatch};
 
 /// Another store, with every read (list or single task) held back by `delay` after
 /// its query.
@@ -70,6 +70,10 @@ impl Store for SlowedReads {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        self.inner.cursor_key()
     }
 
     async fn close(&self) {

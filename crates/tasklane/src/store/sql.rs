@@ -7,13 +7,15 @@
 //! snapshot isolation, pools and pragmas) is a [`Dialect`] and a constructor in
 //! `sqlite.rs` and `postgres.rs`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use sqlx::{Database, Encode, FromRow, Pool, QueryBuilder, Type};
 
 use super::{Idempotency, Precondition, Store, StoreError};
 use crate::domain::{
-    ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, TaskPatch, Timestamp,
-    parse_variant,
+    CursorKey, ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, TaskPatch,
+    Timestamp, parse_variant,
 };
 
 /// A value both stores can bind.
@@ -281,11 +283,22 @@ where
     if let Some(assignee) = &filter.assignee {
         sql.push(" AND assignee = ").push_bind(assignee.clone());
     }
-    for label in &filter.labels {
+    // Every label given: one index scan per label and one grouping, so the cost grows
+    // with the number of labels. (One `IN (subquery)` per label made PostgreSQL plan a
+    // join of as many relations, whose planning time grows much faster: 200 labels took
+    // over 30 s.) A task's label rows are distinct, so a count equal to the number of
+    // labels asked for means it carries all of them.
+    if !filter.labels.is_empty() {
         sql.push(" AND id IN (SELECT task_id FROM task_labels WHERE scope = ")
             .push_bind(scope.as_str().to_owned())
-            .push(" AND label = ")
-            .push_bind(label.clone())
+            .push(" AND label IN (");
+        let mut list = sql.separated(", ");
+        for label in &filter.labels {
+            list.push_bind(label.clone());
+        }
+        let count = i64::try_from(filter.labels.len()).expect("a bounded number of labels");
+        sql.push(") GROUP BY task_id HAVING COUNT(*) = ")
+            .push_bind(count)
             .push(")");
     }
     // `due_sort` (indexed) is `due_at` with no due date as the largest value: exact for
@@ -353,7 +366,7 @@ where
                 SortValue::Int(value) => sql.push_bind(*value),
                 SortValue::Text(value) => sql.push_bind(value.clone()),
             };
-            sql.push(", ").push_bind(cursor.id.to_string()).push(")");
+            sql.push(", ").push_bind(cursor.id.clone()).push(")");
             0
         }
     };
@@ -384,6 +397,7 @@ pub struct SqlStore<DB: Database> {
     pub(super) writer: Pool<DB>,
     pub(super) readers: Pool<DB>,
     pub(super) dialect: Dialect,
+    pub(super) cursor_key: CursorKey,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -392,6 +406,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
             writer: self.writer.clone(),
             readers: self.readers.clone(),
             dialect: self.dialect,
+            cursor_key: self.cursor_key.clone(),
         }
     }
 }
@@ -402,6 +417,40 @@ impl<DB: Database> SqlStore<DB> {
     pub fn read_pool(&self) -> &Pool<DB> {
         &self.readers
     }
+}
+
+/// The key cursors are signed with, from the `server_secrets` table: the first store
+/// to open a database generates it, every later one (any instance, any restart) reads
+/// that one, so they all accept each other's cursors. Two instances starting at once
+/// both insert, one insert wins, and both read the winner's.
+pub(super) async fn cursor_key<DB: Runner>(
+    conn: &mut DB::Connection,
+) -> Result<CursorKey, sqlx::Error>
+where
+    String: Bind<DB>,
+{
+    let mut insert =
+        QueryBuilder::new("INSERT INTO server_secrets (name, secret) VALUES ('cursor', ");
+    insert
+        .push_bind(CursorKey::generate().to_hex())
+        .push(") ON CONFLICT (name) DO NOTHING");
+    let select = QueryBuilder::new("SELECT secret FROM server_secrets WHERE name = 'cursor'");
+    let stored = async {
+        DB::execute(&mut *conn, insert).await?;
+        DB::fetch_text(conn, select).await
+    };
+    let stored = stored.await.map_err(|error| match error {
+        StoreError::Unavailable(cause)
+        | StoreError::TimedOut(cause)
+        | StoreError::Damaged(cause)
+        | StoreError::Database(cause) => {
+            Arc::try_unwrap(cause).unwrap_or_else(|cause| sqlx::Error::Protocol(cause.to_string()))
+        }
+        other => sqlx::Error::Protocol(other.to_string()),
+    })?;
+    CursorKey::from_hex(stored.as_deref().unwrap_or_default()).ok_or_else(|| {
+        sqlx::Error::Decode("server_secrets: the cursor key is not 64 hexadecimal digits".into())
+    })
 }
 
 /// How the store runs a built statement, for one concrete driver.
@@ -700,6 +749,10 @@ where
         let generation =
             DB::fetch_integer(&mut *self.readers.acquire().await?, read_generation(scope)).await?;
         Ok(generation.unwrap_or(0) as u64)
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        &self.cursor_key
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Sqlite};
 
-use super::sql::{Dialect, SqlStore, runner};
+use super::sql::{Dialect, SqlStore, cursor_key, runner};
 
 runner!(Sqlite);
 
@@ -61,6 +61,7 @@ impl SqlStore<Sqlite> {
         sqlx::query("PRAGMA optimize=0x10002")
             .execute(&mut setup)
             .await?;
+        let cursor_key = cursor_key::<Sqlite>(&mut setup).await?;
         setup.close().await?;
         let writer = limited(SqlitePoolOptions::new().max_connections(1), limit)
             .connect_with(options.clone())
@@ -76,6 +77,7 @@ impl SqlStore<Sqlite> {
             writer,
             readers,
             dialect,
+            cursor_key,
         })
     }
 }

@@ -28,6 +28,15 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// A server over a new, empty database, with `configure` applied to its default test
+/// options.
+pub async fn spawn_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    let database = fresh_database().await;
+    let mut app = spawn_app_configured(&database, configure).await;
+    app.database = Some(database);
+    app
+}
+
 /// A server over `database` (to restart one on the same data), with the test Redis if
 /// this run has one.
 pub async fn spawn_app_on(database: &TestDatabase) -> TestApp {

@@ -9,6 +9,7 @@ mod cors;
 mod damaged;
 mod errors;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod lifecycle;
 mod list;

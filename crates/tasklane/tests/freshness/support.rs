@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tasklane::cache::{CacheConfig, CacheError, Consistency, Design, ListRead, TaskCache};
-use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
+use tasklane::domain::{CursorKey, ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use tasklane::startup::open_store;
 use tasklane::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
 use tokio::sync::oneshot;
@@ -164,6 +164,10 @@ impl Store for InstrumentedStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        self.inner.cursor_key()
     }
 
     async fn list(
