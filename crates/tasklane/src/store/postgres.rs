@@ -17,9 +17,13 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection, Postgres};
 
-use super::sql::{Dialect, SqlStore, cursor_key, runner};
+use super::sql::{Dialect, Interrupt, SqlStore, cursor_key, runner};
 
 runner!(Postgres);
+
+/// Nothing to arm per list: `statement_timeout`, set on every connection, already
+/// ends every statement past the limit.
+impl Interrupt for Postgres {}
 
 /// Tasks in a PostgreSQL database.
 pub type PostgresStore = SqlStore<Postgres>;
@@ -60,6 +64,7 @@ impl SqlStore<Postgres> {
             readers: pool,
             dialect,
             cursor_key,
+            limit,
         })
     }
 }

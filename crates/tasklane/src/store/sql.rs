@@ -8,6 +8,8 @@
 //! `sqlite.rs` and `postgres.rs`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::{Database, Encode, FromRow, Pool, QueryBuilder, Type};
@@ -398,6 +400,8 @@ pub struct SqlStore<DB: Database> {
     pub(super) readers: Pool<DB>,
     pub(super) dialect: Dialect,
     pub(super) cursor_key: CursorKey,
+    /// How long a list may run (a server's request timeout), if limited.
+    pub(super) limit: Option<Duration>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -407,13 +411,14 @@ impl<DB: Database> Clone for SqlStore<DB> {
             readers: self.readers.clone(),
             dialect: self.dialect,
             cursor_key: self.cursor_key.clone(),
+            limit: self.limit,
         }
     }
 }
 
 impl<DB: Database> SqlStore<DB> {
-    /// The pool reads run on, each connection under the store's time limit: for a
-    /// tool or a test that runs a statement of their own under the same limit.
+    /// The pool reads run on (each connection under the store's time limit on
+    /// PostgreSQL), for a tool or a test that runs a statement of its own.
     pub fn read_pool(&self) -> &Pool<DB> {
         &self.readers
     }
@@ -453,6 +458,42 @@ where
     })
 }
 
+/// How a driver stops a list that runs past the store's limit.
+///
+/// A list is the one read whose cost grows with the data and the query (a count, a
+/// text search over a workspace); every other statement reads or writes rows by key.
+#[async_trait]
+pub trait Interrupt: Database {
+    /// Stops whatever runs on `conn` once `limit` has passed, until the returned guard
+    /// is dropped. The default arms nothing: for a database that already ends every
+    /// statement of the pool's past the limit by itself.
+    async fn arm(
+        _conn: &mut Self::Connection,
+        _limit: Duration,
+    ) -> Result<Option<Armed>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A deadline armed on a connection for one list: dropping it when the list is done
+/// disarms it, without another round trip to the connection, so the connection's
+/// later users never meet a deadline long past.
+pub struct Armed(Arc<AtomicBool>);
+
+impl Armed {
+    /// A new, live guard and the flag its deadline checks.
+    pub(super) fn new() -> (Armed, Arc<AtomicBool>) {
+        let live = Arc::new(AtomicBool::new(true));
+        (Armed(live.clone()), live)
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
 /// How the store runs a built statement, for one concrete driver.
 ///
 /// The statements and transactions are generic, but running a [`QueryBuilder`] borrows
@@ -460,7 +501,7 @@ where
 /// associated type, so its lifetime cannot be shortened), so each driver gets these
 /// four from one macro, [`runner!`].
 #[async_trait]
-pub trait Runner: Database {
+pub trait Runner: Database + Interrupt {
     /// Runs a statement for its effect.
     async fn execute(
         conn: &mut Self::Connection,
@@ -767,6 +808,10 @@ where
         query: &ListQuery,
     ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
         let mut tx = self.readers.begin().await?;
+        let _armed = match self.limit {
+            Some(limit) => DB::arm(&mut tx, limit).await?,
+            None => None,
+        };
         if let Some(statement) = self.dialect.snapshot {
             DB::execute(&mut *tx, QueryBuilder::new(statement)).await?;
         }

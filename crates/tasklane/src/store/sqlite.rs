@@ -6,23 +6,46 @@
 //! beside the writer. A SQLite transaction reads one snapshot, so a list's page and its
 //! total always agree.
 //!
-//! SQLite has no statement timeout. A server's store gives each use of a connection a
-//! deadline instead: when the pool hands a connection out, a progress handler is set
-//! that interrupts whatever runs on it past the limit (`SQLITE_INTERRUPT`, a `503`),
-//! and it is removed when the connection comes back. So a request holds a connection
-//! for at most the limit, however many statements it runs.
+//! SQLite has no statement timeout. A server's store arms a deadline on the connection
+//! of each list instead (the one read whose cost grows with the data and the query): a
+//! progress handler that interrupts it past the limit (`SQLITE_INTERRUPT`, a `503`), so
+//! a list holds its connection for at most the limit, count and page together. Every
+//! other statement reads or writes rows by key, and a write's wait for the database
+//! lock is held to the limit by the busy timeout. (Arming every connection the pools
+//! hand out cost two round trips to the connection's thread per request, which under
+//! load slowed serialised writes several times over.)
 
 use std::str::FromStr;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, Sqlite};
 
-use super::sql::{Dialect, SqlStore, cursor_key, runner};
+use super::StoreError;
+use super::sql::{Armed, Dialect, Interrupt, SqlStore, cursor_key, runner};
 
 runner!(Sqlite);
+
+#[async_trait]
+impl Interrupt for Sqlite {
+    async fn arm(
+        conn: &mut SqliteConnection,
+        limit: Duration,
+    ) -> Result<Option<Armed>, StoreError> {
+        let deadline = Instant::now() + limit;
+        let (armed, live) = Armed::new();
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(STEPS_PER_CHECK, move || {
+                !live.load(Ordering::Relaxed) || Instant::now() < deadline
+            });
+        Ok(Some(armed))
+    }
+}
 
 /// Tasks in a SQLite database file.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -37,17 +60,15 @@ const STEPS_PER_CHECK: i32 = 10_000;
 impl SqlStore<Sqlite> {
     /// Opens (creating if needed) the database at `url` (`sqlite://tasklane.db`,
     /// `sqlite:///var/lib/tasklane.db`) and applies the embedded migrations. With a
-    /// `limit`, whatever runs on a connection longer than that after the pool handed
-    /// it out is interrupted.
+    /// `limit`, a list that runs longer is interrupted, and no write waits longer for
+    /// the lock.
     pub async fn connect(url: &str, limit: Option<Duration>) -> Result<Self, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: a write acknowledged to a client survives a power cut, not only a crash.
             .synchronous(SqliteSynchronous::Full)
-            // A write waiting for another's lock is not running SQL, so the progress
-            // handler cannot stop it: the wait is held to the limit too.
-            .busy_timeout(limit.map_or(BUSY_TIMEOUT, |limit| limit.min(BUSY_TIMEOUT)))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             // Keep the query planner's statistics current (it picks between the per-sort
             // and per-filter indexes with them).
@@ -63,10 +84,18 @@ impl SqlStore<Sqlite> {
             .await?;
         let cursor_key = cursor_key::<Sqlite>(&mut setup).await?;
         setup.close().await?;
-        let writer = limited(SqlitePoolOptions::new().max_connections(1), limit)
+        // A write waiting for another's lock is not running SQL, so no progress handler
+        // could stop it: the wait is held to the limit instead.
+        let options = match limit {
+            Some(limit) => options.busy_timeout(limit.min(BUSY_TIMEOUT)),
+            None => options,
+        };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(options.clone())
             .await?;
-        let readers = limited(SqlitePoolOptions::new().max_connections(4), limit)
+        let readers = SqlitePoolOptions::new()
+            .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
         let dialect = Dialect {
@@ -78,35 +107,7 @@ impl SqlStore<Sqlite> {
             readers,
             dialect,
             cursor_key,
+            limit,
         })
     }
-}
-
-/// A pool whose connections each get `limit` from the moment they are handed out.
-fn limited(pool: SqlitePoolOptions, limit: Option<Duration>) -> SqlitePoolOptions {
-    let Some(limit) = limit else {
-        return pool;
-    };
-    // A new connection is handed out without passing `before_acquire`.
-    pool.after_connect(move |conn, _| Box::pin(async move { arm(conn, limit).await }))
-        .before_acquire(move |conn, _| {
-            Box::pin(async move { arm(conn, limit).await.map(|()| true) })
-        })
-        // Disarmed in the pool, so that nothing it runs there on its own (the
-        // statistics on close) meets a deadline long past.
-        .after_release(|conn, _| {
-            Box::pin(async move {
-                conn.lock_handle().await?.remove_progress_handler();
-                Ok(true)
-            })
-        })
-}
-
-/// Interrupts whatever runs on `conn` once `limit` has passed from now.
-async fn arm(conn: &mut SqliteConnection, limit: Duration) -> Result<(), sqlx::Error> {
-    let deadline = Instant::now() + limit;
-    conn.lock_handle()
-        .await?
-        .set_progress_handler(STEPS_PER_CHECK, move || Instant::now() < deadline);
-    Ok(())
 }

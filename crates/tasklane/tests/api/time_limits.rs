@@ -1,15 +1,18 @@
 //! No request holds a database connection past its time: a server's store has the
 //! database itself stop what runs longer than the request timeout (PostgreSQL's
-//! `statement_timeout` on every pooled connection, a progress handler on SQLite's), so
-//! the connection goes back to the pool and the database stops working for a client
-//! that has already been answered.
+//! `statement_timeout` on every pooled connection, a progress handler armed for each
+//! list on SQLite), so the connection goes back to the pool and the database stops
+//! working for a client that has already been answered.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Connection;
-use tasklane::store::{PostgresStore, SqliteStore, StoreError};
+use tasklane::domain::{ListQuery, NewTask, Scope, Timestamp};
+use tasklane::startup::open_store;
+use tasklane::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 use crate::common::fresh_database;
 use crate::helpers::{problem, spawn_app_configured};
@@ -18,53 +21,51 @@ fn on_postgres() -> bool {
     std::env::var("TASKLANE_TEST_STORE").as_deref() == Ok("postgres")
 }
 
-/// Waits for `work`, failing the test (rather than hanging) if the database never
-/// stops it.
-async fn bounded<T>(work: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), work)
-        .await
-        .expect("the database did not stop the statement at its limit")
+/// A workspace of `count` tasks, loaded without a time limit.
+async fn workspace(url: &str, count: usize) -> Scope {
+    let scope = Scope::named("big");
+    let unlimited = open_store(url).await.unwrap();
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let new: NewTask =
+                serde_json::from_value(json!({"title": format!("task {i}"), "description": "d"}))
+                    .unwrap();
+            new.into_task(Timestamp::now())
+        })
+        .collect();
+    unlimited.bulk.load(&scope, &tasks).await.unwrap();
+    unlimited.tasks.close().await;
+    scope
 }
 
 #[tokio::test]
-async fn the_database_stops_a_statement_at_the_limit() {
+async fn a_list_past_the_limit_is_stopped_by_the_database() {
     let database = fresh_database().await;
-    let limit = Duration::from_secs(1);
-    let outcome = if on_postgres() {
+    let scope = workspace(&database.url, 20_000).await;
+    // A limit no list over 20,000 tasks can meet: a text search counts every one.
+    let limit = Duration::from_millis(1);
+    let store: Arc<dyn Store> = if on_postgres() {
         let store = PostgresStore::connect(&database.url, Some(limit))
             .await
             .unwrap();
-        let pool = store.read_pool();
         let shown: String = sqlx::query_scalar("SHOW statement_timeout")
-            .fetch_one(pool)
+            .fetch_one(store.read_pool())
             .await
             .unwrap();
-        assert_eq!(shown, "1s", "the limit is set on the pool's connections");
-        let outcome = bounded(sqlx::query("SELECT pg_sleep(3600)").execute(pool)).await;
-        let after: i32 = sqlx::query_scalar("SELECT 1")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        assert_eq!(after, 1, "the connection serves again");
-        outcome.map(|_| ())
+        assert_eq!(shown, "1ms", "the limit is set on the pool's connections");
+        Arc::new(store)
     } else {
-        let store = SqliteStore::connect(&database.url, Some(limit))
-            .await
-            .unwrap();
-        let pool = store.read_pool();
-        // Counts for ever: only an interrupt ends it.
-        let endless = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) \
-                       SELECT max(x) FROM n";
-        let outcome = bounded(sqlx::query(endless).execute(pool)).await;
-        let after: i32 = sqlx::query_scalar("SELECT 1")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        assert_eq!(after, 1, "the connection serves again, with a new deadline");
-        outcome.map(|_| ())
+        Arc::new(
+            SqliteStore::connect(&database.url, Some(limit))
+                .await
+                .unwrap(),
+        )
     };
-    let error = outcome.expect_err("the statement ran past the limit");
-    let error = StoreError::from(error);
+    let query = ListQuery::parse("q=absent", store.cursor_key()).unwrap();
+    let listed = tokio::time::timeout(Duration::from_secs(60), store.list(&scope, &query))
+        .await
+        .expect("the list ends");
+    let error = listed.expect_err("the list ran past the limit");
     assert!(matches!(error, StoreError::TimedOut(_)), "{error}");
 }
 
