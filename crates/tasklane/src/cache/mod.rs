@@ -318,8 +318,8 @@ impl TaskCache {
         self.stats.reads.fetch_add(1, Ordering::Relaxed);
         let load = |etag: Option<ETag>| async move {
             self.stats.loads.fetch_add(1, Ordering::Relaxed);
-            let (tasks, total) = self.store.list(scope, query).await?;
-            let page = TaskList::new(query, tasks, total, self.store.cursor_key());
+            let (rows, total) = self.store.list(scope, query).await?;
+            let page = TaskList::new(query, rows, total, self.store.cursor_key());
             let body = serde_json::to_vec(&page).expect("a task list always serialises");
             // Without a generation, the ETag names the content itself.
             let etag = etag.unwrap_or_else(|| {
@@ -532,8 +532,9 @@ impl TaskCache {
     /// advance cannot be confirmed, the write is not reported as a success.
     ///
     /// Only an error that proves nothing was written (no such task, failed
-    /// precondition, a key used for another request, a lost race) skips it; a database
-    /// error may have come after the commit, so the generation advances then too.
+    /// precondition, a key used for another request, a lost race, a task that does not
+    /// read back) skips it; a database error may have come after the commit, so the
+    /// generation advances then too.
     async fn written<T>(
         &self,
         scope: &Scope,
@@ -544,7 +545,9 @@ impl TaskCache {
             Err(StoreError::NotFound
                 | StoreError::VersionMismatch { .. }
                 | StoreError::IdempotencyMismatch
-                | StoreError::Conflict)
+                | StoreError::Conflict
+                | StoreError::Unreadable(_)
+                | StoreError::Unstorable(_))
         ) {
             return Ok(());
         }

@@ -11,10 +11,11 @@ mod timestamp;
 
 pub use account::{ApiToken, Member, NewToken, TokenSecret, WorkspaceName};
 pub use cursor::{Cursor, CursorKey, SortValue};
-pub use query::{Filter, ListQuery, Position, QueryError, Sort, SortKey, TaskList};
+pub use query::{Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, TaskList};
 pub use scope::Scope;
 pub use task::{
     Assignee, Description, Labels, NewTask, Priority, Status, Task, TaskId, TaskPatch, Title,
+    UnreadableTask,
 };
 pub use timestamp::Timestamp;
 

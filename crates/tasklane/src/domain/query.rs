@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::cursor::{Cursor, CursorKey, SortValue};
 use super::task::parse_variant;
-use super::{Assignee, Labels, Priority, Status, Task, Timestamp};
+use super::{Assignee, Labels, Priority, Status, Task, Timestamp, UnreadableTask};
 
 /// A query parameter that is unknown, repeated or holds a bad value (a `400`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,17 +74,6 @@ pub enum SortKey {
 }
 
 impl SortKey {
-    /// The value of this key for `task`, exactly as the stores order by it.
-    pub fn value_of(self, task: &Task) -> SortValue {
-        match self {
-            SortKey::CreatedAt => SortValue::Int(task.created_at.as_micros()),
-            SortKey::UpdatedAt => SortValue::Int(task.updated_at.as_micros()),
-            SortKey::DueAt => SortValue::Int(task.due_at.map_or(i64::MAX, Timestamp::as_micros)),
-            SortKey::Priority => SortValue::Int(task.priority.rank()),
-            SortKey::Title => SortValue::Text(task.title.clone()),
-        }
-    }
-
     /// Whether `value` is of the kind this key orders by (a title's text, or a number).
     fn holds(self, value: &SortValue) -> bool {
         matches!(
@@ -370,11 +359,28 @@ fn parse_number(name: &str, value: &str, min: u32, max: u32) -> Result<u32, Quer
         .ok_or_else(|| invalid(name, format!("must be a whole number from {min} to {max}")))
 }
 
+/// One row of a list page, as the store read it.
+#[derive(Debug, Clone)]
+pub struct PageRow {
+    /// Its sort value, as stored: a cursor after this row continues from here.
+    pub key: SortValue,
+    /// Its id, as stored.
+    pub id: String,
+    /// The task, or why the row does not read back as one.
+    pub task: Result<Task, UnreadableTask>,
+}
+
 /// One page of a task list: the `PaginatedResponse` of `GET /v1/tasks`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskList {
     /// The tasks on this page, in order.
     pub data: Vec<Task>,
+    /// Ids of the tasks on this page that are stored in a form the server cannot read
+    /// back (a row edited by hand, or written by an older version): left out of `data`,
+    /// counted in `total`. `GET` one for the reason; `DELETE` removes it. Absent when
+    /// there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
     /// This page's number (1-based).
     pub page: u32,
     /// Page size.
@@ -392,29 +398,42 @@ pub struct TaskList {
 }
 
 impl TaskList {
-    /// Shapes a page from up to `limit + 1` matching tasks (the extra one only says that
+    /// Shapes a page from up to `limit + 1` matching rows (the extra one only says that
     /// a next page exists) and the total count, if the query asked for it; the next
     /// page's cursor is signed with `key`.
+    ///
+    /// A row that does not read back as a task is left out of `data` and named in
+    /// `unreadable`: one damaged row must not take its whole workspace's lists down with
+    /// it, nor vanish without a trace (a client that counts `data` against `total` would
+    /// otherwise never learn why they differ). The cursor still continues after it.
     pub fn new(
         query: &ListQuery,
-        mut tasks: Vec<Task>,
+        mut rows: Vec<PageRow>,
         total: Option<u64>,
         key: &CursorKey,
     ) -> TaskList {
         let limit = query.limit as usize;
-        let has_more = tasks.len() > limit;
-        tasks.truncate(limit);
-        let next_cursor = tasks.last().filter(|_| has_more).map(|last| {
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = rows.last().filter(|_| has_more).map(|last| {
             Cursor {
                 page: query.page().saturating_add(1),
-                key: query.sort.key.value_of(last),
-                id: last.id.to_string(),
+                key: last.key.clone(),
+                id: last.id.clone(),
                 fingerprint: query.fingerprint(),
             }
             .encode(key)
         });
+        let (mut tasks, mut unreadable) = (Vec::new(), Vec::new());
+        for row in rows {
+            match row.task {
+                Ok(task) => tasks.push(task),
+                Err(_) => unreadable.push(row.id),
+            }
+        }
         TaskList {
             data: tasks,
+            unreadable,
             page: query.page(),
             limit: query.limit,
             total,
@@ -584,10 +603,19 @@ mod tests {
         }
     }
 
+    /// A row as a store reads it under `sort=title`.
+    fn row(task: Task) -> PageRow {
+        PageRow {
+            key: SortValue::Text(task.title.clone()),
+            id: task.id.to_string(),
+            task: Ok(task),
+        }
+    }
+
     #[test]
     fn a_cursor_continues_only_the_query_that_issued_it() {
         let query = parse("limit=2&sort=-title").unwrap();
-        let rows = vec![task("c", 1), task("b", 2), task("a", 3)];
+        let rows = vec![row(task("c", 1)), row(task("b", 2)), row(task("a", 3))];
         let page = TaskList::new(&query, rows, Some(3), key());
         assert_eq!((page.data.len(), page.total_pages), (2, Some(2)));
         let cursor = page.next_cursor.expect("a third task exists");
@@ -645,7 +673,12 @@ mod tests {
     #[test]
     fn the_last_page_has_no_cursor() {
         let query = parse("limit=2&sort=title").unwrap();
-        let page = TaskList::new(&query, vec![task("a", 1), task("b", 2)], Some(2), key());
+        let page = TaskList::new(
+            &query,
+            vec![row(task("a", 1)), row(task("b", 2))],
+            Some(2),
+            key(),
+        );
         assert_eq!((page.next_cursor, page.total_pages), (None, Some(1)));
         let empty = TaskList::new(&query, vec![], Some(0), key());
         assert_eq!((empty.total_pages, empty.data.len()), (Some(0), 0));
@@ -654,7 +687,7 @@ mod tests {
     #[test]
     fn a_cursor_continues_with_or_without_the_total() {
         let query = parse("limit=1&sort=title").unwrap();
-        let rows = vec![task("a", 1), task("b", 2)];
+        let rows = vec![row(task("a", 1)), row(task("b", 2))];
         let page = TaskList::new(&query, rows, Some(2), key());
         let cursor = page.next_cursor.expect("a second task exists");
         let next = parse(&format!("limit=1&sort=title&total=false&cursor={cursor}")).unwrap();
@@ -663,15 +696,46 @@ mod tests {
             query.canonical(),
             "a cache entry of its own"
         );
-        let uncounted = TaskList::new(&next, vec![task("b", 2)], None, key());
+        let uncounted = TaskList::new(&next, vec![row(task("b", 2))], None, key());
         let body = serde_json::to_value(&uncounted).unwrap();
         assert!(body.get("total").is_none() && body.get("total_pages").is_none());
     }
 
     #[test]
-    fn missing_due_dates_sort_last() {
-        let mut dated = task("d", 1);
-        dated.due_at = Timestamp::from_micros(5);
-        assert!(SortKey::DueAt.value_of(&dated) < SortKey::DueAt.value_of(&task("u", 1)));
+    fn an_unreadable_row_is_named_and_the_cursor_continues_after_it() {
+        let query = parse("limit=2&sort=title").unwrap();
+        let damaged = PageRow {
+            key: SortValue::Text("b".to_owned()),
+            id: "damaged-id".to_owned(),
+            task: Err(UnreadableTask {
+                id: "damaged-id".to_owned(),
+                field: "due_at",
+                reason: "is out of range".to_owned(),
+            }),
+        };
+        let rows = vec![row(task("a", 1)), damaged, row(task("c", 3))];
+        let page = TaskList::new(&query, rows, Some(3), key());
+        assert_eq!(titles(&page), ["a"]);
+        assert_eq!(page.unreadable, ["damaged-id"]);
+        let cursor = page.next_cursor.expect("a third row exists");
+        let next = parse(&format!("limit=2&sort=title&cursor={cursor}")).unwrap();
+        let Position::After(after) = &next.position else {
+            panic!("a cursor position")
+        };
+        assert_eq!(
+            (after.id.as_str(), &after.key),
+            ("damaged-id", &SortValue::Text("b".to_owned()))
+        );
+
+        let clean = TaskList::new(&query, vec![row(task("a", 1))], Some(1), key());
+        let body = serde_json::to_value(&clean).unwrap();
+        assert!(
+            body.get("unreadable").is_none(),
+            "absent when there are none"
+        );
+    }
+
+    fn titles(page: &TaskList) -> Vec<&str> {
+        page.data.iter().map(|t| t.title.as_str()).collect()
     }
 }

@@ -278,6 +278,21 @@ pub struct Task {
     pub version: i64,
 }
 
+/// A stored task that does not read back as a valid [`Task`]: a row edited by hand, or
+/// written by an older version that let an invalid value through. It names the task and
+/// the member at fault, so that one task answers a problem and the rest of its workspace
+/// stays readable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("task `{id}` is stored in a form this server cannot read back: `{field}` {reason}")]
+pub struct UnreadableTask {
+    /// The task's id, as stored.
+    pub id: String,
+    /// The member that does not read back.
+    pub field: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
 /// The body of `POST /v1/tasks`: a valid new task. Unknown fields are refused.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -114,6 +114,21 @@ impl From<StoreError> for Problem {
                 )
                 .retry_after(std::time::Duration::from_secs(60))
             }
+            StoreError::Unreadable(task) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "{task}; delete it (DELETE /v1/tasks/{}) or have an operator repair the row",
+                    task.id
+                ),
+            ),
+            StoreError::Unstorable(task) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "`{}` {}: the task would not read back as sent, so nothing was written",
+                    task.field, task.reason
+                ),
+            )
+            .at(task.field),
             StoreError::Database(cause) => {
                 tracing::error!(error = %cause, "database error");
                 Problem::new(

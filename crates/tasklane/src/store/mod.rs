@@ -6,11 +6,16 @@
 //! transaction, never before it). Every write transaction also advances its scope's
 //! generation row, which strict consistency reads (see [`crate::cache`]).
 //!
-//! A server's store ends any statement that runs past the request timeout, so that no
-//! request can hold a connection for longer.
+//! What reaches a store is bounded, and what it keeps can be read back: a task is
+//! written only after it has been read back from the very row and body it would become
+//! (so no write can leave a task that later reads fail on), a row that still does not
+//! read back (edited by hand, or left by an older version) fails only the reads of that
+//! one task, and a server's store ends any statement that runs past the request
+//! timeout, so that no request can hold a connection for longer.
 
 mod bulk;
 mod postgres;
+mod row;
 #[cfg(feature = "baselines")]
 mod slowed;
 mod sql;
@@ -21,7 +26,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{CursorKey, ListQuery, Scope, Task, TaskId, TaskPatch};
+use crate::domain::{
+    CursorKey, ListQuery, PageRow, Scope, Task, TaskId, TaskPatch, UnreadableTask,
+};
 
 pub use bulk::BulkLoad;
 pub use postgres::PostgresStore;
@@ -102,6 +109,12 @@ pub enum StoreError {
     /// PostgreSQL page or index): no retry helps until an operator restores it.
     #[error("the database is damaged: {0}")]
     Damaged(Arc<sqlx::Error>),
+    /// The stored task does not read back as a valid task.
+    #[error(transparent)]
+    Unreadable(UnreadableTask),
+    /// The task would not read back as written, so it was not written.
+    #[error("not written: {0}")]
+    Unstorable(UnreadableTask),
     /// Anything else the database reported.
     #[error("database error: {0}")]
     Database(Arc<sqlx::Error>),
@@ -223,11 +236,12 @@ pub trait Store: Send + Sync + 'static {
     /// Waits for in-flight operations, then closes every connection.
     async fn close(&self);
 
-    /// Up to `query.limit + 1` matching tasks in order from the query's position, and
-    /// how many match in all, read from one snapshot.
+    /// Up to `query.limit + 1` matching rows in order from the query's position, and
+    /// how many match in all, read from one snapshot. A row that does not read back as
+    /// a task is returned as such, not as an error for the whole list.
     async fn list(
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError>;
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError>;
 }

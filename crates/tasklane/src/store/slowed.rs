@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Idempotency, Precondition, Store, StoreError};
-use crate::domain::{CursorKey, ListQuery, Scope, Task, TaskId, TaskPatch};
+use crate::domain::{CursorKey, ListQuery, PageRow, Scope, Task, TaskId, TaskPatch};
 
 /// Another store, with every read (list or single task) held back by `delay` after
 /// its query.
@@ -84,7 +84,7 @@ impl Store for SlowedReads {
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
         let read = self.inner.list(scope, query).await;
         tokio::time::sleep(self.delay).await;
         read

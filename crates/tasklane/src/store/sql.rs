@@ -12,12 +12,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::{Database, Encode, FromRow, Pool, QueryBuilder, Type};
+use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
 
+use super::row::{COLUMNS, TaskRow, storable};
 use super::{Idempotency, Precondition, Store, StoreError};
 use crate::domain::{
-    CursorKey, ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, TaskPatch,
-    Timestamp, parse_variant,
+    CursorKey, ListQuery, PageRow, Position, Scope, SortKey, SortValue, Task, TaskId, TaskPatch,
+    Timestamp,
 };
 
 /// A value both stores can bind.
@@ -25,50 +26,6 @@ pub trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static
 impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static> Bind<DB> for T {}
 
 type Builder<'args, DB> = QueryBuilder<'args, DB>;
-
-const COLUMNS: &str = "id, title, description, status, priority, assignee, labels, due_at, created_at, updated_at, version";
-
-/// A `tasks` row as either database returns it.
-#[derive(FromRow)]
-pub(super) struct TaskRow {
-    id: String,
-    title: String,
-    description: String,
-    status: String,
-    priority: i64,
-    assignee: Option<String>,
-    labels: String,
-    due_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-    version: i64,
-}
-
-impl TryFrom<TaskRow> for Task {
-    type Error = StoreError;
-
-    fn try_from(row: TaskRow) -> Result<Task, StoreError> {
-        let corrupt = |what: &str| {
-            StoreError::from(sqlx::Error::Decode(
-                format!("task {}: bad {what}", row.id).into(),
-            ))
-        };
-        let time = |what, micros| Timestamp::from_micros(micros).ok_or_else(|| corrupt(what));
-        Ok(Task {
-            id: row.id.parse().map_err(|_| corrupt("id"))?,
-            status: parse_variant(&row.status).map_err(|_| corrupt("status"))?,
-            priority: Priority::from_rank(row.priority).ok_or_else(|| corrupt("priority"))?,
-            labels: serde_json::from_str(&row.labels).map_err(|_| corrupt("labels"))?,
-            due_at: row.due_at.map(|due| time("due_at", due)).transpose()?,
-            created_at: time("created_at", row.created_at)?,
-            updated_at: time("updated_at", row.updated_at)?,
-            title: row.title,
-            description: row.description,
-            assignee: row.assignee,
-            version: row.version,
-        })
-    }
-}
 
 /// `{statement} WHERE id = ? AND scope = ?`: one task, never another scope's.
 fn one_task<'args, DB: Database>(statement: &str, scope: &Scope, id: TaskId) -> Builder<'args, DB>
@@ -103,18 +60,19 @@ where
          created_at, updated_at, version, title_folded, description_folded) ",
     );
     sql.push_values(tasks, |mut row, task| {
-        row.push_bind(task.id.to_string())
+        let stored = TaskRow::of(task);
+        row.push_bind(stored.id)
             .push_bind(scope.as_str().to_owned())
-            .push_bind(task.title.clone())
-            .push_bind(task.description.clone())
-            .push_bind(task.status.as_str().to_owned())
-            .push_bind(task.priority.rank())
-            .push_bind(task.assignee.clone())
-            .push_bind(serde_json::to_string(&task.labels).expect("labels serialise"))
-            .push_bind(task.due_at.map(Timestamp::as_micros))
-            .push_bind(task.created_at.as_micros())
-            .push_bind(task.updated_at.as_micros())
-            .push_bind(task.version)
+            .push_bind(stored.title)
+            .push_bind(stored.description)
+            .push_bind(stored.status)
+            .push_bind(stored.priority)
+            .push_bind(stored.assignee)
+            .push_bind(stored.labels)
+            .push_bind(stored.due_at)
+            .push_bind(stored.created_at)
+            .push_bind(stored.updated_at)
+            .push_bind(stored.version)
             .push_bind(task.title.to_lowercase())
             .push_bind(task.description.to_lowercase());
     });
@@ -507,16 +465,11 @@ pub trait Runner: Database + Interrupt {
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<(), StoreError>;
-    /// At most one task.
-    async fn fetch_task(
+    /// Every task row the statement returns.
+    async fn fetch_rows(
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
-    ) -> Result<Option<Task>, StoreError>;
-    /// Every task the statement returns.
-    async fn fetch_tasks(
-        conn: &mut Self::Connection,
-        sql: QueryBuilder<'_, Self>,
-    ) -> Result<Vec<Task>, StoreError>;
+    ) -> Result<Vec<TaskRow>, StoreError>;
     /// Every API token the statement returns.
     async fn fetch_tokens(
         conn: &mut Self::Connection,
@@ -546,24 +499,11 @@ macro_rules! runner {
                 Ok(())
             }
 
-            async fn fetch_task(
+            async fn fetch_rows(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 mut sql: sqlx::QueryBuilder<'_, $db>,
-            ) -> Result<Option<$crate::domain::Task>, $crate::store::StoreError> {
-                let row: Option<$crate::store::sql::TaskRow> =
-                    sql.build_query_as().fetch_optional(conn).await?;
-                row.map($crate::domain::Task::try_from).transpose()
-            }
-
-            async fn fetch_tasks(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                mut sql: sqlx::QueryBuilder<'_, $db>,
-            ) -> Result<Vec<$crate::domain::Task>, $crate::store::StoreError> {
-                let rows: Vec<$crate::store::sql::TaskRow> =
-                    sql.build_query_as().fetch_all(conn).await?;
-                rows.into_iter()
-                    .map($crate::domain::Task::try_from)
-                    .collect()
+            ) -> Result<Vec<$crate::store::row::TaskRow>, $crate::store::StoreError> {
+                Ok(sql.build_query_as().fetch_all(conn).await?)
             }
 
             async fn fetch_tokens(
@@ -603,6 +543,20 @@ where
     Option<String>: Bind<DB>,
     Option<i64>: Bind<DB>,
 {
+    /// One task, or `None`; a row that does not read back is an error naming it.
+    async fn fetch_task(
+        conn: &mut DB::Connection,
+        sql: QueryBuilder<'_, DB>,
+    ) -> Result<Option<Task>, StoreError> {
+        let Some(row) = DB::fetch_rows(conn, sql).await?.pop() else {
+            return Ok(None);
+        };
+        Task::try_from(row).map(Some).map_err(|error| {
+            tracing::error!(%error, "a stored task does not read back");
+            StoreError::Unreadable(error)
+        })
+    }
+
     /// The task a write is about, locked and checked inside the write's transaction.
     async fn fetch_for_write(
         &self,
@@ -613,7 +567,7 @@ where
     ) -> Result<Task, StoreError> {
         let mut sql = select_task(scope, id);
         sql.push(self.dialect.lock_for_write);
-        let current = DB::fetch_task(conn, sql)
+        let current = Self::fetch_task(conn, sql)
             .await?
             .ok_or(StoreError::NotFound)?;
         expected.check(current.version)?;
@@ -689,13 +643,15 @@ where
         }
     }
 
-    /// Writes `task`'s row and label rows, and advances the scope's generation.
+    /// Writes `task`'s row and label rows, and advances the scope's generation; refuses
+    /// a task that would not read back as it is.
     async fn write_task(
         &self,
         conn: &mut DB::Connection,
         scope: &Scope,
         task: &Task,
     ) -> Result<(), StoreError> {
+        storable(task)?;
         let task = std::slice::from_ref(task);
         DB::execute(&mut *conn, upsert_tasks(scope, task)).await?;
         DB::execute(&mut *conn, delete_labels(task[0].id)).await?;
@@ -735,7 +691,7 @@ where
     }
 
     async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
-        DB::fetch_task(&mut *self.readers.acquire().await?, select_task(scope, id)).await
+        Self::fetch_task(&mut *self.readers.acquire().await?, select_task(scope, id)).await
     }
 
     async fn update(
@@ -773,7 +729,14 @@ where
         expected: &Precondition,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        self.fetch_for_write(&mut tx, scope, id, expected).await?;
+        // Only the version is read: a task whose row does not read back can still be
+        // deleted, which is how a user gets rid of one.
+        let mut sql = one_task("SELECT version FROM tasks", scope, id);
+        sql.push(self.dialect.lock_for_write);
+        let current = DB::fetch_integer(&mut tx, sql)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        expected.check(current)?;
         DB::execute(&mut *tx, delete_task(scope, id)).await?;
         DB::execute(&mut *tx, advance_generation(scope)).await?;
         tx.commit().await?;
@@ -792,21 +755,21 @@ where
         Ok(generation.unwrap_or(0) as u64)
     }
 
-    fn cursor_key(&self) -> &CursorKey {
-        &self.cursor_key
-    }
-
     async fn ping(&self) -> Result<(), StoreError> {
         let probe = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks ORDER BY id LIMIT 1"));
-        DB::fetch_tasks(&mut *self.readers.acquire().await?, probe).await?;
+        DB::fetch_rows(&mut *self.readers.acquire().await?, probe).await?;
         Ok(())
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        &self.cursor_key
     }
 
     async fn list(
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
         let mut tx = self.readers.begin().await?;
         let _armed = match self.limit {
             Some(limit) => DB::arm(&mut tx, limit).await?,
@@ -821,9 +784,19 @@ where
         } else {
             None
         };
-        let tasks = DB::fetch_tasks(&mut tx, page(scope, query)).await?;
+        let rows = DB::fetch_rows(&mut tx, page(scope, query)).await?;
         tx.commit().await?;
-        Ok((tasks, total))
+        let rows = rows
+            .into_iter()
+            .map(|row| PageRow {
+                key: row.sort_value(query.sort.key),
+                id: row.id.clone(),
+                task: Task::try_from(row).inspect_err(|error| {
+                    tracing::error!(%error, "a stored task does not read back; lists leave it out");
+                }),
+            })
+            .collect();
+        Ok((rows, total))
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use tasklane::cache::{CacheConfig, CacheError, Consistency, Design, ListRead, TaskCache};
-use tasklane::domain::{CursorKey, ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
+use tasklane::domain::{
+    CursorKey, ListQuery, NewTask, PageRow, Scope, Task, TaskId, TaskList, TaskPatch,
+};
 use tasklane::startup::open_store;
 use tasklane::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
 use tokio::sync::oneshot;
@@ -174,7 +176,7 @@ impl Store for InstrumentedStore {
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
         let rows = self.inner.list(scope, query).await;
         self.after_query().await;
         rows
