@@ -318,7 +318,8 @@ pub struct NewTask {
     #[serde(default)]
     #[schema(value_type = Vec<String>, max_items = 20)]
     pub labels: Labels,
-    /// RFC 3339 timestamp, or null (the default).
+    /// RFC 3339 timestamp, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z
+    /// once in UTC, or null (the default).
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Timestamp>,
@@ -375,7 +376,8 @@ pub struct TaskPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Vec<String>>, max_items = 20)]
     pub labels: Option<Option<Labels>>,
-    /// RFC 3339 timestamp; null clears it.
+    /// RFC 3339 timestamp, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z
+    /// once in UTC; null clears it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Option<Timestamp>>,
