@@ -41,8 +41,9 @@ pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
 }
 
 /// Opens the database a URL names, applying its migrations, for a server: the database
-/// stops any statement that runs longer than `limit` (on SQLite, anything run on one
-/// connection for longer), so that no request holds a connection past its timeout.
+/// stops any statement that runs longer than `limit` (on SQLite, any list, the one read
+/// whose cost grows with the data; a write waits no longer for the lock), so that no
+/// request holds a connection past its timeout.
 pub async fn open_store_limited(url: &str, limit: Duration) -> anyhow::Result<Storage> {
     open(url, Some(limit)).await
 }

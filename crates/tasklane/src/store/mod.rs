@@ -10,8 +10,9 @@
 //! written only after it has been read back from the very row and body it would become
 //! (so no write can leave a task that later reads fail on), a row that still does not
 //! read back (edited by hand, or left by an older version) fails only the reads of that
-//! one task, and a server's store ends any statement that runs past the request
-//! timeout, so that no request can hold a connection for longer.
+//! one task, and a server's store has the database stop work that runs past the
+//! request timeout (every statement on PostgreSQL, every list on SQLite, where nothing
+//! else grows with the data), so that no request can hold a connection for longer.
 
 mod bulk;
 mod postgres;
