@@ -120,6 +120,8 @@ fn shares(total: u64, parts: u64) -> impl Iterator<Item = u64> {
 /// One task as a team's tracker holds them.
 fn task(rng: &mut fastrand::Rng, now: i64) -> Task {
     const DAY: i64 = 86_400_000_000;
+    // Within a year or so of now, far inside the range a timestamp can hold.
+    let at = |micros| Timestamp::from_micros(micros).expect("an instant near now");
     let pick = |rng: &mut fastrand::Rng, items: &[&str]| items[rng.usize(..items.len())].to_owned();
     let created = now - rng.i64(0..365 * DAY);
     let status = match rng.u8(..100) {
@@ -155,10 +157,9 @@ fn task(rng: &mut fastrand::Rng, now: i64) -> Task {
         priority,
         assignee: (rng.u8(..100) >= 25).then(|| pick(rng, &PEOPLE)),
         labels,
-        due_at: (rng.u8(..100) >= 35)
-            .then(|| Timestamp::from_micros(now + rng.i64(-60 * DAY..120 * DAY))),
-        created_at: Timestamp::from_micros(created),
-        updated_at: Timestamp::from_micros(created + rng.i64(0..30 * DAY).min(now - created)),
+        due_at: (rng.u8(..100) >= 35).then(|| at(now + rng.i64(-60 * DAY..120 * DAY))),
+        created_at: at(created),
+        updated_at: at(created + rng.i64(0..30 * DAY).min(now - created)),
         version: 1 + rng.i64(0..5),
     }
 }

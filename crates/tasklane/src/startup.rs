@@ -52,14 +52,14 @@ pub struct Storage {
 /// Opens the database a URL names for `tasklane serve`: created if it is a SQLite file
 /// that does not exist yet, and migrated.
 pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
-    open(&parse_database_url(url)?, Opening::Create).await
+    open(&parse_database_url(url)?, Opening::Create, None).await
 }
 
 /// Opens the database of a deployment for a tool other than `serve` (`token create`,
 /// `seed`): it must exist and have been migrated, so that a mistyped URL is refused
 /// instead of becoming a new database the server never reads.
 pub async fn open_existing(url: &str) -> anyhow::Result<Storage> {
-    open(&parse_database_url(url)?, Opening::Existing).await
+    open(&parse_database_url(url)?, Opening::Existing, None).await
 }
 
 fn parse_database_url(url: &str) -> anyhow::Result<DatabaseUrl> {
@@ -75,11 +75,19 @@ fn default_consistency(url: &DatabaseUrl) -> Consistency {
     }
 }
 
-async fn open(url: &DatabaseUrl, opening: Opening) -> anyhow::Result<Storage> {
+/// Opens the database `url` names. With a `limit` (a server's), the database stops any
+/// statement that runs longer (on SQLite, any list, the one read whose cost grows with
+/// the data; a write waits no longer for the lock), so that no request holds a
+/// connection past its timeout; tools run without one.
+async fn open(
+    url: &DatabaseUrl,
+    opening: Opening,
+    limit: Option<Duration>,
+) -> anyhow::Result<Storage> {
     let consistency = default_consistency(url);
     Ok(match url {
         DatabaseUrl::Sqlite { .. } => {
-            let store = SqliteStore::connect(url.as_str(), opening)
+            let store = SqliteStore::connect(url.as_str(), opening, limit)
                 .await
                 .with_context(|| format!("opening the SQLite database {url}"))?;
             Storage {
@@ -90,7 +98,7 @@ async fn open(url: &DatabaseUrl, opening: Opening) -> anyhow::Result<Storage> {
             }
         }
         DatabaseUrl::Postgres { .. } => {
-            let store = PostgresStore::connect(url.as_str(), opening)
+            let store = PostgresStore::connect(url.as_str(), opening, limit)
                 .await
                 .with_context(|| format!("connecting to PostgreSQL at {url}"))?;
             Storage {
@@ -110,6 +118,7 @@ impl Application {
     /// database is touched. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let auth_mode = args.auth_mode().map_err(anyhow::Error::msg)?;
+        let request_timeout = Duration::from_secs(args.request_timeout_secs);
         let database = parse_database_url(&args.database_url)?;
         let cache = args.cache(default_consistency(&database));
         cache.check(args.redis_url.is_some())?;
@@ -130,7 +139,7 @@ impl Application {
             tasks: store,
             tokens,
             ..
-        } = open(&database, Opening::Create).await?;
+        } = open(&database, Opening::Create, Some(request_timeout)).await?;
         #[cfg(feature = "baselines")]
         let store: Arc<dyn Store> = match args.baselines.read_delay_ms {
             0 => store,
@@ -167,7 +176,7 @@ impl Application {
                 AppState { tasks, auth },
                 Limits {
                     cors_origins: args.cors_origin.clone(),
-                    request_timeout: Duration::from_secs(args.request_timeout_secs),
+                    request_timeout,
                 },
             ),
             settings,

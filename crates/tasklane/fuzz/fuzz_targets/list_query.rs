@@ -4,15 +4,20 @@
 
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
-use tasklane::domain::ListQuery;
+use tasklane::domain::{CursorKey, ListQuery};
 
 fuzz_target!(|raw: &str| {
-    match ListQuery::parse(raw) {
+    static KEY: OnceLock<CursorKey> = OnceLock::new();
+    let key = KEY.get_or_init(CursorKey::generate);
+    match ListQuery::parse(raw, key) {
         Ok(query) => {
             assert!((1..=ListQuery::MAX_LIMIT).contains(&query.limit));
             assert!((1..=ListQuery::MAX_PAGE).contains(&query.page()));
-            let again = ListQuery::parse(raw).expect("parsing is deterministic");
+            assert!(query.filter.labels.len() <= ListQuery::MAX_LABELS);
+            let again = ListQuery::parse(raw, key).expect("parsing is deterministic");
             assert_eq!(query.canonical(), again.canonical());
         }
         Err(error) => assert!(!error.message.is_empty()),

@@ -16,8 +16,8 @@ fuzz_target!(|body: &[u8]| {
         r#"{"title": "fuzzed", "labels": ["a"], "assignee": "ana", "due_at": "2026-01-01T00:00:00Z"}"#,
     )
     .expect("a valid new task");
-    let task = new.into_task(Timestamp::from_micros(1_000_000));
-    let now = Timestamp::from_micros(2_000_000);
+    let task = new.into_task(Timestamp::from_micros(1_000_000).expect("in range"));
+    let now = Timestamp::from_micros(2_000_000).expect("in range");
     match patch.apply(&task, now) {
         None => {}
         Some(next) => {

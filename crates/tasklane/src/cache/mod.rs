@@ -121,7 +121,9 @@ use dashmap::DashMap;
 use moka::{future::Cache, policy::EvictionPolicy};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp};
+use crate::domain::{
+    CursorKey, ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp,
+};
 use crate::store::{Idempotency, Precondition, Store, StoreError};
 
 pub use generation::{Generation, InProcessGenerations};
@@ -380,9 +382,9 @@ impl TaskCache {
         self.stats.reads.fetch_add(1, Ordering::Relaxed);
         let load = |etag: Option<ETag>| async move {
             self.stats.loads.fetch_add(1, Ordering::Relaxed);
-            let (tasks, total) = self.store.list(scope, query).await?;
-            let body = serde_json::to_vec(&TaskList::new(query, tasks, total))
-                .expect("a task list always serialises");
+            let (rows, total) = self.store.list(scope, query).await?;
+            let page = TaskList::new(query, rows, total, self.store.cursor_key());
+            let body = serde_json::to_vec(&page).expect("a task list always serialises");
             // Without a generation, the ETag names the content itself.
             let etag = etag.unwrap_or_else(|| {
                 ETag::weak(&format!("c-{}", hex::encode(&Sha256::digest(&body)[..16])))
@@ -494,9 +496,15 @@ impl TaskCache {
         self.entries.entry_count()
     }
 
-    /// Whether the database answers now.
-    pub async fn database_answers(&self) -> bool {
-        self.store.generation(&Scope::default()).await.is_ok()
+    /// Whether the database serves reads now; if not, why.
+    pub async fn ping_database(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// The key `cursor` parameters must be signed with: the store's, so that every
+    /// instance on one database accepts the cursors of every other.
+    pub fn cursor_key(&self) -> &CursorKey {
+        self.store.cursor_key()
     }
 
     /// Whether reads are being served through the cache right now. With Redis
@@ -520,7 +528,7 @@ impl TaskCache {
 
     /// Runs a write: announce, commit (`write`), advance. Only an error that proves
     /// nothing was written (no such task, failed precondition, a key used for another
-    /// request, a lost race) skips the advance; a database error may have come after
+    /// request, a lost race, a task that does not read back) skips the advance; a database error may have come after
     /// the commit, so the generation advances then too. If the advance cannot be
     /// confirmed, the write is not reported as a success.
     async fn write<T>(
@@ -535,7 +543,9 @@ impl TaskCache {
             Err(StoreError::NotFound
                 | StoreError::VersionMismatch { .. }
                 | StoreError::IdempotencyMismatch
-                | StoreError::Conflict)
+                | StoreError::Conflict
+                | StoreError::Unreadable(_)
+                | StoreError::Unstorable(_))
         );
         in_flight.advance(wrote_nothing).await?;
         #[cfg(feature = "baselines")]

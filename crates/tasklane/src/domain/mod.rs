@@ -3,18 +3,19 @@
 //! these types and the stores and the cache only ever see valid values.
 
 mod account;
+mod cursor;
 mod query;
 mod scope;
 mod task;
 mod timestamp;
 
 pub use account::{ApiToken, Member, NewToken, TokenSecret, WorkspaceName};
-pub use query::{
-    Cursor, Filter, ListQuery, Position, QueryError, Sort, SortKey, SortValue, TaskList,
-};
+pub use cursor::{Cursor, CursorKey, SortValue};
+pub use query::{Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, TaskList};
 pub use scope::Scope;
 pub use task::{
     Assignee, Description, Labels, NewTask, Priority, Status, Task, TaskId, TaskPatch, Title,
+    UnreadableTask,
 };
 pub use timestamp::Timestamp;
 

@@ -4,17 +4,21 @@
 //! The canonical form matters twice: it is what the cache key and the list ETag are
 //! hashed from (so `?status=done,todo&limit=20` and `?status=todo,done` share one entry),
 //! and its fingerprint ties a cursor to the query that issued it.
+//!
+//! Every parameter is bounded in number and size (the `MAX_*` constants below, which
+//! the API reference and the OpenAPI document state), and every text it holds is
+//! checked as the matching task member is, NUL included, so that no value reaches the
+//! database that it would refuse or that would cost it more than a bounded query.
 
 use std::collections::BTreeSet;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::cursor::{Cursor, CursorKey, SortValue};
 use super::task::parse_variant;
-use super::{Labels, Priority, Status, Task, TaskId, Timestamp};
+use super::{Assignee, Labels, Priority, Status, Task, Timestamp, UnreadableTask};
 
 /// A query parameter that is unknown, repeated or holds a bad value (a `400`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -69,27 +73,17 @@ pub enum SortKey {
     Title,
 }
 
-/// A task's position in a sort order: the first half of a keyset cursor (the id is the
-/// second, breaking ties).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SortValue {
-    /// Times (microseconds; no due date is `i64::MAX`) and priority ranks.
-    Int(i64),
-    /// Titles.
-    Text(String),
-}
-
 impl SortKey {
-    /// The value of this key for `task`, exactly as the stores order by it.
-    pub fn value_of(self, task: &Task) -> SortValue {
-        match self {
-            SortKey::CreatedAt => SortValue::Int(task.created_at.as_micros()),
-            SortKey::UpdatedAt => SortValue::Int(task.updated_at.as_micros()),
-            SortKey::DueAt => SortValue::Int(task.due_at.map_or(i64::MAX, Timestamp::as_micros)),
-            SortKey::Priority => SortValue::Int(task.priority.rank()),
-            SortKey::Title => SortValue::Text(task.title.clone()),
-        }
+    /// Whether `value` is of the kind this key orders by (a title's text, or a number).
+    fn holds(self, value: &SortValue) -> bool {
+        matches!(
+            (self, value),
+            (SortKey::Title, SortValue::Text(_))
+                | (
+                    SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::DueAt | SortKey::Priority,
+                    SortValue::Int(_)
+                )
+        )
     }
 }
 
@@ -119,34 +113,6 @@ pub enum Position {
     Page(u32),
     /// `cursor=...`: the tasks strictly after a known one (keyset pagination).
     After(Cursor),
-}
-
-/// An opaque `next_cursor`: the last task of a page (sort value and id), the number of
-/// the page it leads to, and the fingerprint of the query it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cursor {
-    #[serde(rename = "p")]
-    /// The page number this cursor leads to.
-    pub page: u32,
-    #[serde(rename = "k")]
-    /// Sort value of the last task already seen.
-    pub key: SortValue,
-    #[serde(rename = "i")]
-    /// Id of the last task already seen.
-    pub id: TaskId,
-    #[serde(rename = "f")]
-    fingerprint: String,
-}
-
-impl Cursor {
-    fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("a cursor always serialises"))
-    }
-
-    fn decode(text: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
 }
 
 /// A valid, normalised `GET /v1/tasks` query.
@@ -204,16 +170,26 @@ impl ListQuery {
     pub const MAX_PAGE: u32 = i32::MAX as u32;
     /// Longest `q`, in characters.
     pub const MAX_TEXT_CHARS: usize = 200;
+    /// Most `label` parameters: a task carries at most [`Labels::MAX_COUNT`] labels, so a
+    /// filter requiring more could never match.
+    pub const MAX_LABELS: usize = Labels::MAX_COUNT;
+    /// Most values in a `status` or `priority` list: each has four values, so a longer
+    /// list only repeats one.
+    pub const MAX_CHOICES: usize = 4;
+    /// Longest `cursor`, in characters (every cursor this server issues is shorter).
+    pub const MAX_CURSOR_CHARS: usize = Cursor::MAX_CHARS;
 
-    /// Parses a raw query string (`status=todo,done&label=a&label=b&sort=-due_at`).
+    /// Parses a raw query string (`status=todo,done&label=a&label=b&sort=-due_at`); a
+    /// `cursor` is taken only if `key` signed it.
     ///
     /// Unknown parameters, repeated parameters (but `label`), empty values and bad values
     /// are all refused, naming the parameter: a typo must not silently widen a filter.
-    pub fn parse(raw: &str) -> Result<ListQuery, QueryError> {
+    pub fn parse(raw: &str, key: &CursorKey) -> Result<ListQuery, QueryError> {
         let mut query = ListQuery::default();
         let mut seen = BTreeSet::new();
         let mut page = None;
         let mut cursor = None;
+        let mut labels = 0;
         for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
             let name = name.as_ref();
             if !PARAMETERS.contains(&name) {
@@ -233,8 +209,21 @@ impl ListQuery {
             match name {
                 "status" => filter.statuses = parse_list(name, &value)?,
                 "priority" => filter.priorities = parse_list(name, &value)?,
-                "assignee" => filter.assignee = Some(value),
+                "assignee" => {
+                    let assignee = Assignee::try_from(value).map_err(|m| invalid(name, m))?;
+                    filter.assignee = Some(assignee.into_inner());
+                }
                 "label" => {
+                    labels += 1;
+                    if labels > Self::MAX_LABELS {
+                        return Err(invalid(
+                            name,
+                            format!(
+                                "at most {} labels (a task carries no more, so more could never match)",
+                                Self::MAX_LABELS
+                            ),
+                        ));
+                    }
                     let label = Labels::check_one(value).map_err(|m| invalid(name, m))?;
                     filter.labels.insert(label);
                 }
@@ -244,6 +233,15 @@ impl ListQuery {
                 "sort" => query.sort = parse_sort(name, &value)?,
                 "page" => page = Some(parse_number(name, &value, 1, Self::MAX_PAGE)?),
                 "limit" => query.limit = parse_number(name, &value, 1, Self::MAX_LIMIT)?,
+                "cursor" if value.chars().count() > Self::MAX_CURSOR_CHARS => {
+                    return Err(invalid(
+                        name,
+                        format!(
+                            "longer than any cursor this server issues (at most {} characters)",
+                            Self::MAX_CURSOR_CHARS
+                        ),
+                    ));
+                }
                 "cursor" => cursor = Some(value),
                 "total" => query.counts_total = parse_bool(name, &value)?,
                 _ => unreachable!("every known parameter is matched above"),
@@ -253,19 +251,32 @@ impl ListQuery {
             (Some(_), Some(_)) => return Err(invalid("cursor", "cannot be combined with `page`")),
             (Some(page), None) => Position::Page(page),
             (None, None) => Position::Page(1),
-            (None, Some(text)) => {
-                let cursor = Cursor::decode(&text)
-                    .ok_or_else(|| invalid("cursor", "not a cursor this server issued"))?;
-                if cursor.fingerprint != query.fingerprint() {
-                    return Err(invalid(
-                        "cursor",
-                        "belongs to a different query; keep the filters, sort and limit that issued it",
-                    ));
-                }
-                Position::After(cursor)
-            }
+            (None, Some(text)) => Position::After(query.continued(&text, key)?),
         };
         Ok(query)
+    }
+
+    /// The cursor `text` holds, if `key` signed it for this query and each of its values
+    /// is one the database takes for this query's sort.
+    fn continued(&self, text: &str, key: &CursorKey) -> Result<Cursor, QueryError> {
+        let foreign = || invalid("cursor", "not a cursor this server issued");
+        let cursor = Cursor::decode(text, key).ok_or_else(foreign)?;
+        if cursor.fingerprint != self.fingerprint() {
+            return Err(invalid(
+                "cursor",
+                "belongs to a different query; keep the filters, sort and limit that issued it",
+            ));
+        }
+        let nul_free = |text: &str| !text.contains('\0');
+        let text_ok = match &cursor.key {
+            SortValue::Text(title) => nul_free(title),
+            SortValue::Int(_) => true,
+        };
+        if !self.sort.key.holds(&cursor.key) || !text_ok || !nul_free(&cursor.id) || cursor.page < 2
+        {
+            return Err(foreign());
+        }
+        Ok(cursor)
     }
 
     /// The canonical text of this query: equal for every spelling of the same query.
@@ -294,6 +305,12 @@ fn parse_list<T: Ord + for<'de> Deserialize<'de>>(
     name: &str,
     value: &str,
 ) -> Result<BTreeSet<T>, QueryError> {
+    if value.split(',').count() > ListQuery::MAX_CHOICES {
+        return Err(invalid(
+            name,
+            format!("at most {} values", ListQuery::MAX_CHOICES),
+        ));
+    }
     value
         .split(',')
         .map(|item| parse_variant(item).map_err(|m| invalid(name, m)))
@@ -342,11 +359,28 @@ fn parse_number(name: &str, value: &str, min: u32, max: u32) -> Result<u32, Quer
         .ok_or_else(|| invalid(name, format!("must be a whole number from {min} to {max}")))
 }
 
+/// One row of a list page, as the store read it.
+#[derive(Debug, Clone)]
+pub struct PageRow {
+    /// Its sort value, as stored: a cursor after this row continues from here.
+    pub key: SortValue,
+    /// Its id, as stored.
+    pub id: String,
+    /// The task, or why the row does not read back as one.
+    pub task: Result<Task, UnreadableTask>,
+}
+
 /// One page of a task list: the `PaginatedResponse` of `GET /v1/tasks`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TaskList {
     /// The tasks on this page, in order.
     pub data: Vec<Task>,
+    /// Ids of the tasks on this page that are stored in a form the server cannot read
+    /// back (a row edited by hand, or written by an older version): left out of `data`,
+    /// counted in `total`. `GET` one for the reason; `DELETE` removes it. Absent when
+    /// there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
     /// This page's number (1-based).
     pub page: u32,
     /// Page size.
@@ -364,23 +398,42 @@ pub struct TaskList {
 }
 
 impl TaskList {
-    /// Shapes a page from up to `limit + 1` matching tasks (the extra one only says that
-    /// a next page exists) and the total count, if the query asked for it.
-    pub fn new(query: &ListQuery, mut tasks: Vec<Task>, total: Option<u64>) -> TaskList {
+    /// Shapes a page from up to `limit + 1` matching rows (the extra one only says that
+    /// a next page exists) and the total count, if the query asked for it; the next
+    /// page's cursor is signed with `key`.
+    ///
+    /// A row that does not read back as a task is left out of `data` and named in
+    /// `unreadable`: one damaged row must not take its whole workspace's lists down with
+    /// it, nor vanish without a trace (a client that counts `data` against `total` would
+    /// otherwise never learn why they differ). The cursor still continues after it.
+    pub fn new(
+        query: &ListQuery,
+        mut rows: Vec<PageRow>,
+        total: Option<u64>,
+        key: &CursorKey,
+    ) -> TaskList {
         let limit = query.limit as usize;
-        let has_more = tasks.len() > limit;
-        tasks.truncate(limit);
-        let next_cursor = tasks.last().filter(|_| has_more).map(|last| {
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = rows.last().filter(|_| has_more).map(|last| {
             Cursor {
                 page: query.page().saturating_add(1),
-                key: query.sort.key.value_of(last),
-                id: last.id,
+                key: last.key.clone(),
+                id: last.id.clone(),
                 fingerprint: query.fingerprint(),
             }
-            .encode()
+            .encode(key)
         });
+        let (mut tasks, mut unreadable) = (Vec::new(), Vec::new());
+        for row in rows {
+            match row.task {
+                Ok(task) => tasks.push(task),
+                Err(_) => unreadable.push(row.id),
+            }
+        }
         TaskList {
             data: tasks,
+            unreadable,
             page: query.page(),
             limit: query.limit,
             total,
@@ -393,39 +446,44 @@ impl TaskList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TaskId;
 
-    #[test]
-    fn page_numbers_stop_where_the_api_document_says() {
-        assert_eq!(
-            ListQuery::parse("page=2147483647").unwrap().page(),
-            2_147_483_647
-        );
-        let error = ListQuery::parse("page=2147483648").unwrap_err();
-        assert_eq!(error.parameter, "page");
+    fn key() -> &'static CursorKey {
+        static KEY: std::sync::OnceLock<CursorKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(CursorKey::generate)
+    }
+
+    fn parse(raw: &str) -> Result<ListQuery, QueryError> {
+        ListQuery::parse(raw, key())
     }
 
     fn err(raw: &str) -> QueryError {
-        ListQuery::parse(raw).unwrap_err()
+        parse(raw).unwrap_err()
+    }
+
+    #[test]
+    fn page_numbers_stop_where_the_api_document_says() {
+        assert_eq!(parse("page=2147483647").unwrap().page(), 2_147_483_647);
+        assert_eq!(err("page=2147483648").parameter, "page");
     }
 
     #[test]
     fn defaults() {
-        assert_eq!(ListQuery::parse("").unwrap(), ListQuery::default());
+        assert_eq!(parse("").unwrap(), ListQuery::default());
     }
 
     #[test]
     fn spelling_does_not_split_the_canonical_form() {
-        let a =
-            ListQuery::parse("status=done,todo&label=b&label=a&limit=20&sort=created_at").unwrap();
-        let b = ListQuery::parse("label=a&status=todo,done,todo&label=b").unwrap();
+        let a = parse("status=done,todo&label=b&label=a&limit=20&sort=created_at").unwrap();
+        let b = parse("label=a&status=todo,done,todo&label=b").unwrap();
         assert_eq!(a.canonical(), b.canonical());
-        let c = ListQuery::parse("label=a&status=todo").unwrap();
+        let c = parse("label=a&status=todo").unwrap();
         assert_ne!(a.canonical(), c.canonical());
     }
 
     #[test]
     fn every_parameter_is_parsed() {
-        let q = ListQuery::parse(
+        let q = parse(
             "status=in_progress&priority=high,urgent&assignee=ann&label=x&due_before=2026-02-01T00:00:00Z\
              &due_after=2026-01-01T00:00:00Z&q=R%C3%89PORT&sort=-due_at&page=3&limit=50&total=false",
         )
@@ -468,7 +526,68 @@ mod tests {
         assert_eq!(err("total=no").parameter, "total");
     }
 
+    #[test]
+    fn every_parameter_is_bounded() {
+        let labels = |n: usize| {
+            (0..n)
+                .map(|i| format!("label=l{i}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        let q = parse(&labels(ListQuery::MAX_LABELS)).unwrap();
+        assert_eq!(q.filter.labels.len(), ListQuery::MAX_LABELS);
+        let error = err(&labels(ListQuery::MAX_LABELS + 1));
+        assert_eq!(error.parameter, "label");
+        assert!(error.message.contains(&ListQuery::MAX_LABELS.to_string()));
+
+        assert!(parse("status=todo,in_progress,blocked,done").is_ok());
+        assert!(parse("priority=low,low,low,low").is_ok());
+        assert_eq!(err("status=todo,todo,todo,todo,todo").parameter, "status");
+        assert_eq!(
+            err("priority=low,medium,high,urgent,low").parameter,
+            "priority"
+        );
+
+        let longest = "a".repeat(Assignee::MAX_CHARS);
+        assert!(parse(&format!("assignee={longest}")).is_ok());
+        assert_eq!(err(&format!("assignee={longest}a")).parameter, "assignee");
+        assert_eq!(
+            err(&format!("label={}", "a".repeat(Labels::MAX_CHARS + 1))).parameter,
+            "label"
+        );
+
+        let cursor = "a".repeat(ListQuery::MAX_CURSOR_CHARS + 1);
+        let error = err(&format!("cursor={cursor}"));
+        assert!(error.message.contains("longer"), "{error}");
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_text() {
+        for name in ["assignee", "label", "q"] {
+            assert_eq!(err(&format!("{name}=a%00b")).parameter, name);
+        }
+        assert_eq!(
+            err("assignee=%20").parameter,
+            "assignee",
+            "blank, as in a task"
+        );
+    }
+
+    #[test]
+    fn timestamps_are_bounded_in_utc() {
+        assert!(parse("due_before=9999-12-31T23:59:59Z").is_ok());
+        assert_eq!(
+            err("due_before=9999-12-31T23:59:59-23:59").parameter,
+            "due_before"
+        );
+        assert_eq!(
+            err("due_after=0001-01-01T00:00:00%2B00:01").parameter,
+            "due_after"
+        );
+    }
+
     fn task(title: &str, micros: i64) -> Task {
+        let at = Timestamp::from_micros(micros).unwrap();
         Task {
             id: TaskId::generate(),
             title: title.to_owned(),
@@ -478,24 +597,30 @@ mod tests {
             assignee: None,
             labels: vec![],
             due_at: None,
-            created_at: Timestamp::from_micros(micros),
-            updated_at: Timestamp::from_micros(micros),
+            created_at: at,
+            updated_at: at,
             version: 1,
+        }
+    }
+
+    /// A row as a store reads it under `sort=title`.
+    fn row(task: Task) -> PageRow {
+        PageRow {
+            key: SortValue::Text(task.title.clone()),
+            id: task.id.to_string(),
+            task: Ok(task),
         }
     }
 
     #[test]
     fn a_cursor_continues_only_the_query_that_issued_it() {
-        let query = ListQuery::parse("limit=2&sort=-title").unwrap();
-        let page = TaskList::new(
-            &query,
-            vec![task("c", 1), task("b", 2), task("a", 3)],
-            Some(3),
-        );
+        let query = parse("limit=2&sort=-title").unwrap();
+        let rows = vec![row(task("c", 1)), row(task("b", 2)), row(task("a", 3))];
+        let page = TaskList::new(&query, rows, Some(3), key());
         assert_eq!((page.data.len(), page.total_pages), (2, Some(2)));
         let cursor = page.next_cursor.expect("a third task exists");
 
-        let next = ListQuery::parse(&format!("limit=2&sort=-title&cursor={cursor}")).unwrap();
+        let next = parse(&format!("limit=2&sort=-title&cursor={cursor}")).unwrap();
         let Position::After(after) = &next.position else {
             panic!("a cursor position")
         };
@@ -509,37 +634,108 @@ mod tests {
             "cursor"
         );
         assert_eq!(err(&format!("limit=2&cursor={cursor}")).parameter, "cursor");
+        let other_key = ListQuery::parse(
+            &format!("limit=2&sort=-title&cursor={cursor}"),
+            &CursorKey::generate(),
+        );
+        assert_eq!(other_key.unwrap_err().parameter, "cursor");
+    }
+
+    /// A cursor the server signed, for `query`, holding `key` and `id`.
+    fn signed(query: &ListQuery, value: SortValue, id: &str) -> String {
+        Cursor {
+            page: 2,
+            key: value,
+            id: id.to_owned(),
+            fingerprint: query.fingerprint(),
+        }
+        .encode(key())
+    }
+
+    #[test]
+    fn even_a_signed_cursor_must_hold_values_the_database_takes() {
+        let by_title = parse("sort=title").unwrap();
+        let id = TaskId::generate().to_string();
+        let text = |t: &str| SortValue::Text(t.to_owned());
+        for (query, cursor) in [
+            ("sort=title", signed(&by_title, SortValue::Int(5), &id)),
+            ("sort=title", signed(&by_title, text("a\0b"), &id)),
+            ("sort=title", signed(&by_title, text("a"), "x\0")),
+            ("", signed(&parse("").unwrap(), text("a"), &id)),
+        ] {
+            let error = err(&format!("{query}&cursor={cursor}"));
+            assert_eq!(error.parameter, "cursor", "{query}");
+        }
+        let fine = signed(&by_title, text("a"), &id);
+        assert!(parse(&format!("sort=title&cursor={fine}")).is_ok());
     }
 
     #[test]
     fn the_last_page_has_no_cursor() {
-        let query = ListQuery::parse("limit=2").unwrap();
-        let page = TaskList::new(&query, vec![task("a", 1), task("b", 2)], Some(2));
+        let query = parse("limit=2&sort=title").unwrap();
+        let page = TaskList::new(
+            &query,
+            vec![row(task("a", 1)), row(task("b", 2))],
+            Some(2),
+            key(),
+        );
         assert_eq!((page.next_cursor, page.total_pages), (None, Some(1)));
-        let empty = TaskList::new(&query, vec![], Some(0));
+        let empty = TaskList::new(&query, vec![], Some(0), key());
         assert_eq!((empty.total_pages, empty.data.len()), (Some(0), 0));
     }
 
     #[test]
     fn a_cursor_continues_with_or_without_the_total() {
-        let query = ListQuery::parse("limit=1").unwrap();
-        let page = TaskList::new(&query, vec![task("a", 1), task("b", 2)], Some(2));
+        let query = parse("limit=1&sort=title").unwrap();
+        let rows = vec![row(task("a", 1)), row(task("b", 2))];
+        let page = TaskList::new(&query, rows, Some(2), key());
         let cursor = page.next_cursor.expect("a second task exists");
-        let next = ListQuery::parse(&format!("limit=1&total=false&cursor={cursor}")).unwrap();
+        let next = parse(&format!("limit=1&sort=title&total=false&cursor={cursor}")).unwrap();
         assert_ne!(
             next.canonical(),
             query.canonical(),
             "a cache entry of its own"
         );
-        let uncounted = TaskList::new(&next, vec![task("b", 2)], None);
+        let uncounted = TaskList::new(&next, vec![row(task("b", 2))], None, key());
         let body = serde_json::to_value(&uncounted).unwrap();
         assert!(body.get("total").is_none() && body.get("total_pages").is_none());
     }
 
     #[test]
-    fn missing_due_dates_sort_last() {
-        let mut dated = task("d", 1);
-        dated.due_at = Some(Timestamp::from_micros(5));
-        assert!(SortKey::DueAt.value_of(&dated) < SortKey::DueAt.value_of(&task("u", 1)));
+    fn an_unreadable_row_is_named_and_the_cursor_continues_after_it() {
+        let query = parse("limit=2&sort=title").unwrap();
+        let damaged = PageRow {
+            key: SortValue::Text("b".to_owned()),
+            id: "damaged-id".to_owned(),
+            task: Err(UnreadableTask {
+                id: "damaged-id".to_owned(),
+                field: "due_at",
+                reason: "is out of range".to_owned(),
+            }),
+        };
+        let rows = vec![row(task("a", 1)), damaged, row(task("c", 3))];
+        let page = TaskList::new(&query, rows, Some(3), key());
+        assert_eq!(titles(&page), ["a"]);
+        assert_eq!(page.unreadable, ["damaged-id"]);
+        let cursor = page.next_cursor.expect("a third row exists");
+        let next = parse(&format!("limit=2&sort=title&cursor={cursor}")).unwrap();
+        let Position::After(after) = &next.position else {
+            panic!("a cursor position")
+        };
+        assert_eq!(
+            (after.id.as_str(), &after.key),
+            ("damaged-id", &SortValue::Text("b".to_owned()))
+        );
+
+        let clean = TaskList::new(&query, vec![row(task("a", 1))], Some(1), key());
+        let body = serde_json::to_value(&clean).unwrap();
+        assert!(
+            body.get("unreadable").is_none(),
+            "absent when there are none"
+        );
+    }
+
+    fn titles(page: &TaskList) -> Vec<&str> {
+        page.data.iter().map(|t| t.title.as_str()).collect()
     }
 }

@@ -278,6 +278,21 @@ pub struct Task {
     pub version: i64,
 }
 
+/// A stored task that does not read back as a valid [`Task`]: a row edited by hand, or
+/// written by an older version that let an invalid value through. It names the task and
+/// the member at fault, so that one task answers a problem and the rest of its workspace
+/// stays readable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("task `{id}` is stored in a form this server cannot read back: `{field}` {reason}")]
+pub struct UnreadableTask {
+    /// The task's id, as stored.
+    pub id: String,
+    /// The member that does not read back.
+    pub field: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
 /// The body of `POST /v1/tasks`: a valid new task. Unknown fields are refused.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -303,7 +318,8 @@ pub struct NewTask {
     #[serde(default)]
     #[schema(value_type = Vec<String>, max_items = 20)]
     pub labels: Labels,
-    /// RFC 3339 timestamp, or null (the default).
+    /// RFC 3339 timestamp, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z
+    /// once in UTC, or null (the default).
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Timestamp>,
@@ -360,7 +376,8 @@ pub struct TaskPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Vec<String>>, max_items = 20)]
     pub labels: Option<Option<Labels>>,
-    /// RFC 3339 timestamp; null clears it.
+    /// RFC 3339 timestamp, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z
+    /// once in UTC; null clears it.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Option<Timestamp>>,
@@ -502,14 +519,14 @@ mod tests {
 
     #[test]
     fn merge_patch_sets_clears_and_leaves_alone() {
-        let created = Timestamp::from_micros(1);
+        let created = Timestamp::from_micros(1).unwrap();
         let task = new_task(json!({
             "title": "t", "description": "d", "assignee": "ann", "labels": ["x"],
             "due_at": "2026-01-01T00:00:00Z"
         }))
         .unwrap()
         .into_task(created);
-        let now = Timestamp::from_micros(2);
+        let now = Timestamp::from_micros(2).unwrap();
 
         let next =
             patch(json!({"assignee": null, "labels": null, "description": null, "due_at": null}))
@@ -539,7 +556,7 @@ mod tests {
     fn a_patch_that_changes_nothing_is_not_a_change() {
         let task = new_task(json!({"title": "t"}))
             .unwrap()
-            .into_task(Timestamp::from_micros(1));
+            .into_task(Timestamp::from_micros(1).unwrap());
         assert!(
             patch(json!({}))
                 .unwrap()

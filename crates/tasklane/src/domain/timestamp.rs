@@ -1,4 +1,4 @@
-//! Instants in time, kept at microsecond precision in UTC.
+//! Instants in time, kept at microsecond precision in UTC, within the years 1 to 9999.
 
 use std::fmt;
 
@@ -12,20 +12,39 @@ use time::format_description::well_known::Rfc3339;
 /// read back always equals the value written, and ordering in SQL equals ordering here.
 /// Serialised as RFC 3339 (`2026-11-24T09:30:00.5Z`); parsed from RFC 3339 with any
 /// offset.
+///
+/// Only instants from [`Timestamp::MIN`] to [`Timestamp::MAX`] can be built, checked
+/// *after* the offset is applied: RFC 3339 writes four-digit years, so
+/// `9999-12-31T23:59:59-00:01` (in the year 10000 once in UTC) parses but could never be
+/// written back. Every value of this type therefore serialises, which is what keeps a
+/// stored task readable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The earliest instant: `0001-01-01T00:00:00Z`. (Year 0 is valid RFC 3339, but many
+    /// clients' date types start at year 1.)
+    pub const MIN: Timestamp = Timestamp(-62_135_596_800_000_000);
+    /// The latest instant: `9999-12-31T23:59:59.999999Z`.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999_999);
+
     /// The current instant.
     pub fn now() -> Self {
-        Self::from_datetime(OffsetDateTime::now_utc())
+        Self::from_datetime(OffsetDateTime::now_utc()).expect("the clock is within years 1 to 9999")
     }
 
-    /// Parses an RFC 3339 timestamp (`2026-11-24T09:30:00Z`, `...+02:00`).
+    /// Parses an RFC 3339 timestamp (`2026-11-24T09:30:00Z`, `...+02:00`) whose instant,
+    /// in UTC, lies from [`Timestamp::MIN`] to [`Timestamp::MAX`].
     pub fn parse(text: &str) -> Result<Self, String> {
-        OffsetDateTime::parse(text, &Rfc3339)
-            .map(Self::from_datetime)
-            .map_err(|_| format!("`{text}` is not an RFC 3339 timestamp"))
+        let at = OffsetDateTime::parse(text, &Rfc3339)
+            .map_err(|_| format!("`{text}` is not an RFC 3339 timestamp"))?;
+        Self::from_datetime(at).ok_or_else(|| {
+            format!(
+                "`{text}` is outside the range {} to {} once converted to UTC",
+                Self::MIN,
+                Self::MAX
+            )
+        })
     }
 
     /// Microseconds since the Unix epoch: the stored representation.
@@ -33,14 +52,20 @@ impl Timestamp {
         self.0
     }
 
-    /// The inverse of [`Timestamp::as_micros`].
-    pub fn from_micros(micros: i64) -> Self {
-        Timestamp(micros)
+    /// The inverse of [`Timestamp::as_micros`]; `None` outside [`Timestamp::MIN`] to
+    /// [`Timestamp::MAX`].
+    pub fn from_micros(micros: i64) -> Option<Self> {
+        (Self::MIN.0..=Self::MAX.0)
+            .contains(&micros)
+            .then_some(Timestamp(micros))
     }
 
-    fn from_datetime(at: OffsetDateTime) -> Self {
-        // Years 1..=9999 (all RFC 3339 can express) span about ±2^58 microseconds.
-        Timestamp((at.unix_timestamp_nanos() / 1_000) as i64)
+    fn from_datetime(at: OffsetDateTime) -> Option<Self> {
+        // Whole microseconds, rounded down (towards the past, before 1970 too) as
+        // truncating the digits does. Years -9999..=9999 (all `time` holds) span about
+        // ±2^58 microseconds, so the quotient fits.
+        let micros = at.unix_timestamp_nanos().div_euclid(1_000);
+        Self::from_micros(i64::try_from(micros).ok()?)
     }
 
     fn to_datetime(self) -> OffsetDateTime {
@@ -80,7 +105,59 @@ mod tests {
     fn normalises_offsets_to_utc_and_truncates_to_micros() {
         let t = Timestamp::parse("2026-11-24T10:30:00.123456789+01:00").unwrap();
         assert_eq!(t.to_string(), "2026-11-24T09:30:00.123456Z");
-        assert_eq!(Timestamp::from_micros(t.as_micros()), t);
+        assert_eq!(Timestamp::from_micros(t.as_micros()), Some(t));
+    }
+
+    #[test]
+    fn the_range_is_checked_in_utc() {
+        let last = Timestamp::parse("9999-12-31T23:59:59.999999Z").unwrap();
+        assert_eq!(last, Timestamp::MAX);
+        assert_eq!(last.to_string(), "9999-12-31T23:59:59.999999Z");
+        let first = Timestamp::parse("0001-01-01T00:00:00Z").unwrap();
+        assert_eq!(
+            (first, first.to_string().as_str()),
+            (Timestamp::MIN, "0001-01-01T00:00:00Z")
+        );
+        // Inside the range as written, outside it in UTC.
+        for text in [
+            "9999-12-31T23:59:59-00:01",
+            "9999-12-31T23:59:59-23:59",
+            "0001-01-01T00:00:00+00:01",
+            "0001-01-01T23:58:59+23:59",
+            "0000-06-01T00:00:00Z",
+        ] {
+            let error = Timestamp::parse(text).unwrap_err();
+            assert!(error.contains("outside the range"), "{text}: {error}");
+        }
+        // The extreme offsets, where the UTC instant stays inside.
+        assert_eq!(
+            Timestamp::parse("9999-12-31T23:59:59+23:59")
+                .unwrap()
+                .to_string(),
+            "9999-12-31T00:00:59Z"
+        );
+        assert_eq!(
+            Timestamp::parse("0001-01-01T00:00:00-23:59")
+                .unwrap()
+                .to_string(),
+            "0001-01-01T23:59:00Z"
+        );
+        assert_eq!(Timestamp::from_micros(Timestamp::MAX.as_micros() + 1), None);
+        assert_eq!(Timestamp::from_micros(Timestamp::MIN.as_micros() - 1), None);
+        assert_eq!(Timestamp::from_micros(i64::MAX), None);
+    }
+
+    #[test]
+    fn every_timestamp_writes_back_as_itself() {
+        for t in [Timestamp::MIN, Timestamp::MAX, Timestamp::now()] {
+            assert_eq!(Timestamp::parse(&t.to_string()), Ok(t));
+        }
+    }
+
+    #[test]
+    fn fractions_before_1970_are_truncated_towards_the_past() {
+        let t = Timestamp::parse("1969-12-31T23:59:59.9999995Z").unwrap();
+        assert_eq!(t.to_string(), "1969-12-31T23:59:59.999999Z");
     }
 
     #[test]

@@ -166,35 +166,45 @@ fn bench_routes() -> Router<AppState> {
 struct Readiness {
     /// `ready`, `degraded` (serving, but from the database only) or `unavailable`.
     status: &'static str,
-    /// `ok` or `unavailable`.
+    /// `ok`, `unavailable` (not answering) or `damaged` (answering, but its task table
+    /// cannot be read: an operator must restore it).
     database: &'static str,
     /// `ok` or `degraded` (Redis not answering, or a write not yet confirmed).
     cache: &'static str,
 }
 
-/// Readiness: `200` while the database answers (`degraded` when the cache stands
-/// aside), `503` when it does not.
+/// Readiness: `200` while the database serves reads (`degraded` when the cache stands
+/// aside), `503` when it does not: not answering, or damaged. It reads a row of the
+/// task table as a list would, so a database that answers but cannot serve a list is
+/// not reported ready.
 #[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
     (status = 200, description = "Serving", body = Readiness),
-    (status = 503, description = "The database is not answering", body = Readiness),
+    (status = 503, description = "The database is not answering, or it is damaged", body = Readiness),
 ))]
 async fn readyz(State(app): State<AppState>) -> Response {
-    let database = app.tasks.database_answers().await;
+    let database = match app.tasks.ping_database().await {
+        Ok(()) => "ok",
+        Err(crate::store::StoreError::Damaged(cause)) => {
+            tracing::error!(error = %cause, "not ready: the database is damaged; restore it from a backup");
+            "damaged"
+        }
+        Err(_) => "unavailable",
+    };
     let cache = app.tasks.health().await;
     let readiness = Readiness {
         status: match (database, cache) {
-            (false, _) => "unavailable",
-            (true, CacheHealth::Degraded) => "degraded",
-            (true, CacheHealth::Ok) => "ready",
+            ("ok", CacheHealth::Degraded) => "degraded",
+            ("ok", CacheHealth::Ok) => "ready",
+            _ => "unavailable",
         },
-        database: if database { "ok" } else { "unavailable" },
+        database,
         cache: if cache == CacheHealth::Ok {
             "ok"
         } else {
             "degraded"
         },
     };
-    let status = if database {
+    let status = if database == "ok" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

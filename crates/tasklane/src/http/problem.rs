@@ -97,6 +97,38 @@ impl From<StoreError> for Problem {
                     "the database is unavailable; retry shortly",
                 )
             }
+            StoreError::TimedOut(cause) => {
+                tracing::warn!(error = %cause, "a statement ran past the time limit");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database stopped this request's query at the request timeout; retry, \
+                     or narrow the query",
+                )
+            }
+            StoreError::Damaged(cause) => {
+                tracing::error!(error = %cause, "the database is damaged; restore it from a backup");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is damaged and cannot serve this request; an operator must \
+                     restore it",
+                )
+                .retry_after(std::time::Duration::from_secs(60))
+            }
+            StoreError::Unreadable(task) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "{task}; delete it (DELETE /v1/tasks/{}) or have an operator repair the row",
+                    task.id
+                ),
+            ),
+            StoreError::Unstorable(task) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "`{}` {}: the task would not read back as sent, so nothing was written",
+                    task.field, task.reason
+                ),
+            )
+            .at(task.field),
             StoreError::Database(cause) => {
                 tracing::error!(error = %cause, "database error");
                 Problem::new(

@@ -64,17 +64,17 @@ fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
     path = "/v1/tasks",
     tag = "tasks",
     params(
-        ("status" = Option<String>, Query, description = "Comma list of statuses; any matches (`todo,in_progress`)."),
-        ("priority" = Option<String>, Query, description = "Comma list of priorities; any matches (`high,urgent`)."),
-        ("assignee" = Option<String>, Query, description = "Exact assignee. Unassigned tasks never match."),
-        ("label" = Option<Vec<String>>, Query, explode, description = "Repeatable; a task must carry every label given."),
-        ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339: due strictly before. Tasks with no due date never match."),
-        ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339: due at or after. Tasks with no due date never match."),
-        ("q" = Option<String>, Query, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
+        ("status" = Option<String>, Query, description = "Comma list of at most 4 statuses; any matches (`todo,in_progress`)."),
+        ("priority" = Option<String>, Query, description = "Comma list of at most 4 priorities; any matches (`high,urgent`)."),
+        ("assignee" = Option<String>, Query, min_length = 1, max_length = 100, description = "Exact assignee (1 to 100 characters). Unassigned tasks never match."),
+        ("label" = Option<Vec<String>>, Query, explode, max_items = 20, description = "Repeatable, at most 20 times (a task carries no more), each 1 to 50 characters; a task must carry every label given."),
+        ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due strictly before. Tasks with no due date never match."),
+        ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due at or after. Tasks with no due date never match."),
+        ("q" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
         ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date counts as later than any date), `priority` (low < medium < high < urgent) or `title` (by code point); prefix `-` for descending. Ties are broken by id in the same direction."),
         ("page" = Option<i32>, Query, minimum = 1, maximum = 2147483647, description = "1-based page number (default 1). Not with `cursor`."),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
-        ("cursor" = Option<String>, Query, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`."),
+        ("cursor" = Option<String>, Query, max_length = 8192, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`. Signed by the server: any other text is refused."),
         ("total" = Option<bool>, Query, description = "`false` leaves out `total` and `total_pages`, so the database does not count every match: on a large workspace the count costs far more than the page. Default `true`."),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
@@ -90,7 +90,8 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let query = crate::domain::ListQuery::parse(raw.as_deref().unwrap_or(""))?;
+    let query =
+        crate::domain::ListQuery::parse(raw.as_deref().unwrap_or(""), app.tasks.cursor_key())?;
     let client = if_none_match(&headers)?;
     let client_has = |etag: &ETag| client.as_ref().is_some_and(|tags| tags.has_weakly(etag));
     Ok(match app.tasks.list(&scope, &query, client_has).await? {
@@ -151,6 +152,7 @@ pub async fn create(
         (status = 304, description = "Unchanged"),
         (status = 400, description = "Malformed If-None-Match", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
@@ -191,6 +193,7 @@ pub async fn get(
         (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable, or the write could not be confirmed (retry with the same Idempotency-Key)", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]

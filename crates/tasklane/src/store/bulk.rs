@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
 use super::StoreError;
+use super::row::storable;
 use super::sql::{Bind, Runner, SqlStore, advance_generation, insert_labels, upsert_tasks};
 use crate::domain::{Scope, Task};
 
@@ -44,6 +45,8 @@ where
     Option<i64>: Bind<DB>,
 {
     async fn load(&self, scope: &Scope, tasks: &[Task]) -> Result<(), StoreError> {
+        // As every write: nothing is stored that would not read back.
+        tasks.iter().try_for_each(storable)?;
         let mut tx = self.writer.begin().await?;
         for chunk in tasks.chunks(ROWS_PER_STATEMENT) {
             DB::execute(&mut *tx, upsert_tasks(scope, chunk)).await?;

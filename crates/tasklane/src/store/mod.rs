@@ -5,10 +5,19 @@
 //! concurrency atomically (a version precondition is checked inside the write's
 //! transaction, never before it). Every write transaction also advances its scope's
 //! generation row, which strict consistency reads (see [`crate::cache`]).
+//!
+//! What reaches a store is bounded, and what it keeps can be read back: a task is
+//! written only after it has been read back from the very row and body it would become
+//! (so no write can leave a task that later reads fail on), a row that still does not
+//! read back (edited by hand, or left by an older version) fails only the reads of that
+//! one task, and a server's store has the database stop work that runs past the
+//! request timeout (every statement on PostgreSQL, every list on SQLite, where nothing
+//! else grows with the data), so that no request can hold a connection for longer.
 
 mod bulk;
 mod open;
 mod postgres;
+mod row;
 #[cfg(feature = "baselines")]
 mod slowed;
 mod sql;
@@ -20,7 +29,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
+use crate::domain::{
+    CursorKey, ListQuery, PageRow, Scope, Task, TaskId, TaskPatch, UnreadableTask,
+};
 
 pub use bulk::BulkLoad;
 pub use open::{OpenError, Opening};
@@ -96,6 +107,19 @@ pub enum StoreError {
     /// The database could not be reached in time (pool exhausted, I/O, locked).
     #[error("the database is unavailable: {0}")]
     Unavailable(Arc<sqlx::Error>),
+    /// A statement ran past the store's time limit and the database stopped it.
+    #[error("the database stopped a statement at the time limit: {0}")]
+    TimedOut(Arc<sqlx::Error>),
+    /// The database reports its own data damaged (a corrupt SQLite file, a corrupt
+    /// PostgreSQL page or index): no retry helps until an operator restores it.
+    #[error("the database is damaged: {0}")]
+    Damaged(Arc<sqlx::Error>),
+    /// The stored task does not read back as a valid task.
+    #[error(transparent)]
+    Unreadable(UnreadableTask),
+    /// The task would not read back as written, so it was not written.
+    #[error("not written: {0}")]
+    Unstorable(UnreadableTask),
     /// Anything else the database reported.
     #[error("database error: {0}")]
     Database(Arc<sqlx::Error>),
@@ -103,30 +127,64 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        if matches!(&error, sqlx::Error::Database(db) if db.is_unique_violation()) {
-            StoreError::Conflict
-        } else if is_unavailable(&error) {
-            StoreError::Unavailable(Arc::new(error))
-        } else {
-            StoreError::Database(Arc::new(error))
-        }
+        let wrap = match classify(&error) {
+            Fault::Conflict => return StoreError::Conflict,
+            Fault::Unavailable => StoreError::Unavailable,
+            Fault::TimedOut => StoreError::TimedOut,
+            Fault::Damaged => StoreError::Damaged,
+            Fault::Other => StoreError::Database,
+        };
+        wrap(Arc::new(error))
     }
 }
 
-/// Whether an error means "the database cannot serve right now, retry" rather than a
-/// fault in a statement: no connection, a connection lost, a server shutting down or
-/// out of connections, SQLite's lock wait expired.
-fn is_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // SQLite: SQLITE_BUSY (5). PostgreSQL: class 08 (connection exception),
-            // 57P01-57P03 (shutting down, crashed, cannot connect now), 53300 (too many
-            // connections).
-            code == "5" || code.starts_with("08") || code.starts_with("57P") || code == "53300"
+/// What a database error means for the request that met it.
+enum Fault {
+    /// A unique key was taken first.
+    Conflict,
+    /// The database cannot serve right now; retry: no connection, a connection lost, a
+    /// server shutting down or out of connections, SQLite's lock wait expired.
+    Unavailable,
+    /// The statement ran past the time limit (PostgreSQL's `statement_timeout`,
+    /// SQLite's progress handler).
+    TimedOut,
+    /// The database's own data is damaged.
+    Damaged,
+    /// A fault in the statement.
+    Other,
+}
+
+fn classify(error: &sqlx::Error) -> Fault {
+    let db = match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            return Fault::Unavailable;
         }
-        _ => false,
+        sqlx::Error::Database(db) if db.is_unique_violation() => return Fault::Conflict,
+        sqlx::Error::Database(db) => db,
+        _ => return Fault::Other,
+    };
+    let code = db.code().unwrap_or_default();
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // Extended result codes; the primary code is the low byte. SQLITE_BUSY (5),
+        // SQLITE_INTERRUPT (9), SQLITE_CORRUPT (11), SQLITE_NOTADB (26).
+        match code.parse::<i32>().map_or(0, |code| code & 0xff) {
+            5 => Fault::Unavailable,
+            9 => Fault::TimedOut,
+            11 | 26 => Fault::Damaged,
+            _ => Fault::Other,
+        }
+    } else if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+        // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutting down,
+        // crashed, cannot connect now), 53300 (too many connections).
+        Fault::Unavailable
+    } else if code == "57014" {
+        // query_canceled: `statement_timeout` (nothing else here cancels statements).
+        Fault::TimedOut
+    } else if code == "XX001" || code == "XX002" {
+        // data_corrupted, index_corrupted.
+        Fault::Damaged
+    } else {
+        Fault::Other
     }
 }
 
@@ -171,14 +229,24 @@ pub trait Store: Send + Sync + 'static {
     /// (0 before the first).
     async fn generation(&self, scope: &Scope) -> Result<u64, StoreError>;
 
+    /// Reads as a list does, cheaply: the first row of the task table through its
+    /// primary index, so a database that answers but whose task table cannot be read
+    /// (a damaged file) fails it too. For readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The key this database's cursors are signed with, the same for every instance
+    /// that opens it.
+    fn cursor_key(&self) -> &CursorKey;
+
     /// Waits for in-flight operations, then closes every connection.
     async fn close(&self);
 
-    /// Up to `query.limit + 1` matching tasks in order from the query's position, and
-    /// how many match in all, read from one snapshot.
+    /// Up to `query.limit + 1` matching rows in order from the query's position, and
+    /// how many match in all, read from one snapshot. A row that does not read back as
+    /// a task is returned as such, not as an error for the whole list.
     async fn list(
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError>;
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError>;
 }

@@ -5,17 +5,26 @@
 //! `If-Match` writes cannot both pass; a list reads its page and its total in one
 //! `REPEATABLE READ` snapshot. The pool reconnects by itself when the database comes
 //! back after an outage; meanwhile requests fail with `503`.
+//!
+//! A server's pool opens every connection with `statement_timeout` set to its limit, so
+//! PostgreSQL itself cancels a statement that runs longer (lock waits included), and
+//! the request that sent it answers `503` and gives its connection back; the database
+//! does not go on working for a client that has already been answered.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{Connection, Postgres};
 
 use super::open::{OpenError, Opening};
-use super::sql::{Dialect, SqlStore, runner};
+use super::sql::{Dialect, Interrupt, SqlStore, cursor_key, runner};
 
 runner!(Postgres);
+
+/// Nothing to arm per list: `statement_timeout`, set on every connection, already
+/// ends every statement past the limit.
+impl Interrupt for Postgres {}
 
 /// Tasks in a PostgreSQL database.
 pub type PostgresStore = SqlStore<Postgres>;
@@ -23,15 +32,49 @@ pub type PostgresStore = SqlStore<Postgres>;
 impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://user:password@host:5432/database`) and applies the
     /// embedded migrations; with [`Opening::Existing`], only to a database that already
-    /// has them.
-    pub async fn connect(url: &str, opening: Opening) -> Result<Self, OpenError> {
-        probe(url, opening).await?;
+    /// has them. With a `limit`, the database cancels any statement of the pool's that
+    /// runs longer.
+    pub async fn connect(
+        url: &str,
+        opening: Opening,
+        limit: Option<Duration>,
+    ) -> Result<Self, OpenError> {
+        let options = PgConnectOptions::from_str(url)?;
+        // One connection first, for the migrations, without the limit (one may take
+        // longer than any request). Opening it alone also reports at once why the
+        // database cannot be reached (connection refused, no such database,
+        // authentication failed), where a pool retries until its acquire timeout and
+        // then reports only that it timed out.
+        let mut setup = tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| OpenError::NoAnswer(PROBE_TIMEOUT))??;
+        if opening == Opening::Existing {
+            let migrated: bool =
+                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(&mut setup)
+                    .await?;
+            if !migrated {
+                return Err(OpenError::NotMigrated);
+            }
+        }
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut setup)
+            .await?;
+        let cursor_key = cursor_key::<Postgres>(&mut setup).await?;
+        setup.close().await?;
+        let options = match limit {
+            // Whole milliseconds, at least one (0 would mean no limit at all).
+            Some(limit) => options.options([(
+                "statement_timeout",
+                format!("{}ms", limit.as_millis().max(1)),
+            )]),
+            None => options,
+        };
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
+            .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let dialect = Dialect {
             lock_for_write: " FOR UPDATE",
             snapshot: Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
@@ -40,30 +83,11 @@ impl SqlStore<Postgres> {
             writer: pool.clone(),
             readers: pool,
             dialect,
+            cursor_key,
+            limit,
         })
     }
 }
 
 /// How long the first connection may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Opens one connection first: a pool retries a refused connection until its acquire
-/// timeout and then reports only that it timed out, where this reports at once why
-/// (connection refused, no such database, authentication failed).
-async fn probe(url: &str, opening: Opening) -> Result<(), OpenError> {
-    let options = PgConnectOptions::from_str(url)?;
-    let mut connection = tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&options))
-        .await
-        .map_err(|_| OpenError::NoAnswer(PROBE_TIMEOUT))??;
-    if opening == Opening::Existing {
-        let migrated: bool =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                .fetch_one(&mut connection)
-                .await?;
-        if !migrated {
-            return Err(OpenError::NotMigrated);
-        }
-    }
-    connection.close().await?;
-    Ok(())
-}

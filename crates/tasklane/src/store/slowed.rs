@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Idempotency, Precondition, Store, StoreError};
-use crate::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
+use crate::domain::{CursorKey, ListQuery, PageRow, Scope, Task, TaskId, TaskPatch};
 
 /// Another store, with every read (list or single task) held back by `delay` after
 /// its query.
@@ -68,6 +68,14 @@ impl Store for SlowedReads {
         self.inner.generation(scope).await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        self.inner.cursor_key()
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }
@@ -76,7 +84,7 @@ impl Store for SlowedReads {
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
         let read = self.inner.list(scope, query).await;
         tokio::time::sleep(self.delay).await;
         read

@@ -7,13 +7,18 @@
 //! snapshot isolation, pools and pragmas) is a [`Dialect`] and a constructor in
 //! `sqlite.rs` and `postgres.rs`.
 
-use async_trait::async_trait;
-use sqlx::{Database, Encode, FromRow, Pool, QueryBuilder, Type};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use async_trait::async_trait;
+use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
+
+use super::row::{COLUMNS, TaskRow, storable};
 use super::{Idempotency, Precondition, Store, StoreError};
 use crate::domain::{
-    ListQuery, Position, Priority, Scope, SortKey, SortValue, Task, TaskId, TaskPatch, Timestamp,
-    parse_variant,
+    CursorKey, ListQuery, PageRow, Position, Scope, SortKey, SortValue, Task, TaskId, TaskPatch,
+    Timestamp,
 };
 
 /// A value both stores can bind.
@@ -21,49 +26,6 @@ pub trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static
 impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static> Bind<DB> for T {}
 
 type Builder<'args, DB> = QueryBuilder<'args, DB>;
-
-const COLUMNS: &str = "id, title, description, status, priority, assignee, labels, due_at, created_at, updated_at, version";
-
-/// A `tasks` row as either database returns it.
-#[derive(FromRow)]
-pub(super) struct TaskRow {
-    id: String,
-    title: String,
-    description: String,
-    status: String,
-    priority: i64,
-    assignee: Option<String>,
-    labels: String,
-    due_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-    version: i64,
-}
-
-impl TryFrom<TaskRow> for Task {
-    type Error = StoreError;
-
-    fn try_from(row: TaskRow) -> Result<Task, StoreError> {
-        let corrupt = |what: &str| {
-            StoreError::from(sqlx::Error::Decode(
-                format!("task {}: bad {what}", row.id).into(),
-            ))
-        };
-        Ok(Task {
-            id: row.id.parse().map_err(|_| corrupt("id"))?,
-            status: parse_variant(&row.status).map_err(|_| corrupt("status"))?,
-            priority: Priority::from_rank(row.priority).ok_or_else(|| corrupt("priority"))?,
-            labels: serde_json::from_str(&row.labels).map_err(|_| corrupt("labels"))?,
-            title: row.title,
-            description: row.description,
-            assignee: row.assignee,
-            due_at: row.due_at.map(Timestamp::from_micros),
-            created_at: Timestamp::from_micros(row.created_at),
-            updated_at: Timestamp::from_micros(row.updated_at),
-            version: row.version,
-        })
-    }
-}
 
 /// `{statement} WHERE id = ? AND scope = ?`: one task, never another scope's.
 fn one_task<'args, DB: Database>(statement: &str, scope: &Scope, id: TaskId) -> Builder<'args, DB>
@@ -98,18 +60,19 @@ where
          created_at, updated_at, version, title_folded, description_folded) ",
     );
     sql.push_values(tasks, |mut row, task| {
-        row.push_bind(task.id.to_string())
+        let stored = TaskRow::of(task);
+        row.push_bind(stored.id)
             .push_bind(scope.as_str().to_owned())
-            .push_bind(task.title.clone())
-            .push_bind(task.description.clone())
-            .push_bind(task.status.as_str().to_owned())
-            .push_bind(task.priority.rank())
-            .push_bind(task.assignee.clone())
-            .push_bind(serde_json::to_string(&task.labels).expect("labels serialise"))
-            .push_bind(task.due_at.map(Timestamp::as_micros))
-            .push_bind(task.created_at.as_micros())
-            .push_bind(task.updated_at.as_micros())
-            .push_bind(task.version)
+            .push_bind(stored.title)
+            .push_bind(stored.description)
+            .push_bind(stored.status)
+            .push_bind(stored.priority)
+            .push_bind(stored.assignee)
+            .push_bind(stored.labels)
+            .push_bind(stored.due_at)
+            .push_bind(stored.created_at)
+            .push_bind(stored.updated_at)
+            .push_bind(stored.version)
             .push_bind(task.title.to_lowercase())
             .push_bind(task.description.to_lowercase());
     });
@@ -280,11 +243,22 @@ where
     if let Some(assignee) = &filter.assignee {
         sql.push(" AND assignee = ").push_bind(assignee.clone());
     }
-    for label in &filter.labels {
+    // Every label given: one index scan per label and one grouping, so the cost grows
+    // with the number of labels. (One `IN (subquery)` per label made PostgreSQL plan a
+    // join of as many relations, whose planning time grows much faster: 200 labels took
+    // over 30 s.) A task's label rows are distinct, so a count equal to the number of
+    // labels asked for means it carries all of them.
+    if !filter.labels.is_empty() {
         sql.push(" AND id IN (SELECT task_id FROM task_labels WHERE scope = ")
             .push_bind(scope.as_str().to_owned())
-            .push(" AND label = ")
-            .push_bind(label.clone())
+            .push(" AND label IN (");
+        let mut list = sql.separated(", ");
+        for label in &filter.labels {
+            list.push_bind(label.clone());
+        }
+        let count = i64::try_from(filter.labels.len()).expect("a bounded number of labels");
+        sql.push(") GROUP BY task_id HAVING COUNT(*) = ")
+            .push_bind(count)
             .push(")");
     }
     // `due_sort` (indexed) is `due_at` with no due date as the largest value: exact for
@@ -352,7 +326,7 @@ where
                 SortValue::Int(value) => sql.push_bind(*value),
                 SortValue::Text(value) => sql.push_bind(value.clone()),
             };
-            sql.push(", ").push_bind(cursor.id.to_string()).push(")");
+            sql.push(", ").push_bind(cursor.id.clone()).push(")");
             0
         }
     };
@@ -383,6 +357,9 @@ pub struct SqlStore<DB: Database> {
     pub(super) writer: Pool<DB>,
     pub(super) readers: Pool<DB>,
     pub(super) dialect: Dialect,
+    pub(super) cursor_key: CursorKey,
+    /// How long a list may run (a server's request timeout), if limited.
+    pub(super) limit: Option<Duration>,
 }
 
 impl<DB: Database> Clone for SqlStore<DB> {
@@ -391,7 +368,87 @@ impl<DB: Database> Clone for SqlStore<DB> {
             writer: self.writer.clone(),
             readers: self.readers.clone(),
             dialect: self.dialect,
+            cursor_key: self.cursor_key.clone(),
+            limit: self.limit,
         }
+    }
+}
+
+impl<DB: Database> SqlStore<DB> {
+    /// The pool reads run on (each connection under the store's time limit on
+    /// PostgreSQL), for a tool or a test that runs a statement of its own.
+    pub fn read_pool(&self) -> &Pool<DB> {
+        &self.readers
+    }
+}
+
+/// The key cursors are signed with, from the `server_secrets` table: the first store
+/// to open a database generates it, every later one (any instance, any restart) reads
+/// that one, so they all accept each other's cursors. Two instances starting at once
+/// both insert, one insert wins, and both read the winner's.
+pub(super) async fn cursor_key<DB: Runner>(
+    conn: &mut DB::Connection,
+) -> Result<CursorKey, sqlx::Error>
+where
+    String: Bind<DB>,
+{
+    let mut insert =
+        QueryBuilder::new("INSERT INTO server_secrets (name, secret) VALUES ('cursor', ");
+    insert
+        .push_bind(CursorKey::generate().to_hex())
+        .push(") ON CONFLICT (name) DO NOTHING");
+    let select = QueryBuilder::new("SELECT secret FROM server_secrets WHERE name = 'cursor'");
+    let stored = async {
+        DB::execute(&mut *conn, insert).await?;
+        DB::fetch_text(conn, select).await
+    };
+    let stored = stored.await.map_err(|error| match error {
+        StoreError::Unavailable(cause)
+        | StoreError::TimedOut(cause)
+        | StoreError::Damaged(cause)
+        | StoreError::Database(cause) => {
+            Arc::try_unwrap(cause).unwrap_or_else(|cause| sqlx::Error::Protocol(cause.to_string()))
+        }
+        other => sqlx::Error::Protocol(other.to_string()),
+    })?;
+    CursorKey::from_hex(stored.as_deref().unwrap_or_default()).ok_or_else(|| {
+        sqlx::Error::Decode("server_secrets: the cursor key is not 64 hexadecimal digits".into())
+    })
+}
+
+/// How a driver stops a list that runs past the store's limit.
+///
+/// A list is the one read whose cost grows with the data and the query (a count, a
+/// text search over a workspace); every other statement reads or writes rows by key.
+#[async_trait]
+pub trait Interrupt: Database {
+    /// Stops whatever runs on `conn` once `limit` has passed, until the returned guard
+    /// is dropped. The default arms nothing: for a database that already ends every
+    /// statement of the pool's past the limit by itself.
+    async fn arm(
+        _conn: &mut Self::Connection,
+        _limit: Duration,
+    ) -> Result<Option<Armed>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A deadline armed on a connection for one list: dropping it when the list is done
+/// disarms it, without another round trip to the connection, so the connection's
+/// later users never meet a deadline long past.
+pub struct Armed(Arc<AtomicBool>);
+
+impl Armed {
+    /// A new, live guard and the flag its deadline checks.
+    pub(super) fn new() -> (Armed, Arc<AtomicBool>) {
+        let live = Arc::new(AtomicBool::new(true));
+        (Armed(live.clone()), live)
+    }
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -402,22 +459,17 @@ impl<DB: Database> Clone for SqlStore<DB> {
 /// associated type, so its lifetime cannot be shortened), so each driver gets these
 /// four from one macro, [`runner!`].
 #[async_trait]
-pub trait Runner: Database {
+pub trait Runner: Database + Interrupt {
     /// Runs a statement for its effect.
     async fn execute(
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<(), StoreError>;
-    /// At most one task.
-    async fn fetch_task(
+    /// Every task row the statement returns.
+    async fn fetch_rows(
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
-    ) -> Result<Option<Task>, StoreError>;
-    /// Every task the statement returns.
-    async fn fetch_tasks(
-        conn: &mut Self::Connection,
-        sql: QueryBuilder<'_, Self>,
-    ) -> Result<Vec<Task>, StoreError>;
+    ) -> Result<Vec<TaskRow>, StoreError>;
     /// Every API token the statement returns.
     async fn fetch_tokens(
         conn: &mut Self::Connection,
@@ -447,24 +499,11 @@ macro_rules! runner {
                 Ok(())
             }
 
-            async fn fetch_task(
+            async fn fetch_rows(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 mut sql: sqlx::QueryBuilder<'_, $db>,
-            ) -> Result<Option<$crate::domain::Task>, $crate::store::StoreError> {
-                let row: Option<$crate::store::sql::TaskRow> =
-                    sql.build_query_as().fetch_optional(conn).await?;
-                row.map($crate::domain::Task::try_from).transpose()
-            }
-
-            async fn fetch_tasks(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                mut sql: sqlx::QueryBuilder<'_, $db>,
-            ) -> Result<Vec<$crate::domain::Task>, $crate::store::StoreError> {
-                let rows: Vec<$crate::store::sql::TaskRow> =
-                    sql.build_query_as().fetch_all(conn).await?;
-                rows.into_iter()
-                    .map($crate::domain::Task::try_from)
-                    .collect()
+            ) -> Result<Vec<$crate::store::row::TaskRow>, $crate::store::StoreError> {
+                Ok(sql.build_query_as().fetch_all(conn).await?)
             }
 
             async fn fetch_tokens(
@@ -504,6 +543,20 @@ where
     Option<String>: Bind<DB>,
     Option<i64>: Bind<DB>,
 {
+    /// One task, or `None`; a row that does not read back is an error naming it.
+    async fn fetch_task(
+        conn: &mut DB::Connection,
+        sql: QueryBuilder<'_, DB>,
+    ) -> Result<Option<Task>, StoreError> {
+        let Some(row) = DB::fetch_rows(conn, sql).await?.pop() else {
+            return Ok(None);
+        };
+        Task::try_from(row).map(Some).map_err(|error| {
+            tracing::error!(%error, "a stored task does not read back");
+            StoreError::Unreadable(error)
+        })
+    }
+
     /// The task a write is about, locked and checked inside the write's transaction.
     async fn fetch_for_write(
         &self,
@@ -514,7 +567,7 @@ where
     ) -> Result<Task, StoreError> {
         let mut sql = select_task(scope, id);
         sql.push(self.dialect.lock_for_write);
-        let current = DB::fetch_task(conn, sql)
+        let current = Self::fetch_task(conn, sql)
             .await?
             .ok_or(StoreError::NotFound)?;
         expected.check(current.version)?;
@@ -590,13 +643,15 @@ where
         }
     }
 
-    /// Writes `task`'s row and label rows, and advances the scope's generation.
+    /// Writes `task`'s row and label rows, and advances the scope's generation; refuses
+    /// a task that would not read back as it is.
     async fn write_task(
         &self,
         conn: &mut DB::Connection,
         scope: &Scope,
         task: &Task,
     ) -> Result<(), StoreError> {
+        storable(task)?;
         let task = std::slice::from_ref(task);
         DB::execute(&mut *conn, upsert_tasks(scope, task)).await?;
         DB::execute(&mut *conn, delete_labels(task[0].id)).await?;
@@ -636,7 +691,7 @@ where
     }
 
     async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
-        DB::fetch_task(&mut *self.readers.acquire().await?, select_task(scope, id)).await
+        Self::fetch_task(&mut *self.readers.acquire().await?, select_task(scope, id)).await
     }
 
     async fn update(
@@ -674,7 +729,14 @@ where
         expected: &Precondition,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin().await?;
-        self.fetch_for_write(&mut tx, scope, id, expected).await?;
+        // Only the version is read: a task whose row does not read back can still be
+        // deleted, which is how a user gets rid of one.
+        let mut sql = one_task("SELECT version FROM tasks", scope, id);
+        sql.push(self.dialect.lock_for_write);
+        let current = DB::fetch_integer(&mut tx, sql)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        expected.check(current)?;
         DB::execute(&mut *tx, delete_task(scope, id)).await?;
         DB::execute(&mut *tx, advance_generation(scope)).await?;
         tx.commit().await?;
@@ -693,12 +755,26 @@ where
         Ok(generation.unwrap_or(0) as u64)
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let probe = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks ORDER BY id LIMIT 1"));
+        DB::fetch_rows(&mut *self.readers.acquire().await?, probe).await?;
+        Ok(())
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        &self.cursor_key
+    }
+
     async fn list(
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
         let mut tx = self.readers.begin().await?;
+        let _armed = match self.limit {
+            Some(limit) => DB::arm(&mut tx, limit).await?,
+            None => None,
+        };
         if let Some(statement) = self.dialect.snapshot {
             DB::execute(&mut *tx, QueryBuilder::new(statement)).await?;
         }
@@ -708,9 +784,19 @@ where
         } else {
             None
         };
-        let tasks = DB::fetch_tasks(&mut tx, page(scope, query)).await?;
+        let rows = DB::fetch_rows(&mut tx, page(scope, query)).await?;
         tx.commit().await?;
-        Ok((tasks, total))
+        let rows = rows
+            .into_iter()
+            .map(|row| PageRow {
+                key: row.sort_value(query.sort.key),
+                id: row.id.clone(),
+                task: Task::try_from(row).inspect_err(|error| {
+                    tracing::error!(%error, "a stored task does not read back; lists leave it out");
+                }),
+            })
+            .collect();
+        Ok((rows, total))
     }
 }
 

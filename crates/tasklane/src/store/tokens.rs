@@ -53,16 +53,17 @@ impl TryFrom<TokenRow> for ApiToken {
     type Error = StoreError;
 
     fn try_from(row: TokenRow) -> Result<ApiToken, StoreError> {
-        let id = row.id.parse().map_err(|_| {
+        let corrupt = |what: &str| {
             StoreError::from(sqlx::Error::Decode(
-                format!("token {}: bad id", row.id).into(),
+                format!("token {}: bad {what}", row.id).into(),
             ))
-        })?;
+        };
         Ok(ApiToken {
-            id,
+            id: row.id.parse().map_err(|_| corrupt("id"))?,
+            created_at: Timestamp::from_micros(row.created_at)
+                .ok_or_else(|| corrupt("created_at"))?,
             workspace: row.workspace,
             member: row.member,
-            created_at: Timestamp::from_micros(row.created_at),
         })
     }
 }

@@ -28,6 +28,15 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// A server over a new, empty database, with `configure` applied to its default test
+/// options.
+pub async fn spawn_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
+    let database = fresh_database().await;
+    let mut app = spawn_app_configured(&database, configure).await;
+    app.database = Some(database);
+    app
+}
+
 /// A server over `database` (to restart one on the same data), with the test Redis if
 /// this run has one.
 pub async fn spawn_app_on(database: &TestDatabase) -> TestApp {
@@ -306,5 +315,20 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Runs one statement on a test database directly, behind the server's back, as an
+/// operator's hand edit (or an older version's write) would.
+pub async fn execute_sql(url: &str, statement: &str) {
+    use sqlx::Connection;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(statement).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, titles};
+use crate::common::fresh_database;
+use crate::helpers::{TestApp, spawn_app, spawn_app_on, titles};
 
 /// Seven tasks that tell every filter apart.
 async fn seeded() -> TestApp {
@@ -293,4 +294,23 @@ async fn a_cursor_survives_writes_before_its_position() {
         ["t3", "t4", "t5"]
     );
     assert_eq!(app.titles("limit=3&page=2").await, ["t4", "t5"]);
+}
+
+#[tokio::test]
+async fn a_cursor_continues_on_every_instance_and_after_a_restart() {
+    let database = fresh_database().await;
+    let first = spawn_app_on(&database).await;
+    for title in ["a", "b", "c"] {
+        first.create_titled(title).await;
+    }
+    let page = first.list("sort=title&limit=1").await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    // Cursors are signed with a key kept in the database, so another instance on it
+    // takes them, and so does any instance started later.
+    let other = spawn_app_on(&database).await;
+    let next = format!("sort=title&limit=1&cursor={cursor}");
+    assert_eq!(other.titles(&next).await, ["b"]);
+    drop((first, other));
+    let restarted = spawn_app_on(&database).await;
+    assert_eq!(restarted.titles(&next).await, ["b"]);
 }

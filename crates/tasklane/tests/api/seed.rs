@@ -73,7 +73,7 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
         "assignee=ana",
         "q=ship",
     ] {
-        let query = ListQuery::parse(filter).unwrap();
+        let query = ListQuery::parse(filter, storage.tasks.cursor_key()).unwrap();
         let (_, count) = storage.tasks.list(&scope, &query).await.unwrap();
         let count = count.expect("counted by default");
         assert!(0 < count && count < 250, "{filter}: {count} of 251");

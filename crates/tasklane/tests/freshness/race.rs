@@ -110,7 +110,7 @@ async fn concurrent_identical_misses_make_one_database_query() {
     let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
     let scope = Scope::default();
     cache.create(&scope, new_task("one"), None).await.unwrap();
-    let query = ListQuery::parse("status=todo&limit=5").unwrap();
+    let query = ListQuery::parse("status=todo&limit=5", cache.cursor_key()).unwrap();
 
     let paused = store.pause_next_read();
     let readers: Vec<_> = (0..32)
@@ -129,7 +129,7 @@ async fn concurrent_identical_misses_make_one_database_query() {
     assert_eq!(store.reads(), 1, "32 concurrent misses, one query");
 
     // The same query spelled differently is the same entry.
-    let respelled = ListQuery::parse("limit=5&status=todo,todo").unwrap();
+    let respelled = ListQuery::parse("limit=5&status=todo,todo", cache.cursor_key()).unwrap();
     list(&cache, &scope, &respelled).await;
     assert_eq!(store.reads(), 1);
 }

@@ -123,7 +123,7 @@ struct Page {
 /// Lists and single reads, alternating at random, until the writers are done.
 async fn reader(run: Arc<Run>, client: usize, writers_done: Arc<tokio::sync::Notify>) {
     let scope = Scope::default();
-    let query = ListQuery::parse("limit=100").unwrap();
+    let query = ListQuery::parse("limit=100", run.cache.cursor_key()).unwrap();
     let mut rng = fastrand::Rng::with_seed(client as u64);
     let done = writers_done.notified();
     tokio::pin!(done);

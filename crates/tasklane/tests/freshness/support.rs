@@ -11,7 +11,9 @@ use serde_json::json;
 use tasklane::cache::{
     CacheConfig, CacheError, Consistency, Design, ListRead, RedisTier, TaskCache,
 };
-use tasklane::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
+use tasklane::domain::{
+    CursorKey, ListQuery, NewTask, PageRow, Scope, Task, TaskId, TaskList, TaskPatch,
+};
 use tasklane::startup::open_store;
 use tasklane::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
 use tokio::sync::oneshot;
@@ -174,11 +176,19 @@ impl Store for InstrumentedStore {
         self.inner.generation(scope).await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
+    fn cursor_key(&self) -> &CursorKey {
+        self.inner.cursor_key()
+    }
+
     async fn list(
         &self,
         scope: &Scope,
         query: &ListQuery,
-    ) -> Result<(Vec<Task>, Option<u64>), StoreError> {
+    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
         self.before_read.pass().await;
         let rows = self.inner.list(scope, query).await;
         self.after_query().await;
