@@ -18,8 +18,8 @@
 //! [`seed`] is `tasklane seed`, a dataset generator for benchmarks and trials.
 //!
 //! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
-//! (building and running the server), [`shutdown`] (SIGINT/SIGTERM) and [`telemetry`]
-//! (structured logs).
+//! (building and running the server), [`server`] (connections: their cap and timeouts),
+//! [`shutdown`] (SIGINT/SIGTERM) and [`telemetry`] (structured logs).
 
 pub mod cache;
 pub mod check;
@@ -27,6 +27,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod seed;
+pub mod server;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::cache::{Consistency, RedisTier, TaskCache};
 use crate::config::ServeArgs;
 use crate::http::{AppState, Authenticator, Limits, router};
+use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
 use crate::store::{BulkLoad, PostgresStore, SqliteStore, Store, TokenStore};
 
 /// A bound, ready-to-run server.
@@ -19,6 +20,7 @@ pub struct Application {
     listener: TcpListener,
     store: Arc<dyn Store>,
     router: axum::Router,
+    connections: Connections,
 }
 
 /// What a database URL opens: the task store, the token store (the same database) and
@@ -108,8 +110,10 @@ impl Application {
             auth_mode,
             tokens,
             NonZeroU32::new(args.rate_limit),
+            NonZeroU32::new(args.auth_failure_limit),
         ));
         let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
+        let connections = connections(args)?;
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
@@ -121,8 +125,10 @@ impl Application {
                 Limits {
                     cors_origins: args.cors_origin.clone(),
                     request_timeout: Duration::from_secs(args.request_timeout_secs),
+                    body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
                 },
             ),
+            connections,
         })
     }
 
@@ -139,14 +145,37 @@ impl Application {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(address = %self.address(), "serving");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await?;
+        tracing::info!(
+            address = %self.address(),
+            max_connections = self.connections.max,
+            "serving"
+        );
+        crate::server::serve(self.listener, self.router, self.connections, stop).await;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The connection cap and timeouts the options ask for, with the file descriptor limit
+/// raised as far as it goes and the cap kept below it.
+fn connections(args: &ServeArgs) -> anyhow::Result<Connections> {
+    let descriptors = raise_descriptor_limit().context("reading the file descriptor limit")?;
+    let max = connection_cap(args.max_connections, descriptors);
+    if max < args.max_connections {
+        tracing::warn!(
+            max_connections = max,
+            descriptor_limit = descriptors,
+            "the file descriptor limit leaves room for fewer connections than --max-connections; raise the limit (ulimit -n) to allow more"
+        );
+    }
+    Ok(Connections {
+        max,
+        timeouts: Timeouts {
+            header_read: Duration::from_secs(args.header_read_timeout_secs),
+            idle: Duration::from_secs(args.idle_timeout_secs),
+        },
+    })
 }
 
 /// The scheme of a URL, for error messages that must not echo credentials.

@@ -9,7 +9,7 @@ use super::AppState;
 use super::conditional::{if_match, if_none_match};
 use super::idempotency::idempotency;
 use super::json_body::JsonBody;
-use super::problem::{Problem, ProblemBody};
+use super::problem::{Problem, ProblemBody, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use crate::store::StoreError;
@@ -33,16 +33,12 @@ fn not_modified(etag: &ETag) -> Response {
     response
 }
 
-/// `ETag`, plus `Cache-Control: no-cache` so that no browser or proxy reuses a response
-/// without revalidating it: a cache Tasklane does not control cannot honour its contract.
+/// `ETag`, the validator a client revalidates its copy with (every success carries
+/// `Cache-Control: private, no-cache`, set by the router).
 fn set_validators(headers: &mut HeaderMap, etag: &ETag) {
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(etag.as_str()).expect("ETags are ASCII"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
     );
 }
 
@@ -50,11 +46,13 @@ fn task_id(text: &str) -> Result<TaskId, Problem> {
     text.parse().map_err(|_| Problem::no_task(text))
 }
 
-/// Maps a missing task to a `404` naming the id; every other error as usual.
-fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
-    move |error| match error {
-        CacheError::Store(StoreError::NotFound) => Problem::no_task(id),
-        other => other.into(),
+/// Maps a write's failure: a missing task is a `404` naming `id`; a write the cache
+/// could not confirm says how this request can be retried safely.
+fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Problem + '_ {
+    move |error| match (error, id) {
+        (CacheError::Store(StoreError::NotFound), Some(id)) => Problem::no_task(id),
+        (CacheError::Unconfirmed, _) => Problem::unconfirmed(retry),
+        (other, _) => other.into(),
     }
 }
 
@@ -118,7 +116,7 @@ pub async fn list(
         (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Missing, unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable, or the write could not be confirmed (retry with the same Idempotency-Key)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -130,7 +128,11 @@ pub async fn create(
     JsonBody(new, digest): JsonBody<NewTask>,
 ) -> Result<Response, Problem> {
     let idempotency = idempotency(&headers, &method, uri.path(), &digest)?;
-    let task = app.tasks.create(&scope, new, idempotency.as_ref()).await?;
+    let task = app
+        .tasks
+        .create(&scope, new, idempotency.as_ref())
+        .await
+        .map_err(write_failed(None, Retry::of(&method, &headers)))?;
     let mut response = respond(StatusCode::CREATED, Snapshot::of_task(&task));
     let location = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)).expect("ids are ASCII");
     response.headers_mut().insert(header::LOCATION, location);
@@ -191,7 +193,7 @@ pub async fn get(
         (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable, or the write could not be confirmed (retry with the same Idempotency-Key)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -215,7 +217,7 @@ pub async fn update(
             idempotency.as_ref(),
         )
         .await
-        .map_err(about(&id))?;
+        .map_err(write_failed(Some(&id), Retry::of(&method, &headers)))?;
     Ok(respond(StatusCode::OK, Snapshot::of_task(&task)))
 }
 
@@ -245,6 +247,6 @@ pub async fn delete(
     app.tasks
         .delete(&scope, task_id(&id)?, &expected)
         .await
-        .map_err(about(&id))?;
+        .map_err(write_failed(Some(&id), Retry::Idempotent))?;
     Ok(StatusCode::NO_CONTENT)
 }
