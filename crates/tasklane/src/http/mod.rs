@@ -80,9 +80,9 @@ pub struct Limits {
 }
 
 /// Runs the rest of the request as a task of its own, which finishes even when the
-/// client goes away or [`deadline`](deadline::deadline) answers first. A handler dropped in the middle of a
-/// database transaction could hand its connection back to the pool with the transaction
-/// still open, and the next request to use that connection would fail; seen on
+/// client goes away or [`deadline`](deadline::deadline) answers first. A handler dropped
+/// in the middle of a database transaction could hand its connection back to the pool
+/// with the transaction still open, and the next request to use that connection would fail; seen on
 /// PostgreSQL as "SET TRANSACTION ISOLATION LEVEL must be called before any query"
 /// after a load generator closed its connections mid-request.
 async fn detached(request: Request<Body>, next: Next) -> Response {
@@ -172,9 +172,11 @@ struct Readiness {
     cache: &'static str,
 }
 
-/// Readiness: `200` while the database answers (`degraded` when the cache stands
-/// aside), `503` when it does not.
-#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
+/// Readiness: whether the database answers.
+///
+/// `200` while the database answers (`degraded` when the cache stands aside), `503` when
+/// it does not.
+#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "operations", security(()), responses(
     (status = 200, description = "Serving", body = Readiness),
     (status = 503, description = "The database is not answering", body = Readiness),
 ))]
@@ -202,9 +204,11 @@ async fn readyz(State(app): State<AppState>) -> Response {
     (status, axum::Json(readiness)).into_response()
 }
 
-/// Cache counters, in the Prometheus text format: reads served and the reads among
-/// them that queried the database (the hit ratio is `1 - loads / reads`).
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses(
+/// Cache counters, in the Prometheus text format.
+///
+/// Reads served, and the reads among them that queried the database (the hit ratio is
+/// `1 - loads / reads`).
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations", security(()), responses(
     (status = 200, description = "Counters since the process started", body = String, content_type = "text/plain"),
 ))]
 async fn metrics(State(app): State<AppState>) -> Response {
@@ -225,7 +229,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
 }
 
 /// Liveness: the process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "Serving", body = String)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "checkLiveness", tag = "operations", security(()), responses((status = 200, description = "Serving", body = String)))]
 async fn healthz() -> Response {
     "ok".into_response()
 }

@@ -60,6 +60,7 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
 #[utoipa::path(
     get,
     path = "/v1/tasks",
+    operation_id = "listTasks",
     tag = "tasks",
     params(
         ("status" = Option<String>, Query, description = "Comma list of statuses; any matches (`todo,in_progress`)."),
@@ -68,13 +69,13 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
         ("label" = Option<Vec<String>>, Query, explode, description = "Repeatable; a task must carry every label given."),
         ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339: due strictly before. Tasks with no due date never match."),
         ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339: due at or after. Tasks with no due date never match."),
-        ("q" = Option<String>, Query, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
+        ("q" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
         ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date counts as later than any date), `priority` (low < medium < high < urgent) or `title` (by code point); prefix `-` for descending. Ties are broken by id in the same direction."),
         ("page" = Option<i32>, Query, minimum = 1, maximum = 2147483647, description = "1-based page number (default 1). Not with `cursor`."),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
         ("cursor" = Option<String>, Query, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`."),
         ("total" = Option<bool>, Query, description = "`false` leaves out `total` and `total_pages`, so the database does not count every match: on a large workspace the count costs far more than the page. Default `true`."),
-        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: `304` if the list has not changed since."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
     responses(
         (status = 200, description = "One page of tasks", body = TaskList, headers(("ETag" = String, description = "Derived from the scope's generation and the normalised query"))),
@@ -101,9 +102,10 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/v1/tasks",
+    operation_id = "createTask",
     tag = "tasks",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key and the same request within 24 hours is applied once and answered with the first result; the same key with a different request is a `422`."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Any unique string (a UUID): a retry with the same key and the same request within 24 hours is applied once and answered with the first result; the same key with a different request is a `422`."),
     ),
     request_body = NewTask,
     responses(
@@ -112,8 +114,6 @@ pub async fn list(
             ("ETag" = String, description = "The quoted version"),
         )),
         (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Missing, unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
@@ -143,10 +143,11 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/v1/tasks/{id}",
+    operation_id = "getTask",
     tag = "tasks",
     params(
         ("id" = String, Path, description = "Task id"),
-        ("If-None-Match" = Option<String>, Header, description = "The task's ETag: `304` while it is current."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The task's ETag: `304` while it is current."),
     ),
     responses(
         (status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "The quoted version"))),
@@ -177,11 +178,12 @@ pub async fn get(
 #[utoipa::path(
     patch,
     path = "/v1/tasks/{id}",
+    operation_id = "updateTask",
     tag = "tasks",
     params(
         ("id" = String, Path, description = "Task id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen: `412` if the task has changed since."),
-        ("Idempotency-Key" = Option<String>, Header, description = "As for `POST /v1/tasks`: a retried patch is applied once and answered with the first result."),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last seen: `412` if the task has changed since."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "As for `POST /v1/tasks`: a retried patch is applied once and answered with the first result."),
     ),
     request_body(content = TaskPatch, content_type = "application/merge-patch+json"),
     responses(
@@ -189,8 +191,6 @@ pub async fn get(
         (status = 400, description = "Malformed JSON or If-Match", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
@@ -225,10 +225,11 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/v1/tasks/{id}",
+    operation_id = "deleteTask",
     tag = "tasks",
     params(
         ("id" = String, Path, description = "Task id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen: `412` if the task has changed since."),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last seen: `412` if the task has changed since."),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -34,6 +34,14 @@ pub use descriptors::{connection_cap, raise_descriptor_limit};
 
 use activity::{Activity, Tracked, Watched};
 
+/// Most header fields a request may have; beyond it, `431`.
+pub const MAX_HEADERS: usize = 100;
+
+/// Largest request head (request line and header fields), in bytes; beyond it, `431`.
+/// It also bounds what one slow client can make the server buffer before its head is
+/// complete.
+pub const MAX_HEAD_BYTES: usize = 128 << 10;
+
 /// How many connections may be open at once, and how long each may go unused.
 #[derive(Debug, Clone, Copy)]
 pub struct Connections {
@@ -54,6 +62,9 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(connections.max));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
+    builder
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES);
     // The connection's own timers ([`activity`]) keep the head and idle limits apart.
     builder.header_read_timeout(None);
     let builder = Arc::new(builder);

@@ -287,3 +287,21 @@ async fn an_address_presenting_unknown_tokens_is_told_when_to_come_back() {
     // ...but the token in use still works.
     assert_eq!(valid.list_raw("").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_issued_secret_is_never_stored_by_a_cache() {
+    let (app, database) = spawn_authenticated_app(|_| {}).await;
+    let ana = app.as_holder_of(&token(&database, "acme", "ana").await);
+    let response = ana
+        .client
+        .post(ana.url("/v1/tokens"))
+        .json(&json!({"member": "bo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    // Without a token: an error, not stored either.
+    let refused = app.client.get(app.url("/v1/tasks")).send().await.unwrap();
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+}

@@ -339,3 +339,57 @@ async fn a_title_of_invisible_characters_is_blank() {
     }
     assert_eq!(app.list("").await["total"], 0, "nothing was stored");
 }
+
+/// Every answer says how it may be cached: errors are about one attempt and are never
+/// stored; anything else may be kept but is revalidated before each use.
+#[tokio::test]
+async fn every_response_says_how_it_may_be_cached() {
+    let app = spawn_app().await;
+    let created = app.post_task(&json!({"title": "t"})).await;
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let etag = crate::helpers::etag(&app.get_task(&id).await);
+    let cached = |response: &reqwest::Response| {
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let revalidated = [
+        app.list_raw("").await,
+        app.get_task(&id).await,
+        app.client
+            .get(app.url(&format!("/v1/tasks/{id}")))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap(),
+        app.post_task(&json!({"title": "u"})).await,
+        app.client.get(app.url("/healthz")).send().await.unwrap(),
+        app.client.get(app.url("/readyz")).send().await.unwrap(),
+        app.client.get(app.url("/metrics")).send().await.unwrap(),
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        app.delete_task(&id, None).await,
+    ];
+    for response in &revalidated {
+        assert!(response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);
+        assert_eq!(cached(response), "private, no-cache", "{}", response.url());
+    }
+    let errors = [
+        app.get_task(&id).await,
+        app.list_raw("colour=red").await,
+        post_raw(&app, Some("text/plain"), "x").await,
+        app.client.put(app.url("/v1/tasks")).send().await.unwrap(),
+        app.client.get(app.url("/nowhere")).send().await.unwrap(),
+    ];
+    for response in &errors {
+        assert!(response.status().is_client_error(), "{}", response.status());
+        assert_eq!(cached(response), "no-store", "{}", response.status());
+    }
+}
