@@ -5,7 +5,6 @@ mod auth;
 #[path = "../common/mod.rs"]
 mod common;
 mod conditional;
-mod connections;
 mod cors;
 mod errors;
 mod helpers;

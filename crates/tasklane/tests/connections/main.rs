@@ -1,6 +1,15 @@
 //! Connections the server must not keep for ever: request heads sent too slowly, idle
 //! kept-alive connections, bodies that never arrive, and a few hundred clients doing
 //! all of that at once against a server short of file descriptors.
+//!
+//! A test binary of its own: cargo runs binaries one after another, so the few hundred
+//! connections here never share the machine with the API suite's timing-sensitive tests.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(dead_code)] // the API suite's helpers; this suite uses a few of them
+#[path = "../api/helpers.rs"]
+mod helpers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
