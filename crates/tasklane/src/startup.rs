@@ -113,7 +113,7 @@ impl Application {
             NonZeroU32::new(args.auth_failure_limit),
         ));
         let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
-        let connections = connections(args)?;
+        let connections = connection_limits(args)?;
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("binding {}", args.listen))?;
@@ -159,7 +159,7 @@ impl Application {
 
 /// The connection cap and timeouts the options ask for, with the file descriptor limit
 /// raised as far as it goes and the cap kept below it.
-fn connections(args: &ServeArgs) -> anyhow::Result<Connections> {
+fn connection_limits(args: &ServeArgs) -> anyhow::Result<Connections> {
     let descriptors = raise_descriptor_limit().context("reading the file descriptor limit")?;
     let max = connection_cap(args.max_connections, descriptors);
     if max < args.max_connections {

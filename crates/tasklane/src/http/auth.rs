@@ -197,8 +197,9 @@ impl FailureLimit {
 
     /// `429` while `client` is over its allowance.
     async fn check(&self, client: IpAddr) -> Result<(), Problem> {
+        let now = Instant::now();
         match self.refused.get(&client).await {
-            Some(until) if until > Instant::now() => Err(too_many_failures(until - Instant::now())),
+            Some(until) if until > now => Err(too_many_failures(until - now)),
             _ => Ok(()),
         }
     }

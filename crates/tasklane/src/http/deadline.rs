@@ -8,8 +8,10 @@
 //! - a request that takes longer than the request timeout is `503`, unless it is then
 //!   still waiting for its body (`408` again).
 //!
-//! Either answer leaves the handler running to its end ([`super::detached`]); a body that
-//! timed out fails its read, so the handler ends too.
+//! Either answer leaves the handler running to its end ([`super::detached`]); a write
+//! stopped between its commit and its advance would make up for the advance anyway (see
+//! the cache's `InFlight`), so no stale list outlives it. A body that timed out fails its
+//! read, so a handler waiting for it ends too.
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -82,9 +82,9 @@ pub struct Limits {
 /// Runs the rest of the request as a task of its own, which finishes even when the
 /// client goes away or [`deadline`](deadline::deadline) answers first. A handler dropped
 /// in the middle of a database transaction could hand its connection back to the pool
-/// with the transaction still open, and the next request to use that connection would fail; seen on
-/// PostgreSQL as "SET TRANSACTION ISOLATION LEVEL must be called before any query"
-/// after a load generator closed its connections mid-request.
+/// with the transaction still open, and the next request to use that connection would
+/// fail; seen on PostgreSQL as "SET TRANSACTION ISOLATION LEVEL must be called before
+/// any query" after a load generator closed its connections mid-request.
 async fn detached(request: Request<Body>, next: Next) -> Response {
     match tokio::spawn(next.run(request)).await {
         Ok(response) => response,

@@ -64,9 +64,9 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     builder
         .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES);
-    // The connection's own timers ([`activity`]) keep the head and idle limits apart.
-    builder.header_read_timeout(None);
+        .max_buf_size(MAX_HEAD_BYTES)
+        // The connection's own timers ([`activity`]) keep the head and idle limits apart.
+        .header_read_timeout(None);
     let builder = Arc::new(builder);
     let mut saturation = Saturation::default();
     tokio::pin!(stop);
@@ -76,7 +76,9 @@ pub async fn serve(
             Err(_) => {
                 saturation.reached(connections.max);
                 tokio::select! {
-                    permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                    permit = permits.clone().acquire_owned() => {
+                        permit.expect("the semaphore is never closed")
+                    }
                     () = &mut stop => break,
                 }
             }
