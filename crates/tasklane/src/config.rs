@@ -149,7 +149,7 @@ pub struct ServeArgs {
     pub request_timeout_secs: u64,
 
     /// How long, in seconds, a client has to send a request body in full, counted from
-    /// its headers; beyond it, `408`. (The largest valid task is under 100 KB.)
+    /// its headers; beyond it, `408`.
     #[arg(long, env = "TASKLANE_BODY_READ_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub body_read_timeout_secs: u64,
