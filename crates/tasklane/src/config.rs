@@ -214,12 +214,51 @@ pub struct ServeArgs {
     )]
     pub rate_limit: u32,
 
+    /// Failed authentications (unknown or revoked tokens) per minute each client address
+    /// may make (a burst of as many is allowed); beyond it, `429` with `Retry-After`, and
+    /// only tokens verified in the last 10 s are accepted from that address until then.
+    /// Behind a proxy every client shares its address. 0: no limit.
+    #[arg(
+        long,
+        env = "TASKLANE_AUTH_FAILURE_LIMIT",
+        value_name = "PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub auth_failure_limit: u32,
+
     /// How long a client waits, in seconds, before it is answered `503`. The request
-    /// still runs to its end, so a write may or may not have been applied: retry it
-    /// with its Idempotency-Key.
+    /// still runs to its end, so a write may or may not have been applied: a retry is
+    /// safe with the Idempotency-Key the write was sent with.
     #[arg(long, env = "TASKLANE_REQUEST_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
+
+    /// How long, in seconds, a client has to send a request body in full, counted from
+    /// its headers; beyond it, `408`.
+    #[arg(long, env = "TASKLANE_BODY_READ_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_secs: u64,
+
+    /// How long, in seconds, a client has to send a request's headers in full, counted
+    /// from the connection's opening or, on a kept-alive connection, from the request's
+    /// first byte; beyond it the connection is closed.
+    #[arg(long, env = "TASKLANE_HEADER_READ_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// How long, in seconds, a kept-alive connection may wait for its next request (or a
+    /// client may leave a response unread) before it is closed. Longer than a load
+    /// balancer's usual 60 s, so that the balancer closes first.
+    #[arg(long, env = "TASKLANE_IDLE_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+
+    /// Most client connections open at once; beyond it new connections wait (in the
+    /// listen backlog) until one closes. Lowered at start if the file descriptor limit
+    /// leaves less room.
+    #[arg(long, env = "TASKLANE_MAX_CONNECTIONS", value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000).map(|n| n as usize))]
+    pub max_connections: usize,
 
     /// A web origin (`https://tasks.example.com`) whose pages may call the API from a
     /// browser (repeatable; CORS). None by default: browsers refuse cross-origin calls.

@@ -18,8 +18,9 @@
 //! [`seed`] is `tasklane seed`, a dataset generator for benchmarks and trials.
 //!
 //! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
-//! (building and running the server), [`shutdown`] (SIGINT/SIGTERM), [`telemetry`]
-//! (structured logs) and [`errors`] (an error that stops a command, said once).
+//! (building and running the server), [`server`] (connections: their cap and timeouts),
+//! [`shutdown`] (SIGINT/SIGTERM), [`telemetry`] (structured logs) and [`errors`] (an
+//! error that stops a command, said once).
 
 pub mod cache;
 pub mod check;
@@ -28,6 +29,7 @@ pub mod domain;
 pub mod errors;
 pub mod http;
 pub mod seed;
+pub mod server;
 pub mod shutdown;
 pub mod startup;
 pub mod store;

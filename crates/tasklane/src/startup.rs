@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::cache::{Consistency, RedisTier, TaskCache};
 use crate::config::ServeArgs;
 use crate::http::{AppState, Authenticator, Limits, router};
+use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
 use crate::store::{BulkLoad, DatabaseUrl, Opening, PostgresStore, SqliteStore, Store, TokenStore};
 
 /// A bound, ready-to-run server.
@@ -22,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     store: Arc<dyn Store>,
     router: axum::Router,
+    connections: Connections,
     /// What the start-up lines tell about the set-up.
     settings: Settings,
 }
@@ -131,6 +133,7 @@ impl Application {
             }
             None => None,
         };
+        let connections = connection_limits(args)?;
         let listener = TcpListener::bind(args.listen)
             .await
             .map_err(|error| bind_error(args.listen, &error))?;
@@ -157,6 +160,7 @@ impl Application {
             auth_mode,
             tokens,
             NonZeroU32::new(args.rate_limit),
+            NonZeroU32::new(args.auth_failure_limit),
         ));
         let settings = Settings {
             database: database.redacted(),
@@ -177,8 +181,10 @@ impl Application {
                 Limits {
                     cors_origins: args.cors_origin.clone(),
                     request_timeout,
+                    body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
                 },
             ),
+            connections,
             settings,
         })
     }
@@ -197,9 +203,7 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         self.announce();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop)
-            .await?;
+        crate::server::serve(self.listener, self.router, self.connections, stop).await;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -267,7 +271,7 @@ fn redis_location(url: &str) -> String {
 fn bind_error(address: SocketAddr, error: &std::io::Error) -> anyhow::Error {
     let hint = match error.kind() {
         ErrorKind::AddrInUse => {
-            "; another process listens there (a Tasklane already running?): stop it, or              choose another port with --listen"
+            "; another process listens there (a Tasklane already running?): stop it, or choose another port with --listen"
         }
         ErrorKind::PermissionDenied => "; ports below 1024 need privileges: choose another",
         ErrorKind::AddrNotAvailable => {
@@ -276,4 +280,25 @@ fn bind_error(address: SocketAddr, error: &std::io::Error) -> anyhow::Error {
         _ => "",
     };
     anyhow::anyhow!("cannot listen on {address}: {error}{hint}")
+}
+
+/// The connection cap and timeouts the options ask for, with the file descriptor limit
+/// raised as far as it goes and the cap kept below it.
+fn connection_limits(args: &ServeArgs) -> anyhow::Result<Connections> {
+    let descriptors = raise_descriptor_limit().context("reading the file descriptor limit")?;
+    let max = connection_cap(args.max_connections, descriptors);
+    if max < args.max_connections {
+        tracing::warn!(
+            max_connections = max,
+            descriptor_limit = descriptors,
+            "the file descriptor limit leaves room for fewer connections than --max-connections; raise the limit (ulimit -n) to allow more"
+        );
+    }
+    Ok(Connections {
+        max,
+        timeouts: Timeouts {
+            header_read: Duration::from_secs(args.header_read_timeout_secs),
+            idle: Duration::from_secs(args.idle_timeout_secs),
+        },
+    })
 }

@@ -148,11 +148,24 @@ pub(crate) fn checked(text: String, min: usize, max: usize) -> Result<String, St
         } else {
             format!("must be {min} to {max} characters (got {chars})")
         })
-    } else if min > 0 && text.trim().is_empty() {
-        Err("must not be blank".to_owned())
+    } else if min > 0 && text.chars().all(is_blank) {
+        Err("must not be blank (only spaces or invisible characters)".to_owned())
     } else {
         Ok(text)
     }
+}
+
+/// Whether `c` shows nothing: white space, or a character Unicode says to render as
+/// nothing when unsupported (`Default_Ignorable_Code_Point`: zero-width spaces and
+/// joiners, direction marks, variation selectors, fillers, tags, the BOM ...).
+fn is_blank(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+            | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Declares a validated string newtype: deserialises from a string and is refused unless
@@ -473,6 +486,20 @@ mod tests {
                 .unwrap_err()
                 .contains("blank")
         );
+        for invisible in [
+            "\u{200B}",
+            "\u{FEFF}\u{200D} \u{2060}",
+            "\u{3164}",
+            "\u{E0041}",
+        ] {
+            assert!(
+                new_task(json!({ "title": invisible }))
+                    .unwrap_err()
+                    .contains("blank"),
+                "{invisible:?}"
+            );
+        }
+        assert!(new_task(json!({"title": "\u{200B}a"})).is_ok());
         assert!(new_task(json!({"title": "x".repeat(500)})).is_ok());
         assert!(new_task(json!({"title": "é".repeat(501)})).is_err());
         assert!(

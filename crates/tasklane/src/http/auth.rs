@@ -1,16 +1,19 @@
 //! Who a request acts for: the workspace its bearer token belongs to (or the open
-//! workspace, where authentication is off), and how often that token may call.
+//! workspace, where authentication is off), how often that token may call, and how
+//! often a client address may present a token the server does not know.
 //!
 //! Every `/v1` handler takes a [`Scope`], so no handler can run without one: this
 //! module is the only place a request's scope comes from, and the cache keys,
 //! generations and ETags all embed it. Another workspace's task is simply
 //! not in the caller's scope, so it answers `404`, never `403`.
 
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use governor::clock::{Clock, DefaultClock};
@@ -46,15 +49,19 @@ pub struct Authenticator {
     verified: Cache<String, ApiToken>,
     /// Requests per second per token (`None`: unlimited).
     limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
+    /// Failed authentications per client address (`None`: unlimited).
+    failures: Option<FailureLimit>,
 }
 
 impl Authenticator {
     /// Tokens from `tokens`; at most `per_second` requests a second for each (a burst
-    /// of as many is allowed), or no limit.
+    /// of as many is allowed), or no limit; at most `failures_per_minute` unknown or
+    /// revoked tokens a minute from each client address, or no limit.
     pub fn new(
         mode: AuthMode,
         tokens: Arc<dyn TokenStore>,
         per_second: Option<NonZeroU32>,
+        failures_per_minute: Option<NonZeroU32>,
     ) -> Self {
         Authenticator {
             mode,
@@ -64,6 +71,7 @@ impl Authenticator {
                 .time_to_live(VERIFIED_FOR)
                 .build(),
             limiter: per_second.map(|rate| RateLimiter::keyed(Quota::per_second(rate))),
+            failures: failures_per_minute.map(FailureLimit::new),
         }
     }
 
@@ -77,31 +85,33 @@ impl Authenticator {
         self.verified.invalidate_all();
     }
 
-    /// The scope `parts` acts in: `401` without a valid token, `429` beyond its rate.
+    /// The scope `parts` acts in: `401` without a valid token, `429` beyond its rate or
+    /// from an address over its failed authentications.
     async fn scope(&self, parts: &Parts) -> Result<Scope, Problem> {
         if self.mode == AuthMode::None {
             return Ok(Scope::default());
         }
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("this route needs `Authorization: Bearer <token>`"))?
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .and_then(|secret| TokenSecret::presented(secret.trim()))
-            .ok_or_else(|| {
-                unauthorized("the Authorization header is not `Bearer tl_<64 hex digits>`")
-            })?;
+        let presented = bearer(parts)?;
         let digest = presented.digest();
         let token = match self.verified.get(&digest).await {
             Some(token) => token,
             None => {
-                let token = self
-                    .tokens
-                    .find(&digest)
-                    .await?
-                    .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+                // An address over its limit is refused before the database is asked:
+                // sparing that lookup is the point of the limit.
+                let client = parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|ConnectInfo(peer)| client_key(peer.ip()));
+                let failures = self.failures.as_ref().zip(client);
+                if let Some((failures, client)) = failures {
+                    failures.check(client).await?;
+                }
+                let Some(token) = self.tokens.find(&digest).await? else {
+                    if let Some((failures, client)) = failures {
+                        failures.record(client).await?;
+                    }
+                    return Err(unauthorized("unknown or revoked token"));
+                };
                 self.verified.insert(digest, token.clone()).await;
                 token
             }
@@ -122,6 +132,99 @@ impl Authenticator {
 
 fn unauthorized(detail: &str) -> Problem {
     Problem::new(StatusCode::UNAUTHORIZED, detail)
+}
+
+/// The token in the request's one `Authorization` header. The scheme is
+/// case-insensitive (RFC 9110 §11.1); two headers are refused rather than one of them
+/// picked.
+fn bearer(parts: &Parts) -> Result<TokenSecret, Problem> {
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let value = values
+        .next()
+        .ok_or_else(|| unauthorized("this route needs `Authorization: Bearer <token>`"))?;
+    if values.next().is_some() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "send one Authorization header, not several",
+        )
+        .at("Authorization"));
+    }
+    value
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .and_then(|(_, secret)| TokenSecret::presented(secret.trim()))
+        .ok_or_else(|| unauthorized("the Authorization header is not `Bearer tl_<64 hex digits>`"))
+}
+
+/// Whom failed authentications are counted against: an IPv4 address, or an IPv6 /64
+/// (one subscriber's usual allocation, which one client can cycle through freely).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
+}
+
+/// Failed authentications per client address. A failure spends from the address's
+/// allowance; once it is spent the address is refused (`429`) before any lookup until
+/// the allowance refills, except for tokens verified in the last [`VERIFIED_FOR`],
+/// which need no lookup. Successes spend nothing.
+struct FailureLimit {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Addresses over their allowance, and when they may try again.
+    refused: Cache<IpAddr, Instant>,
+    /// Failures since the limiter last forgot addresses that have long been quiet.
+    since_pruned: AtomicU64,
+}
+
+impl FailureLimit {
+    fn new(per_minute: NonZeroU32) -> Self {
+        FailureLimit {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            // An allowance refills a failure at a time, in at most a minute.
+            refused: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            since_pruned: AtomicU64::new(0),
+        }
+    }
+
+    /// `429` while `client` is over its allowance.
+    async fn check(&self, client: IpAddr) -> Result<(), Problem> {
+        let now = Instant::now();
+        match self.refused.get(&client).await {
+            Some(until) if until > now => Err(too_many_failures(until - now)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Spends a failure; `429` if that was one too many.
+    async fn record(&self, client: IpAddr) -> Result<(), Problem> {
+        if self.since_pruned.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+            self.limiter.retain_recent();
+        }
+        let Err(not_until) = self.limiter.check_key(&client) else {
+            return Ok(());
+        };
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        self.refused.insert(client, Instant::now() + wait).await;
+        Err(too_many_failures(wait))
+    }
+}
+
+fn too_many_failures(wait: Duration) -> Problem {
+    Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many unknown or revoked tokens from this address; until Retry-After, only \
+         tokens in recent use are accepted from it",
+    )
+    .retry_after(wait)
 }
 
 impl FromRequestParts<AppState> for Scope {

@@ -8,7 +8,7 @@ use super::problem::Problem;
 use crate::store::Idempotency;
 
 /// Longest key accepted.
-const MAX_KEY_LEN: usize = 255;
+pub(super) const MAX_KEY_LEN: usize = 255;
 
 /// The request's `Idempotency-Key`, if it sent one, fingerprinted by everything that
 /// makes the request what it is: method, path, `If-Match` and the body's digest.

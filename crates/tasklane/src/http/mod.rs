@@ -7,6 +7,8 @@ mod auth;
 #[cfg(feature = "bench")]
 mod ceiling;
 mod conditional;
+mod deadline;
+mod framing;
 mod idempotency;
 mod json_body;
 mod openapi;
@@ -20,13 +22,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::cache::{CacheHealth, TaskCache};
@@ -49,7 +52,7 @@ pub struct AppState {
 
 /// Browsers on these origins may call the API.
 fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
-    use axum::http::{Method, header};
+    use axum::http::Method;
     CorsLayer::new()
         .allow_origin(origins)
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
@@ -72,14 +75,16 @@ pub struct Limits {
     pub cors_origins: Vec<HeaderValue>,
     /// How long a request may take before it is answered `503`.
     pub request_timeout: Duration,
+    /// How long a request body may take to arrive before it is answered `408`.
+    pub body_read_timeout: Duration,
 }
 
 /// Runs the rest of the request as a task of its own, which finishes even when the
-/// client goes away or [`deadline`] answers first. A handler dropped in the middle of a
-/// database transaction could hand its connection back to the pool with the transaction
-/// still open, and the next request to use that connection would fail; seen on
-/// PostgreSQL as "SET TRANSACTION ISOLATION LEVEL must be called before any query"
-/// after a load generator closed its connections mid-request.
+/// client goes away or [`deadline`](deadline::deadline) answers first. A handler dropped
+/// in the middle of a database transaction could hand its connection back to the pool
+/// with the transaction still open, and the next request to use that connection would
+/// fail; seen on PostgreSQL as "SET TRANSACTION ISOLATION LEVEL must be called before
+/// any query" after a load generator closed its connections mid-request.
 async fn detached(request: Request<Body>, next: Next) -> Response {
     match tokio::spawn(next.run(request)).await {
         Ok(response) => response,
@@ -88,25 +93,6 @@ async fn detached(request: Request<Body>, next: Next) -> Response {
         Err(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is shutting down",
-        )
-        .into_response(),
-    }
-}
-
-/// Answers `503` when a request takes longer than `limit`. The handler goes on to
-/// finish on its own ([`detached`]); a write stopped between its commit and its advance
-/// would make up for the advance anyway (see the cache's `InFlight`), so no stale list
-/// outlives it.
-async fn deadline(State(limit): State<Duration>, request: Request<Body>, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "the request took longer than {} s; a write may or may not have been applied \
-                 (retry it with the same Idempotency-Key)",
-                limit.as_secs()
-            ),
         )
         .into_response(),
     }
@@ -131,10 +117,24 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(detached))
-        .layer(axum::middleware::from_fn_with_state(limits.request_timeout, deadline))
+        .layer(axum::middleware::from_fn_with_state(
+            deadline::Deadlines {
+                request: limits.request_timeout,
+                body: limits.body_read_timeout,
+            },
+            deadline::deadline,
+        ))
+        .layer(axum::middleware::from_fn(framing::framing))
         .layer(CatchPanicLayer::custom(|_| {
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the server failed to handle this request").into_response()
         }))
+        // Every success may be kept, but revalidated (cheaply, with its ETag) before each
+        // use: a cache Tasklane does not control cannot keep its freshness contract.
+        // Errors say `no-store` themselves (`Problem`).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -173,11 +173,12 @@ struct Readiness {
     cache: &'static str,
 }
 
-/// Readiness: `200` while the database serves reads (`degraded` when the cache stands
-/// aside), `503` when it does not: not answering, or damaged. It reads a row of the
-/// task table as a list would, so a database that answers but cannot serve a list is
-/// not reported ready.
-#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses(
+/// Readiness: whether the database serves reads.
+///
+/// `200` while the database serves reads (`degraded` when the cache stands aside), `503`
+/// when it does not: not answering, or damaged. It reads a row of the task table as a
+/// list would, so a database that answers but cannot serve a list is not reported ready.
+#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "operations", security(()), responses(
     (status = 200, description = "Serving", body = Readiness),
     (status = 503, description = "The database is not answering, or it is damaged", body = Readiness),
 ))]
@@ -212,9 +213,11 @@ async fn readyz(State(app): State<AppState>) -> Response {
     (status, axum::Json(readiness)).into_response()
 }
 
-/// Cache counters, in the Prometheus text format: reads served and the reads among
-/// them that queried the database (the hit ratio is `1 - loads / reads`).
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses(
+/// Cache counters, in the Prometheus text format.
+///
+/// Reads served, and the reads among them that queried the database (the hit ratio is
+/// `1 - loads / reads`).
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations", security(()), responses(
     (status = 200, description = "Counters since the process started", body = String, content_type = "text/plain"),
 ))]
 async fn metrics(State(app): State<AppState>) -> Response {
@@ -235,7 +238,7 @@ async fn metrics(State(app): State<AppState>) -> Response {
 }
 
 /// Liveness: the process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "Serving", body = String)))]
+#[utoipa::path(get, path = "/healthz", operation_id = "checkLiveness", tag = "operations", security(()), responses((status = 200, description = "Serving", body = String)))]
 async fn healthz() -> Response {
     "ok".into_response()
 }

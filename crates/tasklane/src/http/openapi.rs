@@ -2,13 +2,18 @@
 //! interactive documentation page that renders it (served from the binary itself).
 
 use axum::Router;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{ArrayItems, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::AppState;
-use crate::domain::{ApiToken, NewTask, NewToken, Priority, Status, Task, TaskList, TaskPatch};
+use super::{AppState, MAX_BODY_BYTES};
+use crate::domain::{
+    ApiToken, Labels, NewTask, NewToken, Priority, Status, Task, TaskList, TaskPatch,
+};
+use crate::server::{MAX_HEAD_BYTES, MAX_HEADERS};
 
 /// Tasklane's API, as served at `/openapi.json`.
 #[derive(OpenApi)]
@@ -22,7 +27,7 @@ use crate::domain::{ApiToken, NewTask, NewToken, Priority, Status, Task, TaskLis
     paths(super::tasks::list, super::tasks::create, super::tasks::get, super::tasks::update, super::tasks::delete,
           super::tokens::list, super::tokens::create, super::tokens::revoke, super::healthz, super::readyz, super::metrics),
     components(schemas(Task, NewTask, TaskPatch, TaskList, Status, Priority, ApiToken, NewToken, super::tokens::IssuedToken, super::ProblemBody)),
-    modifiers(&BearerAuth, &EveryApiRoute),
+    modifiers(&BearerAuth, &EveryApiRoute, &EnforcedLimits),
     security(("bearer" = [])),
     tags((name = "tasks", description = "Tasks and task lists, in the caller's workspace"),
          (name = "tokens", description = "The workspace's API tokens"),
@@ -68,7 +73,7 @@ impl Modify for EveryApiRoute {
             ("401", "No valid bearer token (`WWW-Authenticate: Bearer`)"),
             (
                 "429",
-                "This token is over its rate limit; see `Retry-After`",
+                "Over a rate limit: this token's requests, or this address's unknown or revoked tokens; see `Retry-After`",
             ),
             (
                 "503",
@@ -79,22 +84,109 @@ impl Modify for EveryApiRoute {
             if !path.starts_with("/v1/") {
                 continue;
             }
-            let operations = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.patch,
-                &mut item.delete,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 for (status, description) in common {
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.to_owned())
-                        .or_insert_with(|| problem(description).into());
+                    answers(operation, status, description);
                 }
             }
         }
+    }
+}
+
+/// The operations of a path.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Declares that `operation` may answer `status` with a problem, unless it already
+/// declares that status.
+fn answers(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| problem(description).into());
+}
+
+/// The limits the server enforces that the annotations cannot state, written from the
+/// constants themselves: a label's length, the body size, the request head. (The
+/// annotations' own bounds are checked against the constants by this module's tests.)
+struct EnforcedLimits;
+
+impl Modify for EnforcedLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = &mut openapi.components {
+            for name in ["NewTask", "TaskPatch"] {
+                if let Some(RefOr::T(Schema::Object(task))) = components.schemas.get_mut(name)
+                    && let Some(RefOr::T(Schema::Array(labels))) = task.properties.get_mut("labels")
+                {
+                    labels.unique_items = true;
+                    bound_each_label(&mut labels.items);
+                }
+            }
+        }
+        let body = format!(
+            "The body is over {} MiB ({MAX_BODY_BYTES} bytes), by its Content-Length (refused before it is sent) or as it arrives",
+            MAX_BODY_BYTES >> 20
+        );
+        let head = format!(
+            "More than {MAX_HEADERS} header fields, or a request head over {} KiB",
+            MAX_HEAD_BYTES >> 10
+        );
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.name == "label"
+                        && let Some(RefOr::T(Schema::Array(labels))) = &mut parameter.schema
+                    {
+                        bound_each_label(&mut labels.items);
+                    }
+                }
+                let framing =
+                    "a missing or doubled Host header, or a query that is not UTF-8 once decoded";
+                match operation.responses.responses.get_mut("400") {
+                    Some(RefOr::T(malformed)) => {
+                        malformed.description = format!("{}; or {framing}", malformed.description);
+                    }
+                    _ => answers(operation, "400", &format!("Malformed request: {framing}")),
+                }
+                answers(operation, "431", &head);
+                if let Some(request_body) = &mut operation.request_body {
+                    request_body.description = Some(format!(
+                        "A JSON object of at most {} MiB ({MAX_BODY_BYTES} bytes), uncompressed.",
+                        MAX_BODY_BYTES >> 20
+                    ));
+                    answers(
+                        operation,
+                        "408",
+                        "The body did not arrive in full within the body read timeout",
+                    );
+                    answers(operation, "413", &body);
+                    answers(
+                        operation,
+                        "415",
+                        "Not a JSON body, or a Content-Encoding other than identity",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Each label: 1 to [`Labels::MAX_CHARS`] characters.
+fn bound_each_label(items: &mut ArrayItems) {
+    if let ArrayItems::RefOrSchema(item) = items
+        && let RefOr::T(Schema::Object(label)) = item.as_mut()
+    {
+        label.min_length = Some(1);
+        label.max_length = Some(Labels::MAX_CHARS);
     }
 }
 
@@ -107,4 +199,160 @@ fn problem(description: &str) -> utoipa::openapi::Response {
         .description(description)
         .content("application/problem+json", body)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::domain::{Assignee, Description, ListQuery, Member, Title};
+    use crate::http::idempotency::MAX_KEY_LEN;
+
+    fn document() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).unwrap()
+    }
+
+    /// Every operation: its path, method and object.
+    fn operations(document: &Value) -> Vec<(String, String, Value)> {
+        let mut all = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                all.push((path.clone(), method.clone(), operation.clone()));
+            }
+        }
+        all
+    }
+
+    fn parameter<'a>(operation: &'a Value, name: &str) -> &'a Value {
+        operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .unwrap_or_else(|| panic!("no parameter `{name}`"))
+    }
+
+    #[test]
+    fn operation_ids_are_unique_and_summaries_are_plain_text() {
+        let document = document();
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, method, operation) in operations(&document) {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "{method} {path}: `{id}` twice");
+            // The docs page shows a summary as it is, not as Markdown.
+            let summary = operation["summary"].as_str().unwrap();
+            assert!(
+                !summary.contains(['`', '\n']),
+                "{method} {path}: {summary:?}"
+            );
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] == "header" {
+                    assert_eq!(parameter["schema"]["type"], "string", "{parameter}");
+                }
+            }
+        }
+    }
+
+    /// The document against the constants the server enforces: change one without the
+    /// other and this fails.
+    #[test]
+    fn the_document_states_every_limit_the_server_enforces() {
+        let document = document();
+        let schemas = &document["components"]["schemas"];
+        for schema in ["NewTask", "TaskPatch"] {
+            let member = |name: &str| &schemas[schema]["properties"][name];
+            assert_eq!(
+                member("title")["minLength"],
+                json!(Title::MIN_CHARS),
+                "{schema}"
+            );
+            assert_eq!(
+                member("title")["maxLength"],
+                json!(Title::MAX_CHARS),
+                "{schema}"
+            );
+            assert_eq!(
+                member("description")["maxLength"],
+                json!(Description::MAX_CHARS),
+                "{schema}"
+            );
+            assert_eq!(
+                member("assignee")["minLength"],
+                json!(Assignee::MIN_CHARS),
+                "{schema}"
+            );
+            assert_eq!(
+                member("assignee")["maxLength"],
+                json!(Assignee::MAX_CHARS),
+                "{schema}"
+            );
+            let labels = member("labels");
+            assert_eq!(labels["maxItems"], json!(Labels::MAX_COUNT), "{schema}");
+            assert_eq!(labels["uniqueItems"], json!(true), "{schema}");
+            assert_eq!(labels["items"]["minLength"], json!(1), "{schema}");
+            assert_eq!(
+                labels["items"]["maxLength"],
+                json!(Labels::MAX_CHARS),
+                "{schema}"
+            );
+        }
+        let member = &schemas["NewToken"]["properties"]["member"];
+        assert_eq!(member["minLength"], json!(Member::MIN_CHARS));
+        assert_eq!(member["maxLength"], json!(Member::MAX_CHARS));
+
+        let list = &document["paths"]["/v1/tasks"]["get"];
+        assert_eq!(parameter(list, "limit")["schema"]["minimum"], json!(1));
+        assert_eq!(
+            parameter(list, "limit")["schema"]["maximum"],
+            json!(ListQuery::MAX_LIMIT)
+        );
+        assert_eq!(parameter(list, "page")["schema"]["minimum"], json!(1));
+        assert_eq!(
+            parameter(list, "page")["schema"]["maximum"],
+            json!(ListQuery::MAX_PAGE)
+        );
+        assert_eq!(
+            parameter(list, "q")["schema"]["maxLength"],
+            json!(ListQuery::MAX_TEXT_CHARS)
+        );
+        let label = &parameter(list, "label")["schema"]["items"];
+        assert_eq!(label["maxLength"], json!(Labels::MAX_CHARS));
+
+        for (path, method) in [("/v1/tasks", "post"), ("/v1/tasks/{id}", "patch")] {
+            let key = &parameter(&document["paths"][path][method], "Idempotency-Key")["schema"];
+            assert_eq!(key["minLength"], json!(1), "{method} {path}");
+            assert_eq!(key["maxLength"], json!(MAX_KEY_LEN), "{method} {path}");
+        }
+
+        let body_bytes = MAX_BODY_BYTES.to_string();
+        let head = format!(
+            "{MAX_HEADERS} header fields, or a request head over {} KiB",
+            MAX_HEAD_BYTES >> 10
+        );
+        for (path, method, operation) in operations(&document) {
+            let responses = &operation["responses"];
+            assert!(
+                responses["431"]["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&head),
+                "{method} {path}"
+            );
+            if let Some(body) = operation.get("requestBody") {
+                assert!(
+                    body["description"].as_str().unwrap().contains(&body_bytes),
+                    "{method} {path}"
+                );
+                assert!(
+                    responses["413"]["description"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&body_bytes),
+                    "{method} {path}"
+                );
+                assert!(responses.get("408").is_some(), "{method} {path}");
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Errors as RFC 9457 problem details: the one place a failure becomes a response.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -62,6 +62,63 @@ impl Problem {
     /// `404` for a task id that names nothing in this scope.
     pub fn no_task(id: &str) -> Self {
         Problem::new(StatusCode::NOT_FOUND, format!("no task with id `{id}`"))
+    }
+
+    /// `503` for a write that was committed but whose cache generation could not be
+    /// advanced: it is applied, and the client must be told how to retry it safely.
+    pub fn unconfirmed(retry: Retry) -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the cache could not confirm the write; {}", retry.advice()),
+        )
+    }
+}
+
+/// How a client can safely retry a request whose outcome it does not know (it ran out
+/// of time, or its write could not be confirmed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// A read: retrying changes nothing.
+    Read,
+    /// An idempotent write (`DELETE`): applying it twice is applying it once.
+    Idempotent,
+    /// A write sent with an `Idempotency-Key`: a retry under the same key is applied at
+    /// most once.
+    SameKey,
+    /// A write sent without an `Idempotency-Key`: a blind retry could apply it twice.
+    Unsafe,
+}
+
+impl Retry {
+    /// How a request with this method and these headers can be retried.
+    pub fn of(method: &Method, headers: &HeaderMap) -> Retry {
+        if method.is_safe() {
+            Retry::Read
+        } else if method.is_idempotent() {
+            Retry::Idempotent
+        } else if headers.contains_key("idempotency-key") {
+            Retry::SameKey
+        } else {
+            Retry::Unsafe
+        }
+    }
+
+    /// The advice a problem's detail ends with.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Retry::Read => "retry it shortly",
+            Retry::Idempotent => "it may or may not have been applied; repeating it is safe",
+            Retry::SameKey => {
+                "it may or may not have been applied; retry it with the same \
+                 Idempotency-Key, which applies it at most once"
+            }
+            Retry::Unsafe => {
+                "it may or may not have been applied, and without an Idempotency-Key a \
+                 retry could apply it twice: check before retrying, and send an \
+                 Idempotency-Key with each write (POST /v1/tasks, PATCH /v1/tasks/{id}) so \
+                 that a retry is safe"
+            }
+        }
     }
 }
 
@@ -149,11 +206,9 @@ impl From<CacheError> for Problem {
                 "the cache's Redis is not answering, so the write was not attempted: nothing \
                  was written; retry shortly",
             ),
-            CacheError::Unconfirmed => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the write may have been applied, but the cache could not confirm it; retry it \
-                 with the same Idempotency-Key (it is then applied at most once)",
-            ),
+            // The handlers that know how the write was sent say so (`Problem::unconfirmed`);
+            // without that, the cautious advice.
+            CacheError::Unconfirmed => Problem::unconfirmed(Retry::Unsafe),
         }
     }
 }
@@ -173,6 +228,8 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        // An error is about this attempt only: no browser or proxy may keep it.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -180,5 +237,40 @@ impl IntoResponse for Problem {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detail(problem: Problem) -> String {
+        problem.detail
+    }
+
+    #[test]
+    fn an_unconfirmed_write_is_retried_with_its_key_or_looked_for() {
+        let mut keyed = HeaderMap::new();
+        keyed.insert("idempotency-key", HeaderValue::from_static("k-1"));
+        assert_eq!(Retry::of(&Method::POST, &keyed), Retry::SameKey);
+        assert_eq!(Retry::of(&Method::PATCH, &HeaderMap::new()), Retry::Unsafe);
+        assert_eq!(Retry::of(&Method::DELETE, &keyed), Retry::Idempotent);
+        assert_eq!(Retry::of(&Method::GET, &keyed), Retry::Read);
+
+        let with_key = detail(Problem::unconfirmed(Retry::SameKey));
+        assert!(
+            with_key.contains("with the same Idempotency-Key"),
+            "{with_key}"
+        );
+        // Without a key there is no "same" key to retry with: say how to make the
+        // next retry safe instead.
+        let without = detail(Problem::unconfirmed(Retry::Unsafe));
+        assert!(!without.contains("same Idempotency-Key"), "{without}");
+        assert!(without.contains("send an Idempotency-Key"), "{without}");
+        assert_eq!(
+            detail(CacheError::Unconfirmed.into()),
+            without,
+            "without knowing how the write was sent, the cautious advice"
+        );
     }
 }

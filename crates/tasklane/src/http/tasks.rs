@@ -9,7 +9,7 @@ use super::AppState;
 use super::conditional::{if_match, if_none_match};
 use super::idempotency::idempotency;
 use super::json_body::JsonBody;
-use super::problem::{Problem, ProblemBody};
+use super::problem::{Problem, ProblemBody, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
 use crate::store::StoreError;
@@ -33,16 +33,12 @@ fn not_modified(etag: &ETag) -> Response {
     response
 }
 
-/// `ETag`, plus `Cache-Control: no-cache` so that no browser or proxy reuses a response
-/// without revalidating it: a cache Tasklane does not control cannot honour its contract.
+/// `ETag`, the validator a client revalidates its copy with (every success carries
+/// `Cache-Control: private, no-cache`, set by the router).
 fn set_validators(headers: &mut HeaderMap, etag: &ETag) {
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(etag.as_str()).expect("ETags are ASCII"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-cache"),
     );
 }
 
@@ -50,11 +46,13 @@ fn task_id(text: &str) -> Result<TaskId, Problem> {
     text.parse().map_err(|_| Problem::no_task(text))
 }
 
-/// Maps a missing task to a `404` naming the id; every other error as usual.
-fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
-    move |error| match error {
-        CacheError::Store(StoreError::NotFound) => Problem::no_task(id),
-        other => other.into(),
+/// Maps a write's failure: a missing task is a `404` naming `id`; a write the cache
+/// could not confirm says how this request can be retried safely.
+fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Problem + '_ {
+    move |error| match (error, id) {
+        (CacheError::Store(StoreError::NotFound), Some(id)) => Problem::no_task(id),
+        (CacheError::Unconfirmed, _) => Problem::unconfirmed(retry),
+        (other, _) => other.into(),
     }
 }
 
@@ -62,6 +60,7 @@ fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
 #[utoipa::path(
     get,
     path = "/v1/tasks",
+    operation_id = "listTasks",
     tag = "tasks",
     params(
         ("status" = Option<String>, Query, description = "Comma list of at most 4 statuses; any matches (`todo,in_progress`)."),
@@ -76,7 +75,7 @@ fn about(id: &str) -> impl FnOnce(CacheError) -> Problem + '_ {
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
         ("cursor" = Option<String>, Query, max_length = 8192, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`. Signed by the server: any other text is refused."),
         ("total" = Option<bool>, Query, description = "`false` leaves out `total` and `total_pages`, so the database does not count every match: on a large workspace the count costs far more than the page. Default `true`."),
-        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response: `304` if the list has not changed since."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
     responses(
         (status = 200, description = "One page of tasks", body = TaskList, headers(("ETag" = String, description = "Derived from the scope's generation and the normalised query"))),
@@ -104,9 +103,10 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/v1/tasks",
+    operation_id = "createTask",
     tag = "tasks",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Any unique string (a UUID): a retry with the same key and the same request within 24 hours is applied once and answered with the first result; the same key with a different request is a `422`."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Any unique string (a UUID): a retry with the same key and the same request within 24 hours is applied once and answered with the first result; the same key with a different request is a `422`."),
     ),
     request_body = NewTask,
     responses(
@@ -115,11 +115,9 @@ pub async fn list(
             ("ETag" = String, description = "The quoted version"),
         )),
         (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Missing, unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable, or the write could not be confirmed (retry with the same Idempotency-Key)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -131,7 +129,11 @@ pub async fn create(
     JsonBody(new, digest): JsonBody<NewTask>,
 ) -> Result<Response, Problem> {
     let idempotency = idempotency(&headers, &method, uri.path(), &digest)?;
-    let task = app.tasks.create(&scope, new, idempotency.as_ref()).await?;
+    let task = app
+        .tasks
+        .create(&scope, new, idempotency.as_ref())
+        .await
+        .map_err(write_failed(None, Retry::of(&method, &headers)))?;
     let mut response = respond(StatusCode::CREATED, Snapshot::of_task(&task));
     let location = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)).expect("ids are ASCII");
     response.headers_mut().insert(header::LOCATION, location);
@@ -142,10 +144,11 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/v1/tasks/{id}",
+    operation_id = "getTask",
     tag = "tasks",
     params(
         ("id" = String, Path, description = "Task id"),
-        ("If-None-Match" = Option<String>, Header, description = "The task's ETag: `304` while it is current."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The task's ETag: `304` while it is current."),
     ),
     responses(
         (status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "The quoted version"))),
@@ -177,11 +180,12 @@ pub async fn get(
 #[utoipa::path(
     patch,
     path = "/v1/tasks/{id}",
+    operation_id = "updateTask",
     tag = "tasks",
     params(
         ("id" = String, Path, description = "Task id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen: `412` if the task has changed since."),
-        ("Idempotency-Key" = Option<String>, Header, description = "As for `POST /v1/tasks`: a retried patch is applied once and answered with the first result."),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last seen: `412` if the task has changed since."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "As for `POST /v1/tasks`: a retried patch is applied once and answered with the first result."),
     ),
     request_body(content = TaskPatch, content_type = "application/merge-patch+json"),
     responses(
@@ -189,12 +193,10 @@ pub async fn get(
         (status = 400, description = "Malformed JSON or If-Match", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
         (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable, or the write could not be confirmed (retry with the same Idempotency-Key)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
@@ -218,7 +220,7 @@ pub async fn update(
             idempotency.as_ref(),
         )
         .await
-        .map_err(about(&id))?;
+        .map_err(write_failed(Some(&id), Retry::of(&method, &headers)))?;
     Ok(respond(StatusCode::OK, Snapshot::of_task(&task)))
 }
 
@@ -226,10 +228,11 @@ pub async fn update(
 #[utoipa::path(
     delete,
     path = "/v1/tasks/{id}",
+    operation_id = "deleteTask",
     tag = "tasks",
     params(
         ("id" = String, Path, description = "Task id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen: `412` if the task has changed since."),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last seen: `412` if the task has changed since."),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -248,6 +251,6 @@ pub async fn delete(
     app.tasks
         .delete(&scope, task_id(&id)?, &expected)
         .await
-        .map_err(about(&id))?;
+        .map_err(write_failed(Some(&id), Retry::Idempotent))?;
     Ok(StatusCode::NO_CONTENT)
 }

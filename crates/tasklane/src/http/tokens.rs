@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -26,7 +26,7 @@ pub struct IssuedToken {
 }
 
 /// List the workspace's tokens.
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/v1/tokens", operation_id = "listTokens", tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, description = "Every token of the caller's workspace, oldest first", body = Vec<ApiToken>),
 ))]
 pub async fn list(State(app): State<AppState>, scope: Scope) -> Result<Response, Problem> {
@@ -35,11 +35,9 @@ pub async fn list(State(app): State<AppState>, scope: Scope) -> Result<Response,
 }
 
 /// Issue another token in the caller's workspace.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", security(("bearer" = [])), request_body = NewToken, responses(
+#[utoipa::path(post, path = "/v1/tokens", operation_id = "createToken", tag = "tokens", security(("bearer" = [])), request_body = NewToken, responses(
     (status = 201, description = "Issued; the secret is shown this once", body = IssuedToken),
     (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
-    (status = 413, description = "Body over 1 MiB", body = ProblemBody, content_type = "application/problem+json"),
-    (status = 415, description = "Not a JSON body", body = ProblemBody, content_type = "application/problem+json"),
     (status = 422, description = "Missing, unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
 ))]
 pub async fn create(
@@ -52,11 +50,13 @@ pub async fn create(
         token,
         secret: secret.reveal().to_owned(),
     };
-    Ok((StatusCode::CREATED, Json(issued)).into_response())
+    // The secret is shown this once: no cache may keep a copy.
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    Ok((StatusCode::CREATED, no_store, Json(issued)).into_response())
 }
 
 /// Revoke a token of the caller's workspace (the caller's own included).
-#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/tokens/{id}", operation_id = "revokeToken", tag = "tokens", security(("bearer" = [])),
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked: it is refused from now on"),

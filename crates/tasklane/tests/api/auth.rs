@@ -218,3 +218,90 @@ async fn spawn_refused(database: &TestDatabase) -> String {
         Err(error) => format!("{error:#}"),
     }
 }
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let (app, database) = spawn_authenticated_app(|_| {}).await;
+    let secret = token(&database, "acme", "ana").await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app
+            .client
+            .get(app.url("/v1/tasks"))
+            .header("authorization", format!("{scheme} {secret}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn two_authorization_headers_are_400_naming_it() {
+    let (app, database) = spawn_authenticated_app(|_| {}).await;
+    let ana = token(&database, "acme", "ana").await;
+    let gus = token(&database, "globex", "gus").await;
+    let response = app
+        .client
+        .get(app.url("/v1/tasks"))
+        .header("authorization", format!("Bearer {ana}"))
+        .header("authorization", format!("Bearer {gus}"))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["field"], "Authorization");
+}
+
+/// Unknown tokens cost a database lookup each: an address that keeps presenting them
+/// is refused before the lookup. Failures are all it counts: a token in use goes on
+/// working from the same address, however many requests it makes.
+#[tokio::test]
+async fn an_address_presenting_unknown_tokens_is_told_when_to_come_back() {
+    let (app, database) = spawn_authenticated_app(|args| args.auth_failure_limit = 5).await;
+    let valid = app.as_holder_of(&token(&database, "acme", "ana").await);
+    for _ in 0..20 {
+        assert_eq!(valid.list_raw("").await.status(), StatusCode::OK);
+    }
+
+    let mut limited = None;
+    for n in 0..20 {
+        let guess = app.as_holder_of(&format!("tl_{n:064x}"));
+        let response = guess.list_raw("").await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+        problem(response, StatusCode::UNAUTHORIZED).await;
+    }
+    let response = limited.expect("20 unknown tokens exceed 5 a minute");
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1);
+    problem(response, StatusCode::TOO_MANY_REQUESTS).await;
+    // Refused from now on, before any lookup...
+    let guess = app.as_holder_of(&format!("tl_{:064x}", 99));
+    problem(guess.list_raw("").await, StatusCode::TOO_MANY_REQUESTS).await;
+    // ...but the token in use still works.
+    assert_eq!(valid.list_raw("").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_issued_secret_is_never_stored_by_a_cache() {
+    let (app, database) = spawn_authenticated_app(|_| {}).await;
+    let ana = app.as_holder_of(&token(&database, "acme", "ana").await);
+    let response = ana
+        .client
+        .post(ana.url("/v1/tokens"))
+        .json(&json!({"member": "bo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    // Without a token: an error, not stored either.
+    let refused = app.client.get(app.url("/v1/tasks")).send().await.unwrap();
+    assert_eq!(refused.headers()["cache-control"], "no-store");
+}

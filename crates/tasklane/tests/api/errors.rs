@@ -1,10 +1,12 @@
 //! Every class of client mistake gets its own status and a problem document naming the
 //! culprit; none is a 500, and the server keeps serving afterwards.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{TestApp, problem, spawn_app};
+use crate::helpers::{TestApp, connect_and_send, problem, read_response, spawn_app};
 
 async fn post_raw(
     app: &TestApp,
@@ -219,10 +221,10 @@ async fn a_request_over_the_time_limit_is_answered_503_and_still_finishes() {
     let response = app.list_raw("").await;
     assert_eq!(response.headers()["retry-after"], "1");
     let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert!(
-        body["detail"].as_str().unwrap().contains("longer than 1 s"),
-        "{body}"
-    );
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("longer than 1 s"), "{body}");
+    // A read has nothing to apply twice: no Idempotency-Key advice.
+    assert!(!detail.contains("Idempotency-Key"), "{body}");
 
     // The request went on without its client and filled the cache: the same read now
     // answers at once. (Dropped with its client, as handlers once were, it would query
@@ -254,4 +256,140 @@ async fn too_many_or_too_large_headers_are_refused_with_431() {
         response.unwrap().status(),
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
     );
+}
+
+#[tokio::test]
+async fn a_missing_or_doubled_host_is_400_naming_it() {
+    let app = spawn_app().await;
+    for head in [
+        "GET /healthz HTTP/1.1\r\n\r\n",
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    ] {
+        let mut stream = connect_and_send(&app.base, head).await;
+        let (status, body) = read_response(&mut stream, Duration::from_secs(10))
+            .await
+            .expect("an answer");
+        assert_eq!(status, 400, "{head:?}: {body}");
+        let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(problem["field"], "Host", "{head:?}");
+    }
+    // HTTP/1.0 has no Host requirement.
+    let mut stream = connect_and_send(&app.base, "GET /healthz HTTP/1.0\r\n\r\n").await;
+    let (status, _) = read_response(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_compressed_body_is_415_naming_the_content_encoding() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/v1/tasks"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body("{\"title\": \"t\"}")
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    assert_eq!(body["field"], "Content-Encoding");
+    assert_eq!(app.list("").await["total"], 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_query_that_is_not_utf8_is_400_naming_the_parameter() {
+    let app = spawn_app().await;
+    app.create_titled("caf\u{FFFD}").await;
+    let body = problem(app.list_raw("q=%FF").await, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["field"], "q");
+    // U+FFFD itself, sent as UTF-8, is an ordinary search.
+    assert_eq!(app.titles("q=%EF%BF%BD").await, ["caf\u{FFFD}"]);
+}
+
+#[tokio::test]
+async fn a_member_named_twice_is_400_naming_it() {
+    let app = spawn_app().await;
+    let body = problem(
+        post_raw(
+            &app,
+            Some("application/json"),
+            r#"{"title": "first", "title": "second"}"#,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(body["field"], "title");
+    assert_eq!(app.list("").await["total"], 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_title_of_invisible_characters_is_blank() {
+    let app = spawn_app().await;
+    for title in ["\u{200B}", "\u{200B} \u{FEFF}\u{2060}", "\u{3164}"] {
+        let body = problem(
+            app.post_task(&json!({ "title": title })).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(body["field"], "title", "{title:?}");
+        assert!(body["detail"].as_str().unwrap().contains("blank"), "{body}");
+    }
+    assert_eq!(app.list("").await["total"], 0, "nothing was stored");
+}
+
+/// Every answer says how it may be cached: errors are about one attempt and are never
+/// stored; anything else may be kept but is revalidated before each use.
+#[tokio::test]
+async fn every_response_says_how_it_may_be_cached() {
+    let app = spawn_app().await;
+    let created = app.post_task(&json!({"title": "t"})).await;
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let etag = crate::helpers::etag(&app.get_task(&id).await);
+    let cached = |response: &reqwest::Response| {
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let revalidated = [
+        app.list_raw("").await,
+        app.get_task(&id).await,
+        app.client
+            .get(app.url(&format!("/v1/tasks/{id}")))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap(),
+        app.post_task(&json!({"title": "u"})).await,
+        app.client.get(app.url("/healthz")).send().await.unwrap(),
+        app.client.get(app.url("/readyz")).send().await.unwrap(),
+        app.client.get(app.url("/metrics")).send().await.unwrap(),
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+        app.delete_task(&id, None).await,
+    ];
+    for response in &revalidated {
+        assert!(response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED);
+        assert_eq!(cached(response), "private, no-cache", "{}", response.url());
+    }
+    let errors = [
+        app.get_task(&id).await,
+        app.list_raw("colour=red").await,
+        post_raw(&app, Some("text/plain"), "x").await,
+        app.client.put(app.url("/v1/tasks")).send().await.unwrap(),
+        app.client.get(app.url("/nowhere")).send().await.unwrap(),
+    ];
+    for response in &errors {
+        assert!(response.status().is_client_error(), "{}", response.status());
+        assert_eq!(cached(response), "no-store", "{}", response.status());
+    }
 }

@@ -7,6 +7,8 @@ use tasklane::config::ServeArgs;
 use tasklane::http::AuthMode;
 use tasklane::startup::Application;
 use tasklane::telemetry::LogFormat;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -22,8 +24,13 @@ pub struct TestApp {
 
 /// A server over a new, empty database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A server over a new, empty database, with `configure` applied to its options.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
     let database = fresh_database().await;
-    let mut app = spawn_app_on(&database).await;
+    let mut app = spawn_app_configured(&database, configure).await;
     app.database = Some(database);
     app
 }
@@ -66,8 +73,13 @@ pub async fn spawn_app_configured(
         listen: "127.0.0.1:0".parse().unwrap(),
         auth: None,
         rate_limit: 0,
+        auth_failure_limit: 0,
         cors_origin: Vec::new(),
         request_timeout_secs: 30,
+        body_read_timeout_secs: 10,
+        header_read_timeout_secs: 10,
+        idle_timeout_secs: 75,
+        max_connections: 4096,
         database_url: database.url.clone(),
         redis_url: database.redis.as_ref().map(|redis| redis.url.clone()),
         redis_key_prefix: database
@@ -267,6 +279,55 @@ pub async fn problem(response: Response, status: StatusCode) -> Value {
     body
 }
 
+// Raw HTTP/1.1, for what reqwest will not send (a request without a Host, a body that
+// never comes) and for watching the connection itself.
+
+/// The `host:port` a test server listens on.
+pub fn address(base: &str) -> String {
+    base.trim_start_matches("http://").to_owned()
+}
+
+/// A connection to `base` that has sent `head` (and nothing after it).
+pub async fn connect_and_send(base: &str, head: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address(base)).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Reads one response's status and body, waiting at most `within`; `None` when the
+/// server closed the connection without a response or did not answer in time.
+pub async fn read_response(
+    stream: &mut TcpStream,
+    within: std::time::Duration,
+) -> Option<(u16, String)> {
+    let mut received = Vec::new();
+    let read = async {
+        let mut chunk = [0; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&received).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                if received.len() >= end + 4 + length {
+                    let status = text[9..12].parse().ok()?;
+                    return Some((status, text[end + 4..].to_owned()));
+                }
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok().flatten()
+}
+
 /// A `tasklane serve` process (the real binary) on a free port; killed when dropped.
 pub struct ServerProcess {
     pub base: String,
@@ -277,12 +338,35 @@ impl ServerProcess {
     /// Starts the binary on `database_url` with extra `serve` options, and waits until
     /// it answers `/healthz`.
     pub async fn start(database_url: &str, options: &[String]) -> ServerProcess {
+        Self::start_limited(database_url, options, None).await
+    }
+
+    /// As [`ServerProcess::start`], with the process's file descriptor limit (soft and
+    /// hard) set to `descriptors` when given.
+    pub async fn start_limited(
+        database_url: &str,
+        options: &[String],
+        descriptors: Option<u32>,
+    ) -> ServerProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"))
+        let binary = env!("CARGO_BIN_EXE_tasklane");
+        let mut command = match descriptors {
+            None => std::process::Command::new(binary),
+            Some(limit) => {
+                let mut shell = std::process::Command::new("sh");
+                shell.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    binary,
+                ]);
+                shell
+            }
+        };
+        let child = command
             .args([
                 "serve",
                 "--listen",
