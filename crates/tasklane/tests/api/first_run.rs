@@ -50,10 +50,16 @@ fn tasklane(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
 }
 
 /// Runs `tasklane serve` with these options in a fresh directory, which must fail with
-/// `status` and leave the directory empty: nothing was created or migrated.
+/// `status` and leave the directory empty: nothing was created or migrated. It listens
+/// on a free port unless told otherwise, so that a server already on the default port
+/// does not stop it before what the test is about.
 fn refused(args: &[&str], env: &[(&str, &str)], status: i32) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let ran = tasklane(dir.path(), &[&["serve"], args].concat(), env);
+    let mut env = env.to_vec();
+    if !env.iter().any(|(name, _)| *name == "TASKLANE_LISTEN") {
+        env.push(("TASKLANE_LISTEN", "127.0.0.1:0"));
+    }
+    let ran = tasklane(dir.path(), &[&["serve"], args].concat(), &env);
     assert_eq!(ran.status, Some(status), "{}", ran.stderr);
     let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(created.is_empty(), "refused, yet created {created:?}");
