@@ -47,7 +47,7 @@ where
     async fn load(&self, scope: &Scope, tasks: &[Task]) -> Result<(), StoreError> {
         // As every write: nothing is stored that would not read back.
         tasks.iter().try_for_each(storable)?;
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         for chunk in tasks.chunks(ROWS_PER_STATEMENT) {
             DB::execute(&mut *tx, upsert_tasks(scope, chunk)).await?;
             if let Some(labels) = insert_labels(scope, chunk) {

@@ -78,6 +78,7 @@ impl SqlStore<Postgres> {
         let dialect = Dialect {
             lock_for_write: " FOR UPDATE",
             snapshot: Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+            begin_write: "BEGIN",
         };
         Ok(SqlStore {
             writer: pool.clone(),

@@ -348,6 +348,11 @@ pub(super) struct Dialect {
     /// Run first in a list's transaction, so the page and its total share one snapshot
     /// (`None` where every transaction already reads one snapshot).
     pub snapshot: Option<&'static str>,
+    /// Opens a write's transaction. SQLite's `BEGIN IMMEDIATE` takes the write lock at
+    /// once: a deferred transaction that read first could not upgrade its lock after
+    /// another process wrote (`SQLITE_BUSY_SNAPSHOT`, with no wait), which is what two
+    /// instances on one file would meet.
+    pub begin_write: &'static str,
 }
 
 /// Tasks in a SQL database: the one implementation of [`Store`], the shared SQL over a
@@ -678,7 +683,7 @@ where
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
         let attempt = async {
-            let mut tx = self.writer.begin().await?;
+            let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
             if let Some(first) = self.replay(&mut tx, scope, idempotency).await? {
                 return Ok(first);
             }
@@ -703,7 +708,7 @@ where
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
         let attempt = async {
-            let mut tx = self.writer.begin().await?;
+            let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
             // Before the precondition: a retried `If-Match` write whose first attempt
             // committed would no longer match.
             if let Some(first) = self.replay(&mut tx, scope, idempotency).await? {
@@ -728,7 +733,7 @@ where
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         // Only the version is read: a task whose row does not read back can still be
         // deleted, which is how a user gets rid of one.
         let mut sql = one_task("SELECT version FROM tasks", scope, id);

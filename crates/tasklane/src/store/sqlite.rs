@@ -127,6 +127,7 @@ impl SqlStore<Sqlite> {
         let dialect = Dialect {
             lock_for_write: "",
             snapshot: None,
+            begin_write: "BEGIN IMMEDIATE",
         };
         Ok(SqlStore {
             writer,

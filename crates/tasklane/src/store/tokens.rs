@@ -104,7 +104,7 @@ where
     }
 
     async fn revoke(&self, workspace: &Scope, id: Uuid) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         let mut exists = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM api_tokens WHERE id = ");
         exists
             .push_bind(id.to_string())
