@@ -17,5 +17,6 @@ mod list;
 mod outage;
 mod scale_out;
 mod seed;
+mod shared_file;
 mod tasks;
 mod time_limits;

@@ -1,0 +1,52 @@
+//! Two server processes on one SQLite file (as `tasklane check --consistency redis`
+//! runs them): each has its own writer, so their writes meet in SQLite's file lock. A
+//! write must wait for the other's lock, never fail because the other wrote first.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tasklane::domain::{NewTask, Scope, TaskPatch, Timestamp};
+use tasklane::startup::open_store;
+use tasklane::store::{Precondition, Store};
+
+use crate::common::fresh_database;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_wait_for_each_others_writes() {
+    let database = fresh_database().await;
+    let first = open_store(&database.url).await.unwrap().tasks;
+    let second = open_store(&database.url).await.unwrap().tasks;
+    let scope = Scope::default();
+    let new: NewTask = serde_json::from_value(json!({"title": "shared"})).unwrap();
+    let task = first
+        .insert(&scope, &new.into_task(Timestamp::now()), None)
+        .await
+        .unwrap();
+
+    let writers: Vec<_> = [first, second]
+        .into_iter()
+        .enumerate()
+        .map(|(n, store): (usize, Arc<dyn Store>)| {
+            let scope = scope.clone();
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                for i in 0..100 {
+                    let patch: TaskPatch =
+                        serde_json::from_value(json!({"title": format!("writer {n}, {i}")}))
+                            .unwrap();
+                    if let Err(error) = store
+                        .update(&scope, task.id, &Precondition::None, &patch, None)
+                        .await
+                    {
+                        failures.push(error.to_string());
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    for writer in writers {
+        let failures = writer.await.unwrap();
+        assert!(failures.is_empty(), "writes failed: {failures:?}");
+    }
+}
