@@ -3,9 +3,14 @@
 //!
 //! - an HTTP/1.1 request has exactly one `Host` (RFC 9112 §3.2): `400`;
 //! - a body is sent as is: any `Content-Encoding` but `identity` is `415` (the server
-//!   decodes none, and would read a compressed body as malformed JSON);
-//! - every query parameter's name and value decode to UTF-8: `400` (a lenient decoder
-//!   would turn `q=%FF` into a search for U+FFFD).
+//!   decodes none, and would read a compressed body as malformed JSON), and any transfer
+//!   coding but `chunked` is `501` (RFC 9112 §6.1: the server would otherwise read a
+//!   `gzip, chunked` body as if it were plain);
+//! - a header that names one thing (`Content-Type`, `Idempotency-Key`) appears once:
+//!   `400` (two would leave the server to pick one);
+//! - every query parameter's name and value are well-formed percent-escapes that decode
+//!   to UTF-8: `400` (a lenient decoder would turn `q=%FF` into a search for U+FFFD, and
+//!   `q=%zz` into a search for the three characters).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, Version, header};
@@ -17,8 +22,11 @@ use super::problem::Problem;
 
 /// Refuses a request that breaks one of the rules above.
 pub async fn framing(request: Request<Body>, next: Next) -> Response {
-    let checked = host(request.version(), request.headers())
-        .and_then(|()| content_encoding(request.headers()))
+    let headers = request.headers();
+    let checked = host(request.version(), headers)
+        .and_then(|()| content_encoding(headers))
+        .and_then(|()| transfer_encoding(headers))
+        .and_then(|()| singletons(headers))
         .and_then(|()| query(request.uri().query().unwrap_or("")));
     match checked {
         Ok(()) => next.run(request).await,
@@ -58,8 +66,46 @@ fn content_encoding(headers: &HeaderMap) -> Result<(), Problem> {
     Ok(())
 }
 
+fn transfer_encoding(headers: &HeaderMap) -> Result<(), Problem> {
+    for value in headers.get_all(header::TRANSFER_ENCODING) {
+        let codings = value.to_str().unwrap_or("(not text)");
+        if codings
+            .split(',')
+            .any(|coding| !coding.trim().eq_ignore_ascii_case("chunked"))
+        {
+            return Err(Problem::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!(
+                    "Transfer-Encoding `{codings}` is not supported; send the body as is or \
+                     `chunked`"
+                ),
+            )
+            .at("Transfer-Encoding"));
+        }
+    }
+    Ok(())
+}
+
+/// Headers that name one thing, so that two of them leave no right answer.
+const SINGLETONS: [&str; 2] = ["content-type", "idempotency-key"];
+
+fn singletons(headers: &HeaderMap) -> Result<(), Problem> {
+    match SINGLETONS
+        .iter()
+        .find(|name| headers.get_all(**name).iter().nth(1).is_some())
+    {
+        Some(name) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("send one {name} header, not several"),
+        )
+        .at(*name)),
+        None => Ok(()),
+    }
+}
+
 fn query(raw: &str) -> Result<(), Problem> {
-    let utf8 = |text: &str| percent_decode_str(text).decode_utf8().is_ok();
+    let utf8 =
+        |text: &str| well_formed_escapes(text) && percent_decode_str(text).decode_utf8().is_ok();
     for pair in raw.split('&') {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         if !(utf8(name) && utf8(value)) {
@@ -77,6 +123,17 @@ fn query(raw: &str) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Whether every `%` in `text` starts an escape of two hexadecimal digits.
+fn well_formed_escapes(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(at, &byte)| {
+        byte != b'%'
+            || bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +145,41 @@ mod tests {
         let problem = query("status=todo&q=%FF").unwrap_err();
         assert_eq!(problem.field.as_deref(), Some("q"));
         assert!(query("%FE=x").is_err());
+        for malformed in ["q=%", "q=%zz", "q=a%2", "q=%2G"] {
+            assert!(query(malformed).is_err(), "{malformed}");
+        }
+        assert!(query("q=100%25").is_ok());
+    }
+
+    #[test]
+    fn only_the_chunked_transfer_coding_is_accepted() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::TRANSFER_ENCODING, "chunked".parse().unwrap());
+        assert!(transfer_encoding(&headers).is_ok());
+        for codings in ["gzip, chunked", "x-made-up, chunked", "br"] {
+            headers.insert(header::TRANSFER_ENCODING, codings.parse().unwrap());
+            let problem = transfer_encoding(&headers).unwrap_err();
+            assert_eq!(problem.status, StatusCode::NOT_IMPLEMENTED, "{codings}");
+        }
+    }
+
+    #[test]
+    fn a_header_that_names_one_thing_appears_once() {
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", "y1".parse().unwrap());
+        headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        assert!(singletons(&headers).is_ok());
+        headers.append("idempotency-key", "y2".parse().unwrap());
+        assert_eq!(
+            singletons(&headers).unwrap_err().field.as_deref(),
+            Some("idempotency-key")
+        );
+        headers.remove("idempotency-key");
+        headers.append(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert_eq!(
+            singletons(&headers).unwrap_err().field.as_deref(),
+            Some("content-type")
+        );
     }
 
     #[test]

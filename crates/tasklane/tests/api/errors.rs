@@ -393,3 +393,40 @@ async fn every_response_says_how_it_may_be_cached() {
         assert_eq!(cached(response), "no-store", "{}", response.status());
     }
 }
+
+#[tokio::test]
+async fn a_transfer_coding_other_than_chunked_is_501_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let body = "{\"title\": \"t\"}";
+    let head = format!(
+        "POST /v1/tasks HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: gzip, chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    let mut stream = connect_and_send(&app.base, &head).await;
+    let (status, answer) = read_response(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    assert_eq!(status, 501, "{answer}");
+    let problem: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(problem["field"], "Transfer-Encoding");
+    assert_eq!(app.list("").await["total"], 0, "nothing was stored");
+}
+
+#[tokio::test]
+async fn two_idempotency_keys_are_400_naming_the_header() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/v1/tasks"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", "y1")
+        .header("idempotency-key", "y2")
+        .body("{\"title\": \"t\"}")
+        .send()
+        .await
+        .unwrap();
+    let body = problem(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["field"], "idempotency-key");
+    assert_eq!(app.list("").await["total"], 0, "nothing was stored");
+}
