@@ -1,6 +1,9 @@
 //! What every request must look like before any route sees it. Each rule refuses what
 //! the server could otherwise only guess at, naming the header or parameter at fault:
 //!
+//! - the request line and header fields, as received, fit in
+//!   [`MAX_HEAD_BYTES`](crate::server::MAX_HEAD_BYTES): `431` (the connection's read
+//!   buffer bounds a head only roughly, by whole reads);
 //! - an HTTP/1.1 request has exactly one `Host` (RFC 9112 §3.2): `400`;
 //! - a body is sent as is: any `Content-Encoding` but `identity` is `415` (the server
 //!   decodes none, and would read a compressed body as malformed JSON), and any transfer
@@ -19,11 +22,13 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 
 use super::problem::Problem;
+use crate::server::MAX_HEAD_BYTES;
 
 /// Refuses a request that breaks one of the rules above.
 pub async fn framing(request: Request<Body>, next: Next) -> Response {
     let headers = request.headers();
-    let checked = host(request.version(), headers)
+    let checked = head_size(&request)
+        .and_then(|()| host(request.version(), headers))
         .and_then(|()| content_encoding(headers))
         .and_then(|()| transfer_encoding(headers))
         .and_then(|()| singletons(headers))
@@ -32,6 +37,27 @@ pub async fn framing(request: Request<Body>, next: Next) -> Response {
         Ok(()) => next.run(request).await,
         Err(problem) => problem.into_response(),
     }
+}
+
+/// The size of the request's head as it came: the request line (`METHOD URI
+/// HTTP/1.1\r\n`) and each field (`name: value\r\n`).
+fn head_size(request: &Request<Body>) -> Result<(), Problem> {
+    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    let fields: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if line + fields <= MAX_HEAD_BYTES {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        format!(
+            "the request line and headers take {} bytes; at most {MAX_HEAD_BYTES} are accepted",
+            line + fields
+        ),
+    ))
 }
 
 fn host(version: Version, headers: &HeaderMap) -> Result<(), Problem> {
