@@ -41,18 +41,7 @@ impl fmt::Display for TaskId {
 
 /// Where a task stands.
 #[derive(
-    Debug,
-    Default,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    ToSchema,
+    Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -68,6 +57,14 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status.
+    pub const ALL: [Status; 4] = [
+        Status::Todo,
+        Status::InProgress,
+        Status::Blocked,
+        Status::Done,
+    ];
+
     /// The wire and storage spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -81,18 +78,7 @@ impl Status {
 
 /// How urgent a task is. Declared in rank order, which is also the sort order.
 #[derive(
-    Debug,
-    Default,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    ToSchema,
+    Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
@@ -115,6 +101,16 @@ impl Priority {
         Priority::Urgent,
     ];
 
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
     /// The stored form: 0 (low) to 3 (urgent), so that SQL sorts by urgency.
     pub fn rank(self) -> i64 {
         self as i64
@@ -125,6 +121,46 @@ impl Priority {
         usize::try_from(rank)
             .ok()
             .and_then(|i| Self::BY_RANK.get(i).copied())
+    }
+}
+
+/// Reads a status or a priority from its wire spelling, a string, and nothing else:
+/// serde's derived implementation would also take the map form (`{"done": null}`),
+/// which is not the API's.
+fn from_wire<'de, D, T>(
+    deserializer: D,
+    all: &[T],
+    spelling: fn(T) -> &'static str,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Copy,
+{
+    let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+    all.iter()
+        .copied()
+        .find(|variant| spelling(*variant) == text)
+        .ok_or_else(|| {
+            let expected: Vec<String> = all
+                .iter()
+                .map(|variant| format!("`{}`", spelling(*variant)))
+                .collect();
+            serde::de::Error::custom(format!(
+                "unknown variant `{text}`, expected one of {}",
+                expected.join(", ")
+            ))
+        })
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_wire(deserializer, &Status::ALL, Status::as_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for Priority {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_wire(deserializer, &Priority::BY_RANK, Priority::as_str)
     }
 }
 

@@ -443,3 +443,34 @@ async fn two_idempotency_keys_are_400_naming_the_header() {
     assert_eq!(body["field"], "idempotency-key");
     assert_eq!(app.list("").await["total"], 0, "nothing was stored");
 }
+
+#[tokio::test]
+async fn a_status_or_priority_in_any_form_but_its_name_is_422() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"title": "t", "priority": {"urgent": null}}),
+        json!({"title": "t", "status": {"done": null}}),
+        json!({"title": "t", "status": ["done"]}),
+    ] {
+        let response = app.post_task(&body).await;
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("expected a string"),
+            "{body}: {problem}"
+        );
+    }
+    assert_eq!(app.list("").await["total"], 0, "nothing was stored");
+    let task = app.create_titled("t").await;
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/tasks/{}", task["id"].as_str().unwrap())))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"status": {"todo": null}}"#)
+        .send()
+        .await
+        .unwrap();
+    problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+}
