@@ -75,6 +75,7 @@ impl Client {
             .unwrap_or_else(|error| Outcome::Failed {
                 cause: cause_of(&error),
                 reason: crate::errors::describe(&error),
+                retry_after: None,
             });
         Operation {
             client: self.id,
@@ -139,10 +140,17 @@ impl Client {
                 }
             }
             (_, status) => {
+                // Whole seconds (RFC 9110 §10.2.3), which is what Tasklane sends.
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok()?.trim().parse().ok())
+                    .map(Duration::from_secs);
                 let body = response.text().await.unwrap_or_default();
                 Outcome::Failed {
                     cause: Cause::Status(status.as_u16()),
                     reason: format!("{status}: {}", body.chars().take(200).collect::<String>()),
+                    retry_after,
                 }
             }
         })

@@ -247,16 +247,20 @@ impl Deployment {
     /// Why `fault` cannot be injected here, if it cannot.
     pub fn cannot(&self, fault: Fault) -> Option<&'static str> {
         match fault {
-            Fault::RedisFlush if self.redis_url.is_none() => Some("needs a Redis"),
-            Fault::RedisRestart | Fault::RedisPause if self.redis.is_none() => {
-                Some("needs a Redis started by tasklane check: --with-redis or --consistency redis")
+            Fault::RedisFlush if self.redis_url.is_none() => {
+                Some("needs a Redis (--redis-url, --with-redis or --consistency redis)")
             }
+            Fault::RedisRestart | Fault::RedisPause if self.redis.is_none() => Some(
+                "needs a Redis started by tasklane check (--with-redis or --consistency redis, \
+                 without --url): it kills or freezes that process",
+            ),
             Fault::InstanceKill if self.instances.is_empty() => {
-                Some("needs instances started by tasklane check (no `--url`)")
+                Some("needs instances started by tasklane check (without --url): it kills them")
             }
-            Fault::PostgresRestart if self.postgres.is_none() => {
-                Some("needs a PostgreSQL started by tasklane check: --with-postgres")
-            }
+            Fault::PostgresRestart if self.postgres.is_none() => Some(
+                "needs a PostgreSQL started by tasklane check (--with-postgres, without --url): \
+                 it stops that cluster",
+            ),
             _ => None,
         }
     }

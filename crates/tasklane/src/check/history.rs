@@ -2,7 +2,7 @@
 //! ended (microseconds since the run began), what it asked and what it saw, and every
 //! fault injected. `--history FILE` writes it as JSON lines for offline analysis.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,10 @@ pub enum Outcome {
         cause: Cause,
         /// What went wrong, in full.
         reason: String,
+        /// How long the server asked to be left alone (`Retry-After`), if it did;
+        /// it paces the client, and is not part of the history.
+        #[serde(skip)]
+        retry_after: Option<Duration>,
     },
 }
 

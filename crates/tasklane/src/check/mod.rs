@@ -15,6 +15,7 @@
 //! or with `--consistency local` on two instances (the report's in-process counter), it
 //! reports stale reads within seconds; the test suite shows both.
 
+pub mod backoff;
 pub mod client;
 pub mod deployment;
 pub mod history;
@@ -101,6 +102,21 @@ impl Summary {
 pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let mut deployment = deploy(args).await?;
+    let chosen = if args.scenario.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        // A scenario asked for by name that cannot run is refused before any other
+        // runs: a report without it would read as if its fault had been survived.
+        for &scenario in &args.scenario {
+            if let Some(reason) = scenario::cannot_run(scenario, &deployment) {
+                anyhow::bail!(
+                    "--scenario {} cannot run here: it {reason}",
+                    scenario.name()
+                );
+            }
+        }
+        args.scenario.clone()
+    };
     let settings = Settings {
         clients: args.clients,
         duration: args.duration,
@@ -123,11 +139,6 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
         None => None,
-    };
-    let chosen = if args.scenario.is_empty() {
-        Scenario::ALL.to_vec()
-    } else {
-        args.scenario.clone()
     };
     let mut reports = Vec::new();
     for scenario in chosen {
@@ -157,7 +168,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         scenarios: reports,
         duration: started.elapsed(),
     };
-    print_totals(out, &summary)?;
+    print_totals(out, &summary, settings.token.is_some())?;
     Ok(summary)
 }
 
@@ -249,8 +260,9 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
     Ok(())
 }
 
-/// The totals, and when the run judged too little, why and what may fix it.
-fn print_totals(out: &mut impl Write, summary: &Summary) -> std::io::Result<()> {
+/// The totals, and when the run judged too little, why and what may fix it (`token`:
+/// whether the check sent one).
+fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io::Result<()> {
     let (succeeded, failed) = summary
         .scenarios
         .iter()
@@ -283,7 +295,7 @@ fn print_totals(out: &mut impl Write, summary: &Summary) -> std::io::Result<()> 
         .collect();
     causes.sort();
     causes.dedup();
-    for hint in causes.into_iter().filter_map(tally::hint) {
+    for hint in tally::hints(&causes, token, succeeded > 0) {
         writeln!(out, "  hint: {hint}")?;
     }
     Ok(())

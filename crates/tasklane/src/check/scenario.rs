@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 
+use super::backoff::{Backoff, Failure};
 use super::client::{Client, Target};
 use super::deployment::{Deployment, Fault};
 use super::history::{Cause, Clock, FaultEvent, Filter, Operation, Outcome, Phase, Request};
@@ -241,11 +242,11 @@ async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
     let client = run.client(n);
     let mut rng = fastrand::Rng::with_seed(settings.seed.wrapping_add(n as u64));
     let instances = run.target.instances.len();
-    let mut pause = Duration::ZERO;
+    let mut backoff = Backoff::default();
     while Instant::now() < deadline {
         let instance = rng.usize(..instances);
         let failure = match next_step(&settings.mix, &run.live, &run.target, &mut rng) {
-            Step::One(request) => failure(&run.perform(&client, instance, request).await),
+            Step::One(request) => Failure::of(&run.perform(&client, instance, request).await),
             Step::Walk { query, filter } => {
                 let mut page = query.clone();
                 let mut first_failure = None;
@@ -255,7 +256,7 @@ async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
                         filter: filter.clone(),
                     };
                     let op = run.perform(&client, instance, request).await;
-                    first_failure = first_failure.or(failure(&op));
+                    first_failure = first_failure.or(Failure::of(&op));
                     match op.outcome {
                         Outcome::Listed {
                             next_cursor: Some(cursor),
@@ -267,29 +268,7 @@ async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
                 first_failure
             }
         };
-        // An instance or its database is down, or refuses this client: back off, so
-        // an outage costs each client a few failed requests, not one every few
-        // milliseconds (which would outnumber everything the run checked).
-        pause = match failure {
-            None => Duration::ZERO,
-            Some(Cause::Status(429)) => RATE_LIMITED_PAUSE,
-            Some(_) => (pause * 2).clamp(MIN_PAUSE, MAX_PAUSE),
-        };
-        tokio::time::sleep(pause).await;
-    }
-}
-
-/// The first and the longest pause of a client after failed requests.
-const MIN_PAUSE: Duration = Duration::from_millis(20);
-const MAX_PAUSE: Duration = Duration::from_millis(200);
-/// The pause after a `429`: Tasklane's rate limit refills within a second (its
-/// `Retry-After: 1`).
-const RATE_LIMITED_PAUSE: Duration = Duration::from_secs(1);
-
-fn failure(op: &Operation) -> Option<Cause> {
-    match op.outcome {
-        Outcome::Failed { cause, .. } => Some(cause),
-        _ => None,
+        backoff.pause(failure, deadline).await;
     }
 }
 
@@ -297,22 +276,27 @@ fn failure(op: &Operation) -> Option<Cause> {
 /// `reader` lists (on one instance), `writer` changes a listed task once the list has
 /// been in flight for the gap (through the next instance), then `follower` reads
 /// through every instance. Every read by `follower` starts after the write was
-/// acknowledged, so each must show it.
+/// acknowledged, so each must show it. After a round with a failed request the three
+/// pause as every client does ([`Backoff`]).
 async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
     let [reader, writer, follower] = [0, 1, 2].map(|n| run.client(n));
     let instances = run.target.instances.len();
-    let created = run
-        .perform(
-            &writer,
-            0,
-            Request::Create {
-                status: "todo".to_owned(),
-                assignee: None,
-            },
-        )
-        .await;
-    let Some(id) = created.task().map(str::to_owned) else {
-        return; // the failed create is in the history; there is nothing to race on
+    let mut backoff = Backoff::default();
+    // The task to race on: created again (each failure in the history) until a create
+    // is acknowledged, as an instance may refuse the first one for a moment.
+    let id = loop {
+        if Instant::now() >= deadline {
+            return;
+        }
+        let create = Request::Create {
+            status: "todo".to_owned(),
+            assignee: None,
+        };
+        let created = run.perform(&writer, 0, create).await;
+        if let Some(id) = created.task() {
+            break id.to_owned();
+        }
+        backoff.pause(Failure::of(&created), deadline).await;
     };
     let statuses = ["in_progress", "blocked", "done", "todo"];
     let mut round = 0;
@@ -330,15 +314,19 @@ async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
             status: statuses[round % statuses.len()].to_owned(),
             assignee: None,
         };
-        tokio::join!(run.perform(&reader, read_on, list()), async {
+        let (read, written) = tokio::join!(run.perform(&reader, read_on, list()), async {
             tokio::time::sleep(gap).await;
             run.perform(&writer, write_on, write).await
         });
+        let mut failure = Failure::of(&read).or(Failure::of(&written));
         for instance in 0..instances {
-            run.perform(&follower, instance, list()).await;
-            run.perform(&follower, instance, Request::Get { id: id.clone() })
+            let listed = run.perform(&follower, instance, list()).await;
+            let got = run
+                .perform(&follower, instance, Request::Get { id: id.clone() })
                 .await;
+            failure = failure.or(Failure::of(&listed)).or(Failure::of(&got));
         }
+        backoff.pause(failure, deadline).await;
         round += 1;
     }
 }
@@ -373,7 +361,7 @@ async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
                     Request::Get { id: id.clone() },
                 )
                 .await;
-            read = failure(&op).is_none();
+            read = Failure::of(&op).is_none();
             run.history.lock().expect("not poisoned").push(op);
             if read {
                 break;

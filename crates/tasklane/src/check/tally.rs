@@ -83,7 +83,8 @@ impl Tally {
     }
 }
 
-/// What a person can do about requests failing for `cause`, if it is clear.
+/// What a person can do about requests failing for `cause`, if it is clear without
+/// knowing the rest of the run (see [`hints`] for a whole run).
 pub fn hint(cause: Cause) -> Option<&'static str> {
     Some(match cause {
         Cause::Refused => {
@@ -102,6 +103,30 @@ pub fn hint(cause: Cause) -> Option<&'static str> {
         Cause::Status(503) => "the server or its database was unavailable",
         _ => return None,
     })
+}
+
+/// The hints for a run whose requests failed for `causes` (each once): `token` says
+/// whether the check sent one, `answered` whether any of its requests succeeded.
+pub fn hints(causes: &[Cause], token: bool, answered: bool) -> Vec<&'static str> {
+    let unauthorized = causes.contains(&Cause::Status(401));
+    causes
+        .iter()
+        .filter_map(|&cause| match cause {
+            Cause::Status(401) if token => Some(
+                "the token is unknown or revoked: check --token (`tasklane token create` \
+                 issues one, in the workspace the check should act in)",
+            ),
+            // A token's own rate limit always lets a burst through, so a token's
+            // refusals after it was unknown, or with nothing answered at all, come from
+            // the limit on failed authentications per address.
+            Cause::Status(429) if token && (unauthorized || !answered) => Some(
+                "the server refuses this address after too many unknown or revoked tokens \
+                 (its --auth-failure-limit, per minute): pass a valid --token, then wait a \
+                 minute",
+            ),
+            _ => hint(cause),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -125,7 +150,30 @@ mod tests {
         Outcome::Failed {
             cause,
             reason: String::new(),
+            retry_after: None,
         }
+    }
+
+    #[test]
+    fn hints_tell_a_missing_token_from_an_unknown_one_and_its_refusals() {
+        let (unauthorized, limited) = (Cause::Status(401), Cause::Status(429));
+        let without = hints(&[unauthorized], false, false);
+        assert_eq!(without.len(), 1);
+        assert!(without[0].starts_with("the server requires a token: pass --token"));
+        let unknown = hints(&[unauthorized, limited], true, false);
+        assert_eq!(unknown.len(), 2);
+        assert!(unknown[0].starts_with("the token is unknown or revoked"));
+        assert!(
+            unknown[1].contains("--auth-failure-limit"),
+            "{}",
+            unknown[1]
+        );
+        assert!(!unknown[1].contains("--rate-limit"), "{}", unknown[1]);
+        // A check started while the address was still refused sees only 429s.
+        assert_eq!(hints(&[limited], true, false), unknown[1..]);
+        // A valid token over its own rate limit had answers, and no 401.
+        let busy = hints(&[limited], true, true);
+        assert!(busy[0].contains("--rate-limit"), "{}", busy[0]);
     }
 
     #[test]

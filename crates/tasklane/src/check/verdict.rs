@@ -370,6 +370,7 @@ mod tests {
         Outcome::Failed {
             cause: Cause::Timeout,
             reason: "timed out".to_owned(),
+            retry_after: None,
         }
     }
 

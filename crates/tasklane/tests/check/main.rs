@@ -199,21 +199,120 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_that_requires_tokens_is_checked_within_one_workspace() {
     let database = fresh_database().await;
+    let token = issued_token(&database).await;
+    let (url, server) = serve(&["--database-url", &database.url, "--auth", "token"]).await;
+    let summary = run(&["--url", &url, "--token", &token, "--scenario=mixed"]).await;
+    assert_clean(&summary, 1);
+    server.stop().await;
+}
+
+/// A token for the workspace `checked`, issued straight into the test database.
+async fn issued_token(database: &common::TestDatabase) -> String {
     let storage = open_store(&database.url).await.unwrap();
     let member = Member::try_from("checker".to_owned()).unwrap();
     let (_, secret) = issue(&*storage.tokens, &Scope::named("checked"), member)
         .await
         .unwrap();
+    secret.reveal().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_token_check_reaches_a_verdict_under_the_default_rate_limit() {
+    // `--auth token` and nothing else: the default 100 requests a second per token,
+    // which stale-fill's three clients and mixed's eight outrun within a second.
+    let database = fresh_database().await;
+    let token = issued_token(&database).await;
     let (url, server) = serve(&["--database-url", &database.url, "--auth", "token"]).await;
-    let summary = run(&[
+    let (status, printed) = binary(&[
+        "check",
         "--url",
         &url,
         "--token",
-        secret.reveal(),
-        "--scenario=mixed",
+        &token,
+        "--duration",
+        "2",
+        "--scenario",
+        "stale-fill",
+        "--scenario",
+        "mixed",
     ])
     .await;
-    assert_clean(&summary, 1);
+    assert_eq!(status, Some(0), "{printed}");
+    assert!(printed.contains("Violations: 0"), "{printed}");
+    assert!(!printed.contains("Inconclusive"), "{printed}");
+    // Clients that wait as long as the server asks are refused about once a second
+    // each, not on nearly every other request (which a verdict can survive by luck).
+    let (succeeded, failed) = printed
+        .lines()
+        .find_map(|line| {
+            let counts = line.strip_prefix("Operations: ")?.split_once(" (")?.1;
+            let (succeeded, failed) = counts.split_once(" succeeded, ")?;
+            Some((
+                succeeded.parse::<usize>().ok()?,
+                failed.strip_suffix(" failed)")?.parse::<usize>().ok()?,
+            ))
+        })
+        .expect("an Operations line");
+    assert!(4 * failed <= succeeded, "{failed} failed: {printed}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_token_is_named_as_such_and_its_refusals_put_down_to_failed_logins() {
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url, "--auth", "token"]).await;
+    let unknown = format!("tl_{}", "0".repeat(64));
+    let (status, printed) = binary(&[
+        "check",
+        "--url",
+        &url,
+        "--token",
+        &unknown,
+        "--duration",
+        "2",
+        "--scenario",
+        "mixed",
+    ])
+    .await;
+    assert_eq!(
+        status,
+        Some(i32::from(check::EXIT_INCONCLUSIVE)),
+        "{printed}"
+    );
+    assert!(printed.contains("HTTP 401 Unauthorized"), "{printed}");
+    assert!(
+        printed.contains("hint: the token is unknown or revoked"),
+        "{printed}"
+    );
+    assert!(!printed.contains("pass --token"), "{printed}");
+    // Eight clients for two seconds make more than the default 60 failed
+    // authentications a minute, and the server refuses the address after them.
+    assert!(printed.contains("HTTP 429 Too Many Requests"), "{printed}");
+    assert!(printed.contains("--auth-failure-limit"), "{printed}");
+    assert!(!printed.contains("--rate-limit"), "{printed}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_fault_scenario_against_live_instances_is_refused_at_once() {
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url]).await;
+    let (status, printed) = binary(&["check", "--url", &url, "--scenario", "redis-restart"]).await;
+    assert_eq!(
+        status,
+        Some(i32::from(check::EXIT_INCONCLUSIVE)),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(
+            "error: --scenario redis-restart cannot run here: it needs a Redis started by \
+             tasklane check"
+        ),
+        "{printed}"
+    );
+    assert!(printed.contains("without --url"), "{printed}");
+    // Refused before anything ran: no scenario, no totals.
+    assert!(!printed.contains("Scenarios run"), "{printed}");
     server.stop().await;
 }
 
@@ -361,10 +460,18 @@ async fn a_token_server_checked_without_a_token_is_inconclusive_and_says_why() {
             "{scenario}: {printed}"
         );
     }
-    assert!(
-        printed.contains("failed: 1 HTTP 401 Unauthorized"),
-        "{printed}"
-    );
+    // Each scenario kept trying (stale-fill its first create) and was refused each time.
+    for scenario in ["stale-fill", "mixed"] {
+        let failed = printed
+            .lines()
+            .skip_while(|line| !line.starts_with(&format!("{scenario}: ")))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            failed.starts_with("  failed: ") && failed.ends_with(" HTTP 401 Unauthorized"),
+            "{scenario}: {printed}"
+        );
+    }
     assert!(
         printed.contains("hint: the server requires a token: pass --token"),
         "{printed}"
