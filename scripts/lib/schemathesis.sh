@@ -23,17 +23,21 @@ run_schemathesis() {
   dir=$(mktemp -d /tmp/tasklane-schemathesis.XXXXXX)
   cleanups+=("rm -rf $dir")
   local database="sqlite://$dir/tasklane.db"
-  token=$(target/debug/tasklane token create --workspace schemathesis --database-url "$database" 2>/dev/null)
   port=58080
   while ! port_is_free "$port"; do port=$((port + 1)); done
   target/debug/tasklane serve --listen "127.0.0.1:$port" --auth token --rate-limit 0 \
     --database-url "$database" --log error &
   pid=$!
   cleanups+=("kill $pid 2>/dev/null")
+  # The server creates the database (tools only write to one that exists) and then
+  # answers; a token is issued once it has.
   for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
+      token=$(target/debug/tasklane token create --workspace schemathesis \
+        --database-url "$database" 2>/dev/null) && break
     sleep 0.1
   done
+  [[ -n ${token:-} ]] || { echo "scripts/test: no token from the Schemathesis server" >&2; return 1; }
   target/schemathesis/bin/st run "http://127.0.0.1:$port/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks all --exclude-checks positive_data_acceptance \
