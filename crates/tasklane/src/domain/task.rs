@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::de::{Deserializer, IntoDeserializer};
 use serde::{Deserialize, Serialize};
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -191,11 +192,17 @@ pub(crate) fn checked(text: String, min: usize, max: usize) -> Result<String, St
     }
 }
 
-/// Whether `c` shows nothing: white space, or a character Unicode says to render as
-/// nothing when unsupported (`Default_Ignorable_Code_Point`: zero-width spaces and
-/// joiners, direction marks, variation selectors, fillers, tags, the BOM ...).
+/// Whether `c` shows nothing on its own: white space, a control character, a mark that
+/// only decorates a base character (a combining accent on nothing), a blank that is a
+/// glyph (the Braille pattern blank, the object replacement character), or a character
+/// Unicode says to render as nothing when unsupported (`Default_Ignorable_Code_Point`:
+/// zero-width spaces and joiners, direction marks, variation selectors, fillers, tags,
+/// the BOM ...).
 fn is_blank(c: char) -> bool {
     c.is_whitespace()
+        || c.is_control()
+        || c.general_category_group() == GeneralCategoryGroup::Mark
+        || matches!(c, '\u{2800}' | '\u{FFFC}')
         || matches!(c,
             '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
             | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
@@ -527,6 +534,11 @@ mod tests {
             "\u{FEFF}\u{200D} \u{2060}",
             "\u{3164}",
             "\u{E0041}",
+            "\u{2800}",
+            "\u{FFFC}",
+            "\u{0301}\u{0301}",
+            "\u{0001}\u{0007}",
+            " \u{20DD} ",
         ] {
             assert!(
                 new_task(json!({ "title": invisible }))
@@ -536,6 +548,10 @@ mod tests {
             );
         }
         assert!(new_task(json!({"title": "\u{200B}a"})).is_ok());
+        assert!(
+            new_task(json!({"title": "e\u{0301}"})).is_ok(),
+            "an accent on a letter"
+        );
         assert!(new_task(json!({"title": "x".repeat(500)})).is_ok());
         assert!(new_task(json!({"title": "é".repeat(501)})).is_err());
         assert!(

@@ -36,6 +36,15 @@ impl Timestamp {
     /// Parses an RFC 3339 timestamp (`2026-11-24T09:30:00Z`, `...+02:00`) whose instant,
     /// in UTC, lies from [`Timestamp::MIN`] to [`Timestamp::MAX`].
     pub fn parse(text: &str) -> Result<Self, String> {
+        // RFC 3339 allows a leap second (`23:59:60`), which no stored instant can hold:
+        // the parser would move it to `23:59:59.999999`, another instant than the one
+        // sent. Refused instead of reinterpreted.
+        if text.get(17..19) == Some("60") {
+            return Err(format!(
+                "`{text}` is a leap second, which cannot be stored; send :59 or :00 of the \
+                 next minute"
+            ));
+        }
         let at = OffsetDateTime::parse(text, &Rfc3339)
             .map_err(|_| format!("`{text}` is not an RFC 3339 timestamp"))?;
         Self::from_datetime(at).ok_or_else(|| {
@@ -106,6 +115,14 @@ mod tests {
         let t = Timestamp::parse("2026-11-24T10:30:00.123456789+01:00").unwrap();
         assert_eq!(t.to_string(), "2026-11-24T09:30:00.123456Z");
         assert_eq!(Timestamp::from_micros(t.as_micros()), Some(t));
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_not_moved() {
+        let error = Timestamp::parse("2016-12-31T23:59:60Z").unwrap_err();
+        assert!(error.contains("leap second"), "{error}");
+        assert!(Timestamp::parse("2016-12-31T23:59:60.5+01:00").is_err());
+        assert!(Timestamp::parse("2016-12-31T23:59:59Z").is_ok());
     }
 
     #[test]
