@@ -13,7 +13,10 @@
 use sqlx::FromRow;
 
 use super::StoreError;
-use crate::domain::{Priority, SortKey, SortValue, Task, Timestamp, UnreadableTask, parse_variant};
+use crate::domain::{
+    Assignee, Description, Labels, Priority, SortKey, SortValue, Task, Timestamp, Title,
+    UnreadableTask, parse_variant,
+};
 
 /// The columns of a [`TaskRow`], in `SELECT` order.
 pub(super) const COLUMNS: &str = "id, title, description, status, priority, assignee, labels, due_at, created_at, updated_at, version";
@@ -91,15 +94,31 @@ impl TryFrom<TaskRow> for Task {
             status: parse_variant(&row.status).map_err(|e: String| unreadable("status", &e))?,
             priority: Priority::from_rank(row.priority)
                 .ok_or_else(|| unreadable("priority", "is not a rank from 0 to 3"))?,
-            labels: serde_json::from_str(&row.labels)
-                .map_err(|_| unreadable("labels", "is not a JSON array of strings"))?,
+            labels: serde_json::from_str::<Vec<String>>(&row.labels)
+                .map_err(|_| "is not a JSON array of strings".to_owned())
+                .and_then(Labels::try_from)
+                .map_err(|e| unreadable("labels", &e))?
+                .into_inner(),
             due_at: row.due_at.map(|due| time("due_at", due)).transpose()?,
             created_at: time("created_at", row.created_at)?,
             updated_at: time("updated_at", row.updated_at)?,
-            title: row.title,
-            description: row.description,
-            assignee: row.assignee,
-            version: row.version,
+            // Held to the rules a write is held to, so a hand-edited row that breaks
+            // them is flagged, not served as if a client had written it.
+            title: Title::try_from(row.title)
+                .map_err(|e| unreadable("title", &e))?
+                .into_inner(),
+            description: Description::try_from(row.description)
+                .map_err(|e| unreadable("description", &e))?
+                .into_inner(),
+            assignee: row
+                .assignee
+                .map(Assignee::try_from)
+                .transpose()
+                .map_err(|e| unreadable("assignee", &e))?
+                .map(Assignee::into_inner),
+            version: Some(row.version)
+                .filter(|version| *version >= 1)
+                .ok_or_else(|| unreadable("version", "is not 1 or more"))?,
         })
     }
 }

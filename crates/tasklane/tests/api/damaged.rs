@@ -118,6 +118,36 @@ async fn a_row_that_does_not_read_back_fails_only_its_own_reads() {
     );
 }
 
+/// Rows edited by hand into what no write could store (an empty title, a version below
+/// 1, a label too long) are flagged like any unreadable row, not served as tasks.
+#[tokio::test]
+async fn a_row_edited_past_the_write_rules_is_flagged_not_served() {
+    for (edit, field) in [
+        ("title = ''", "title"),
+        ("version = -5", "version"),
+        (&*format!("labels = '[\"{}\"]'", "x".repeat(51)), "labels"),
+    ] {
+        let app = spawn_app().await;
+        let ids = create_all(&app, &["a", "b"]).await;
+        let database = app.stop().await;
+        execute_sql(
+            &database.url,
+            &format!("UPDATE tasks SET {edit} WHERE id = '{}'", ids[1]),
+        )
+        .await;
+        let app = spawn_app_on(&database).await;
+        let page = app.list("sort=title").await;
+        assert_eq!(page["unreadable"], json!([ids[1]]), "{edit}");
+        let body = problem(
+            app.get_task(&ids[1]).await,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
+        .await;
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains(field), "{edit}: {detail}");
+    }
+}
+
 /// Overwrites the first page of `table`'s b-tree in the SQLite file at `url` with
 /// garbage, as a failing disk or a stray write would.
 async fn damage_table(url: &str, table: &str) {
