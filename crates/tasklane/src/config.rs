@@ -149,6 +149,12 @@ pub struct SeedArgs {
     /// that hold tasks (a second run with the same prefix) is refused.
     #[arg(long)]
     pub append: bool,
+
+    /// Create the database (a SQLite file) and its tables if they do not exist yet, as
+    /// `tasklane serve` would: for a dataset of its own. Without it, the database must
+    /// be one a server has already created, so that a mistyped URL is refused.
+    #[arg(long)]
+    pub new: bool,
 }
 
 /// `tasklane token` subcommands.

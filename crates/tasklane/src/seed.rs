@@ -13,7 +13,7 @@ use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 
 use crate::config::SeedArgs;
 use crate::domain::{Priority, Scope, Status, Task, TaskId, Timestamp, WorkspaceName};
-use crate::startup::open_existing;
+use crate::startup::{open_existing, open_store};
 
 /// Tasks per transaction.
 const BATCH: usize = 5_000;
@@ -48,7 +48,11 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
                 .map_err(|message| anyhow::anyhow!("workspace `{name}`: {message}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let storage = open_existing(&args.database_url).await?;
+    let storage = if args.new {
+        open_store(&args.database_url).await?
+    } else {
+        open_existing(&args.database_url).await?
+    };
     if !args.append {
         let scopes: Vec<Scope> = workspaces.iter().map(WorkspaceName::scope).collect();
         if let Some(scope) = storage

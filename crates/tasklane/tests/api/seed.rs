@@ -147,3 +147,18 @@ async fn seeding_the_same_workspaces_again_needs_append() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn seeding_a_database_no_server_created_needs_new() {
+    let database = fresh_database().await;
+    let refused = seed(&database.url, &["--tasks", "10", "--workspaces", "1"]).await;
+    assert!(refused.is_err(), "seeded a database no server created");
+    seed(
+        &database.url,
+        &["--tasks", "10", "--workspaces", "1", "--new"],
+    )
+    .await
+    .unwrap();
+    let storage = open_store(&database.url).await.unwrap();
+    assert_eq!(counts(&storage, 1).await, [10]);
+}
