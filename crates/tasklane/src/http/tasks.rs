@@ -1,7 +1,7 @@
 //! `/v1/tasks`: one handler per route. Each parses the request into domain types, asks
 //! the cache, and shapes the response; none decides anything about freshness.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
@@ -9,6 +9,7 @@ use super::AppState;
 use super::conditional::{if_match, if_none_match};
 use super::idempotency::idempotency;
 use super::json_body::JsonBody;
+use super::path_id::PathId;
 use super::problem::{Problem, ProblemBody, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
@@ -161,7 +162,7 @@ pub async fn create(
 pub async fn get(
     State(app): State<AppState>,
     scope: Scope,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let client = if_none_match(&headers)?;
@@ -202,7 +203,7 @@ pub async fn get(
 pub async fn update(
     State(app): State<AppState>,
     scope: Scope,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -244,7 +245,7 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     scope: Scope,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let expected = if_match(&headers)?;
