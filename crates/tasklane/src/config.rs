@@ -544,6 +544,14 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     if let Some(Ok(port)) = port.map(str::parse::<u16>) {
         return Ok((Ipv4Addr::LOCALHOST, port).into());
     }
+    // A number after the last `:` that no port can be: say so, not the generic advice.
+    if let Some((_, digits)) = text.rsplit_once(':')
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u16>().is_err()
+    {
+        return Err(format!("port {digits} is out of range (1-65535)"));
+    }
     let port = text
         .parse::<u16>()
         .map_or_else(|_| "8080".to_owned(), |port| port.to_string());
@@ -690,9 +698,18 @@ mod tests {
         assert_eq!(parse_listen(":9000"), Ok(loopback(9000)));
         let error = parse_listen("9000").unwrap_err();
         assert!(error.contains("such as `127.0.0.1:9000`"), "{error}");
-        for bad in ["example.com:80", ":http", "localhost:99999", ""] {
+        for bad in ["example.com:80", ":http", ""] {
             let error = parse_listen(bad).unwrap_err();
             assert!(error.contains("such as `127.0.0.1:8080`"), "{bad}: {error}");
+        }
+        for bad in [
+            "localhost:99999",
+            ":65536",
+            "127.0.0.1:99999",
+            "[::1]:123456",
+        ] {
+            let error = parse_listen(bad).unwrap_err();
+            assert!(error.contains("out of range (1-65535)"), "{bad}: {error}");
         }
     }
 

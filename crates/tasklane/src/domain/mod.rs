@@ -11,7 +11,9 @@ mod timestamp;
 
 pub use account::{ApiToken, Member, NewToken, TokenSecret, WorkspaceName};
 pub use cursor::{Cursor, CursorKey, SortValue};
-pub use query::{Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, TaskList};
+pub use query::{
+    Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, TaskList, fold_case,
+};
 pub use scope::Scope;
 pub use task::{
     Assignee, Description, Labels, NewTask, Priority, Status, Task, TaskId, TaskPatch, Title,

@@ -52,7 +52,7 @@ pub struct Filter {
     pub due_before: Option<Timestamp>,
     /// `due_after`: due at or after this instant (tasks with no due date never match).
     pub due_after: Option<Timestamp>,
-    /// `q`, lower-cased: a substring of the lower-cased title or description.
+    /// `q`, case-folded ([`fold_case`]): a substring of the folded title or description.
     pub text: Option<String>,
 }
 
@@ -331,7 +331,17 @@ fn parse_text(name: &str, value: &str) -> Result<String, QueryError> {
     if value.contains('\0') {
         return Err(invalid(name, "must not contain NUL characters"));
     }
-    Ok(value.to_lowercase())
+    Ok(fold_case(value))
+}
+
+/// The form `q` and the text it searches are compared in: full Unicode case folding
+/// (`CaseFolding.txt`, statuses C and F), one character at a time. Unlike
+/// `str::to_lowercase` it has no context-dependent rule, so `Σ` folds to `σ` wherever
+/// it stands (lower-casing makes a word-final `Σ` a `ς`), `ς` folds to `σ` too, and
+/// `ß` folds to `ss`. Folding a string is linear in its length, and the substring of a
+/// folded text is found by folding the query: both stores compare these forms only.
+pub fn fold_case(text: &str) -> String {
+    unicase::UniCase::new(text).to_folded_case()
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool, QueryError> {
@@ -497,6 +507,9 @@ mod tests {
         assert_eq!(q.filter.labels, BTreeSet::from(["x".to_owned()]));
         assert!(q.filter.due_before.is_some() && q.filter.due_after.is_some());
         assert_eq!(q.filter.text.as_deref(), Some("réport"));
+        // One fold for every position: a final sigma, and `ß` against `SS`.
+        assert_eq!(fold_case("ΟΣΑ ΟΣ ος"), "οσα οσ οσ");
+        assert_eq!(fold_case("STRASSE Straße"), "strasse strasse");
         assert_eq!(
             q.sort,
             Sort {

@@ -44,16 +44,8 @@ pub async fn deadline(
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    if let Some(length) = declared_length(request.headers())
-        && length > MAX_BODY_BYTES as u64
-    {
-        return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the body is {length} bytes (Content-Length); at most {MAX_BODY_BYTES} are accepted"
-            ),
-        )
-        .into_response();
+    if declared_length(request.headers()).is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Problem::body_too_large().into_response();
     }
     let retry = Retry::of(request.method(), request.headers());
     let receipt = Arc::new(AtomicU8::new(NOT_READ));

@@ -46,9 +46,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ),
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| Problem::new(rejection.status(), rejection.body_text()))?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    // A chunked body past the limit: the same answer as a declared length.
+                    StatusCode::PAYLOAD_TOO_LARGE => Problem::body_too_large(),
+                    status => Problem::new(status, rejection.body_text()),
+                })?;
         let digest = Sha256::digest(&bytes).into();
         parse(&bytes).map(|value| JsonBody(value, digest))
     }

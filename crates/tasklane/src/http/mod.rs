@@ -12,6 +12,7 @@ mod framing;
 mod idempotency;
 mod json_body;
 mod openapi;
+mod path_id;
 mod problem;
 mod tasks;
 mod tokens;

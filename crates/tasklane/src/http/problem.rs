@@ -59,6 +59,18 @@ impl Problem {
         self
     }
 
+    /// `413` for a body over [`MAX_BODY_BYTES`](super::MAX_BODY_BYTES), whether its
+    /// `Content-Length` says so at once or a chunked body runs past it while read.
+    pub fn body_too_large() -> Self {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is larger than {} bytes, the most accepted",
+                super::MAX_BODY_BYTES
+            ),
+        )
+    }
+
     /// `404` for a task id that names nothing in this scope.
     pub fn no_task(id: &str) -> Self {
         Problem::new(StatusCode::NOT_FOUND, format!("no task with id `{id}`"))

@@ -1,7 +1,7 @@
 //! `/v1/tasks`: one handler per route. Each parses the request into domain types, asks
 //! the cache, and shapes the response; none decides anything about freshness.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
@@ -9,6 +9,7 @@ use super::AppState;
 use super::conditional::{if_match, if_none_match};
 use super::idempotency::idempotency;
 use super::json_body::JsonBody;
+use super::path_id::PathId;
 use super::problem::{Problem, ProblemBody, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
@@ -69,7 +70,7 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
         ("label" = Option<Vec<String>>, Query, explode, max_items = 20, description = "Repeatable, at most 20 times (a task carries no more), each 1 to 50 characters; a task must carry every label given."),
         ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due strictly before. Tasks with no due date never match."),
         ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due at or after. Tasks with no due date never match."),
-        ("q" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the title or the description (at most 200 characters)."),
+        ("q" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the title or the description (at most 200 characters); both sides are compared in full Unicode case folding (`Σ`, `σ`, `ς` alike; `SS` matches `ß`)."),
         ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date counts as later than any date), `priority` (low < medium < high < urgent) or `title` (by code point); prefix `-` for descending. Ties are broken by id in the same direction."),
         ("page" = Option<i32>, Query, minimum = 1, maximum = 2147483647, description = "1-based page number (default 1). Not with `cursor`."),
         ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
@@ -161,7 +162,7 @@ pub async fn create(
 pub async fn get(
     State(app): State<AppState>,
     scope: Scope,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let client = if_none_match(&headers)?;
@@ -202,7 +203,7 @@ pub async fn get(
 pub async fn update(
     State(app): State<AppState>,
     scope: Scope,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -244,7 +245,7 @@ pub async fn update(
 pub async fn delete(
     State(app): State<AppState>,
     scope: Scope,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let expected = if_match(&headers)?;

@@ -2,7 +2,7 @@
 //! list them (never a secret), revoke one.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::json_body::JsonBody;
+use super::path_id::PathId;
 use super::problem::{Problem, ProblemBody};
 use crate::domain::{ApiToken, NewToken, Scope};
 use crate::store::{StoreError, issue};
@@ -66,7 +67,7 @@ pub async fn create(
 pub async fn revoke(
     State(app): State<AppState>,
     scope: Scope,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Response, Problem> {
     let missing = || Problem::new(StatusCode::NOT_FOUND, format!("no token with id `{id}`"));
     let token = id.parse().map_err(|_| missing())?;

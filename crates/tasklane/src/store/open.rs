@@ -41,6 +41,9 @@ pub enum OpenError {
     /// What the database reported.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// The text of tasks written before `q` compared case folds could not be folded again.
+    #[error("folding the text of existing tasks for `q`: {0}")]
+    Refold(#[from] super::StoreError),
 }
 
 const HOW_TO_CREATE: &str = "run `tasklane serve` once with this --database-url to create \

@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection, Postgres};
 
 use super::open::{OpenError, Opening};
-use super::sql::{Dialect, Interrupt, SqlStore, cursor_key, runner};
+use super::sql::{Dialect, Interrupt, SqlStore, cursor_key, refold_text, runner};
 
 runner!(Postgres);
 
@@ -60,6 +60,7 @@ impl SqlStore<Postgres> {
         sqlx::migrate!("./migrations/postgres")
             .run(&mut setup)
             .await?;
+        refold_text::<Postgres>(&mut setup).await?;
         let cursor_key = cursor_key::<Postgres>(&mut setup).await?;
         setup.close().await?;
         let options = match limit {

@@ -18,7 +18,7 @@ use super::row::{COLUMNS, TaskRow, storable};
 use super::{Idempotency, Precondition, Store, StoreError};
 use crate::domain::{
     CursorKey, ListQuery, PageRow, Position, Scope, SortKey, SortValue, Task, TaskId, TaskPatch,
-    Timestamp,
+    Timestamp, fold_case,
 };
 
 /// A value both stores can bind.
@@ -73,8 +73,8 @@ where
             .push_bind(stored.created_at)
             .push_bind(stored.updated_at)
             .push_bind(stored.version)
-            .push_bind(task.title.to_lowercase())
-            .push_bind(task.description.to_lowercase());
+            .push_bind(fold_case(&task.title))
+            .push_bind(fold_case(&task.description));
     });
     sql.push(
         " ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, \
@@ -271,7 +271,7 @@ where
             .push_bind(after.as_micros())
             .push(" AND due_at IS NOT NULL");
     }
-    // Both sides are lower-cased by the server (Unicode-aware, identically for both
+    // Both sides are case-folded by the server (`fold_case`, identically for both
     // stores); LIKE only finds the substring, with its wildcards escaped.
     if let Some(text) = &filter.text {
         let pattern = contains_pattern(text);
@@ -384,6 +384,50 @@ impl<DB: Database> SqlStore<DB> {
     /// PostgreSQL), for a tool or a test that runs a statement of its own.
     pub fn read_pool(&self) -> &Pool<DB> {
         &self.readers
+    }
+}
+
+/// Folds again the text of the tasks `refold_pending` lists (written when `q` compared
+/// lower-cased text; see that migration), a batch per transaction, so an interrupted
+/// run resumes where it stopped and a database with none left costs one empty read.
+pub(super) async fn refold_text<DB: Runner>(conn: &mut DB::Connection) -> Result<(), StoreError>
+where
+    String: Bind<DB>,
+{
+    const BATCH: usize = 500;
+    loop {
+        let select = QueryBuilder::new(format!(
+            "SELECT {COLUMNS} FROM tasks WHERE id IN \
+             (SELECT id FROM refold_pending ORDER BY id LIMIT {BATCH})"
+        ));
+        let rows = DB::fetch_rows(&mut *conn, select).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        DB::execute(&mut *conn, QueryBuilder::new("BEGIN")).await?;
+        for row in &rows {
+            let mut update = QueryBuilder::new("UPDATE tasks SET title_folded = ");
+            update
+                .push_bind(fold_case(&row.title))
+                .push(", description_folded = ")
+                .push_bind(fold_case(&row.description))
+                .push(" WHERE id = ")
+                .push_bind(row.id.clone())
+                // A write since the read above folded its new text itself.
+                .push(" AND title = ")
+                .push_bind(row.title.clone())
+                .push(" AND description = ")
+                .push_bind(row.description.clone());
+            DB::execute(&mut *conn, update).await?;
+        }
+        let mut done = QueryBuilder::new("DELETE FROM refold_pending WHERE id IN (");
+        let mut ids = done.separated(", ");
+        for row in &rows {
+            ids.push_bind(row.id.clone());
+        }
+        done.push(")");
+        DB::execute(&mut *conn, done).await?;
+        DB::execute(&mut *conn, QueryBuilder::new("COMMIT")).await?;
     }
 }
 

@@ -27,7 +27,7 @@ use sqlx::{Connection, Sqlite};
 
 use super::StoreError;
 use super::open::{OpenError, Opening};
-use super::sql::{Armed, Dialect, Interrupt, SqlStore, cursor_key, runner};
+use super::sql::{Armed, Dialect, Interrupt, SqlStore, cursor_key, refold_text, runner};
 use super::url::missing_directory;
 
 runner!(Sqlite);
@@ -108,6 +108,7 @@ impl SqlStore<Sqlite> {
         sqlx::query("PRAGMA optimize=0x10002")
             .execute(&mut setup)
             .await?;
+        refold_text::<Sqlite>(&mut setup).await?;
         let cursor_key = cursor_key::<Sqlite>(&mut setup).await?;
         setup.close().await?;
         // A write waiting for another's lock is not running SQL, so no progress handler

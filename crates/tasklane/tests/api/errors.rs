@@ -408,6 +408,31 @@ async fn every_response_says_how_it_may_be_cached() {
 }
 
 #[tokio::test]
+async fn an_oversize_chunked_body_is_the_same_413_as_a_declared_one() {
+    let app = spawn_app().await;
+    let huge = json!({"title": "t", "description": "x".repeat(1 << 20)}).to_string();
+    let declared = problem(
+        post_raw(&app, Some("application/json"), huge.clone()).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    // No Content-Length: the limit is only met while the body is read.
+    let head = format!(
+        "POST /v1/tasks HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{huge}\r\n0\r\n\r\n",
+        huge.len()
+    );
+    let mut stream = connect_and_send(&app.base, &head).await;
+    let (status, answer) = read_response(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    assert_eq!(status, 413, "{answer}");
+    let chunked: serde_json::Value = serde_json::from_str(&answer).expect("a problem");
+    assert_eq!(chunked["detail"], declared["detail"]);
+    assert_eq!(app.list("").await["total"], 0, "nothing was stored");
+}
+
+#[tokio::test]
 async fn a_transfer_coding_other_than_chunked_is_501_and_nothing_is_stored() {
     let app = spawn_app().await;
     let body = "{\"title\": \"t\"}";

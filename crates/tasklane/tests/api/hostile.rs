@@ -423,8 +423,19 @@ async fn nul_and_invalid_utf8_in_every_query_text() {
         let response = send(app.client.get(app.url(&format!("/v1/tasks/{id}"))), id).await;
         problem(response, StatusCode::NOT_FOUND).await;
     }
-    let response = send(app.client.get(app.url("/v1/tasks/%FF")), "%FF").await;
-    assert!(response.status().is_client_error(), "{}", response.status());
+    for path in ["/v1/tasks/%FF", "/v1/tokens/%FF"] {
+        let method = if path.starts_with("/v1/tokens") {
+            app.client.delete(app.url(path))
+        } else {
+            app.client.get(app.url(path))
+        };
+        let response = send(method, path).await;
+        assert_eq!(
+            problem(response, StatusCode::BAD_REQUEST).await["field"],
+            "id",
+            "{path}"
+        );
+    }
 }
 
 /// The cursor of the first page of `query`, with three tasks to walk.

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use crate::common::fresh_database;
-use crate::helpers::{TestApp, spawn_app, spawn_app_on, titles};
+use crate::helpers::{TestApp, execute_sql, spawn_app, spawn_app_on, titles};
 
 /// Seven tasks that tell every filter apart.
 async fn seeded() -> TestApp {
@@ -82,6 +82,47 @@ async fn every_filter_matches_exactly() {
     }
     assert_eq!(matching(&app, "q=%25").await, set(&["golf 100%_done"]));
     assert_eq!(app.list("").await["total"], 7);
+}
+
+#[tokio::test]
+async fn q_compares_full_case_folds() {
+    let app = spawn_app().await;
+    for title in ["ΟΣΑ sigma-probe", "straße", "ΟΣ"] {
+        app.create_titled(title).await;
+    }
+    // Lower-casing a whole word makes a final `Σ` a `ς` (but `ΟΣΑ`'s `Σ` a `σ`), and
+    // leaves `ß` unlike `SS`: folding treats each alike, wherever it stands.
+    assert_eq!(
+        matching(&app, "q=%CE%9F%CE%A3").await,
+        set(&["ΟΣΑ sigma-probe", "ΟΣ"])
+    );
+    assert_eq!(
+        matching(&app, "q=%CE%BF%CF%82").await,
+        set(&["ΟΣΑ sigma-probe", "ΟΣ"])
+    );
+    assert_eq!(matching(&app, "q=STRASSE").await, set(&["straße"]));
+    assert_eq!(matching(&app, "q=%C3%9F").await, set(&["straße"]));
+}
+
+#[tokio::test]
+async fn tasks_written_before_full_case_folding_are_folded_again() {
+    let database = fresh_database().await;
+    let first = spawn_app_on(&database).await;
+    first.create_titled("ΟΣ straße").await;
+    drop(first);
+    // As an older version stored it (lower-cased), and listed by its migration.
+    execute_sql(
+        &database.url,
+        "UPDATE tasks SET title_folded = 'ος straße'; \
+         INSERT INTO refold_pending (id) SELECT id FROM tasks",
+    )
+    .await;
+    let restarted = spawn_app_on(&database).await;
+    assert_eq!(matching(&restarted, "q=STRASSE").await, set(&["ΟΣ straße"]));
+    assert_eq!(
+        matching(&restarted, "q=%CE%BF%CF%83").await,
+        set(&["ΟΣ straße"])
+    );
 }
 
 #[tokio::test]
