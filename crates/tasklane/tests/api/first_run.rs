@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::fresh_database;
+use crate::common::{closed_port, fresh_database};
 
 /// What one run of the binary did.
 struct Ran {
@@ -64,15 +64,6 @@ fn refused(args: &[&str], env: &[(&str, &str)], status: i32) -> String {
     let created: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(created.is_empty(), "refused, yet created {created:?}");
     ran.stderr
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -14,7 +14,7 @@ use tasklane::domain::{Member, Scope};
 use tasklane::startup::{Application, open_store};
 use tasklane::store::issue;
 
-use crate::common::fresh_database;
+use crate::common::{closed_port, fresh_database};
 
 /// Each scenario's workload, in seconds: enough for hundreds of operations and a few
 /// faults each.
@@ -392,15 +392,6 @@ async fn binary(args: &[&str]) -> (Option<i32>, String) {
     );
     println!("{printed}");
     (output.status.code(), printed)
-}
-
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

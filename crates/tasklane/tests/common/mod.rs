@@ -126,6 +126,15 @@ pub async fn fresh_database() -> TestDatabase {
     }
 }
 
+/// A loopback port nothing listens on (free when asked: bound, then released).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A `redis-server` of a test's own (no persistence), to flush, kill, pause or restart.
 pub struct RedisServer {
     child: std::process::Child,
@@ -135,12 +144,7 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one on a free port and waits until it answers.
     pub async fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port).await
+        Self::start_on(closed_port()).await
     }
 
     /// Starts one on `port` (again, after [`RedisServer::kill`]).

@@ -9,7 +9,7 @@ use tasklane::cache::{CacheError, CacheHealth, TaskCache};
 use tasklane::domain::{ListQuery, Scope};
 use tasklane::store::Idempotency;
 
-use crate::common::{Proxy, RedisServer};
+use crate::common::{Proxy, RedisServer, closed_port};
 use crate::support::{InstrumentedStore, list, new_task, one_task, redis_instance, rename, titles};
 
 /// A Redis-consistency cache over a fresh store and the Redis at `url`.
@@ -124,11 +124,7 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
 /// degraded, and attempts no write it could not confirm.
 #[tokio::test]
 async fn redis_down_at_start_serves_from_the_database() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let (cache, store) = redis_cache(&format!("redis://127.0.0.1:{port}")).await;
     let (scope, query) = (Scope::default(), ListQuery::default());
     assert_eq!(cache.health().await, CacheHealth::Degraded);
