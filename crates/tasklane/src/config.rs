@@ -71,6 +71,16 @@ fn explained(mut error: clap::Error, args: &[OsString]) -> clap::Error {
     error
 }
 
+/// Who set `option`'s value, for a message about it: the environment variable that did
+/// (`TASKLANE_DATABASE_URL, which sets --database-url`), or the option itself.
+pub fn named_source(option: &str) -> String {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    environment_source(option, &args).map_or_else(
+        || option.to_owned(),
+        |variable| format!("{variable}, which sets {option}"),
+    )
+}
+
 /// The environment variable that supplied `option`'s value: the one behind it, when it
 /// is set and the option is not on the command line.
 fn environment_source(option: &str, args: &[OsString]) -> Option<String> {

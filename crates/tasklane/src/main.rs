@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use tasklane::config::{Cli, Command, TokenCommand};
+use anyhow::Context;
+use tasklane::config::{Cli, Command, TokenCommand, named_source};
 use tasklane::domain::Member;
 use tasklane::startup::{Application, open_existing};
 use tasklane::store::issue;
@@ -35,7 +36,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::Create(args)) => {
             let member = Member::try_from(args.member)
                 .map_err(|problem| anyhow::anyhow!("--member: {problem}"))?;
-            let storage = open_existing(&args.database_url).await?;
+            let storage = open_existing(&args.database_url)
+                .await
+                .context(named_source("--database-url"))?;
             let (token, secret) = issue(&*storage.tokens, &args.workspace.scope(), member).await?;
             eprintln!(
                 "Token {} for {} in workspace `{}`; its secret, shown this once:",

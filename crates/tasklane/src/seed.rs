@@ -11,7 +11,7 @@
 use anyhow::{Context, bail};
 use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 
-use crate::config::SeedArgs;
+use crate::config::{SeedArgs, named_source};
 use crate::domain::{Priority, Scope, Status, Task, TaskId, Timestamp, WorkspaceName};
 use crate::startup::{open_existing, open_store};
 
@@ -49,10 +49,11 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let storage = if args.new {
-        open_store(&args.database_url).await?
+        open_store(&args.database_url).await
     } else {
-        open_existing(&args.database_url).await?
-    };
+        open_existing(&args.database_url).await
+    }
+    .context(named_source("--database-url"))?;
     if !args.append {
         let scopes: Vec<Scope> = workspaces.iter().map(WorkspaceName::scope).collect();
         if let Some(scope) = storage

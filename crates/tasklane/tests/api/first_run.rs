@@ -287,6 +287,28 @@ fn tools_refuse_a_sqlite_file_that_serve_never_created() {
     tools_refuse(dir.path(), "sqlite://empty.db", "it was never migrated");
 }
 
+#[test]
+fn a_tool_names_the_variable_that_gave_it_a_missing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["token", "create", "--workspace", "acme"][..],
+        &["seed", "--tasks", "10"][..],
+    ] {
+        let ran = tasklane(
+            dir.path(),
+            args,
+            &[("TASKLANE_DATABASE_URL", "sqlite://typo.db")],
+        );
+        assert_eq!(ran.status, Some(1), "{}", ran.stderr);
+        assert!(
+            ran.stderr
+                .contains("TASKLANE_DATABASE_URL, which sets --database-url"),
+            "{}",
+            ran.stderr
+        );
+    }
+}
+
 #[tokio::test]
 async fn tools_refuse_a_database_without_tasklane_tables() {
     // A fresh database of this run's store (a fresh schema on PostgreSQL), never served.
