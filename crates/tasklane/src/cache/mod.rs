@@ -559,7 +559,11 @@ impl TaskCache {
     async fn announce<'a>(&'a self, scope: &'a Scope) -> Result<InFlight<'a>, CacheError> {
         let announcement = match &self.generations {
             Generations::Redis(tier) => {
-                self.repair(tier).await;
+                // Owed advances first, unless Redis just failed: then the announcement
+                // alone tries it (one timeout per write, not two).
+                if !self.redis_resting() {
+                    self.repair(tier).await;
+                }
                 let announcement = Announcement::draw();
                 let announced = tier.announce(scope, &announcement, self.write_lease).await;
                 if self.redis(announced).is_none() {
