@@ -42,7 +42,17 @@ pub async fn framing(request: Request<Body>, next: Next) -> Response {
 /// The size of the request's head as it came: the request line (`METHOD URI
 /// HTTP/1.1\r\n`) and each field (`name: value\r\n`).
 fn head_size(request: &Request<Body>) -> Result<(), Problem> {
-    let line = request.method().as_str().len() + request.uri().to_string().len() + 12;
+    // The request target as sent: origin form (`/v1/tasks?q=...`) in practice; counted
+    // without building a string per request.
+    let uri = request.uri();
+    let target = uri
+        .path_and_query()
+        .map_or(1, |target| target.as_str().len())
+        + uri
+            .authority()
+            .map_or(0, |authority| authority.as_str().len())
+        + uri.scheme_str().map_or(0, |scheme| scheme.len() + 3);
+    let line = request.method().as_str().len() + target + 12;
     let fields: usize = request
         .headers()
         .iter()
