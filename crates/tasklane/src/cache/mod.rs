@@ -44,7 +44,7 @@
 //!   correct while one process serves the database.
 //! - [`Consistency::Redis`] keeps it in Redis ([`RedisTier`]), shared by every
 //!   instance: one round trip per read returns the generation and the entry filed
-//!   under it.
+//!   under it (a miss adds the fill's check-and-set).
 //! - [`Consistency::Strict`] reads it from a row that each write's own transaction
 //!   advances, so commit and advance are a single atomic step that survives even a
 //!   Redis that loses writes, at one indexed database read per request.
@@ -156,7 +156,7 @@ pub enum Consistency {
     /// per request.
     Local,
     /// In Redis: correct for any number of processes sharing the Redis; one Redis round
-    /// trip per read, two per write.
+    /// trip per cached read (two on a miss), two per write.
     Redis,
     /// In the database: correct for any number of processes on one database, even if
     /// Redis loses writes; one indexed database read per request.
@@ -621,8 +621,16 @@ impl TaskCache {
                 (generation, entry)
             }
             Generations::Redis(tier) => {
-                if self.redis_resting() || self.repair(tier).await.owes(scope) {
+                if self.redis_resting() {
                     return Ok(None);
+                }
+                // Only a read of an owed scope tries the repair: reads of every other
+                // scope cost no extra call while some scope is owed.
+                if self.owes(scope) {
+                    self.repair(tier).await;
+                    if self.owes(scope) {
+                        return Ok(None);
+                    }
                 }
                 let entry_key = EntryKey {
                     before: &before,
@@ -701,18 +709,17 @@ impl TaskCache {
     }
 
     /// Makes the advances this instance owes (writes that committed without one), if
-    /// Redis answers; returns the scopes still owed one afterwards.
-    async fn repair(&self, tier: &RedisTier) -> OwedScopes {
+    /// Redis answers.
+    async fn repair(&self, tier: &RedisTier) {
         let owed: Vec<(Scope, Vec<Announcement>)> = {
             let owed = self.owed.lock().expect("not poisoned");
             if owed.is_empty() {
-                return OwedScopes(Vec::new());
+                return;
             }
             owed.iter()
                 .map(|(scope, announcements)| (scope.clone(), announcements.clone()))
                 .collect()
         };
-        let mut still_owed = Vec::new();
         for (scope, announcements) in owed {
             if self
                 .redis(tier.advance(&scope, &announcements).await)
@@ -726,11 +733,13 @@ impl TaskCache {
                         owed.remove(&scope);
                     }
                 }
-            } else {
-                still_owed.push(scope);
             }
         }
-        OwedScopes(still_owed)
+    }
+
+    /// Whether `scope` is owed an advance, so its cache cannot be trusted here.
+    fn owes(&self, scope: &Scope) -> bool {
+        self.owed.lock().expect("not poisoned").contains_key(scope)
     }
 
     /// Records that `scope` is owed an advance that withdraws `announcement`.
@@ -788,16 +797,6 @@ impl TaskCache {
             #[cfg(feature = "baselines")]
             Design::DeleteOnWrite => format!("{before}{after}"),
         }
-    }
-}
-
-/// The scopes still owed an advance after a repair.
-struct OwedScopes(Vec<Scope>);
-
-impl OwedScopes {
-    /// Whether `scope` is still owed an advance, so its cache cannot be trusted here.
-    fn owes(&self, scope: &Scope) -> bool {
-        self.0.contains(scope)
     }
 }
 
