@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, RedisError, Script};
+use redis::{AsyncCommands, RedisError, Script, ScriptInvocation};
 use uuid::Uuid;
 
 use super::generation::Generation;
@@ -202,10 +202,8 @@ impl RedisTier {
         });
         let mut invocation = self.lookup.key(self.generation_key(scope));
         invocation.arg(fresh_epoch).arg(before).arg(after);
-        let invocation = &invocation;
-        let (epoch, counter, writing, value): (String, u64, u8, Option<Vec<u8>>) = self
-            .retried(|mut connection| async move { invocation.invoke_async(&mut connection).await })
-            .await?;
+        let (epoch, counter, writing, value): (String, u64, u8, Option<Vec<u8>>) =
+            self.run(&invocation).await?;
         let epoch = u64::from_str_radix(&epoch, 16).map_err(|_| corrupt("generation epoch"))?;
         Ok(Lookup {
             generation: Generation::new(epoch, counter),
@@ -227,10 +225,7 @@ impl RedisTier {
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
         let mut invocation = self.announce.key(self.generation_key(scope));
         invocation.arg(&announcement.0).arg(lease_ms);
-        let invocation = &invocation;
-        let _: i64 = self
-            .retried(|mut connection| async move { invocation.invoke_async(&mut connection).await })
-            .await?;
+        let _: i64 = self.run(&invocation).await?;
         Ok(())
     }
 
@@ -244,10 +239,7 @@ impl RedisTier {
         for announcement in announcements {
             invocation.arg(&announcement.0);
         }
-        let invocation = &invocation;
-        let _: i64 = self
-            .retried(|mut connection| async move { invocation.invoke_async(&mut connection).await })
-            .await?;
+        let _: i64 = self.run(&invocation).await?;
         Ok(())
     }
 
@@ -282,11 +274,17 @@ impl RedisTier {
             .arg(generation.counter())
             .arg(encode(snapshot))
             .arg(self.ttl_ms());
-        let invocation = &invocation;
-        let filed: i64 = self
-            .retried(|mut connection| async move { invocation.invoke_async(&mut connection).await })
-            .await?;
+        let filed: i64 = self.run(&invocation).await?;
         Ok(filed == 1)
+    }
+
+    /// Runs a script invocation, [retried](Self::retried) as every call here is.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        invocation: &ScriptInvocation<'_>,
+    ) -> Result<T, RedisError> {
+        self.retried(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+            .await
     }
 
     /// Runs `call`, once more if the connection had dropped (after a Redis restart the

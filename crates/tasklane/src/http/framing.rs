@@ -84,39 +84,44 @@ fn host(version: Version, headers: &HeaderMap) -> Result<(), Problem> {
 }
 
 fn content_encoding(headers: &HeaderMap) -> Result<(), Problem> {
-    for value in headers.get_all(header::CONTENT_ENCODING) {
-        let codings = value.to_str().unwrap_or("(not text)");
-        if codings
-            .split(',')
-            .any(|coding| !coding.trim().eq_ignore_ascii_case("identity"))
-        {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "Content-Encoding `{codings}` is not supported; send the body uncompressed"
-                ),
-            )
-            .at("Content-Encoding"));
-        }
-    }
-    Ok(())
+    only_coding(
+        headers,
+        "Content-Encoding",
+        "identity",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "send the body uncompressed",
+    )
 }
 
 fn transfer_encoding(headers: &HeaderMap) -> Result<(), Problem> {
-    for value in headers.get_all(header::TRANSFER_ENCODING) {
+    only_coding(
+        headers,
+        "Transfer-Encoding",
+        "chunked",
+        StatusCode::NOT_IMPLEMENTED,
+        "send the body as is or `chunked`",
+    )
+}
+
+/// Refuses with `status` any coding in the `name` header but `allowed`.
+fn only_coding(
+    headers: &HeaderMap,
+    name: &'static str,
+    allowed: &str,
+    status: StatusCode,
+    advice: &str,
+) -> Result<(), Problem> {
+    for value in headers.get_all(name) {
         let codings = value.to_str().unwrap_or("(not text)");
         if codings
             .split(',')
-            .any(|coding| !coding.trim().eq_ignore_ascii_case("chunked"))
+            .any(|coding| !coding.trim().eq_ignore_ascii_case(allowed))
         {
             return Err(Problem::new(
-                StatusCode::NOT_IMPLEMENTED,
-                format!(
-                    "Transfer-Encoding `{codings}` is not supported; send the body as is or \
-                     `chunked`"
-                ),
+                status,
+                format!("{name} `{codings}` is not supported; {advice}"),
             )
-            .at("Transfer-Encoding"));
+            .at(name));
         }
     }
     Ok(())
