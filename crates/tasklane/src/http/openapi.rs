@@ -149,8 +149,9 @@ impl Modify for EnforcedLimits {
                         bound_each_label(&mut labels.items);
                     }
                 }
-                let framing =
-                    "a missing or doubled Host header, or a query that is not UTF-8 once decoded";
+                let framing = "a missing or doubled Host header, two Authorization, \
+                               Content-Type or Idempotency-Key headers, or a query that is \
+                               not UTF-8 once decoded or holds a malformed percent-escape";
                 match operation.responses.responses.get_mut("400") {
                     Some(RefOr::T(malformed)) => {
                         malformed.description = format!("{}; or {framing}", malformed.description);
@@ -174,6 +175,7 @@ impl Modify for EnforcedLimits {
                         "415",
                         "Not a JSON body, or a Content-Encoding other than identity",
                     );
+                    answers(operation, "501", "A Transfer-Encoding other than chunked");
                 }
             }
         }
