@@ -38,7 +38,8 @@ run_schemathesis() {
     sleep 0.1
   done
   [[ -n ${token:-} ]] || { echo "scripts/test: no token from the Schemathesis server" >&2; return 1; }
-  target/schemathesis/bin/st run "http://127.0.0.1:$port/openapi.json" \
+  target/schemathesis/bin/st --config-file scripts/lib/schemathesis.toml \
+    run "http://127.0.0.1:$port/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks all --exclude-checks positive_data_acceptance \
     --max-time "${TASKLANE_SCHEMATHESIS_SECONDS:-30}" --workers 2

@@ -159,6 +159,18 @@ impl Modify for EnforcedLimits {
                     _ => answers(operation, "400", &format!("Malformed request: {framing}")),
                 }
                 answers(operation, "431", &head);
+                // hyper refuses a request target it cannot hold before any route runs,
+                // with an empty body.
+                operation
+                    .responses
+                    .responses
+                    .entry("414".to_owned())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description("The request target is longer than 64 KiB (no body)")
+                            .build()
+                            .into()
+                    });
                 if let Some(request_body) = &mut operation.request_body {
                     request_body.description = Some(format!(
                         "A JSON object of at most {} MiB ({MAX_BODY_BYTES} bytes), uncompressed.",
