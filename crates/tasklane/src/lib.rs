@@ -1,36 +1,12 @@
-//! Tasklane: a task-management API server whose cache can never serve a stale task list.
+//! The `tasklane` command line: one binary for the server and the tools around it.
 //!
-//! A request walks these modules, in this order:
+//! - [`cli`]: the subcommands and their dispatch: `serve` runs the server library
+//!   (crate `tasklane-server`), `check` the checker (crate `tasklane-check`);
+//! - [`token`]: `tasklane token create`, API tokens into the server's database;
+//! - [`seed`]: `tasklane seed`, a realistic dataset for benchmarks and trials.
 //!
-//! - [`http`]: the axum router, one handler per route, problem-details errors and the
-//!   OpenAPI document. Handlers parse requests into domain types and nothing else.
-//! - [`domain`]: tasks, their validated inputs, list queries and pages. Pure data.
-//! - [`cache`]: the generation-keyed read-through cache, the one place where freshness
-//!   is decided (in process, and shared through Redis); its module documentation is the
-//!   correctness argument.
-//! - [`store`]: durable storage behind the [`store::Store`] trait: one SQL
-//!   implementation for SQLite and PostgreSQL.
-//!
-//! Beside them, [`check`] is `tasklane check`: concurrent clients against running
-//! instances, faults injected, and the recorded history judged against the freshness
-//! contract.
-//!
-//! [`seed`] is `tasklane seed`, a dataset generator for benchmarks and trials.
-//!
-//! Around them: [`config`] (command line and `TASKLANE_*` environment), [`startup`]
-//! (building and running the server), [`server`] (connections: their cap and timeouts),
-//! [`shutdown`] (SIGINT/SIGTERM), [`telemetry`] (structured logs) and [`errors`] (an
-//! error that stops a command, said once).
+//! Each subcommand's options live beside the code that runs it.
 
-pub mod cache;
-pub mod check;
-pub mod config;
-pub mod domain;
-pub mod errors;
-pub mod http;
+pub mod cli;
 pub mod seed;
-pub mod server;
-pub mod shutdown;
-pub mod startup;
-pub mod store;
-pub mod telemetry;
+pub mod token;

@@ -9,11 +9,55 @@
 //! to with `--append`: running the same command twice would double every workspace.
 
 use anyhow::{Context, bail};
+use clap::Args;
 use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
+use tasklane_server::domain::{Priority, Scope, Status, Task, TaskId, Timestamp, WorkspaceName};
+use tasklane_server::store::{DatabaseUrl, Opening, Storage};
 
-use crate::config::{SeedArgs, named_source};
-use crate::domain::{Priority, Scope, Status, Task, TaskId, Timestamp, WorkspaceName};
-use crate::startup::{open_existing, open_store};
+use crate::cli::named_source;
+
+/// `tasklane seed` options.
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// How many tasks in all.
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub tasks: u64,
+
+    /// How many workspaces to spread them over (evenly).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub workspaces: u64,
+
+    /// Workspaces are named `{PREFIX}-0001`, `{PREFIX}-0002`, ...
+    #[arg(long, value_name = "PREFIX", default_value = "seed")]
+    pub workspace_prefix: String,
+
+    /// Seed of the generator: the same seed gives the same tasks (with fresh ids).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+
+    /// The database to fill (as for `tasklane serve`); it must exist: `tasklane serve`
+    /// creates it.
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://tasklane.db",
+        value_parser = clap::value_parser!(DatabaseUrl)
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Add tasks to workspaces that already have some. Without it, seeding workspaces
+    /// that hold tasks (a second run with the same prefix) is refused.
+    #[arg(long)]
+    pub append: bool,
+
+    /// Create the database (a SQLite file) and its tables if they do not exist yet, as
+    /// `tasklane serve` would: for a dataset of its own. Without it, the database must
+    /// be one a server has already created, so that a mistyped URL is refused.
+    #[arg(long)]
+    pub new: bool,
+}
 
 /// Tasks per transaction.
 const BATCH: usize = 5_000;
@@ -48,12 +92,14 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
                 .map_err(|message| anyhow::anyhow!("workspace `{name}`: {message}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let storage = if args.new {
-        open_store(&args.database_url).await
+    let opening = if args.new {
+        Opening::Create
     } else {
-        open_existing(&args.database_url).await
-    }
-    .context(named_source("--database-url"))?;
+        Opening::Existing
+    };
+    let storage = Storage::open(&args.database_url, opening, None)
+        .await
+        .context(named_source("--database-url"))?;
     if !args.append {
         let scopes: Vec<Scope> = workspaces.iter().map(WorkspaceName::scope).collect();
         if let Some(scope) = storage

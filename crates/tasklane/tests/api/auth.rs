@@ -2,13 +2,14 @@
 //! path through the cache (entries, coalesced misses, ETags) ever shows one workspace
 //! another's tasks.
 
+use crate::common::open_store;
 use clap::Parser;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tasklane::config::{Cli, Command};
-use tasklane::domain::{Member, Scope};
-use tasklane::startup::{Application, open_store};
-use tasklane::store::issue;
+use tasklane::cli::{Cli, Command};
+use tasklane_server::domain::{Member, Scope};
+use tasklane_server::startup::Application;
+use tasklane_server::store::issue;
 
 use crate::common::TestDatabase;
 use crate::helpers::{

@@ -7,7 +7,7 @@ use std::io::{Seek, SeekFrom, Write};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::Connection;
-use tasklane::domain::Timestamp;
+use tasklane_server::domain::Timestamp;
 
 use crate::helpers::{TestApp, execute_sql, problem, spawn_app, spawn_app_on, titles};
 

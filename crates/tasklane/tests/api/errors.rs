@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use tasklane::server::MAX_HEAD_BYTES;
+use tasklane_server::server::MAX_HEAD_BYTES;
 
 use crate::helpers::{TestApp, connect_and_send, problem, read_response, spawn_app};
 

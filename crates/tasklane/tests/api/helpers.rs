@@ -3,10 +3,10 @@
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tasklane::config::ServeArgs;
-use tasklane::http::AuthMode;
-use tasklane::startup::Application;
-use tasklane::telemetry::LogFormat;
+use tasklane_server::config::ServeArgs;
+use tasklane_server::http::AuthMode;
+use tasklane_server::startup::Application;
+use tasklane_server::telemetry::LogFormat;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -80,8 +80,11 @@ pub async fn spawn_app_configured(
         header_read_timeout_secs: 10,
         idle_timeout_secs: 75,
         max_connections: 4096,
-        database_url: database.url.clone(),
-        redis_url: database.redis.as_ref().map(|redis| redis.url.clone()),
+        database_url: database.url.parse().unwrap(),
+        redis_url: database
+            .redis
+            .as_ref()
+            .map(|redis| redis.url.parse().unwrap()),
         redis_key_prefix: database
             .redis
             .as_ref()

@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tasklane::domain::{Assignee, Description, Labels, ListQuery, Member, Timestamp, Title};
+use tasklane_server::domain::{Assignee, Description, Labels, ListQuery, Member, Timestamp, Title};
 
 use crate::helpers::{TestApp, problem, spawn_configured};
 

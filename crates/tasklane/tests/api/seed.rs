@@ -3,10 +3,11 @@
 //! planner's statistics refreshed; seeding the same workspaces again only with
 //! `--append`.
 
+use crate::common::open_store;
 use clap::Parser;
-use tasklane::config::{Cli, Command};
-use tasklane::domain::{ListQuery, NewTask, Scope, Timestamp};
-use tasklane::startup::{Storage, open_store};
+use tasklane::cli::{Cli, Command};
+use tasklane_server::domain::{ListQuery, NewTask, Scope, Timestamp};
+use tasklane_server::store::Storage;
 
 use crate::common::fresh_database;
 

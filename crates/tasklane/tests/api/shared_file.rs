@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::common::open_store;
 use serde_json::json;
-use tasklane::domain::{NewTask, Scope, TaskPatch, Timestamp};
-use tasklane::startup::open_store;
-use tasklane::store::{Precondition, Store};
+use tasklane_server::domain::{NewTask, Scope, TaskPatch, Timestamp};
+use tasklane_server::store::{Precondition, Store};
 
 use crate::common::fresh_database;
 

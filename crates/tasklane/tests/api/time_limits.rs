@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::open_store;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Connection;
-use tasklane::domain::{ListQuery, NewTask, Scope, Timestamp};
-use tasklane::startup::open_store;
-use tasklane::store::{Opening, PostgresStore, SqliteStore, Store, StoreError};
+use tasklane_server::domain::{ListQuery, NewTask, Scope, Timestamp};
+use tasklane_server::store::{Opening, PostgresStore, SqliteStore, Store, StoreError};
 
 use crate::common::fresh_database;
 use crate::helpers::{problem, spawn_app_configured};

@@ -6,13 +6,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+use crate::common::open_store;
 use clap::Parser;
-use tasklane::check::verdict::Kind;
-use tasklane::check::{self, Summary};
-use tasklane::config::{Cli, Command};
-use tasklane::domain::{Member, Scope};
-use tasklane::startup::{Application, open_store};
-use tasklane::store::issue;
+use tasklane::cli::{Cli, Command};
+use tasklane_check::verdict::Kind;
+use tasklane_check::{self as check, Summary};
+use tasklane_server::domain::{Member, Scope};
+use tasklane_server::startup::Application;
+use tasklane_server::store::issue;
 
 use crate::common::{closed_port, fresh_database};
 

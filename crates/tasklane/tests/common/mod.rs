@@ -12,7 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tasklane::cache::{Consistency, RedisTier};
+pub use tasklane_check::supervisor::RedisServer;
+use tasklane_server::cache::{Consistency, RedisTier};
+use tasklane_server::store::{Opening, Storage};
 use tempfile::TempDir;
 
 /// A database (and Redis key space) of its own for one test; keep it alive as long as
@@ -135,91 +137,26 @@ pub fn closed_port() -> u16 {
         .port()
 }
 
-/// A `redis-server` of a test's own (no persistence), to flush, kill, pause or restart.
-pub struct RedisServer {
-    child: std::process::Child,
-    pub port: u16,
+/// A `redis-server` of a test's own (no persistence), to flush, kill, freeze or
+/// restart, on a free port; `TASKLANE_TEST_REDIS_SERVER` names the binary.
+pub async fn start_redis() -> RedisServer {
+    start_redis_on(closed_port()).await
 }
 
-impl RedisServer {
-    /// Starts one on a free port and waits until it answers.
-    pub async fn start() -> RedisServer {
-        Self::start_on(closed_port()).await
-    }
-
-    /// Starts one on `port` (again, after [`RedisServer::kill`]).
-    pub async fn start_on(port: u16) -> RedisServer {
-        let binary = std::env::var("TASKLANE_TEST_REDIS_SERVER")
-            .unwrap_or_else(|_| "redis-server".to_owned());
-        let child = std::process::Command::new(binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server runs (scripts/test provides it)");
-        let server = RedisServer { child, port };
-        for _ in 0..100 {
-            if server.command("PING").await.is_ok() {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("redis-server did not answer on port {port}");
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Runs one argument-less command (`PING`, `FLUSHALL`).
-    pub async fn command(&self, name: &str) -> redis::RedisResult<redis::Value> {
-        let client = redis::Client::open(self.url())?;
-        let mut connection = client.get_multiplexed_async_connection().await?;
-        redis::cmd(name).query_async(&mut connection).await
-    }
-
-    /// Stops it at once (SIGKILL); everything it held is gone.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Freezes it (SIGSTOP): connections stay open, nothing answers.
-    pub fn pause(&self) {
-        signal(self.child.id(), "-STOP");
-    }
-
-    /// Thaws it (SIGCONT).
-    pub fn resume(&self) {
-        signal(self.child.id(), "-CONT");
-    }
+/// As [`start_redis`], on `port`.
+pub async fn start_redis_on(port: u16) -> RedisServer {
+    let binary =
+        std::env::var("TASKLANE_TEST_REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+    RedisServer::start(&binary, port, None)
+        .await
+        .expect("redis-server runs (scripts/test provides it)")
 }
 
-fn signal(pid: u32, signal: &str) {
-    let sent = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "kill {signal} {pid}");
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        // Best effort: it may be frozen (thaw it so it can die) or already gone.
-        let _ = std::process::Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .stderr(std::process::Stdio::null())
-            .status();
-        self.kill();
-    }
+/// Opens (creating and migrating) the database `url` names, as `tasklane serve` does,
+/// without a statement time limit.
+pub async fn open_store(url: &str) -> anyhow::Result<Storage> {
+    let url = url.parse().map_err(anyhow::Error::msg)?;
+    Storage::open(&url, Opening::Create, None).await
 }
 
 /// A TCP proxy to a service, to take it away from a server and give it back.

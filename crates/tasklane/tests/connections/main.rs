@@ -139,7 +139,7 @@ async fn a_declared_body_over_the_limit_is_413_before_it_is_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ordinary_requests_are_answered_while_hundreds_of_clients_drip_feed() {
     // This process holds 300 connections of its own.
-    tasklane::server::raise_descriptor_limit().unwrap();
+    tasklane_server::server::raise_descriptor_limit().unwrap();
     let database = fresh_database().await;
     let options: Vec<String> = ["--header-read-timeout-secs", "2"]
         .iter()

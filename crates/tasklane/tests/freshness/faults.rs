@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tasklane::cache::{CacheError, CacheHealth, TaskCache};
-use tasklane::domain::{ListQuery, Scope};
-use tasklane::store::Idempotency;
+use tasklane_server::cache::{CacheError, CacheHealth, TaskCache};
+use tasklane_server::domain::{ListQuery, Scope};
+use tasklane_server::store::Idempotency;
 
-use crate::common::{Proxy, RedisServer, closed_port};
+use crate::common::{Proxy, closed_port, start_redis, start_redis_on};
 use crate::support::{InstrumentedStore, list, new_task, one_task, redis_instance, rename, titles};
+use tasklane_check::supervisor::redis_command;
 
 /// A Redis-consistency cache over a fresh store and the Redis at `url`.
 async fn redis_cache(url: &str) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
@@ -24,17 +25,15 @@ async fn redis_cache(url: &str) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
 #[tokio::test]
 async fn losing_redis_state_never_revives_an_old_generation() {
     for restart in [false, true] {
-        let mut redis = RedisServer::start().await;
+        let mut redis = start_redis().await;
         let (cache, store) = redis_cache(&redis.url()).await;
         let (scope, query, task) = one_task(&cache).await; // counter 1
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached under 1
 
         if restart {
-            let port = redis.port;
-            redis.kill();
-            redis = RedisServer::start_on(port).await;
+            redis.restart().await.unwrap();
         } else {
-            redis.command("FLUSHALL").await.unwrap();
+            redis_command(&redis.url(), "FLUSHALL").await.unwrap();
         }
         rename(&cache, &scope, task.id, "after").await.unwrap(); // counter 1 again
 
@@ -60,12 +59,11 @@ async fn losing_redis_state_never_revives_an_old_generation() {
 #[tokio::test]
 async fn redis_going_away_mid_run_costs_availability_not_freshness() {
     for freeze in [false, true] {
-        let mut redis = RedisServer::start().await;
+        let mut redis = start_redis().await;
         let (cache, store) = redis_cache(&redis.url()).await;
         let (scope, query, task) = one_task(&cache).await;
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
-        let port = redis.port;
         let paused = store.pause_after_next_write();
         let writer = tokio::spawn({
             let (cache, scope) = (cache.clone(), scope.clone());
@@ -73,7 +71,7 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         });
         paused.reached.await.unwrap(); // committed, not yet advanced
         if freeze {
-            redis.pause();
+            redis.freeze().unwrap();
         } else {
             redis.kill();
         }
@@ -101,9 +99,9 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         );
 
         if freeze {
-            redis.resume();
+            redis.thaw().unwrap();
         } else {
-            redis = RedisServer::start_on(port).await;
+            redis.restart().await.unwrap();
         }
         assert_eq!(
             cache.health().await,
@@ -137,7 +135,7 @@ async fn redis_down_at_start_serves_from_the_database() {
     );
     assert!(store.reads() >= 2, "the database answers");
 
-    let _redis = RedisServer::start_on(port).await;
+    let _redis = start_redis_on(port).await;
     cache
         .create(&scope, new_task("confirmed"), None)
         .await
@@ -151,14 +149,13 @@ async fn redis_down_at_start_serves_from_the_database() {
 /// advance, and exists once.
 #[tokio::test]
 async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
-    let mut redis = RedisServer::start().await;
+    let mut redis = start_redis().await;
     let (cache, store) = redis_cache(&redis.url()).await;
     let (scope, query) = (Scope::default(), ListQuery::default());
     let key = Idempotency {
         key: "retry-me".to_owned(),
         fingerprint: "f".repeat(64),
     };
-    let port = redis.port;
     let paused = store.pause_after_next_write();
     let first = tokio::spawn({
         let (cache, scope, key) = (cache.clone(), scope.clone(), key.clone());
@@ -170,7 +167,7 @@ async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
     let first = first.await.unwrap();
     assert!(matches!(first, Err(CacheError::Unconfirmed)), "{first:?}");
 
-    let _redis = RedisServer::start_on(port).await;
+    redis.restart().await.unwrap();
     let retry = cache
         .create(&scope, new_task("once"), Some(&key))
         .await
@@ -191,7 +188,7 @@ async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
 /// entry's TTL runs out.
 #[tokio::test]
 async fn a_partition_after_a_commit_shows_the_write_everywhere_and_heals_with_it() {
-    let redis = RedisServer::start().await;
+    let redis = start_redis().await;
     let proxy = Proxy::start(([127, 0, 0, 1], redis.port).into()).await;
     let store = InstrumentedStore::new(Duration::ZERO).await;
     let lease = Duration::from_secs(60);
@@ -215,7 +212,7 @@ async fn a_partition_after_a_commit_shows_the_write_everywhere_and_heals_with_it
 /// the first read makes the advance in its place.
 #[tokio::test]
 async fn a_writer_lost_with_its_owed_advance_is_repaired_by_a_reader() {
-    let redis = RedisServer::start().await;
+    let redis = start_redis().await;
     let proxy = Proxy::start(([127, 0, 0, 1], redis.port).into()).await;
     let store = InstrumentedStore::new(Duration::ZERO).await;
     let lease = Duration::from_secs(1);

@@ -10,10 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tasklane::cache::{Consistency, Design, TaskCache};
-use tasklane::domain::Task;
+use tasklane_server::cache::{Consistency, Design, TaskCache};
+use tasklane_server::domain::Task;
 
-use crate::common::RedisServer;
+use crate::common::{RedisServer, start_redis};
 use crate::support::{
     InstrumentedStore, cache_with, decode, list, one_task, redis_instance, rename, titles,
 };
@@ -34,7 +34,7 @@ async fn two_instances(
 /// rename), then the list through `there`: it must see the rename there too.
 #[tokio::test]
 async fn a_write_announced_on_one_instance_keeps_every_instance_off_the_cache() {
-    let redis = RedisServer::start().await;
+    let redis = start_redis().await;
     let (here, there, store) = two_instances(&redis).await;
     let (scope, query, task) = one_task(&here).await;
     assert_eq!(titles(&list(&there, &scope, &query).await), ["before"]); // cached there
@@ -66,7 +66,7 @@ async fn a_write_announced_on_one_instance_keeps_every_instance_off_the_cache() 
 /// and with Redis generations, in this process's entries and in Redis.
 #[tokio::test]
 async fn a_fill_that_raced_a_write_is_kept_nowhere() {
-    let redis = RedisServer::start().await;
+    let redis = start_redis().await;
     let (here, there, store) = two_instances(&redis).await;
     fill_racing_a_write(&here, &there, &store).await;
     let stored = redis_entries(&redis).await;

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tasklane::cache::{CacheConfig, CacheError, Consistency, Design, TaskCache};
-use tasklane::domain::{ListQuery, Scope, Task};
+use tasklane_server::cache::{CacheConfig, CacheError, Consistency, Design, TaskCache};
+use tasklane_server::domain::{ListQuery, Scope, Task};
 
 use crate::common::consistencies;
 use crate::support::{

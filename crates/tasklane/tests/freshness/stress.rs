@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
-use tasklane::cache::{Consistency, Design, ListRead, TaskCache};
-use tasklane::check::history::{Clock, Filter, Operation, Outcome, Phase, Request, Seen};
-use tasklane::check::verdict::{self, Violation};
-use tasklane::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
-use tasklane::store::Precondition;
+use tasklane_check::history::{Clock, Filter, Operation, Outcome, Phase, Request, Seen};
+use tasklane_check::verdict::{self, Violation};
+use tasklane_server::cache::{Consistency, Design, ListRead, TaskCache};
+use tasklane_server::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
+use tasklane_server::store::Precondition;
 
 use crate::common::consistencies;
 use crate::support::{cache_with, new_task};

@@ -6,16 +6,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::open_store;
 use async_trait::async_trait;
 use serde_json::json;
-use tasklane::cache::{
+use tasklane_server::cache::{
     CacheConfig, CacheError, Consistency, Design, ListRead, RedisTier, TaskCache,
 };
-use tasklane::domain::{
+use tasklane_server::domain::{
     CursorKey, ListQuery, NewTask, PageRow, Scope, Task, TaskId, TaskList, TaskPatch,
 };
-use tasklane::startup::open_store;
-use tasklane::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
+use tasklane_server::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
 use tokio::sync::oneshot;
 
 use crate::common::{TestDatabase, fresh_database};

@@ -1,0 +1,334 @@
+//! `tasklane check`: the freshness contract, checked against running servers.
+//!
+//! Many concurrent [clients](client) send a mix of creates, updates, deletes, single
+//! reads and filtered, paginated list reads ([`workload`]) to one or more instances,
+//! while a [scenario](scenario) may inject faults into the [deployment](deployment)
+//! (Redis flushed, restarted or frozen; an instance killed; PostgreSQL restarted). Every
+//! operation is recorded with its start and end time ([`history`]); after the run,
+//! every acknowledged write is read back, and the whole history is [judged](verdict):
+//! fresh reads, monotonic reads per client, no lost write. A run that judged too little
+//! (too few requests answered: a wrong URL, a missing token) is not a pass but
+//! inconclusive, with its failed requests counted by cause ([`tally`]).
+//!
+//! Its [supervisor] starts, kills, freezes and restarts the processes of a deployment
+//! it runs itself; the integration tests use it too.
+//!
+//! The checker can fail: run against a `baselines` build with
+//! `--serve-option=--cache-design=delete-on-write` (the incident report's cache-aside)
+//! or with `--consistency local` on two instances (the report's in-process counter), it
+//! reports stale reads within seconds; the test suite shows both.
+
+mod args;
+pub mod backoff;
+pub mod client;
+pub mod deployment;
+pub mod history;
+pub mod scenario;
+pub mod supervisor;
+pub mod tally;
+pub mod verdict;
+pub mod workload;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tasklane_server::cache::Consistency;
+use tasklane_server::config::default_consistency;
+use tasklane_server::store::Backend;
+
+pub use args::{CheckArgs, EXIT_STATUS, parse_duration};
+use deployment::{Deployment, Spawn};
+use history::{Cause, seconds};
+use scenario::{Scenario, ScenarioReport, Settings};
+
+/// How many violations of each scenario the report prints in full.
+const SHOWN: usize = 10;
+
+/// The exit status of `tasklane check` that found violations.
+pub const EXIT_VIOLATIONS: u8 = 1;
+/// The exit status of `tasklane check` that reached no verdict: too few requests
+/// answered, or the check could not run (clap's usage errors exit 2 too).
+pub const EXIT_INCONCLUSIVE: u8 = 2;
+
+/// What a whole check found.
+#[derive(Debug)]
+pub struct Summary {
+    /// Each scenario that ran.
+    pub scenarios: Vec<ScenarioReport>,
+    /// How long everything took, starting the deployment included.
+    pub duration: Duration,
+}
+
+impl Summary {
+    /// Violations in every scenario.
+    pub fn violations(&self) -> usize {
+        self.scenarios.iter().map(|s| s.violations.len()).sum()
+    }
+
+    /// Operations in every scenario.
+    pub fn operations(&self) -> usize {
+        self.scenarios.iter().map(|s| s.operations.len()).sum()
+    }
+
+    /// Why the run judged too little to pass, one reason per line; empty when it
+    /// judged enough.
+    pub fn inconclusive(&self) -> Vec<String> {
+        if self.scenarios.is_empty() {
+            return vec!["no scenario could run on this deployment".to_owned()];
+        }
+        self.scenarios
+            .iter()
+            .filter_map(|report| {
+                let tally = report.tally();
+                let shortfall = tally.shortfall()?;
+                let mut reason = format!("{}: {shortfall}", report.scenario.name());
+                if tally.failures() > 0 {
+                    reason += &format!("; failed: {}", tally.failure_causes());
+                }
+                Some(reason)
+            })
+            .collect()
+    }
+
+    /// The exit status: 1 with violations, 2 without a verdict, else 0.
+    pub fn exit_status(&self) -> u8 {
+        if self.violations() > 0 {
+            EXIT_VIOLATIONS
+        } else if !self.inconclusive().is_empty() {
+            EXIT_INCONCLUSIVE
+        } else {
+            0
+        }
+    }
+}
+
+/// Runs the scenarios `args` names and prints the report to `out`.
+pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let mut deployment = deploy(args).await?;
+    let chosen = if args.scenario.is_empty() {
+        Scenario::ALL.to_vec()
+    } else {
+        // A scenario asked for by name that cannot run is refused before any other
+        // runs: a report without it would read as if its fault had been survived.
+        for &scenario in &args.scenario {
+            if let Some(reason) = scenario::cannot_run(scenario, &deployment) {
+                anyhow::bail!(
+                    "--scenario {} cannot run here: it {reason}",
+                    scenario.name()
+                );
+            }
+        }
+        args.scenario.clone()
+    };
+    let settings = Settings {
+        clients: args.clients,
+        duration: args.duration,
+        mix: args.mix,
+        seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
+        stale_fill_gap: Duration::from_millis(args.stale_fill_gap_ms),
+        token: args.token.clone(),
+    };
+    writeln!(
+        out,
+        "Checking {} instance(s): {}; {} clients, {} per scenario, seed {}",
+        deployment.urls.len(),
+        deployment.urls.join(", "),
+        settings.clients,
+        seconds(settings.duration.as_micros() as u64),
+        settings.seed
+    )?;
+    let mut history = match &args.history {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let mut reports = Vec::new();
+    for scenario in chosen {
+        if let Some(reason) = scenario::cannot_run(scenario, &deployment) {
+            writeln!(out, "{}: skipped ({reason})", scenario.name())?;
+            continue;
+        }
+        let progress = ProgressBar::new(settings.duration.as_millis() as u64)
+            .with_style(
+                ProgressStyle::with_template("{prefix:>14} [{bar:30}] {msg}")
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+            )
+            .with_prefix(scenario.name());
+        let report = scenario::run(scenario, &mut deployment, &settings, &progress).await?;
+        progress.finish_and_clear();
+        if let Some(file) = &mut history {
+            write_history(file, &report).context("writing the history")?;
+        }
+        print_scenario(out, &report)?;
+        reports.push(report);
+    }
+    if let Some(mut file) = history {
+        file.flush().context("writing the history")?;
+    }
+    let summary = Summary {
+        scenarios: reports,
+        duration: started.elapsed(),
+    };
+    print_totals(out, &summary, settings.token.is_some())?;
+    Ok(summary)
+}
+
+/// The instances `args` names, or starts.
+async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
+    if !args.url.is_empty() {
+        return Deployment::live(args.url.clone(), args.redis_url.clone()).await;
+    }
+    let postgres_bin = match (args.with_postgres, &args.postgres_bin) {
+        (false, _) => None,
+        (true, Some(bin)) => Some(bin.clone()),
+        (true, None) => Some(supervisor::find_postgres_bin().context(
+            "--with-postgres: no PostgreSQL server binaries (initdb, pg_ctl) found; \
+             install them or name their directory with --postgres-bin",
+        )?),
+    };
+    let backend = match (&args.database_url, &postgres_bin) {
+        (Some(url), _) => url.backend(),
+        (None, Some(_)) => Backend::Postgres,
+        (None, None) => Backend::Sqlite,
+    };
+    // The instances' own Redis (--with-redis) shares entries only: generations stay
+    // where the database puts them unless `--consistency redis` says otherwise.
+    let consistency = args
+        .consistency
+        .unwrap_or_else(|| default_consistency(backend, false));
+    let server = match &args.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("finding the tasklane binary")?,
+    };
+    let spawn = Spawn {
+        server,
+        instances: args
+            .instances
+            .unwrap_or(if consistency == Consistency::Local {
+                1
+            } else {
+                2
+            }),
+        database_url: args.database_url.clone(),
+        postgres_bin,
+        consistency,
+        with_redis: args.with_redis,
+        redis_server: args.redis_server.clone(),
+        serve_options: args.serve_option.clone(),
+    };
+    Deployment::start(&spawn).await
+}
+
+fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Result<()> {
+    let tally = report.tally();
+    writeln!(
+        out,
+        "{}: {} operations ({} reads, {} acknowledged writes, {} failed) in {}, {} faults, {} \
+         violations",
+        report.scenario.name(),
+        report.operations.len(),
+        tally.reads,
+        tally.writes,
+        tally.failures(),
+        seconds(report.duration.as_micros() as u64),
+        report.faults.len(),
+        report.violations.len()
+    )?;
+    if tally.failures() > 0 {
+        writeln!(out, "  failed: {}", tally.failure_causes())?;
+    }
+    if let Some(leftovers) = &report.leftovers {
+        writeln!(
+            out,
+            "  not every task of the scenario could be deleted ({}); they carry the word {} \
+             (GET /v1/tasks?q={} finds them)",
+            leftovers.reason, leftovers.marker, leftovers.marker
+        )?;
+    }
+    for fault in &report.faults {
+        writeln!(out, "  fault at {}: {}", seconds(fault.at_us), fault.fault)?;
+    }
+    for violation in report.violations.iter().take(SHOWN) {
+        writeln!(out, "  {violation}")?;
+    }
+    if report.violations.len() > SHOWN {
+        writeln!(
+            out,
+            "  ... and {} more (--history FILE keeps every operation)",
+            report.violations.len() - SHOWN
+        )?;
+    }
+    Ok(())
+}
+
+/// The totals, and when the run judged too little, why and what may fix it (`token`:
+/// whether the check sent one).
+fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io::Result<()> {
+    let (succeeded, failed) = summary
+        .scenarios
+        .iter()
+        .map(ScenarioReport::tally)
+        .fold((0, 0), |(s, f), t| (s + t.succeeded(), f + t.failures()));
+    writeln!(out, "Scenarios run: {}", summary.scenarios.len())?;
+    writeln!(
+        out,
+        "Operations: {} ({succeeded} succeeded, {failed} failed)",
+        summary.operations()
+    )?;
+    writeln!(out, "Duration: {}s", summary.duration.as_secs())?;
+    writeln!(out, "Violations: {}", summary.violations())?;
+    // Violations are a verdict however little else was judged.
+    let inconclusive = summary.inconclusive();
+    if summary.violations() > 0 || inconclusive.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Inconclusive: too few requests succeeded to judge the freshness contract"
+    )?;
+    for reason in &inconclusive {
+        writeln!(out, "  {reason}")?;
+    }
+    let mut causes: Vec<Cause> = summary
+        .scenarios
+        .iter()
+        .flat_map(|report| report.tally().failed.into_keys())
+        .collect();
+    causes.sort();
+    causes.dedup();
+    for hint in tally::hints(&causes, token, succeeded > 0) {
+        writeln!(out, "  hint: {hint}")?;
+    }
+    Ok(())
+}
+
+/// One JSON line per operation and per fault, each naming its scenario.
+fn write_history(out: &mut impl Write, report: &ScenarioReport) -> std::io::Result<()> {
+    let scenario = report.scenario.name();
+    write_lines(out, &scenario, &report.operations)?;
+    write_lines(out, &scenario, &report.faults)
+}
+
+fn write_lines<T: Serialize>(
+    out: &mut impl Write,
+    scenario: &str,
+    records: &[T],
+) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Line<'a, T> {
+        scenario: &'a str,
+        #[serde(flatten)]
+        record: &'a T,
+    }
+    for record in records {
+        serde_json::to_writer(&mut *out, &Line { scenario, record })?;
+        writeln!(out)?;
+    }
+    Ok(())
+}

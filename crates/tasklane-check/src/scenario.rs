@@ -1,0 +1,445 @@
+//! Named scenarios: a workload, sometimes a fault injected into it while it runs, then
+//! a read-back and the checks.
+//!
+//! Every scenario marks its tasks with a fresh word (see [`Target::marker`]), so the
+//! scenarios of one run, or of runs against the same database, never judge each
+//! other's data, and once judged it deletes every task carrying its word, so a
+//! database in use is left as it was found.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use tasklane_server::domain::TokenSecret;
+
+use crate::backoff::{Backoff, Failure};
+use crate::client::{Client, Target};
+use crate::deployment::{Deployment, Fault};
+use crate::history::{Cause, Clock, FaultEvent, Filter, Operation, Outcome, Phase, Request};
+use crate::tally::Tally;
+use crate::verdict::{Kind, Violation, check};
+use crate::workload::{LiveTasks, Mix, Step, next_step};
+
+/// A named scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// The incident report's interleaving, round after round: a list read misses and
+    /// queries; while it is in flight a write to a listed task is acknowledged; then
+    /// every instance is read. A cache that fills the old rows after the write serves
+    /// them to the reads that follow.
+    StaleFill,
+    /// The random mix of reads and writes from every client, no fault.
+    Mixed,
+    /// The mix, with the Redis flushed (`FLUSHALL`) now and then.
+    RedisFlush,
+    /// The mix, with the Redis killed and restarted empty now and then.
+    RedisRestart,
+    /// The mix, with the Redis frozen (SIGSTOP) for a while now and then.
+    RedisPause,
+    /// The mix, with an instance killed (SIGKILL) and restarted now and then.
+    InstanceKill,
+    /// The mix, with the PostgreSQL stopped abruptly and restarted now and then.
+    PostgresRestart,
+}
+
+impl Scenario {
+    /// Every scenario, in the order `--scenario all` runs them.
+    pub const ALL: [Scenario; 7] = [
+        Scenario::StaleFill,
+        Scenario::Mixed,
+        Scenario::RedisFlush,
+        Scenario::RedisRestart,
+        Scenario::RedisPause,
+        Scenario::InstanceKill,
+        Scenario::PostgresRestart,
+    ];
+
+    /// The name `--scenario` takes.
+    pub fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .expect("no scenario is skipped")
+            .get_name()
+            .to_owned()
+    }
+
+    fn fault(self) -> Option<Fault> {
+        match self {
+            Scenario::StaleFill | Scenario::Mixed => None,
+            Scenario::RedisFlush => Some(Fault::RedisFlush),
+            Scenario::RedisRestart => Some(Fault::RedisRestart),
+            Scenario::RedisPause => Some(Fault::RedisPause),
+            Scenario::InstanceKill => Some(Fault::InstanceKill),
+            Scenario::PostgresRestart => Some(Fault::PostgresRestart),
+        }
+    }
+}
+
+/// How hard and how long each scenario runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Concurrent clients.
+    pub clients: usize,
+    /// How long the workload of each scenario runs.
+    pub duration: Duration,
+    /// The operation mix.
+    pub mix: Mix,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// `stale-fill`: how long after the list read is sent the write is sent.
+    pub stale_fill_gap: Duration,
+    /// The bearer token of every request, if the servers require one.
+    pub token: Option<TokenSecret>,
+}
+
+/// What one scenario did and found.
+#[derive(Debug)]
+pub struct ScenarioReport {
+    /// Which scenario.
+    pub scenario: Scenario,
+    /// Every operation, workload and read-back.
+    pub operations: Vec<Operation>,
+    /// Every fault injected.
+    pub faults: Vec<FaultEvent>,
+    /// What the checks found.
+    pub violations: Vec<Violation>,
+    /// How long it ran, read-back included.
+    pub duration: Duration,
+    /// What deleting its tasks afterwards left behind, if anything.
+    pub leftovers: Option<Leftovers>,
+}
+
+impl ScenarioReport {
+    /// Its operations, counted by what came of them.
+    pub fn tally(&self) -> Tally {
+        Tally::of(&self.operations)
+    }
+}
+
+/// Tasks of a scenario that could not be deleted after it.
+#[derive(Debug, Clone)]
+pub struct Leftovers {
+    /// The word in their description (`q=` finds them).
+    pub marker: String,
+    /// Why the last attempt failed.
+    pub reason: String,
+}
+
+type History = Arc<Mutex<Vec<Operation>>>;
+
+/// Everything the clients of one scenario share.
+struct Run {
+    target: Target,
+    clock: Clock,
+    history: History,
+    live: LiveTasks,
+    done: AtomicUsize,
+}
+
+impl Run {
+    /// Client number `n` of this run, on its clock, with its token.
+    fn client(&self, n: usize) -> Client {
+        Client::new(n, self.clock, self.target.token.as_ref())
+    }
+
+    async fn perform(&self, client: &Client, instance: usize, request: Request) -> Operation {
+        let op = client
+            .perform(&self.target, instance, Phase::Run, request)
+            .await;
+        self.live.record(&op.outcome, &op.request);
+        self.history.lock().expect("not poisoned").push(op.clone());
+        self.done.fetch_add(1, Ordering::Relaxed);
+        op
+    }
+}
+
+/// Why `scenario` cannot run on `deployment`, if it cannot.
+pub fn cannot_run(scenario: Scenario, deployment: &Deployment) -> Option<&'static str> {
+    scenario.fault().and_then(|fault| deployment.cannot(fault))
+}
+
+/// Runs one scenario against `deployment`, showing progress on `progress`.
+pub async fn run(
+    scenario: Scenario,
+    deployment: &mut Deployment,
+    settings: &Settings,
+    progress: &ProgressBar,
+) -> anyhow::Result<ScenarioReport> {
+    let started = Instant::now();
+    let run = Arc::new(Run {
+        target: Target {
+            instances: deployment.urls.clone(),
+            token: settings.token.clone(),
+            marker: format!("chk{:012x}", fastrand::u64(..) >> 16),
+        },
+        clock: Clock::start(),
+        history: History::default(),
+        live: LiveTasks::default(),
+        done: AtomicUsize::new(0),
+    });
+    let deadline = Instant::now() + settings.duration;
+    let clients: Vec<_> = match scenario {
+        Scenario::StaleFill => vec![tokio::spawn(stale_fill(
+            run.clone(),
+            settings.stale_fill_gap,
+            deadline,
+        ))],
+        _ => (0..settings.clients)
+            .map(|n| tokio::spawn(mixed(run.clone(), n, settings.clone(), deadline)))
+            .collect(),
+    };
+
+    // The fault, a few times during the run, and the progress bar.
+    let mut faults = Vec::new();
+    let period = settings.duration / 4;
+    let mut next_fault = Instant::now() + period;
+    while Instant::now() < deadline {
+        progress.set_position(started.elapsed().as_millis() as u64);
+        progress.set_message(format!(
+            "{} operations, {} faults",
+            run.done.load(Ordering::Relaxed),
+            faults.len()
+        ));
+        if let Some(fault) = scenario.fault()
+            && Instant::now() >= next_fault
+            && Instant::now() + period / 2 < deadline
+        {
+            let at_us = run.clock.now();
+            let what = deployment.inject(fault, faults.len()).await?;
+            faults.push(FaultEvent { at_us, fault: what });
+            next_fault = Instant::now() + period;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for client in clients {
+        client.await?;
+    }
+    if !faults.is_empty() {
+        deployment.settle().await;
+    }
+    // Its own client number: after the workload's, and after stale-fill's three.
+    let unverified = read_back(&run, settings.clients.max(3)).await;
+    let leftovers = if may_have_created(&run) {
+        clean_up(&run, settings.clients.max(3)).await
+    } else {
+        None
+    };
+
+    let operations = std::mem::take(&mut *run.history.lock().expect("not poisoned"));
+    let mut violations = check(&operations);
+    violations.extend(unverified);
+    Ok(ScenarioReport {
+        scenario,
+        operations,
+        faults,
+        violations,
+        duration: started.elapsed(),
+        leftovers,
+    })
+}
+
+/// Client `n`'s share of the random mix, until the deadline.
+async fn mixed(run: Arc<Run>, n: usize, settings: Settings, deadline: Instant) {
+    let client = run.client(n);
+    let mut rng = fastrand::Rng::with_seed(settings.seed.wrapping_add(n as u64));
+    let instances = run.target.instances.len();
+    let mut backoff = Backoff::default();
+    while Instant::now() < deadline {
+        let instance = rng.usize(..instances);
+        let failure = match next_step(&settings.mix, &run.live, &run.target, &mut rng) {
+            Step::One(request) => Failure::of(&run.perform(&client, instance, request).await),
+            Step::Walk { query, filter } => {
+                let mut page = query.clone();
+                let mut first_failure = None;
+                for _ in 0..3 {
+                    let request = Request::List {
+                        query: page.clone(),
+                        filter: filter.clone(),
+                    };
+                    let op = run.perform(&client, instance, request).await;
+                    first_failure = first_failure.or(Failure::of(&op));
+                    match op.outcome {
+                        Outcome::Listed {
+                            next_cursor: Some(cursor),
+                            ..
+                        } => page = format!("{query}&cursor={cursor}"),
+                        _ => break,
+                    }
+                }
+                first_failure
+            }
+        };
+        backoff.pause(failure, deadline).await;
+    }
+}
+
+/// The incident's interleaving, round after round, driven by one set of clients:
+/// `reader` lists (on one instance), `writer` changes a listed task once the list has
+/// been in flight for the gap (through the next instance), then `follower` reads
+/// through every instance. Every read by `follower` starts after the write was
+/// acknowledged, so each must show it. After a round with a failed request the three
+/// pause as every client does ([`Backoff`]).
+async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
+    let [reader, writer, follower] = [0, 1, 2].map(|n| run.client(n));
+    let instances = run.target.instances.len();
+    let mut backoff = Backoff::default();
+    // The task to race on: created again (each failure in the history) until a create
+    // is acknowledged, as an instance may refuse the first one for a moment.
+    let id = loop {
+        if Instant::now() >= deadline {
+            return;
+        }
+        let create = Request::Create {
+            status: "todo".to_owned(),
+            assignee: None,
+        };
+        let created = run.perform(&writer, 0, create).await;
+        if let Some(id) = created.task() {
+            break id.to_owned();
+        }
+        backoff.pause(Failure::of(&created), deadline).await;
+    };
+    let statuses = ["in_progress", "blocked", "done", "todo"];
+    let mut round = 0;
+    while Instant::now() < deadline {
+        let read_on = round % instances;
+        let write_on = (round + 1) % instances;
+        // A query no one has asked since the last write, so the reader misses and
+        // queries; the followers then ask exactly the question it filled.
+        let list = || Request::List {
+            query: format!("q={}&limit={}", run.target.marker, 100 - round % 90),
+            filter: Filter::default(),
+        };
+        let write = Request::Update {
+            id: id.clone(),
+            status: statuses[round % statuses.len()].to_owned(),
+            assignee: None,
+        };
+        let (read, written) = tokio::join!(run.perform(&reader, read_on, list()), async {
+            tokio::time::sleep(gap).await;
+            run.perform(&writer, write_on, write).await
+        });
+        let mut failure = Failure::of(&read).or(Failure::of(&written));
+        for instance in 0..instances {
+            let listed = run.perform(&follower, instance, list()).await;
+            let got = run
+                .perform(&follower, instance, Request::Get { id: id.clone() })
+                .await;
+            failure = failure.or(Failure::of(&listed)).or(Failure::of(&got));
+        }
+        backoff.pause(failure, deadline).await;
+        round += 1;
+    }
+}
+
+/// After the run: every task whose creation was acknowledged, read once more through
+/// the first instance that answers. Returns the tasks that could not be read at all.
+async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
+    let client = run.client(client);
+    let created: Vec<String> = {
+        let history = run.history.lock().expect("not poisoned");
+        history
+            .iter()
+            .filter(|op| {
+                matches!(
+                    (&op.request, &op.outcome),
+                    (Request::Create { .. }, Outcome::Written { .. })
+                )
+            })
+            .filter_map(|op| op.task().map(str::to_owned))
+            .collect()
+    };
+    let instances = run.target.instances.len();
+    let mut unverified = Vec::new();
+    for id in created {
+        let mut read = false;
+        for attempt in 0..20 {
+            let op = client
+                .perform(
+                    &run.target,
+                    attempt % instances,
+                    Phase::ReadBack,
+                    Request::Get { id: id.clone() },
+                )
+                .await;
+            read = Failure::of(&op).is_none();
+            run.history.lock().expect("not poisoned").push(op);
+            if read {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        if !read {
+            unverified.push(Violation {
+                kind: Kind::Unverified,
+                task: id,
+                detail: "every read-back attempt failed".to_owned(),
+                read: None,
+                evidence: None,
+            });
+        }
+    }
+    unverified
+}
+
+/// Whether any create of the run may have been applied: acknowledged, or failed in a
+/// way that leaves it open (a timeout, a lost connection, a `5xx`). A refused
+/// connection or a `4xx` applied nothing.
+fn may_have_created(run: &Run) -> bool {
+    let history = run.history.lock().expect("not poisoned");
+    history.iter().any(|op| match (&op.request, &op.outcome) {
+        (Request::Create { .. }, Outcome::Failed { cause, .. }) => match cause {
+            Cause::Refused => false,
+            Cause::Status(code) => *code >= 500,
+            Cause::Timeout | Cause::Connection | Cause::Unreadable => true,
+        },
+        (Request::Create { .. }, _) => true,
+        _ => false,
+    })
+}
+
+/// How many rounds of "list what is left, delete it" the clean-up may take.
+const CLEANUP_ROUNDS: usize = 20;
+
+/// After the read-back: deletes every task carrying this scenario's word, found by
+/// listing them rather than from the history, so that the tasks of creates that failed
+/// but were applied go too. Returns what was left, if anything.
+async fn clean_up(run: &Run, client: usize) -> Option<Leftovers> {
+    let client = run.client(client);
+    let instances = run.target.instances.len();
+    let mut failure = None;
+    for round in 0..CLEANUP_ROUNDS {
+        let instance = round % instances;
+        let list = Request::List {
+            query: format!("q={}&limit=100", run.target.marker),
+            filter: Filter::default(),
+        };
+        let listed = client
+            .perform(&run.target, instance, Phase::Cleanup, list)
+            .await;
+        failure = None;
+        match listed.outcome {
+            Outcome::Listed { tasks, .. } if tasks.is_empty() => return None,
+            Outcome::Listed { tasks, .. } => {
+                for task in tasks {
+                    let delete = Request::Delete { id: task.id };
+                    let deleted = client
+                        .perform(&run.target, instance, Phase::Cleanup, delete)
+                        .await;
+                    if let Outcome::Failed { reason, .. } = deleted.outcome {
+                        failure = Some(reason);
+                    }
+                }
+            }
+            Outcome::Failed { reason, .. } => failure = Some(reason),
+            _ => {}
+        }
+        if failure.is_some() {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Some(Leftovers {
+        marker: run.target.marker.clone(),
+        reason: failure.unwrap_or_else(|| "more tasks than it could delete".to_owned()),
+    })
+}

@@ -1,0 +1,340 @@
+//! The processes a check or a test starts, stops and hurts: `tasklane serve`
+//! instances, a throwaway `redis-server`, a throwaway PostgreSQL cluster.
+//!
+//! One supervisor for `tasklane check` and the integration tests alike. Every process
+//! it touches is one it started, on 127.0.0.1, and every one is stopped when its handle
+//! is dropped (a frozen one is thawed first: a stopped process cannot die).
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A process this supervisor started, and how to start it again.
+pub struct Process {
+    child: Child,
+    command: Vec<String>,
+    log: Option<PathBuf>,
+}
+
+impl Process {
+    /// Starts `command` (program, then arguments), its output appended to `log` (or
+    /// discarded without one).
+    pub fn start(command: &[String], log: Option<&Path>) -> anyhow::Result<Process> {
+        let (stdout, stderr) = match log {
+            Some(path) => {
+                let file = File::options()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                (Stdio::from(file.try_clone()?), Stdio::from(file))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
+        let child = Command::new(&command[0])
+            .args(&command[1..])
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("starting {}", command[0]))?;
+        Ok(Process {
+            child,
+            command: command.to_vec(),
+            log: log.map(Path::to_owned),
+        })
+    }
+
+    /// Starts the same command again (after [`Process::kill`]).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill();
+        *self = Process::start(&self.command, self.log.as_deref())?;
+        Ok(())
+    }
+
+    /// Stops it at once (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Freezes it (SIGSTOP): its connections stay open and nothing answers.
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        self.signal(Signal::SIGSTOP)
+    }
+
+    /// Thaws it (SIGCONT).
+    pub fn thaw(&self) -> anyhow::Result<()> {
+        self.signal(Signal::SIGCONT)
+    }
+
+    fn signal(&self, signal: Signal) -> anyhow::Result<()> {
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits an i32"));
+        kill(pid, signal).with_context(|| format!("sending {signal} to {}", self.command[0]))
+    }
+
+    /// Waits until `ready` answers, failing early if the process exits.
+    pub async fn wait_until<F: Future<Output = bool>>(
+        &mut self,
+        ready: impl Fn() -> F,
+    ) -> anyhow::Result<()> {
+        let see_log = match &self.log {
+            Some(log) => format!("; see {}", log.display()),
+            None => String::new(),
+        };
+        for _ in 0..200 {
+            if ready().await {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "{} exited ({status}) before answering{see_log}",
+                    self.command[0]
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("{} did not answer within 10 s{see_log}", self.command[0])
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.thaw();
+        self.kill();
+    }
+}
+
+/// A `redis-server` of its own on a loopback port: no persistence, so a restart
+/// starts empty.
+pub struct RedisServer {
+    process: Process,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts `binary` on `port` and waits until it answers.
+    pub async fn start(binary: &str, port: u16, log: Option<&Path>) -> anyhow::Result<Self> {
+        let command = [
+            binary,
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .map(str::to_owned);
+        let mut server = RedisServer {
+            process: Process::start(&command, log)?,
+            port,
+        };
+        server.wait().await?;
+        Ok(server)
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it and starts it again, empty, on the same port.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.process.restart()?;
+        self.wait().await
+    }
+
+    /// Stops it at once (SIGKILL); everything it held is gone.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    /// Freezes it (SIGSTOP): connections stay open, nothing answers.
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        self.process.freeze()
+    }
+
+    /// Thaws it (SIGCONT).
+    pub fn thaw(&self) -> anyhow::Result<()> {
+        self.process.thaw()
+    }
+
+    async fn wait(&mut self) -> anyhow::Result<()> {
+        let url = self.url();
+        self.process
+            .wait_until(|| async { redis_command(&url, "PING").await.is_ok() })
+            .await
+    }
+}
+
+/// Runs one argument-less command (`PING`, `FLUSHALL`) on the Redis at `url`, within
+/// a second.
+pub async fn redis_command(url: &str, name: &str) -> anyhow::Result<()> {
+    let client = redis::Client::open(url).context("the Redis URL")?;
+    let mut connection = tokio::time::timeout(
+        Duration::from_secs(1),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .context("connecting to Redis timed out")??;
+    let _: redis::Value = tokio::time::timeout(
+        Duration::from_secs(1),
+        redis::cmd(name).query_async(&mut connection),
+    )
+    .await
+    .with_context(|| format!("Redis {name} timed out"))??;
+    Ok(())
+}
+
+/// A throwaway PostgreSQL cluster in a working directory.
+pub struct Postgres {
+    /// `pg_ctl`, run as the cluster's owner.
+    pg_ctl: Vec<String>,
+    data: PathBuf,
+    /// Server options: port, socket directory, loopback only.
+    options: String,
+    log: PathBuf,
+}
+
+impl Postgres {
+    /// Creates a cluster with `initdb` from `bin` under `workdir` and starts it on a
+    /// free port; returns it and its URL. As root, the cluster belongs to the
+    /// `postgres` user (PostgreSQL refuses to run as root).
+    pub async fn start(bin: &Path, workdir: &Path) -> anyhow::Result<(Postgres, String)> {
+        let dir = workdir.join("postgres");
+        std::fs::create_dir(&dir)?;
+        let mut as_owner = Vec::new();
+        if nix::unistd::geteuid().is_root() {
+            let owner = nix::unistd::User::from_name("postgres")?
+                .context("running as root, PostgreSQL needs a `postgres` user to run as")?;
+            std::os::unix::fs::chown(&dir, Some(owner.uid.as_raw()), Some(owner.gid.as_raw()))?;
+            std::fs::set_permissions(workdir, std::fs::Permissions::from_mode(0o755))?;
+            as_owner = ["runuser", "-u", "postgres", "--"]
+                .map(str::to_owned)
+                .to_vec();
+        }
+        let data = dir.join("data");
+        let log = dir.join("server.log");
+        let mut initdb = as_owner.clone();
+        initdb.extend([
+            bin.join("initdb").display().to_string(),
+            "-D".to_owned(),
+            data.display().to_string(),
+            "-U".to_owned(),
+            "postgres".to_owned(),
+            "--auth=trust".to_owned(),
+            "-E".to_owned(),
+            "UTF8".to_owned(),
+        ]);
+        run_to_completion(&initdb).await?;
+        let port = free_port()?;
+        let mut pg_ctl = as_owner;
+        pg_ctl.push(bin.join("pg_ctl").display().to_string());
+        let postgres = Postgres {
+            pg_ctl,
+            data,
+            options: format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                dir.display()
+            ),
+            log,
+        };
+        postgres.start_server().await?;
+        Ok((
+            postgres,
+            format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        ))
+    }
+
+    /// Stops it abruptly (`pg_ctl stop -m immediate`, as a crash: its next start
+    /// recovers from the write-ahead log).
+    pub async fn crash(&self) -> anyhow::Result<()> {
+        self.control(&["-m", "immediate", "stop"]).await
+    }
+
+    /// Starts it again.
+    pub async fn start_server(&self) -> anyhow::Result<()> {
+        self.control(&["-o", &self.options, "start"]).await
+    }
+
+    /// `pg_ctl ACTION` on the cluster, waiting for the action to complete.
+    async fn control(&self, action: &[&str]) -> anyhow::Result<()> {
+        run_to_completion(&self.pg_ctl_command(action))
+            .await
+            .with_context(|| format!("see {}", self.log.display()))
+    }
+
+    fn pg_ctl_command(&self, action: &[&str]) -> Vec<String> {
+        let mut command = self.pg_ctl.clone();
+        command.extend(["-D".to_owned(), self.data.display().to_string()]);
+        command.extend([
+            "-l".to_owned(),
+            self.log.display().to_string(),
+            "-w".to_owned(),
+        ]);
+        command.extend(action.iter().map(|arg| (*arg).to_owned()));
+        command
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let command = self.pg_ctl_command(&["-m", "immediate", "stop"]);
+        let _ = Command::new(&command[0]).args(&command[1..]).output();
+    }
+}
+
+/// The newest PostgreSQL server binaries installed in Debian's layout, or the
+/// directory on the `PATH` that holds `initdb`.
+pub fn find_postgres_bin() -> Option<PathBuf> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|versions| {
+            versions
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+                    Some((version, entry.path().join("bin")))
+                })
+                .max()
+                .map(|(_, bin)| bin)
+        });
+    installed
+        .filter(|bin| bin.join("initdb").exists())
+        .or_else(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path).find(|dir| dir.join("initdb").exists())
+        })
+}
+
+/// Runs a command to its end, failing with what it printed if it fails.
+async fn run_to_completion(command: &[String]) -> anyhow::Result<()> {
+    let output = tokio::process::Command::new(&command[0])
+        .args(&command[1..])
+        .output()
+        .await
+        .with_context(|| format!("running {}", command[0]))?;
+    if !output.status.success() {
+        bail!(
+            "{} failed ({}): {}",
+            command.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// A loopback port nothing listens on (free when asked: bound, then released).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

@@ -1,0 +1,894 @@
+//! The generation-keyed read-through cache: why a list served from it is never stale.
+//!
+//! # The race it closes
+//!
+//! A plain cache-aside (read: miss, query, fill; write: commit, delete) loses this way:
+//!
+//! 1. a reader misses and queries the database (old rows);
+//! 2. a writer commits and deletes the cache entry;
+//! 3. the reader fills the entry with its old rows, and every later reader gets them.
+//!
+//! Coalescing loads does not help: the loader's result is inserted whatever happened
+//! while it ran, and a delete does not reach a load in flight.
+//!
+//! # The protocol
+//!
+//! Every scope has a [generation](generation::Generation) that only moves forward.
+//!
+//! - **Read** ([`TaskCache::list`], [`TaskCache::get`]): read the scope's generation `g`
+//!   *first*; the key embeds it (`tasks:{scope}:g{g}:{digest of the normalised query}`);
+//!   on a miss, query the store and fill *that* key. Concurrent misses on one key are
+//!   coalesced into one store query.
+//! - **Write** ([`TaskCache::create`], [`TaskCache::update`], [`TaskCache::delete`]):
+//!   commit to the store *first*, then advance the generation, then return, so the
+//!   client's `2xx` is sent only after the advance.
+//!
+//! # Why no stale entry is ever served
+//!
+//! An entry under `g` was filled by a query that started after `g` was read, so after
+//! every write whose advance produced a generation `<= g` had committed. A write that a
+//! client saw acknowledged before a read started had already advanced the generation,
+//! so that read sees a generation at least as new, and its key can only hold data
+//! queried after the write. The stale fill of step 3 still happens, but under the old
+//! generation, which no reader asks for again; the TTL and the size bound reclaim it.
+//! Nothing is ever deleted to stay correct, so nothing can be deleted too early.
+//!
+//! Coalescing is safe for the same reason: every reader that joins a load in flight for
+//! the key of `g` has read `g` itself, and the load's query started after its initiator
+//! read `g`, so after every write up to `g` had committed. Whoever joins gets a result
+//! at least as new as the generation they saw.
+//!
+//! # Where the generation lives
+//!
+//! - [`Consistency::Local`] keeps it in the process: nothing to read per request,
+//!   correct while one process serves the database.
+//! - [`Consistency::Redis`] keeps it in Redis ([`RedisTier`]), shared by every
+//!   instance: one round trip per read returns the generation and the entry filed
+//!   under it (a miss adds the fill's check-and-set).
+//! - [`Consistency::Strict`] reads it from a row that each write's own transaction
+//!   advances, so commit and advance are a single atomic step that survives even a
+//!   Redis that loses writes, at one indexed database read per request.
+//!
+//! Entries live in this process (which also coalesces misses) and, with a Redis, in
+//! Redis too, where every instance finds what any of them filled. Both are keyed by
+//! generation, so neither can serve an entry of an older one.
+//!
+//! # Monotonic reads
+//!
+//! Freshness alone allows a client to see a write and then not: between a write's
+//! commit and its advance, one generation can hold entries filled before the commit and
+//! entries filled after it. So every write is first *announced* to every reader that
+//! could serve its scope from a cache, and these two rules hold:
+//!
+//! 1. a read that finds a write announced in its scope goes to the database and fills
+//!    nothing;
+//! 2. a fill is stored only if, when it is stored, the scope is still at the generation
+//!    the read saw and no write is announced (a check-and-set, as memcache's leases).
+//!
+//! Why they suffice: a write is announced before it commits and withdrawn only by the
+//! step that advances its generation. So from the moment a write is announced, no read
+//! is served from its scope's current generation `g` (rule 1) until `g` is dead, and no
+//! fill lands under `g` (rule 2) unless its read and its query both began before the
+//! announcement, hence before the commit. Every entry under one generation shows the
+//! same committed state. A client that has seen a write saw it after its commit, so its
+//! next read starts while the write is announced (the database answers) or after the
+//! advance (a generation whose entries were all queried after the commit): never
+//! before the write again.
+//!
+//! Where announcements live:
+//!
+//! - [`Consistency::Local`]: a count of writes in flight per scope in this process
+//!   (see `InFlight`), which only this process writes to; a fill checks it and the
+//!   in-process generation after its query, before it is stored.
+//! - [`Consistency::Redis`]: a field per write in the scope's generation hash
+//!   ([`RedisTier::announce`]), read in the same script as the generation, checked in
+//!   the script that stores a fill, withdrawn by the script that advances. An
+//!   announcement carries a deadline (the write's lease, longer than any request may
+//!   take); one whose write never advanced (its instance died, or lost Redis after the
+//!   commit) is withdrawn at its deadline by the first read that finds it, with an
+//!   advance in its writer's place. The fact that a repair is owed lives in Redis, so an
+//!   instance restart cannot forget it.
+//! - [`Consistency::Strict`]: commit and advance are one step, so there is no window
+//!   and nothing to announce; this holds across instances for free.
+//!
+//! # When Redis fails
+//!
+//! A read that cannot obtain a generation it can trust goes to the database and caches
+//! nothing; for a second after a failed call, reads do not even ask Redis. A write that
+//! cannot be announced is refused before it touches the database (`503`, nothing
+//! written). A write whose advance cannot be confirmed after its commit is reported as
+//! unconfirmed (a `503`), never as a success; its announcement stays in Redis, so no
+//! instance serves its scope from the cache, and this instance owes the scope a *repair
+//! advance*, which it makes as soon as Redis answers again (on the next request or
+//! readiness probe) before it trusts that scope's cache again. A scope's trouble stays
+//! in that scope: other scopes keep their cache.
+//!
+//! A write in one scope leaves every other scope's entries current. A list's ETag is
+//! derived from the generation and the query digest, so `If-None-Match` is answered
+//! with `304` without touching the store.
+
+mod generation;
+mod redis;
+mod redis_url;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use moka::{future::Cache, policy::EvictionPolicy};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{
+    CursorKey, ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp,
+};
+use crate::store::{Idempotency, Precondition, Store, StoreError};
+
+pub use generation::{Generation, InProcessGenerations};
+pub use redis::{Announcement, Lookup, RedisTier};
+pub use redis_url::RedisUrl;
+pub use snapshot::{ETag, Snapshot};
+
+use redis::EntryKey;
+
+/// How the cache keeps itself fresh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Design {
+    /// Tasklane's design: the generation is part of every key.
+    #[default]
+    Generational,
+    /// Test-only baseline: the plain cache-aside of the incident report. Keys carry no
+    /// generation and a write deletes every entry. Loses the race described above.
+    #[cfg(feature = "baselines")]
+    DeleteOnWrite,
+    /// Test-only baseline: the incident report's single version for everything. Keys
+    /// embed one generation that every write, in any scope, advances, so a write in
+    /// one workspace empties every workspace's cache. Fresh, but wasteful.
+    #[cfg(feature = "baselines")]
+    GlobalGeneration,
+}
+
+/// Where scope generations live, and so which deployments the cache is correct for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Consistency {
+    /// In this process: correct while one process serves the database; nothing to read
+    /// per request.
+    Local,
+    /// In Redis: correct for any number of processes sharing the Redis; one Redis round
+    /// trip per cached read (two on a miss), two per write.
+    Redis,
+    /// In the database: correct for any number of processes on one database, even if
+    /// Redis loses writes; one indexed database read per request.
+    Strict,
+}
+
+/// A cache set-up that cannot keep the freshness contract.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Redis generations without a Redis.
+    #[error("consistency `redis` needs a Redis URL")]
+    RedisWithoutUrl,
+    /// In-process generations in front of a shared tier: the incident report's design.
+    #[error(
+        "consistency `local` cannot be combined with a Redis: each instance would keep its own \
+         generation in front of shared entries; use `redis` or `strict`"
+    )]
+    LocalWithShared,
+    /// The baseline designs are only built for in-process generations.
+    #[cfg(feature = "baselines")]
+    #[error("the baseline cache designs need consistency `local` without a Redis")]
+    BaselineNeedsLocal,
+}
+
+/// Sizing and behaviour of the cache.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Upper bound on the bytes of cached bodies (and their keys) in this process; 0
+    /// turns caching off (every read queries the database; nothing is kept anywhere).
+    pub capacity_bytes: u64,
+    /// How long an entry may live; old generations' entries are reclaimed by it.
+    pub ttl: Duration,
+    /// How long a write's announcement holds in Redis if its writer never withdraws it:
+    /// longer than any write may take between its announcement and its commit.
+    pub write_lease: Duration,
+    /// Where generations live.
+    pub consistency: Consistency,
+    /// Freshness design (always [`Design::Generational`] outside tests).
+    pub design: Design,
+}
+
+impl CacheConfig {
+    /// Refuses a set-up that cannot keep the freshness contract, `shared` telling
+    /// whether a Redis is given; `tasklane serve` asks before it opens anything.
+    pub fn check(&self, shared: bool) -> Result<(), ConfigError> {
+        match (self.consistency, shared) {
+            (Consistency::Local, true) => return Err(ConfigError::LocalWithShared),
+            (Consistency::Redis, false) => return Err(ConfigError::RedisWithoutUrl),
+            _ => {}
+        }
+        #[cfg(feature = "baselines")]
+        if self.design != Design::Generational && self.consistency != Consistency::Local {
+            return Err(ConfigError::BaselineNeedsLocal);
+        }
+        Ok(())
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            capacity_bytes: 64 << 20,
+            ttl: Duration::from_secs(300),
+            write_lease: Duration::from_secs(60),
+            consistency: Consistency::Local,
+            design: Design::default(),
+        }
+    }
+}
+
+/// Why a cached operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The write could not be announced to the other instances (Redis is not
+    /// answering), so it was not attempted: nothing was written.
+    #[error("the write could not be announced, so nothing was written")]
+    NotAnnounced,
+    /// The write reached the store, but its generation could not be advanced, so it
+    /// must not be acknowledged.
+    #[error("the write was committed but its generation could not be advanced")]
+    Unconfirmed,
+}
+
+/// The outcome of a conditional list read.
+#[derive(Debug, Clone)]
+pub enum ListRead {
+    /// The client's `If-None-Match` names the current list: answer `304`.
+    NotModified(ETag),
+    /// The current list.
+    Fresh(Snapshot),
+}
+
+/// The state of the cache, for readiness checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheHealth {
+    /// Serving from the cache.
+    Ok,
+    /// Serving from the database only, for some scopes or all (Redis is not answering,
+    /// or a write's advance is still owed).
+    Degraded,
+}
+
+/// A generation, the key of an entry under it, and the entry if a shared tier returned
+/// it in the same step.
+struct Located {
+    generation: Generation,
+    key: String,
+    entry: Option<Snapshot>,
+}
+
+/// Counters of reads, for the hit ratio.
+#[derive(Default)]
+struct ReadStats {
+    reads: AtomicU64,
+    loads: AtomicU64,
+}
+
+/// Where this cache reads and advances generations: [`Consistency`], resolved.
+enum Generations {
+    Local(InProcessGenerations),
+    Redis(Arc<RedisTier>),
+    /// The store's generation row, advanced by each write's own transaction.
+    Strict,
+}
+
+/// A fill that was not stored, and why.
+enum Unfiled {
+    /// The store failed: nothing to serve.
+    Store(StoreError),
+    /// The read's generation moved or a write was announced meanwhile (or Redis could
+    /// not tell): the rows are served to the reads that waited for them, and kept
+    /// nowhere.
+    Refused(Snapshot),
+}
+
+/// Tasks, read through the generation-keyed cache and written with
+/// announce-commit-advance.
+pub struct TaskCache {
+    store: Arc<dyn Store>,
+    generations: Generations,
+    entries: Cache<String, Snapshot>,
+    shared: Option<Arc<RedisTier>>,
+    design: Design,
+    /// Caching is off: every read goes to the store.
+    off: bool,
+    /// Reads served, and how many of them queried the store.
+    stats: ReadStats,
+    /// In-process generations: writes in flight here, per scope (their announcements).
+    writing: DashMap<Scope, usize>,
+    /// Whether writes are announced and fills checked (see "Monotonic reads" above):
+    /// not for strict generations (commit and advance are one step) nor for the plain
+    /// cache-aside baseline (which must keep its race).
+    announces: bool,
+    /// How long a write's announcement holds in Redis.
+    write_lease: Duration,
+    /// Redis generations: scopes whose advance is owed, with the announcements it must
+    /// withdraw. Their reads here bypass the cache until it lands.
+    owed: Mutex<HashMap<Scope, Vec<Announcement>>>,
+    /// When the last call to Redis failed (`None` once one succeeds again).
+    redis_failed_at: Mutex<Option<Instant>>,
+}
+
+/// How long reads and fills leave Redis alone after a call to it failed, so that an
+/// outage costs each request a database read, not a Redis timeout too. Writes still try
+/// their announcement every time, which is also how recovery is noticed.
+const REDIS_BACKOFF: Duration = Duration::from_secs(1);
+
+impl TaskCache {
+    /// A cache in front of `store`, with entries shared through `shared` if given.
+    pub fn new(
+        store: Arc<dyn Store>,
+        shared: Option<Arc<RedisTier>>,
+        config: &CacheConfig,
+    ) -> Result<Self, ConfigError> {
+        config.check(shared.is_some())?;
+        let generations = match (config.consistency, &shared) {
+            (Consistency::Local, _) => Generations::Local(InProcessGenerations::default()),
+            (Consistency::Redis, Some(tier)) => Generations::Redis(tier.clone()),
+            (Consistency::Redis, None) => unreachable!("refused by CacheConfig::check"),
+            (Consistency::Strict, _) => Generations::Strict,
+        };
+        let announces = !matches!(generations, Generations::Strict);
+        #[cfg(feature = "baselines")]
+        let announces = announces && config.design != Design::DeleteOnWrite;
+        let entries = Cache::builder()
+            // Every write strands its scope's entries under the old generation's keys;
+            // no read asks for them again. Least-recently-used eviction drops those
+            // first. Moka's default, TinyLFU, admits a key only once it is more popular
+            // than the victim, so a full cache would keep the stranded entries (read
+            // often before the write) and refuse the new generation's (never seen).
+            .eviction_policy(EvictionPolicy::lru())
+            .max_capacity(config.capacity_bytes)
+            .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
+            .time_to_live(config.ttl)
+            .build();
+        Ok(TaskCache {
+            store,
+            generations,
+            entries,
+            shared,
+            design: config.design,
+            off: config.capacity_bytes == 0,
+            stats: ReadStats::default(),
+            writing: DashMap::new(),
+            announces,
+            write_lease: config.write_lease,
+            owed: Mutex::new(HashMap::new()),
+            redis_failed_at: Mutex::new(None),
+        })
+    }
+
+    /// One page of tasks, or `NotModified` when `client_has` accepts the current ETag.
+    pub async fn list(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+        client_has: impl FnOnce(&ETag) -> bool,
+    ) -> Result<ListRead, CacheError> {
+        let digest = digest(scope, &query.canonical());
+        self.stats.reads.fetch_add(1, Ordering::Relaxed);
+        let load = |etag: Option<ETag>| async move {
+            self.stats.loads.fetch_add(1, Ordering::Relaxed);
+            let (rows, total) = self.store.list(scope, query).await?;
+            let page = TaskList::new(query, rows, total, self.store.cursor_key());
+            let body = serde_json::to_vec(&page).expect("a task list always serialises");
+            // Without a generation, the ETag names the content itself.
+            let etag = etag.unwrap_or_else(|| {
+                ETag::weak(&format!("c-{}", hex::encode(&Sha256::digest(&body)[..16])))
+            });
+            Ok(Snapshot {
+                etag,
+                body: body.into(),
+            })
+        };
+        // 1. The generation, before anything that reads the store.
+        let Some(found) = self.locate(scope, "tasks", &digest).await? else {
+            let snapshot = load(None).await?;
+            return Ok(conditional(snapshot, client_has));
+        };
+        let etag = ETag::weak(&format!("{}-{digest}", found.generation));
+        if client_has(&etag) {
+            return Ok(ListRead::NotModified(etag));
+        }
+        if let Some(entry) = found.entry {
+            return Ok(ListRead::Fresh(entry));
+        }
+        // 2. On a miss, query; 3. fill the key of the generation read in step 1.
+        Ok(ListRead::Fresh(
+            self.fill(scope, found, load(Some(etag))).await?,
+        ))
+    }
+
+    /// One task, or `None` if the scope has no task with that id.
+    pub async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Snapshot>, CacheError> {
+        self.stats.reads.fetch_add(1, Ordering::Relaxed);
+        let load = async {
+            self.stats.loads.fetch_add(1, Ordering::Relaxed);
+            let task = self
+                .store
+                .get(scope, id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            Ok(Snapshot::of_task(&task))
+        };
+        let read = match self.locate(scope, "task", &id.to_string()).await? {
+            None => load.await,
+            Some(Located {
+                entry: Some(entry), ..
+            }) => Ok(entry),
+            Some(found) => self.fill(scope, found, load).await,
+        };
+        match read {
+            Ok(snapshot) => Ok(Some(snapshot)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Creates a task; returns once it is committed and the generation has advanced.
+    ///
+    /// A retry under the same `Idempotency-Key` returns the first result, also only
+    /// after an advance: the first attempt may have committed without one.
+    pub async fn create(
+        &self,
+        scope: &Scope,
+        new: NewTask,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, CacheError> {
+        let task = new.into_task(Timestamp::now());
+        self.write(scope, self.store.insert(scope, &task, idempotency))
+            .await
+    }
+
+    /// Applies a merge patch; returns once it is committed and the generation advanced
+    /// (retries under an `Idempotency-Key` as for [`TaskCache::create`]).
+    pub async fn update(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+        patch: &TaskPatch,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, CacheError> {
+        self.write(
+            scope,
+            self.store.update(scope, id, expected, patch, idempotency),
+        )
+        .await
+    }
+
+    /// Deletes a task; returns once it is committed and the generation has advanced.
+    pub async fn delete(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+    ) -> Result<(), CacheError> {
+        self.write(scope, self.store.delete(scope, id, expected))
+            .await
+    }
+
+    /// Reads served since start (lists and single tasks, `304`s included), and how
+    /// many of them queried the database; the rest were answered from the cache.
+    pub fn read_counts(&self) -> (u64, u64) {
+        (
+            self.stats.reads.load(Ordering::Relaxed),
+            self.stats.loads.load(Ordering::Relaxed),
+        )
+    }
+
+    /// How many entries this process holds (every generation's, until evicted).
+    pub async fn cached_entries(&self) -> u64 {
+        self.entries.run_pending_tasks().await;
+        self.entries.entry_count()
+    }
+
+    /// Whether the database serves reads now; if not, why.
+    pub async fn ping_database(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
+    /// The key `cursor` parameters must be signed with: the store's, so that every
+    /// instance on one database accepts the cursors of every other.
+    pub fn cursor_key(&self) -> &CursorKey {
+        self.store.cursor_key()
+    }
+
+    /// Whether reads are being served through the cache right now. With Redis
+    /// generations, a probe that finds Redis answering again also makes the advances
+    /// this instance owes, so recovery does not wait for the next request.
+    pub async fn health(&self) -> CacheHealth {
+        if let Some(shared) = &self.shared
+            && self.redis(shared.ping().await).is_some()
+            && let Generations::Redis(tier) = &self.generations
+        {
+            self.repair(tier).await;
+        }
+        let redis_down = self.redis_failed_at.lock().expect("not poisoned").is_some();
+        let owing = !self.owed.lock().expect("not poisoned").is_empty();
+        if redis_down || owing {
+            CacheHealth::Degraded
+        } else {
+            CacheHealth::Ok
+        }
+    }
+
+    /// Runs a write: announce, commit (`write`), advance. Only an error that proves
+    /// nothing was written (no such task, failed precondition, a key used for another
+    /// request, a lost race, a task that does not read back) skips the advance; a database error may have come after
+    /// the commit, so the generation advances then too. If the advance cannot be
+    /// confirmed, the write is not reported as a success.
+    async fn write<T>(
+        &self,
+        scope: &Scope,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, CacheError> {
+        let in_flight = self.announce(scope).await?;
+        let written = write.await;
+        let wrote_nothing = matches!(
+            written,
+            Err(StoreError::NotFound
+                | StoreError::VersionMismatch { .. }
+                | StoreError::IdempotencyMismatch
+                | StoreError::Conflict
+                | StoreError::Unreadable(_)
+                | StoreError::Unstorable(_))
+        );
+        in_flight.advance(wrote_nothing).await?;
+        #[cfg(feature = "baselines")]
+        if self.design == Design::DeleteOnWrite && !wrote_nothing {
+            self.entries.invalidate_all();
+        }
+        Ok(written?)
+    }
+
+    /// Announces a write in `scope` before it touches the store (see "Monotonic reads").
+    async fn announce<'a>(&'a self, scope: &'a Scope) -> Result<InFlight<'a>, CacheError> {
+        let announcement = match &self.generations {
+            Generations::Redis(tier) => {
+                // Owed advances first, unless Redis just failed: then the announcement
+                // alone tries it (one timeout per write, not two).
+                if !self.redis_resting() {
+                    self.repair(tier).await;
+                }
+                let announcement = Announcement::draw();
+                let announced = tier.announce(scope, &announcement, self.write_lease).await;
+                if self.redis(announced).is_none() {
+                    // It may land yet: withdraw it with the advances owed.
+                    self.owe(scope, announcement);
+                    return Err(CacheError::NotAnnounced);
+                }
+                Some(announcement)
+            }
+            Generations::Local(_) => {
+                if self.announces {
+                    *self.writing.entry(scope.clone()).or_insert(0) += 1;
+                }
+                None
+            }
+            Generations::Strict => None,
+        };
+        Ok(InFlight {
+            cache: self,
+            scope,
+            announcement,
+            settled: false,
+        })
+    }
+
+    /// Reads the scope's generation (and, from Redis, the entry under it in the same
+    /// round trip). `None`: there is no generation this instance can trust right now,
+    /// or a write is announced in the scope, so the read must bypass every cache.
+    async fn locate(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        item: &str,
+    ) -> Result<Option<Located>, StoreError> {
+        if self.off {
+            return Ok(None);
+        }
+        let before = format!("{kind}:{scope}:g");
+        let after = format!(":{item}");
+        let (generation, entry) = match &self.generations {
+            Generations::Local(local) => {
+                if self.writing_here(scope) {
+                    return Ok(None);
+                }
+                (local.current(self.counted(scope)), None)
+            }
+            Generations::Strict => {
+                let generation = Generation::new(0, self.store.generation(scope).await?);
+                let entry = match &self.shared {
+                    Some(shared) if !self.redis_resting() => self
+                        .redis(shared.get(&self.key(&before, generation, &after)).await)
+                        .flatten(),
+                    _ => None,
+                };
+                (generation, entry)
+            }
+            Generations::Redis(tier) => {
+                if self.redis_resting() {
+                    return Ok(None);
+                }
+                // Only a read of an owed scope tries the repair: reads of every other
+                // scope cost no extra call while some scope is owed.
+                if self.owes(scope) {
+                    self.repair(tier).await;
+                    if self.owes(scope) {
+                        return Ok(None);
+                    }
+                }
+                let entry_key = EntryKey {
+                    before: &before,
+                    after: &after,
+                };
+                match self.redis(tier.lookup(scope, Some(entry_key)).await) {
+                    Some(Lookup { writing: true, .. }) | None => return Ok(None),
+                    Some(found) => (found.generation, found.entry),
+                }
+            }
+        };
+        let key = self.key(&before, generation, &after);
+        Ok(Some(Located {
+            generation,
+            key,
+            entry,
+        }))
+    }
+
+    /// On a miss: one load per key at a time in this process; its result is kept here
+    /// (and filed in the shared tier for the other instances) only if the fill passes
+    /// its check (see "Monotonic reads").
+    async fn fill(
+        &self,
+        scope: &Scope,
+        found: Located,
+        load: impl Future<Output = Result<Snapshot, StoreError>>,
+    ) -> Result<Snapshot, StoreError> {
+        let Located {
+            generation, key, ..
+        } = found;
+        let load_and_file = async {
+            let snapshot = load.await.map_err(Unfiled::Store)?;
+            if self.filed(scope, generation, &key, &snapshot).await {
+                Ok(snapshot)
+            } else {
+                Err(Unfiled::Refused(snapshot))
+            }
+        };
+        match self.entries.try_get_with(key.clone(), load_and_file).await {
+            Ok(snapshot) => Ok(snapshot),
+            Err(unfiled) => match &*unfiled {
+                Unfiled::Store(error) => Err(error.clone()),
+                Unfiled::Refused(snapshot) => Ok(snapshot.clone()),
+            },
+        }
+    }
+
+    /// A fill's check (and, with a shared tier, its filing there): whether `snapshot`,
+    /// read at `generation`, may be kept under `key`.
+    async fn filed(
+        &self,
+        scope: &Scope,
+        generation: Generation,
+        key: &str,
+        snapshot: &Snapshot,
+    ) -> bool {
+        match &self.generations {
+            Generations::Local(local) => {
+                !self.announces
+                    || (!self.writing_here(scope)
+                        && local.current(self.counted(scope)) == generation)
+            }
+            Generations::Redis(tier) => self
+                .redis(tier.fill(scope, generation, key, snapshot).await)
+                .unwrap_or(false),
+            Generations::Strict => {
+                if let Some(shared) = &self.shared
+                    && !self.redis_resting()
+                {
+                    self.redis(shared.put(key, snapshot).await);
+                }
+                true
+            }
+        }
+    }
+
+    /// Makes the advances this instance owes (writes that committed without one), if
+    /// Redis answers.
+    async fn repair(&self, tier: &RedisTier) {
+        let owed: Vec<(Scope, Vec<Announcement>)> = {
+            let owed = self.owed.lock().expect("not poisoned");
+            if owed.is_empty() {
+                return;
+            }
+            owed.iter()
+                .map(|(scope, announcements)| (scope.clone(), announcements.clone()))
+                .collect()
+        };
+        for (scope, announcements) in owed {
+            if self
+                .redis(tier.advance(&scope, &announcements).await)
+                .is_some()
+            {
+                tracing::info!(%scope, "owed advance made; the scope's cache is trusted again");
+                let mut owed = self.owed.lock().expect("not poisoned");
+                if let Some(pending) = owed.get_mut(&scope) {
+                    pending.retain(|announcement| !announcements.contains(announcement));
+                    if pending.is_empty() {
+                        owed.remove(&scope);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `scope` is owed an advance, so its cache cannot be trusted here.
+    fn owes(&self, scope: &Scope) -> bool {
+        self.owed.lock().expect("not poisoned").contains_key(scope)
+    }
+
+    /// Records that `scope` is owed an advance that withdraws `announcement`.
+    fn owe(&self, scope: &Scope, announcement: Announcement) {
+        let mut owed = self.owed.lock().expect("not poisoned");
+        owed.entry(scope.clone()).or_default().push(announcement);
+    }
+
+    /// Whether a write is in flight in `scope` in this process (in-process generations).
+    fn writing_here(&self, scope: &Scope) -> bool {
+        self.announces && self.writing.contains_key(scope)
+    }
+
+    /// Notes how a call to Redis went; `None` if it failed (logged once per outage).
+    fn redis<T>(&self, outcome: Result<T, ::redis::RedisError>) -> Option<T> {
+        let mut failed_at = self.redis_failed_at.lock().expect("not poisoned");
+        match outcome {
+            Ok(value) => {
+                if failed_at.take().is_some() {
+                    tracing::info!("Redis answers again");
+                }
+                Some(value)
+            }
+            Err(error) => {
+                if failed_at.replace(Instant::now()).is_none() {
+                    tracing::warn!(%error, "Redis is not answering; serving from the database");
+                }
+                None
+            }
+        }
+    }
+
+    /// Whether a Redis call failed less than [`REDIS_BACKOFF`] ago.
+    fn redis_resting(&self) -> bool {
+        let failed_at = self.redis_failed_at.lock().expect("not poisoned");
+        failed_at.is_some_and(|at| at.elapsed() < REDIS_BACKOFF)
+    }
+
+    /// The scope whose generation counts writes to `scope`: itself, except in the
+    /// single-generation baseline.
+    fn counted<'a>(&self, scope: &'a Scope) -> &'a Scope {
+        #[cfg(feature = "baselines")]
+        if self.design == Design::GlobalGeneration {
+            static EVERYTHING: std::sync::OnceLock<Scope> = std::sync::OnceLock::new();
+            return EVERYTHING.get_or_init(|| Scope::named("*"));
+        }
+        scope
+    }
+
+    fn key(&self, before: &str, generation: Generation, after: &str) -> String {
+        match self.design {
+            Design::Generational => format!("{before}{generation}{after}"),
+            #[cfg(feature = "baselines")]
+            Design::GlobalGeneration => format!("{before}{generation}{after}"),
+            #[cfg(feature = "baselines")]
+            Design::DeleteOnWrite => format!("{before}{after}"),
+        }
+    }
+}
+
+/// A write between its announcement and its advance. If its future is dropped there
+/// (the server stopping mid-request; HTTP requests otherwise run to their end, even
+/// without their client), the commit may have happened without the advance that must
+/// follow it, so dropping this makes up for it: in-process generations advance at once;
+/// with Redis generations the scope is owed an advance (its announcement stays in Redis
+/// meanwhile). Strict generations advance inside the write's own transaction: nothing
+/// to make up.
+struct InFlight<'a> {
+    cache: &'a TaskCache,
+    scope: &'a Scope,
+    /// The write's announcement in Redis (Redis generations).
+    announcement: Option<Announcement>,
+    settled: bool,
+}
+
+impl InFlight<'_> {
+    /// The step between commit and response: advance the scope's generation and
+    /// withdraw the announcement (only withdraw it if the write changed nothing).
+    async fn advance(mut self, wrote_nothing: bool) -> Result<(), CacheError> {
+        self.settled = true;
+        let cache = self.cache;
+        match &cache.generations {
+            Generations::Local(local) => {
+                if !wrote_nothing {
+                    local.advance(cache.counted(self.scope));
+                }
+                Ok(())
+            }
+            Generations::Strict => Ok(()), // the write's own transaction advanced it
+            Generations::Redis(tier) => {
+                let announcement = self.announcement.take().expect("announced");
+                let done = if wrote_nothing {
+                    tier.withdraw(self.scope, &announcement).await
+                } else {
+                    tier.advance(self.scope, std::slice::from_ref(&announcement))
+                        .await
+                };
+                if cache.redis(done).is_some() {
+                    return Ok(());
+                }
+                cache.owe(self.scope, announcement);
+                if wrote_nothing {
+                    Ok(())
+                } else {
+                    Err(CacheError::Unconfirmed)
+                }
+            }
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            match &self.cache.generations {
+                Generations::Local(local) => local.advance(self.cache.counted(self.scope)),
+                Generations::Redis(_) => {
+                    if let Some(announcement) = self.announcement.take() {
+                        self.cache.owe(self.scope, announcement);
+                    }
+                }
+                Generations::Strict => {}
+            }
+        }
+        let writing = &self.cache.writing;
+        if let Some(mut count) = writing.get_mut(self.scope) {
+            *count -= 1;
+        }
+        writing.remove_if(self.scope, |_, count| *count == 0);
+    }
+}
+
+/// Answers a conditional read from a snapshot already in hand.
+fn conditional(snapshot: Snapshot, client_has: impl FnOnce(&ETag) -> bool) -> ListRead {
+    if client_has(&snapshot.etag) {
+        ListRead::NotModified(snapshot.etag)
+    } else {
+        ListRead::Fresh(snapshot)
+    }
+}
+
+/// The digest of a normalised query within a scope: the scope is hashed in so that two
+/// scopes asking the same question never share a key or an ETag.
+fn digest(scope: &Scope, canonical_query: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(scope.as_str().as_bytes());
+    hasher.update([0]);
+    hasher.update(canonical_query.as_bytes());
+    hex::encode(&hasher.finalize()[..16])
+}

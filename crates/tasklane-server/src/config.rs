@@ -1,0 +1,347 @@
+//! `tasklane serve`'s options: every one also reads a `TASKLANE_*` environment
+//! variable. The defaults a deployment gets when an option is not given are decided
+//! here, once (see [`default_consistency`]).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use clap::Args;
+use clap::builder::TypedValueParser;
+
+use crate::cache::{CacheConfig, Consistency, Design, RedisUrl};
+use crate::http::AuthMode;
+use crate::store::{Backend, DatabaseUrl};
+use crate::telemetry::LogFormat;
+
+/// `tasklane serve` options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on: `IP:PORT`; `localhost:PORT` and `:PORT` are
+    /// PORT on the loopback address (127.0.0.1). To listen on every interface, name it:
+    /// `0.0.0.0:PORT` (which then requires tokens).
+    #[arg(
+        long,
+        env = "TASKLANE_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        value_parser = parse_listen
+    )]
+    pub listen: SocketAddr,
+
+    /// Authentication: `token` (every `/v1` request needs `Authorization: Bearer
+    /// <token>`, from `tasklane token create`, and acts in that token's workspace) or
+    /// `none` (every request acts in the workspace `default`; refused on an address
+    /// other than loopback). Default: `none` on loopback, else `token`.
+    #[arg(long, env = "TASKLANE_AUTH", value_name = "MODE", value_enum)]
+    pub auth: Option<AuthMode>,
+
+    /// Requests per second each token may make (a burst of as many is allowed);
+    /// beyond it, `429` with `Retry-After`. 0: no limit.
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_LIMIT",
+        value_name = "PER_SECOND",
+        default_value_t = 100
+    )]
+    pub rate_limit: u32,
+
+    /// Failed authentications (unknown or revoked tokens) per minute each client address
+    /// may make (a burst of as many is allowed); beyond it, `429` with `Retry-After`, and
+    /// only tokens verified in the last 10 s are accepted from that address until then.
+    /// Behind a proxy every client shares its address. 0: no limit.
+    #[arg(
+        long,
+        env = "TASKLANE_AUTH_FAILURE_LIMIT",
+        value_name = "PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub auth_failure_limit: u32,
+
+    /// How long a client waits, in seconds, before it is answered `503`. The request
+    /// still runs to its end, so a write may or may not have been applied: a retry is
+    /// safe with the Idempotency-Key the write was sent with.
+    #[arg(long, env = "TASKLANE_REQUEST_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// How long, in seconds, a client has to send a request body in full, counted from
+    /// its headers; beyond it, `408`.
+    #[arg(long, env = "TASKLANE_BODY_READ_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_secs: u64,
+
+    /// How long, in seconds, a client has to send a request's headers in full, counted
+    /// from the connection's opening or, on a kept-alive connection, from the request's
+    /// first byte; beyond it the connection is closed.
+    #[arg(long, env = "TASKLANE_HEADER_READ_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+
+    /// How long, in seconds, a kept-alive connection may wait for its next request (or a
+    /// client may leave a response unread) before it is closed. Longer than a load
+    /// balancer's usual 60 s, so that the balancer closes first.
+    #[arg(long, env = "TASKLANE_IDLE_TIMEOUT_SECS", value_name = "SECONDS", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+
+    /// Most client connections open at once; beyond it new connections wait (in the
+    /// listen backlog) until one closes. Lowered at start if the file descriptor limit
+    /// leaves less room.
+    #[arg(long, env = "TASKLANE_MAX_CONNECTIONS", value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000).map(|n| n as usize))]
+    pub max_connections: usize,
+
+    /// A web origin (`https://tasks.example.com`) whose pages may call the API from a
+    /// browser (repeatable; CORS). None by default: browsers refuse cross-origin calls.
+    #[arg(long, env = "TASKLANE_CORS_ORIGIN", value_name = "ORIGIN", value_delimiter = ',',
+          value_parser = parse_origin)]
+    pub cors_origin: Vec<HeaderValue>,
+
+    /// Database URL: `sqlite://PATH` (the file is created on first start, in a
+    /// directory that must exist) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`.
+    /// Migrations run at start. An empty path or an in-memory SQLite database is
+    /// refused: it would lose every write.
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://tasklane.db",
+        value_parser = clap::value_parser!(DatabaseUrl)
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Redis URL (`redis://HOST:PORT/DB`): cache generations and entries shared by every
+    /// instance. Optional; without it each instance caches in its own memory only.
+    #[arg(long, env = "TASKLANE_REDIS_URL", value_name = "URL", value_parser = clap::value_parser!(RedisUrl))]
+    pub redis_url: Option<RedisUrl>,
+
+    /// Prefix of every Redis key Tasklane writes, so deployments can share a Redis.
+    #[arg(
+        long,
+        env = "TASKLANE_REDIS_KEY_PREFIX",
+        value_name = "PREFIX",
+        default_value = "tasklane"
+    )]
+    pub redis_key_prefix: String,
+
+    /// Timeout of every Redis call, in milliseconds; a call that exceeds it counts as
+    /// Redis being down (reads go to the database, writes are not confirmed).
+    #[arg(long, env = "TASKLANE_REDIS_TIMEOUT_MS", value_name = "MS", default_value_t = 250,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub redis_timeout_ms: u64,
+
+    /// Where cache generations live: `local` (in this process; correct while one
+    /// process serves the database), `redis` (shared by every instance; one Redis round
+    /// trip per cached read, two on a miss or a write) or `strict` (a database row; correct even if Redis loses
+    /// writes, at one indexed database read per request). Default: `redis` with a Redis
+    /// URL, else `local` for SQLite and `strict` for PostgreSQL.
+    #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
+    pub consistency: Option<Consistency>,
+
+    /// Upper bound on the in-process cache, in MiB; when full, the least recently used
+    /// entries go first. 0 turns caching off (every read queries the database), for
+    /// comparison.
+    #[arg(long, env = "TASKLANE_CACHE_MIB", value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
+    pub cache_mib: u64,
+
+    /// How long a cache entry may live, in seconds. Freshness never depends on it:
+    /// entries of past generations are never served, this only reclaims their memory.
+    #[arg(long, env = "TASKLANE_CACHE_TTL_SECS", value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub cache_ttl_secs: u64,
+
+    /// Log line format.
+    #[arg(long, env = "TASKLANE_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing` EnvFilter syntax (`info`, `tasklane=debug`).
+    #[arg(
+        long,
+        env = "TASKLANE_LOG",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    pub log: String,
+
+    /// Test-only reference designs and timing hooks (`baselines` builds only).
+    #[cfg(feature = "baselines")]
+    #[command(flatten)]
+    pub baselines: BaselineArgs,
+}
+
+/// `tasklane serve` options that exist only in `baselines` builds, for the freshness
+/// tests and `tasklane check` to show what a broken cache does. Never in a release.
+#[cfg(feature = "baselines")]
+#[derive(Debug, Clone, Default, Args)]
+pub struct BaselineArgs {
+    /// Test-only: the cache's design; `delete-on-write` is the incident report's plain
+    /// cache-aside, which serves stale lists.
+    #[arg(
+        long,
+        env = "TASKLANE_CACHE_DESIGN",
+        value_name = "DESIGN",
+        value_enum,
+        default_value_t
+    )]
+    pub cache_design: Design,
+
+    /// Test-only: hold every database read back this long after its query, before the
+    /// cache sees its rows (the window of the incident's stale fill).
+    #[arg(
+        long,
+        env = "TASKLANE_READ_DELAY_MS",
+        value_name = "MS",
+        default_value_t = 0
+    )]
+    pub read_delay_ms: u64,
+}
+
+impl ServeArgs {
+    /// The authentication mode these options ask for; `none` only on loopback.
+    pub fn auth_mode(&self) -> Result<AuthMode, String> {
+        let loopback = self.listen.ip().is_loopback();
+        match self.auth {
+            Some(AuthMode::None) if !loopback => Err(format!(
+                "refusing to serve {} without authentication: `--auth none` is only for \
+                 loopback addresses; issue tokens with `tasklane token create` and use \
+                 `--auth token`",
+                self.listen
+            )),
+            Some(mode) => Ok(mode),
+            None if loopback => Ok(AuthMode::None),
+            None => Ok(AuthMode::Token),
+        }
+    }
+
+    /// The cache settings these options describe.
+    pub fn cache(&self) -> CacheConfig {
+        let consistency = self.consistency.unwrap_or_else(|| {
+            default_consistency(self.database_url.backend(), self.redis_url.is_some())
+        });
+        CacheConfig {
+            capacity_bytes: self.cache_mib << 20,
+            ttl: Duration::from_secs(self.cache_ttl_secs),
+            // A write runs to its end even past the request timeout, each of its
+            // statements within it; twice the timeout leaves room for a slow commit.
+            write_lease: Duration::from_secs(2 * self.request_timeout_secs),
+            consistency,
+            design: self.design(),
+        }
+    }
+
+    /// The cache's design: Tasklane's own, except where a `baselines` build asks for
+    /// the report's.
+    #[cfg(feature = "baselines")]
+    fn design(&self) -> Design {
+        self.baselines.cache_design
+    }
+
+    #[cfg(not(feature = "baselines"))]
+    fn design(&self) -> Design {
+        Design::Generational
+    }
+}
+
+/// The consistency a deployment gets when none is asked for: `redis` when its
+/// instances are given a Redis, else what the database suits: `local` for a SQLite file
+/// (which one process serves), `strict` for PostgreSQL (which any number may).
+pub fn default_consistency(backend: Backend, redis: bool) -> Consistency {
+    match (redis, backend) {
+        (true, _) => Consistency::Redis,
+        (false, Backend::Sqlite) => Consistency::Local,
+        (false, Backend::Postgres) => Consistency::Strict,
+    }
+}
+
+/// `tasklane serve --listen`: `IP:PORT`, or `localhost:PORT` and `:PORT` for a port on
+/// the loopback address. `:PORT` conventionally means every interface; here it keeps
+/// the default's loopback address, so that changing the port never exposes the server
+/// (every interface is `0.0.0.0:PORT`, said in so many words).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    let port = text
+        .strip_prefix(':')
+        .or_else(|| text.strip_prefix("localhost:"));
+    if let Some(Ok(port)) = port.map(str::parse::<u16>) {
+        return Ok((Ipv4Addr::LOCALHOST, port).into());
+    }
+    // A number after the last `:` that no port can be: say so, not the generic advice.
+    if let Some((_, digits)) = text.rsplit_once(':')
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u16>().is_err()
+    {
+        return Err(format!("port {digits} is out of range (1-65535)"));
+    }
+    let port = text
+        .parse::<u16>()
+        .map_or_else(|_| "8080".to_owned(), |port| port.to_string());
+    Err(format!(
+        "expected an IP address and a port, such as `127.0.0.1:{port}` (`:{port}` or \
+         `localhost:{port}` for that port on loopback, `0.0.0.0:{port}` for every interface)"
+    ))
+}
+
+/// An origin as browsers send it: scheme, host and optional port, nothing else.
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    let shape = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .is_some_and(|host| !host.is_empty() && !host.contains('/'));
+    if !shape {
+        return Err("expected an origin such as `https://tasks.example.com` (no path)".to_owned());
+    }
+    HeaderValue::from_str(text).map_err(|_| "not a valid header value".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listen_address_is_ip_and_port_or_a_port_on_loopback() {
+        let loopback = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        assert_eq!(
+            parse_listen("0.0.0.0:8080"),
+            Ok("0.0.0.0:8080".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen("[::1]:8080"),
+            Ok("[::1]:8080".parse().unwrap())
+        );
+        assert_eq!(parse_listen("localhost:9000"), Ok(loopback(9000)));
+        assert_eq!(parse_listen(":9000"), Ok(loopback(9000)));
+        let error = parse_listen("9000").unwrap_err();
+        assert!(error.contains("such as `127.0.0.1:9000`"), "{error}");
+        for bad in ["example.com:80", ":http", ""] {
+            let error = parse_listen(bad).unwrap_err();
+            assert!(error.contains("such as `127.0.0.1:8080`"), "{bad}: {error}");
+        }
+        for bad in [
+            "localhost:99999",
+            ":65536",
+            "127.0.0.1:99999",
+            "[::1]:123456",
+        ] {
+            let error = parse_listen(bad).unwrap_err();
+            assert!(error.contains("out of range (1-65535)"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_cors_origin_is_a_scheme_and_a_host_only() {
+        assert!(parse_origin("https://tasks.example.com").is_ok());
+        assert!(parse_origin("http://localhost:5173").is_ok());
+        for bad in [
+            "tasks.example.com",
+            "https://",
+            "https://a.example/path",
+            "*",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The Tasklane server: a task-management API whose cache can never serve a stale task
+//! list. The `tasklane` binary (crate `tasklane`) runs it with `tasklane serve`;
+//! `tasklane check` (crate `tasklane-check`) judges it from outside.
+//!
+//! A request walks these modules, in this order:
+//!
+//! - [`http`]: the axum router, one handler per route, problem-details errors and the
+//!   OpenAPI document. Handlers parse requests into domain types and nothing else.
+//! - [`domain`]: tasks, their validated inputs, list queries and pages. Pure data.
+//! - [`cache`]: the generation-keyed read-through cache, the one place where freshness
+//!   is decided (in process, and shared through Redis); its module documentation is the
+//!   correctness argument.
+//! - [`store`]: durable storage behind the [`store::Store`] trait: one SQL
+//!   implementation for SQLite and PostgreSQL.
+//!
+//! Around them: [`config`] (`tasklane serve`'s options and the defaults they imply),
+//! [`startup`] (building and running the server), [`server`] (connections: their cap
+//! and timeouts), [`shutdown`] (SIGINT/SIGTERM), [`telemetry`] (structured logs) and
+//! [`errors`] (an error that stops a command, said once).
+
+pub mod cache;
+pub mod config;
+pub mod domain;
+pub mod errors;
+pub mod http;
+pub mod server;
+pub mod shutdown;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

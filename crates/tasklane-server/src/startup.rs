@@ -1,0 +1,220 @@
+//! Building the server from its options and running it until it is told to stop.
+
+use std::future::Future;
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use tokio::net::TcpListener;
+
+use crate::cache::{RedisTier, TaskCache};
+use crate::config::ServeArgs;
+use crate::http::{AppState, Authenticator, Limits, router};
+use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
+use crate::store::{Opening, Storage, Store};
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    router: axum::Router,
+    connections: Connections,
+    /// What the start-up lines tell about the set-up.
+    settings: Settings,
+}
+
+/// The set-up as a person reads it at start: the database without its password, and
+/// every mode as spelled on the command line.
+struct Settings {
+    database: String,
+    consistency: String,
+    auth: String,
+    cache_mib: u64,
+    redis: String,
+}
+
+impl Application {
+    /// Checks every option, binds the listening socket, then opens the database
+    /// (applying migrations) and builds the cache: a mistake in the options is
+    /// reported before anything is created or migrated, and a port in use before the
+    /// database is touched. Port 0 picks a free port (see [`Application::address`]).
+    pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
+        let auth_mode = args.auth_mode().map_err(anyhow::Error::msg)?;
+        let request_timeout = Duration::from_secs(args.request_timeout_secs);
+        let cache = args.cache();
+        cache.check(args.redis_url.is_some())?;
+        let shared = match &args.redis_url {
+            Some(url) => {
+                let timeout = Duration::from_millis(args.redis_timeout_ms);
+                let tier =
+                    RedisTier::connect(url.as_str(), &args.redis_key_prefix, cache.ttl, timeout)
+                        .map_err(|error| anyhow::anyhow!("--redis-url: {error}"))?;
+                Some(Arc::new(tier))
+            }
+            None => None,
+        };
+        let connections = connection_limits(args)?;
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .map_err(|error| bind_error(args.listen, &error))?;
+
+        let Storage {
+            tasks: store,
+            tokens,
+            ..
+        } = Storage::open(&args.database_url, Opening::Create, Some(request_timeout)).await?;
+        #[cfg(feature = "baselines")]
+        let store: Arc<dyn Store> = match args.baselines.read_delay_ms {
+            0 => store,
+            ms => Arc::new(crate::store::SlowedReads::new(
+                store,
+                Duration::from_millis(ms),
+            )),
+        };
+        if let Some(tier) = &shared
+            && let Err(error) = tier.ping().await
+        {
+            tracing::warn!(%error, "Redis is not answering; serving from the database until it does");
+        }
+        let auth = Arc::new(Authenticator::new(
+            auth_mode,
+            tokens,
+            NonZeroU32::new(args.rate_limit),
+            NonZeroU32::new(args.auth_failure_limit),
+        ));
+        let settings = Settings {
+            database: args.database_url.to_string(),
+            consistency: spelled(cache.consistency),
+            auth: spelled(auth_mode),
+            cache_mib: args.cache_mib,
+            redis: args
+                .redis_url
+                .as_ref()
+                .map_or("none".to_owned(), ToString::to_string),
+        };
+        let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
+        Ok(Application {
+            listener,
+            store,
+            router: router(
+                AppState { tasks, auth },
+                Limits {
+                    cors_origins: args.cors_origin.clone(),
+                    request_timeout,
+                    body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
+                },
+            ),
+            connections,
+            settings,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn address(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `stop` completes, then lets in-flight requests finish and closes the
+    /// database.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.announce();
+        crate::server::serve(self.listener, self.router, self.connections, stop).await;
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// The start-up lines: the set-up in the words of the command line, then where to
+    /// point a browser.
+    fn announce(&self) {
+        let Settings {
+            database,
+            consistency,
+            auth,
+            cache_mib,
+            redis,
+        } = &self.settings;
+        tracing::info!(
+            %database,
+            %consistency,
+            %auth,
+            cache_mib,
+            %redis,
+            "configuration"
+        );
+        let address = self.address();
+        let url = format!("http://{}", openable(address));
+        let everywhere = if address.ip().is_unspecified() {
+            " (listening on every interface)"
+        } else {
+            ""
+        };
+        tracing::info!(
+            "Tasklane {} serving {url}{everywhere}; API documentation at {url}/docs/",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+}
+
+/// An address a browser on this machine can open: the loopback address in place of
+/// "every interface".
+fn openable(address: SocketAddr) -> SocketAddr {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => (Ipv4Addr::LOCALHOST, address.port()).into(),
+        IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, address.port()).into(),
+        _ => address,
+    }
+}
+
+/// A mode's name as `--consistency` or `--auth` takes it.
+fn spelled(mode: impl ValueEnum) -> String {
+    mode.to_possible_value()
+        .expect("no mode is skipped")
+        .get_name()
+        .to_owned()
+}
+
+/// Why the listening socket could not be bound, and what to do about it.
+fn bind_error(address: SocketAddr, error: &std::io::Error) -> anyhow::Error {
+    let hint = match error.kind() {
+        ErrorKind::AddrInUse => {
+            "; another process listens there (a Tasklane already running?): stop it, or choose another port with --listen"
+        }
+        ErrorKind::PermissionDenied => "; ports below 1024 need privileges: choose another",
+        ErrorKind::AddrNotAvailable => {
+            "; no interface of this machine has that address: use 127.0.0.1 or 0.0.0.0"
+        }
+        _ => "",
+    };
+    anyhow::anyhow!("cannot listen on {address}: {error}{hint}")
+}
+
+/// The connection cap and timeouts the options ask for, with the file descriptor limit
+/// raised as far as it goes and the cap kept below it.
+fn connection_limits(args: &ServeArgs) -> anyhow::Result<Connections> {
+    let descriptors = raise_descriptor_limit().context("reading the file descriptor limit")?;
+    let max = connection_cap(args.max_connections, descriptors);
+    if max < args.max_connections {
+        tracing::warn!(
+            max_connections = max,
+            descriptor_limit = descriptors,
+            "the file descriptor limit leaves room for fewer connections than --max-connections; raise the limit (ulimit -n) to allow more"
+        );
+    }
+    Ok(Connections {
+        max,
+        timeouts: Timeouts {
+            header_read: Duration::from_secs(args.header_read_timeout_secs),
+            idle: Duration::from_secs(args.idle_timeout_secs),
+        },
+    })
+}

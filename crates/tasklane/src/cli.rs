@@ -1,0 +1,173 @@
+//! The command line: `tasklane serve`, `check`, `token` and `seed`, each with its own
+//! options (kept beside the code that runs it); every option also reads a
+//! `TASKLANE_*` environment variable. Errors in options name where a bad value came
+//! from.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser, Subcommand};
+use tasklane_check::{CheckArgs, EXIT_STATUS};
+use tasklane_server::config::ServeArgs;
+use tasklane_server::startup::Application;
+use tasklane_server::telemetry::{self, LogFormat};
+use tasklane_server::{errors, shutdown};
+
+use crate::seed::{self, SeedArgs};
+use crate::token::{self, TokenCommand};
+
+/// Tasklane: a task-management API server whose cache never serves a stale task list.
+#[derive(Debug, Parser)]
+#[command(name = "tasklane", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses this process's command line, or exits with clap's usage error (status 2).
+    /// Its messages name the fix: a bad value taken from the environment names the
+    /// variable, not only the option it stands for, and `--port` points to `--listen`.
+    pub fn from_env() -> Cli {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        Cli::try_parse_from(&args).unwrap_or_else(|error| explained(error, &args).exit())
+    }
+}
+
+/// `error` with what clap cannot know: where a bad value came from, and what a
+/// familiar but absent option is called here.
+fn explained(mut error: clap::Error, args: &[OsString]) -> clap::Error {
+    let Some(ContextValue::String(invalid)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    // `--listen <ADDR>` or `--port`: the option itself.
+    let option = invalid
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    match error.kind() {
+        ErrorKind::UnknownArgument if option == "--port" => {
+            let tip = "the port is part of --listen: `tasklane serve --listen 127.0.0.1:9000` \
+                       (or `--listen :9000`)";
+            error.insert(
+                ContextKind::Suggested,
+                ContextValue::StyledStrs(vec![tip.into()]),
+            );
+        }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            if let Some(variable) = environment_source(&option, args) {
+                error.insert(
+                    ContextKind::InvalidArg,
+                    ContextValue::String(format!("{variable}, which sets {option}")),
+                );
+            }
+        }
+        _ => {}
+    }
+    error
+}
+
+/// Who set `option`'s value, for a message about it: the environment variable that did
+/// (`TASKLANE_DATABASE_URL, which sets --database-url`), or the option itself.
+pub fn named_source(option: &str) -> String {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    environment_source(option, &args).map_or_else(
+        || option.to_owned(),
+        |variable| format!("{variable}, which sets {option}"),
+    )
+}
+
+/// The environment variable that supplied `option`'s value: the one behind it, when it
+/// is set and the option is not on the command line.
+fn environment_source(option: &str, args: &[OsString]) -> Option<String> {
+    let given = args.iter().any(|arg| {
+        arg.to_str()
+            .is_some_and(|arg| arg == option || arg.starts_with(&format!("{option}=")))
+    });
+    if given {
+        return None;
+    }
+    let command = Cli::command();
+    let variable = command
+        .get_subcommands()
+        .flat_map(|sub| sub.get_subcommands().chain([sub]))
+        .flat_map(|sub| sub.get_arguments())
+        .filter(|arg| {
+            arg.get_long()
+                .is_some_and(|long| option == format!("--{long}"))
+        })
+        .find_map(|arg| arg.get_env())?
+        .to_str()?
+        .to_owned();
+    std::env::var_os(&variable).map(|_| variable)
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (SQLite file and in-process cache by default: no set-up).
+    Serve(ServeArgs),
+    /// Check the freshness contract: drive concurrent clients against instances (started
+    /// here, or live ones with --url), inject faults, and judge every read; exits 1 on
+    /// any violation, 2 when too few requests succeeded to judge.
+    #[command(after_help = EXIT_STATUS)]
+    Check(CheckArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Fill a database with realistic tasks spread over many workspaces (for
+    /// benchmarks and trials), with a progress bar.
+    Seed(SeedArgs),
+}
+
+impl Command {
+    /// Runs the command; the exit status says how it went.
+    pub async fn run(self) -> ExitCode {
+        let check = matches!(self, Command::Check(_));
+        match self.execute().await {
+            Ok(status) => status,
+            Err(error) => {
+                eprintln!("error: {}", errors::describe(error.as_ref()));
+                // A check that could not run reached no verdict, which is not "violations".
+                ExitCode::from(if check {
+                    tasklane_check::EXIT_INCONCLUSIVE
+                } else {
+                    1
+                })
+            }
+        }
+    }
+
+    async fn execute(self) -> anyhow::Result<ExitCode> {
+        match self {
+            Command::Serve(args) => {
+                telemetry::init(args.log_format, &args.log)?;
+                Application::build(&args)
+                    .await?
+                    .run_until(shutdown::signal())
+                    .await?;
+            }
+            Command::Token(command) => token::run(command).await?,
+            Command::Seed(args) => {
+                // A bulk load's statements (and the ANALYZE after it) are slow by nature;
+                // sqlx's slow-statement warnings would only interleave with the progress bar.
+                telemetry::init(LogFormat::Text, "warn,sqlx::query=error")?;
+                seed::run(&args).await?;
+            }
+            Command::Check(args) => {
+                telemetry::init(LogFormat::Text, "warn")?;
+                // Interrupted, the run is dropped: every process it started is stopped.
+                let mut out = std::io::stdout();
+                let summary = tokio::select! {
+                    summary = tasklane_check::run(&args, &mut out) => summary?,
+                    _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+                };
+                return Ok(ExitCode::from(summary.exit_status()));
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

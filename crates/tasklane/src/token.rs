@@ -1,0 +1,61 @@
+//! `tasklane token`: API tokens, issued straight into the server's database.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tasklane_server::domain::{Member, WorkspaceName};
+use tasklane_server::store::{DatabaseUrl, Opening, Storage, issue};
+
+use crate::cli::named_source;
+
+/// `tasklane token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token for a member of a workspace (the workspace exists from its first
+    /// token on) and print its secret, which is shown this once.
+    Create(TokenCreateArgs),
+}
+
+/// `tasklane token create` options.
+#[derive(Debug, Clone, Args)]
+pub struct TokenCreateArgs {
+    /// The workspace: 1 to 64 of a-z, 0-9, `-` and `_`. Requests with the token act in
+    /// it and see only its tasks.
+    #[arg(long, value_name = "NAME")]
+    pub workspace: WorkspaceName,
+
+    /// Who the token is for.
+    #[arg(long, value_name = "NAME", default_value = "owner")]
+    pub member: String,
+
+    /// The database the server uses (as for `tasklane serve`); it must exist:
+    /// `tasklane serve` creates it.
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://tasklane.db",
+        value_parser = clap::value_parser!(DatabaseUrl)
+    )]
+    pub database_url: DatabaseUrl,
+}
+
+/// Runs a `tasklane token` subcommand.
+pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create(args) => create(args).await,
+    }
+}
+
+async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
+    let member =
+        Member::try_from(args.member).map_err(|problem| anyhow::anyhow!("--member: {problem}"))?;
+    let storage = Storage::open(&args.database_url, Opening::Existing, None)
+        .await
+        .context(named_source("--database-url"))?;
+    let (token, secret) = issue(&*storage.tokens, &args.workspace.scope(), member).await?;
+    eprintln!(
+        "Token {} for {} in workspace `{}`; its secret, shown this once:",
+        token.id, token.member, token.workspace
+    );
+    println!("{}", secret.reveal());
+    Ok(())
+}
