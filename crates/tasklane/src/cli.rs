@@ -6,11 +6,13 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use tasklane_check::{CheckArgs, EXIT_STATUS};
 use tasklane_server::config::ServeArgs;
 use tasklane_server::startup::Application;
+use tasklane_server::store::{DatabaseUrl, Opening, Storage};
 use tasklane_server::telemetry::{self, LogFormat};
 use tasklane_server::{errors, shutdown};
 
@@ -72,7 +74,7 @@ fn explained(mut error: clap::Error, args: &[OsString]) -> clap::Error {
 
 /// Who set `option`'s value, for a message about it: the environment variable that did
 /// (`TASKLANE_DATABASE_URL, which sets --database-url`), or the option itself.
-pub fn named_source(option: &str) -> String {
+fn named_source(option: &str) -> String {
     let args: Vec<OsString> = std::env::args_os().collect();
     environment_source(option, &args).map_or_else(
         || option.to_owned(),
@@ -121,6 +123,30 @@ pub enum Command {
     /// Fill a database with realistic tasks spread over many workspaces (for
     /// benchmarks and trials), with a progress bar.
     Seed(SeedArgs),
+}
+
+/// `--database-url` of a tool that works on the server's database (`token`, `seed`).
+#[derive(Debug, Clone, Args)]
+pub struct ServerDatabase {
+    /// The database the server uses (as for `tasklane serve`); it must exist:
+    /// `tasklane serve` creates it.
+    #[arg(
+        long = "database-url",
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://tasklane.db",
+        value_parser = clap::value_parser!(DatabaseUrl)
+    )]
+    pub url: DatabaseUrl,
+}
+
+impl ServerDatabase {
+    /// Opens it, without a statement time limit; an error names where the URL came
+    /// from (the option, or the environment variable behind it).
+    pub async fn open(&self, opening: Opening) -> anyhow::Result<Storage> {
+        Storage::open(&self.url, opening, None)
+            .await
+            .context(named_source("--database-url"))
+    }
 }
 
 impl Command {

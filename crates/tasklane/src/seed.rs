@@ -12,9 +12,9 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 use tasklane_server::domain::{Priority, Scope, Status, Task, TaskId, Timestamp, WorkspaceName};
-use tasklane_server::store::{DatabaseUrl, Opening, Storage};
+use tasklane_server::store::Opening;
 
-use crate::cli::named_source;
+use crate::cli::ServerDatabase;
 
 /// `tasklane seed` options.
 #[derive(Debug, Clone, Args)]
@@ -37,15 +37,9 @@ pub struct SeedArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
 
-    /// The database to fill (as for `tasklane serve`); it must exist: `tasklane serve`
-    /// creates it.
-    #[arg(
-        long,
-        env = "TASKLANE_DATABASE_URL",
-        default_value = "sqlite://tasklane.db",
-        value_parser = clap::value_parser!(DatabaseUrl)
-    )]
-    pub database_url: DatabaseUrl,
+    /// The database to fill.
+    #[command(flatten)]
+    pub database: ServerDatabase,
 
     /// Add tasks to workspaces that already have some. Without it, seeding workspaces
     /// that hold tasks (a second run with the same prefix) is refused.
@@ -97,9 +91,7 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
     } else {
         Opening::Existing
     };
-    let storage = Storage::open(&args.database_url, opening, None)
-        .await
-        .context(named_source("--database-url"))?;
+    let storage = args.database.open(opening).await?;
     if !args.append {
         let scopes: Vec<Scope> = workspaces.iter().map(WorkspaceName::scope).collect();
         if let Some(scope) = storage

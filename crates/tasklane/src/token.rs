@@ -1,11 +1,10 @@
 //! `tasklane token`: API tokens, issued straight into the server's database.
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use tasklane_server::domain::{Member, WorkspaceName};
-use tasklane_server::store::{DatabaseUrl, Opening, Storage, issue};
+use tasklane_server::store::{Opening, issue};
 
-use crate::cli::named_source;
+use crate::cli::ServerDatabase;
 
 /// `tasklane token` subcommands.
 #[derive(Debug, Subcommand)]
@@ -27,15 +26,9 @@ pub struct TokenCreateArgs {
     #[arg(long, value_name = "NAME", default_value = "owner")]
     pub member: String,
 
-    /// The database the server uses (as for `tasklane serve`); it must exist:
-    /// `tasklane serve` creates it.
-    #[arg(
-        long,
-        env = "TASKLANE_DATABASE_URL",
-        default_value = "sqlite://tasklane.db",
-        value_parser = clap::value_parser!(DatabaseUrl)
-    )]
-    pub database_url: DatabaseUrl,
+    /// The database to issue it in.
+    #[command(flatten)]
+    pub database: ServerDatabase,
 }
 
 /// Runs a `tasklane token` subcommand.
@@ -48,9 +41,7 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
 async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
     let member =
         Member::try_from(args.member).map_err(|problem| anyhow::anyhow!("--member: {problem}"))?;
-    let storage = Storage::open(&args.database_url, Opening::Existing, None)
-        .await
-        .context(named_source("--database-url"))?;
+    let storage = args.database.open(Opening::Existing).await?;
     let (token, secret) = issue(&*storage.tokens, &args.workspace.scope(), member).await?;
     eprintln!(
         "Token {} for {} in workspace `{}`; its secret, shown this once:",
