@@ -14,8 +14,9 @@
 //! it runs itself; the integration tests use it too.
 //!
 //! The checker can fail: run against a `baselines` build with
-//! `--serve-option=--cache-design=delete-on-write` (the incident report's cache-aside)
-//! or with `--consistency local` on two instances (the report's in-process counter), it
+//! `--serve-option=--cache-design=delete-on-write` (the cache-aside of the incident,
+//! `docs/incident.md`) or with `--consistency local` on two instances (the in-process
+//! counter first proposed for it), it
 //! reports stale reads within seconds; the test suite shows both.
 
 mod args;

@@ -24,7 +24,7 @@ use crate::workload::{LiveTasks, Mix, Step, next_step};
 /// A named scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
-    /// The incident report's interleaving, round after round: a list read misses and
+    /// The incident's interleaving (`docs/incident.md`), round after round: a list read misses and
     /// queries; while it is in flight a write to a listed task is acknowledged; then
     /// every instance is read. A cache that fills the old rows after the write serves
     /// them to the reads that follow.

@@ -175,8 +175,8 @@ pub struct ServeArgs {
 #[cfg(feature = "baselines")]
 #[derive(Debug, Clone, Default, Args)]
 pub struct BaselineArgs {
-    /// Test-only: the cache's design; `delete-on-write` is the incident report's plain
-    /// cache-aside, which serves stale lists.
+    /// Test-only: the cache's design; `delete-on-write` is the plain cache-aside of the
+    /// incident (docs/incident.md), which serves stale lists.
     #[arg(
         long,
         env = "TASKLANE_CACHE_DESIGN",

@@ -82,6 +82,6 @@ async fn in_process_generations_serve_stale_lists_across_instances() {
     let stale = stale_reads_across_instances("local", None).await;
     assert_eq!(
         stale, 24,
-        "every read on another instance is stale: the report's design fails"
+        "every read on another instance is stale: the incident's proposed design fails"
     );
 }

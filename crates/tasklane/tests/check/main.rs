@@ -1,5 +1,5 @@
 //! `tasklane check`, run for a short while against real `tasklane serve` processes on
-//! this run's database: it must find the stale reads of both of the incident report's
+//! this run's database: it must find the stale reads of both of the incident's
 //! designs, and none in Tasklane, in every consistency mode, through every scenario
 //! and fault.
 
@@ -136,7 +136,7 @@ async fn the_checker_finds_the_plain_cache_aside_stale() {
     .await;
     assert!(
         kinds(&summary).contains(&Kind::Stale),
-        "the report's cache-aside must be caught serving stale lists"
+        "the incident's cache-aside must be caught serving stale lists"
     );
 }
 
@@ -150,7 +150,7 @@ async fn the_checker_finds_in_process_counters_stale_across_two_instances() {
     .await;
     assert!(
         kinds(&summary).contains(&Kind::Stale),
-        "the report's `cacheVersion++` on two instances must be caught"
+        "the incident's `cacheVersion++` on two instances must be caught"
     );
 }
 

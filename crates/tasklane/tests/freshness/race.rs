@@ -1,4 +1,4 @@
-//! The incident report's interleaving, replayed step by step:
+//! The incident's interleaving (`docs/incident.md`), replayed step by step:
 //!
 //! 1. reader: cache miss -> queries the database (old rows) -> paused;
 //! 2. writer: commits -> invalidates (plain cache-aside) / advances the generation
@@ -365,7 +365,7 @@ async fn in_process_generations_do_not_reach_a_second_instance() {
     assert_eq!(
         write_here_read_there(Consistency::Local).await,
         ["before"],
-        "stale, as the report's design is"
+        "stale, as the incident's proposed design is"
     );
 }
 
