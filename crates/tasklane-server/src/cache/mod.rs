@@ -81,7 +81,7 @@
 //!   (see `InFlight`), which only this process writes to; a fill checks it and the
 //!   in-process generation after its query, before it is stored.
 //! - [`Consistency::Redis`]: a field per write in the scope's generation hash
-//!   ([`RedisTier::announce`]), read in the same script as the generation, checked in
+//!   (`RedisTier::announce`), read in the same script as the generation, checked in
 //!   the script that stores a fill, withdrawn by the script that advances. An
 //!   announcement carries a deadline (the write's lease, longer than any request may
 //!   take); one whose write never advanced (its instance died, or lost Redis after the
@@ -108,6 +108,7 @@
 //! with `304` without touching the store.
 
 mod generation;
+mod key;
 mod redis;
 mod redis_url;
 mod snapshot;
@@ -122,17 +123,19 @@ use dashmap::DashMap;
 use moka::{future::Cache, policy::EvictionPolicy};
 use sha2::{Digest, Sha256};
 
+use key::{CacheKey, query_digest};
+
 use crate::domain::{
     CursorKey, ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch, Timestamp,
 };
 use crate::store::{Idempotency, Precondition, Store, StoreError};
 
 pub use generation::{Generation, InProcessGenerations};
-pub use redis::{Announcement, Lookup, RedisTier};
+pub use redis::RedisTier;
 pub use redis_url::RedisUrl;
 pub use snapshot::{ETag, Snapshot};
 
-use redis::EntryKey;
+use redis::{Announcement, Lookup};
 
 /// How the cache keeps itself fresh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -266,9 +269,9 @@ pub enum CacheHealth {
 
 /// A generation, the key of an entry under it, and the entry if a shared tier returned
 /// it in the same step.
-struct Located {
+struct Located<'a> {
     generation: Generation,
-    key: String,
+    key: CacheKey<'a>,
     entry: Option<Snapshot>,
 }
 
@@ -380,7 +383,7 @@ impl TaskCache {
         query: &ListQuery,
         client_has: impl FnOnce(&ETag) -> bool,
     ) -> Result<ListRead, CacheError> {
-        let digest = digest(scope, &query.canonical());
+        let digest = query_digest(scope, &query.canonical());
         self.stats.reads.fetch_add(1, Ordering::Relaxed);
         let load = |etag: Option<ETag>| async move {
             self.stats.loads.fetch_add(1, Ordering::Relaxed);
@@ -397,7 +400,7 @@ impl TaskCache {
             })
         };
         // 1. The generation, before anything that reads the store.
-        let Some(found) = self.locate(scope, "tasks", &digest).await? else {
+        let Some(found) = self.locate(CacheKey::list(scope, &digest)).await? else {
             let snapshot = load(None).await?;
             return Ok(conditional(snapshot, client_has));
         };
@@ -409,9 +412,7 @@ impl TaskCache {
             return Ok(ListRead::Fresh(entry));
         }
         // 2. On a miss, query; 3. fill the key of the generation read in step 1.
-        Ok(ListRead::Fresh(
-            self.fill(scope, found, load(Some(etag))).await?,
-        ))
+        Ok(ListRead::Fresh(self.fill(found, load(Some(etag))).await?))
     }
 
     /// One task, or `None` if the scope has no task with that id.
@@ -426,12 +427,12 @@ impl TaskCache {
                 .ok_or(StoreError::NotFound)?;
             Ok(Snapshot::of_task(&task))
         };
-        let read = match self.locate(scope, "task", &id.to_string()).await? {
+        let read = match self.locate(CacheKey::task(scope, id)).await? {
             None => load.await,
             Some(Located {
                 entry: Some(entry), ..
             }) => Ok(entry),
-            Some(found) => self.fill(scope, found, load).await,
+            Some(found) => self.fill(found, load).await,
         };
         match read {
             Ok(snapshot) => Ok(Some(snapshot)),
@@ -591,20 +592,15 @@ impl TaskCache {
         })
     }
 
-    /// Reads the scope's generation (and, from Redis, the entry under it in the same
-    /// round trip). `None`: there is no generation this instance can trust right now,
-    /// or a write is announced in the scope, so the read must bypass every cache.
-    async fn locate(
-        &self,
-        scope: &Scope,
-        kind: &str,
-        item: &str,
-    ) -> Result<Option<Located>, StoreError> {
+    /// Reads the generation of `key`'s scope and places `key` under it (and, from
+    /// Redis, reads the entry there in the same round trip). `None`: there is no
+    /// generation this instance can trust right now, or a write is announced in the
+    /// scope, so the read must bypass every cache.
+    async fn locate<'a>(&self, key: CacheKey<'a>) -> Result<Option<Located<'a>>, StoreError> {
         if self.off {
             return Ok(None);
         }
-        let before = format!("{kind}:{scope}:g");
-        let after = format!(":{item}");
+        let scope = key.scope();
         let (generation, entry) = match &self.generations {
             Generations::Local(local) => {
                 if self.writing_here(scope) {
@@ -614,42 +610,51 @@ impl TaskCache {
             }
             Generations::Strict => {
                 let generation = Generation::new(0, self.store.generation(scope).await?);
-                let entry = match &self.shared {
-                    Some(shared) if !self.redis_resting() => self
-                        .redis(shared.get(&self.key(&before, generation, &after)).await)
-                        .flatten(),
-                    _ => None,
-                };
+                let entry = self
+                    .shared_entry(&self.key_at(key.clone(), generation))
+                    .await;
                 (generation, entry)
             }
-            Generations::Redis(tier) => {
-                if self.redis_resting() {
-                    return Ok(None);
-                }
-                // Only a read of an owed scope tries the repair: reads of every other
-                // scope cost no extra call while some scope is owed.
-                if self.owes(scope) {
-                    self.repair(tier).await;
-                    if self.owes(scope) {
-                        return Ok(None);
-                    }
-                }
-                let entry_key = EntryKey {
-                    before: &before,
-                    after: &after,
-                };
-                match self.redis(tier.lookup(scope, Some(entry_key)).await) {
-                    Some(Lookup { writing: true, .. }) | None => return Ok(None),
-                    Some(found) => (found.generation, found.entry),
-                }
-            }
+            Generations::Redis(tier) => match self.redis_lookup(tier, &key).await {
+                Some(found) => (found.generation, found.entry),
+                None => return Ok(None),
+            },
         };
-        let key = self.key(&before, generation, &after);
         Ok(Some(Located {
             generation,
-            key,
+            key: self.key_at(key, generation),
             entry,
         }))
+    }
+
+    /// Redis generations: the scope's generation and the entry under it, unless this
+    /// instance cannot trust Redis for the scope right now or a write is announced in it.
+    async fn redis_lookup(&self, tier: &RedisTier, key: &CacheKey<'_>) -> Option<Lookup> {
+        if self.redis_resting() {
+            return None;
+        }
+        // Only a read of an owed scope tries the repair: reads of every other scope cost
+        // no extra call while some scope is owed.
+        if self.owes(key.scope()) {
+            self.repair(tier).await;
+            if self.owes(key.scope()) {
+                return None;
+            }
+        }
+        match self.redis(tier.lookup(key).await) {
+            Some(Lookup { writing: true, .. }) | None => None,
+            found => found,
+        }
+    }
+
+    /// Strict generations: the entry under `key` in the shared tier, if there is one
+    /// and Redis is not being left alone.
+    async fn shared_entry(&self, key: &CacheKey<'_>) -> Option<Snapshot> {
+        let shared = self.shared.as_ref()?;
+        if self.redis_resting() {
+            return None;
+        }
+        self.redis(shared.get(key).await).flatten()
     }
 
     /// On a miss: one load per key at a time in this process; its result is kept here
@@ -657,8 +662,7 @@ impl TaskCache {
     /// its check (see "Monotonic reads").
     async fn fill(
         &self,
-        scope: &Scope,
-        found: Located,
+        found: Located<'_>,
         load: impl Future<Output = Result<Snapshot, StoreError>>,
     ) -> Result<Snapshot, StoreError> {
         let Located {
@@ -666,13 +670,17 @@ impl TaskCache {
         } = found;
         let load_and_file = async {
             let snapshot = load.await.map_err(Unfiled::Store)?;
-            if self.filed(scope, generation, &key, &snapshot).await {
+            if self.admit(generation, &key, &snapshot).await {
                 Ok(snapshot)
             } else {
                 Err(Unfiled::Refused(snapshot))
             }
         };
-        match self.entries.try_get_with(key.clone(), load_and_file).await {
+        match self
+            .entries
+            .try_get_with(key.to_string(), load_and_file)
+            .await
+        {
             Ok(snapshot) => Ok(snapshot),
             Err(unfiled) => match &*unfiled {
                 Unfiled::Store(error) => Err(error.clone()),
@@ -683,13 +691,8 @@ impl TaskCache {
 
     /// A fill's check (and, with a shared tier, its filing there): whether `snapshot`,
     /// read at `generation`, may be kept under `key`.
-    async fn filed(
-        &self,
-        scope: &Scope,
-        generation: Generation,
-        key: &str,
-        snapshot: &Snapshot,
-    ) -> bool {
+    async fn admit(&self, generation: Generation, key: &CacheKey<'_>, snapshot: &Snapshot) -> bool {
+        let scope = key.scope();
         match &self.generations {
             Generations::Local(local) => {
                 !self.announces
@@ -697,7 +700,7 @@ impl TaskCache {
                         && local.current(self.counted(scope)) == generation)
             }
             Generations::Redis(tier) => self
-                .redis(tier.fill(scope, generation, key, snapshot).await)
+                .redis(tier.fill(generation, key, snapshot).await)
                 .unwrap_or(false),
             Generations::Strict => {
                 if let Some(shared) = &self.shared
@@ -791,13 +794,15 @@ impl TaskCache {
         scope
     }
 
-    fn key(&self, before: &str, generation: Generation, after: &str) -> String {
+    /// The key an entry read at `generation` is filed under: it embeds the
+    /// generation, except in the delete-on-write baseline.
+    fn key_at<'a>(&self, key: CacheKey<'a>, generation: Generation) -> CacheKey<'a> {
         match self.design {
-            Design::Generational => format!("{before}{generation}{after}"),
+            Design::Generational => key.under(generation),
             #[cfg(feature = "baselines")]
-            Design::GlobalGeneration => format!("{before}{generation}{after}"),
+            Design::GlobalGeneration => key.under(generation),
             #[cfg(feature = "baselines")]
-            Design::DeleteOnWrite => format!("{before}{after}"),
+            Design::DeleteOnWrite => key,
         }
     }
 }
@@ -881,14 +886,4 @@ fn conditional(snapshot: Snapshot, client_has: impl FnOnce(&ETag) -> bool) -> Li
     } else {
         ListRead::Fresh(snapshot)
     }
-}
-
-/// The digest of a normalised query within a scope: the scope is hashed in so that two
-/// scopes asking the same question never share a key or an ETag.
-fn digest(scope: &Scope, canonical_query: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(scope.as_str().as_bytes());
-    hasher.update([0]);
-    hasher.update(canonical_query.as_bytes());
-    hex::encode(&hasher.finalize()[..16])
 }

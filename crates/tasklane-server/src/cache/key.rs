@@ -1,0 +1,169 @@
+//! Cache keys: the one place their layout is written, in this process and in Redis.
+//!
+//! An entry's key is `{kind}:{scope}:g{generation}:{item}`: what it holds, whose it is,
+//! the generation it was read at and which one it is (a query's digest, a task's id).
+//! In Redis every key starts with the deployment's prefix, so deployments can share a
+//! Redis: an entry is `{prefix}:{key}`, a scope's generation hash `{prefix}:gen:{scope}`.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::generation::Generation;
+use crate::domain::{Scope, TaskId};
+
+/// What an entry holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    /// One page of a task list; the item is the digest of its normalised query.
+    List,
+    /// One task; the item is its id.
+    Task,
+}
+
+impl EntryKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::List => "tasks",
+            EntryKind::Task => "task",
+        }
+    }
+}
+
+/// The key of one cache entry. Built without a generation (the read has not taken it
+/// yet), then [placed under](CacheKey::under) the generation the read took; a key left
+/// without one (the delete-on-write baseline) leaves the generation's place empty.
+#[derive(Debug, Clone)]
+pub(super) struct CacheKey<'a> {
+    kind: EntryKind,
+    scope: &'a Scope,
+    item: String,
+    generation: Option<Generation>,
+}
+
+impl<'a> CacheKey<'a> {
+    /// The key of a list page in `scope`, by the [digest](query_digest) of its query.
+    pub(super) fn list(scope: &'a Scope, digest: &str) -> Self {
+        CacheKey::new(EntryKind::List, scope, digest.to_owned())
+    }
+
+    /// The key of one task in `scope`.
+    pub(super) fn task(scope: &'a Scope, id: TaskId) -> Self {
+        CacheKey::new(EntryKind::Task, scope, id.to_string())
+    }
+
+    fn new(kind: EntryKind, scope: &'a Scope, item: String) -> Self {
+        CacheKey {
+            kind,
+            scope,
+            item,
+            generation: None,
+        }
+    }
+
+    /// The scope the entry belongs to.
+    pub(super) fn scope(&self) -> &'a Scope {
+        self.scope
+    }
+
+    /// The same entry, read at `generation`.
+    pub(super) fn under(self, generation: Generation) -> Self {
+        CacheKey {
+            generation: Some(generation),
+            ..self
+        }
+    }
+
+    /// The key up to its generation, and from it on.
+    fn around_generation(&self) -> (String, String) {
+        (
+            format!("{}:{}:g", self.kind.as_str(), self.scope),
+            format!(":{}", self.item),
+        )
+    }
+}
+
+impl fmt::Display for CacheKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (head, tail) = self.around_generation();
+        match self.generation {
+            Some(generation) => write!(f, "{head}{generation}{tail}"),
+            None => write!(f, "{head}{tail}"),
+        }
+    }
+}
+
+/// Where keys live in a Redis that deployments may share: behind the deployment's
+/// prefix.
+pub(super) struct RedisKeys {
+    prefix: String,
+}
+
+impl RedisKeys {
+    pub(super) fn new(prefix: &str) -> Self {
+        RedisKeys {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// An entry's key in Redis.
+    pub(super) fn entry(&self, key: &CacheKey<'_>) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+
+    /// An entry's key in Redis up to its generation, and from it on, for a script that
+    /// learns the generation in the same step as it reads the entry (see
+    /// [`Generation`]'s `Display`, which the script writes between them).
+    pub(super) fn entry_around_generation(&self, key: &CacheKey<'_>) -> (String, String) {
+        let (head, tail) = key.around_generation();
+        (format!("{}:{head}", self.prefix), tail)
+    }
+
+    /// The key of `scope`'s generation hash.
+    pub(super) fn generation(&self, scope: &Scope) -> String {
+        format!("{}:gen:{scope}", self.prefix)
+    }
+}
+
+/// The digest of a normalised query within a scope: the scope is hashed in so that two
+/// scopes asking the same question never share a key or an ETag.
+pub(super) fn query_digest(scope: &Scope, canonical_query: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(scope.as_str().as_bytes());
+    hasher.update([0]);
+    hasher.update(canonical_query.as_bytes());
+    hex::encode(&hasher.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_embed_kind_scope_generation_and_item() {
+        let scope = Scope::named("team");
+        let generation = Generation::new(0xab, 7);
+        let list = CacheKey::list(&scope, "d1g");
+        assert_eq!(list.to_string(), "tasks:team:g:d1g");
+        assert_eq!(
+            list.clone().under(generation).to_string(),
+            "tasks:team:g00000000000000ab.7:d1g"
+        );
+        let redis = RedisKeys::new("tl");
+        assert_eq!(
+            redis.entry(&list.clone().under(generation)),
+            "tl:tasks:team:g00000000000000ab.7:d1g"
+        );
+        let (head, tail) = redis.entry_around_generation(&list);
+        assert_eq!(
+            format!("{head}{generation}{tail}"),
+            redis.entry(&list.under(generation))
+        );
+        assert_eq!(redis.generation(&scope), "tl:gen:team");
+        let id = TaskId::generate();
+        assert_eq!(
+            CacheKey::task(&scope, id).under(generation).to_string(),
+            format!("task:team:g{generation}:{id}")
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! The Lua scripts that make each step of the protocol one atomic Redis call. They
+//! receive every key finished by `RedisKeys`; the only text a script adds to a key is
+//! the generation it has just read, between the two halves of the lookup's entry key.
+
+use redis::Script;
+
+/// Redis's clock in milliseconds, for announcements' deadlines: one clock for every
+/// instance, so their own clocks may disagree.
+const NOW_MS: &str = r"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+";
+
+/// Reads a scope's generation (drawing an epoch if it has none), whether a write is in
+/// flight, and, if none is, the entry filed under that generation. Announcements past
+/// their deadline are withdrawn with an advance in their writers' place (a repair).
+///
+/// KEYS[1]: the generation hash. ARGV[1]: a fresh epoch, used only if the hash has
+/// none. ARGV[2], ARGV[3]: the entry's key before and after its generation, which is
+/// written between them as `Generation` displays itself (`{epoch}.{counter}`). Returns `{epoch, counter, writing (0 or 1), entry}`.
+const LOOKUP: &str = r"
+redis.call('HSETNX', KEYS[1], 'e', ARGV[1])
+local fields = redis.call('HGETALL', KEYS[1])
+local epoch, counter, writing, expired = nil, '0', 0, {}
+local now = now_ms()
+for i = 1, #fields, 2 do
+  local field, value = fields[i], fields[i + 1]
+  if field == 'e' then epoch = value
+  elseif field == 'c' then counter = value
+  elseif tonumber(value) <= now then expired[#expired + 1] = field
+  else writing = 1 end
+end
+if #expired > 0 then
+  redis.call('HDEL', KEYS[1], unpack(expired))
+  counter = tostring(redis.call('HINCRBY', KEYS[1], 'c', 1))
+end
+local entry = false
+if writing == 0 then
+  entry = redis.call('GET', ARGV[2] .. epoch .. '.' .. counter .. ARGV[3])
+end
+return {epoch, counter, writing, entry}
+";
+
+/// Announces a write in the scope until a deadline.
+///
+/// KEYS[1]: the generation hash. ARGV[1]: the announcement's field. ARGV[2]: how long
+/// it holds, in milliseconds.
+const ANNOUNCE: &str = r"
+redis.call('HSET', KEYS[1], ARGV[1], now_ms() + tonumber(ARGV[2]))
+return 1
+";
+
+/// Advances the scope's generation and withdraws the announcements given, in one step.
+///
+/// KEYS[1]: the generation hash. ARGV: the announcements' fields (possibly none).
+const ADVANCE: &str = r"
+redis.call('HINCRBY', KEYS[1], 'c', 1)
+if #ARGV > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV)) end
+return 1
+";
+
+/// Files an entry only if the scope is still at the generation the read saw and no
+/// write is in flight: the check-and-set of a fill. Returns 1 if stored.
+///
+/// KEYS[1]: the generation hash. KEYS[2]: the entry's key. ARGV[1], ARGV[2]: the epoch
+/// and counter the read saw. ARGV[3]: the value. ARGV[4]: its TTL in milliseconds.
+const FILL: &str = r"
+local fields = redis.call('HGETALL', KEYS[1])
+local epoch, counter = nil, '0'
+for i = 1, #fields, 2 do
+  local field = fields[i]
+  if field == 'e' then epoch = fields[i + 1]
+  elseif field == 'c' then counter = fields[i + 1]
+  else return 0 end
+end
+if epoch ~= ARGV[1] or counter ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+return 1
+";
+
+/// The scripts of one tier (each runs by its hash, and is loaded where Redis does not
+/// know it yet).
+pub(super) struct Scripts {
+    pub(super) lookup: Script,
+    pub(super) announce: Script,
+    pub(super) advance: Script,
+    pub(super) fill: Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        let script = |body: &str| Script::new(&format!("{NOW_MS}{body}"));
+        Scripts {
+            lookup: script(LOOKUP),
+            announce: script(ANNOUNCE),
+            advance: script(ADVANCE),
+            fill: script(FILL),
+        }
+    }
+}
