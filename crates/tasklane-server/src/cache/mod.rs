@@ -106,7 +106,17 @@
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
 //! with `304` without touching the store.
+//!
+//! # Baselines
+//!
+//! The tests measure this design against the incident report's (a plain cache-aside
+//! and a single global generation). They differ in the key an entry is filed under,
+//! the scope whose generation a write advances, whether writes are announced and what
+//! a write does to the entries: the [`Design`] chosen at construction answers each, so
+//! the read and write paths are the same for all of them.
 
+mod config;
+mod design;
 mod generation;
 mod key;
 mod redis;
@@ -130,6 +140,8 @@ use crate::domain::{
 };
 use crate::store::{Idempotency, Precondition, Store, StoreError};
 
+pub use config::{CacheConfig, ConfigError, Consistency};
+pub use design::Design;
 pub use generation::{Generation, InProcessGenerations};
 pub use redis::RedisTier;
 pub use redis_url::RedisUrl;
@@ -137,100 +149,8 @@ pub use snapshot::{ETag, Snapshot};
 
 use redis::{Announcement, Lookup};
 
-/// How the cache keeps itself fresh.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Design {
-    /// Tasklane's design: the generation is part of every key.
-    #[default]
-    Generational,
-    /// Test-only baseline: the plain cache-aside of the incident report. Keys carry no
-    /// generation and a write deletes every entry. Loses the race described above.
-    #[cfg(feature = "baselines")]
-    DeleteOnWrite,
-    /// Test-only baseline: the incident report's single version for everything. Keys
-    /// embed one generation that every write, in any scope, advances, so a write in
-    /// one workspace empties every workspace's cache. Fresh, but wasteful.
-    #[cfg(feature = "baselines")]
-    GlobalGeneration,
-}
-
-/// Where scope generations live, and so which deployments the cache is correct for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Consistency {
-    /// In this process: correct while one process serves the database; nothing to read
-    /// per request.
-    Local,
-    /// In Redis: correct for any number of processes sharing the Redis; one Redis round
-    /// trip per cached read (two on a miss), two per write.
-    Redis,
-    /// In the database: correct for any number of processes on one database, even if
-    /// Redis loses writes; one indexed database read per request.
-    Strict,
-}
-
-/// A cache set-up that cannot keep the freshness contract.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// Redis generations without a Redis.
-    #[error("consistency `redis` needs a Redis URL")]
-    RedisWithoutUrl,
-    /// In-process generations in front of a shared tier: the incident report's design.
-    #[error(
-        "consistency `local` cannot be combined with a Redis: each instance would keep its own \
-         generation in front of shared entries; use `redis` or `strict`"
-    )]
-    LocalWithShared,
-    /// The baseline designs are only built for in-process generations.
-    #[cfg(feature = "baselines")]
-    #[error("the baseline cache designs need consistency `local` without a Redis")]
-    BaselineNeedsLocal,
-}
-
-/// Sizing and behaviour of the cache.
-#[derive(Debug, Clone)]
-pub struct CacheConfig {
-    /// Upper bound on the bytes of cached bodies (and their keys) in this process; 0
-    /// turns caching off (every read queries the database; nothing is kept anywhere).
-    pub capacity_bytes: u64,
-    /// How long an entry may live; old generations' entries are reclaimed by it.
-    pub ttl: Duration,
-    /// How long a write's announcement holds in Redis if its writer never withdraws it:
-    /// longer than any write may take between its announcement and its commit.
-    pub write_lease: Duration,
-    /// Where generations live.
-    pub consistency: Consistency,
-    /// Freshness design (always [`Design::Generational`] outside tests).
-    pub design: Design,
-}
-
-impl CacheConfig {
-    /// Refuses a set-up that cannot keep the freshness contract, `shared` telling
-    /// whether a Redis is given; `tasklane serve` asks before it opens anything.
-    pub fn check(&self, shared: bool) -> Result<(), ConfigError> {
-        match (self.consistency, shared) {
-            (Consistency::Local, true) => return Err(ConfigError::LocalWithShared),
-            (Consistency::Redis, false) => return Err(ConfigError::RedisWithoutUrl),
-            _ => {}
-        }
-        #[cfg(feature = "baselines")]
-        if self.design != Design::Generational && self.consistency != Consistency::Local {
-            return Err(ConfigError::BaselineNeedsLocal);
-        }
-        Ok(())
-    }
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        CacheConfig {
-            capacity_bytes: 64 << 20,
-            ttl: Duration::from_secs(300),
-            write_lease: Duration::from_secs(60),
-            consistency: Consistency::Local,
-            design: Design::default(),
-        }
-    }
-}
+/// The entries this process holds, by their [key](key::CacheKey) as written.
+type Entries = Cache<String, Snapshot>;
 
 /// Why a cached operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -305,7 +225,7 @@ enum Unfiled {
 pub struct TaskCache {
     store: Arc<dyn Store>,
     generations: Generations,
-    entries: Cache<String, Snapshot>,
+    entries: Entries,
     shared: Option<Arc<RedisTier>>,
     design: Design,
     /// Caching is off: every read goes to the store.
@@ -346,9 +266,7 @@ impl TaskCache {
             (Consistency::Redis, None) => unreachable!("refused by CacheConfig::check"),
             (Consistency::Strict, _) => Generations::Strict,
         };
-        let announces = !matches!(generations, Generations::Strict);
-        #[cfg(feature = "baselines")]
-        let announces = announces && config.design != Design::DeleteOnWrite;
+        let announces = !matches!(generations, Generations::Strict) && config.design.announces();
         let entries = Cache::builder()
             // Every write strands its scope's entries under the old generation's keys;
             // no read asks for them again. Least-recently-used eviction drops those
@@ -551,9 +469,8 @@ impl TaskCache {
                 | StoreError::Unstorable(_))
         );
         in_flight.advance(wrote_nothing).await?;
-        #[cfg(feature = "baselines")]
-        if self.design == Design::DeleteOnWrite && !wrote_nothing {
-            self.entries.invalidate_all();
+        if !wrote_nothing {
+            self.design.after_write(&self.entries);
         }
         Ok(written?)
     }
@@ -606,12 +523,12 @@ impl TaskCache {
                 if self.writing_here(scope) {
                     return Ok(None);
                 }
-                (local.current(self.counted(scope)), None)
+                (local.current(self.design.counted(scope)), None)
             }
             Generations::Strict => {
                 let generation = Generation::new(0, self.store.generation(scope).await?);
                 let entry = self
-                    .shared_entry(&self.key_at(key.clone(), generation))
+                    .shared_entry(&self.design.key_at(key.clone(), generation))
                     .await;
                 (generation, entry)
             }
@@ -622,7 +539,7 @@ impl TaskCache {
         };
         Ok(Some(Located {
             generation,
-            key: self.key_at(key, generation),
+            key: self.design.key_at(key, generation),
             entry,
         }))
     }
@@ -697,7 +614,7 @@ impl TaskCache {
             Generations::Local(local) => {
                 !self.announces
                     || (!self.writing_here(scope)
-                        && local.current(self.counted(scope)) == generation)
+                        && local.current(self.design.counted(scope)) == generation)
             }
             Generations::Redis(tier) => self
                 .redis(tier.fill(generation, key, snapshot).await)
@@ -782,29 +699,6 @@ impl TaskCache {
         let failed_at = self.redis_failed_at.lock().expect("not poisoned");
         failed_at.is_some_and(|at| at.elapsed() < REDIS_BACKOFF)
     }
-
-    /// The scope whose generation counts writes to `scope`: itself, except in the
-    /// single-generation baseline.
-    fn counted<'a>(&self, scope: &'a Scope) -> &'a Scope {
-        #[cfg(feature = "baselines")]
-        if self.design == Design::GlobalGeneration {
-            static EVERYTHING: std::sync::OnceLock<Scope> = std::sync::OnceLock::new();
-            return EVERYTHING.get_or_init(|| Scope::named("*"));
-        }
-        scope
-    }
-
-    /// The key an entry read at `generation` is filed under: it embeds the
-    /// generation, except in the delete-on-write baseline.
-    fn key_at<'a>(&self, key: CacheKey<'a>, generation: Generation) -> CacheKey<'a> {
-        match self.design {
-            Design::Generational => key.under(generation),
-            #[cfg(feature = "baselines")]
-            Design::GlobalGeneration => key.under(generation),
-            #[cfg(feature = "baselines")]
-            Design::DeleteOnWrite => key,
-        }
-    }
 }
 
 /// A write between its announcement and its advance. If its future is dropped there
@@ -831,7 +725,7 @@ impl InFlight<'_> {
         match &cache.generations {
             Generations::Local(local) => {
                 if !wrote_nothing {
-                    local.advance(cache.counted(self.scope));
+                    local.advance(cache.design.counted(self.scope));
                 }
                 Ok(())
             }
@@ -862,7 +756,7 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if !self.settled {
             match &self.cache.generations {
-                Generations::Local(local) => local.advance(self.cache.counted(self.scope)),
+                Generations::Local(local) => local.advance(self.cache.design.counted(self.scope)),
                 Generations::Redis(_) => {
                     if let Some(announcement) = self.announcement.take() {
                         self.cache.owe(self.scope, announcement);
