@@ -101,7 +101,8 @@
 //! instance serves its scope from the cache, and this instance owes the scope a *repair
 //! advance*, which it makes as soon as Redis answers again (on the next request or
 //! readiness probe) before it trusts that scope's cache again. A scope's trouble stays
-//! in that scope: other scopes keep their cache.
+//! in that scope: other scopes keep their cache. How this instance last found Redis,
+//! and the back-off, is `RedisHealth`.
 //!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
@@ -127,7 +128,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dashmap::DashMap;
 use moka::{future::Cache, policy::EvictionPolicy};
@@ -147,7 +148,7 @@ pub use redis::RedisTier;
 pub use redis_url::RedisUrl;
 pub use snapshot::{ETag, Snapshot};
 
-use redis::{Announcement, Lookup};
+use redis::{Announcement, Lookup, RedisHealth};
 
 /// The entries this process holds, by their [key](key::CacheKey) as written.
 type Entries = Cache<String, Snapshot>;
@@ -243,14 +244,9 @@ pub struct TaskCache {
     /// Redis generations: scopes whose advance is owed, with the announcements it must
     /// withdraw. Their reads here bypass the cache until it lands.
     owed: Mutex<HashMap<Scope, Vec<Announcement>>>,
-    /// When the last call to Redis failed (`None` once one succeeds again).
-    redis_failed_at: Mutex<Option<Instant>>,
+    /// How this instance last found Redis.
+    redis_health: RedisHealth,
 }
-
-/// How long reads and fills leave Redis alone after a call to it failed, so that an
-/// outage costs each request a database read, not a Redis timeout too. Writes still try
-/// their announcement every time, which is also how recovery is noticed.
-const REDIS_BACKOFF: Duration = Duration::from_secs(1);
 
 impl TaskCache {
     /// A cache in front of `store`, with entries shared through `shared` if given.
@@ -290,7 +286,7 @@ impl TaskCache {
             announces,
             write_lease: config.write_lease,
             owed: Mutex::new(HashMap::new()),
-            redis_failed_at: Mutex::new(None),
+            redis_health: RedisHealth::default(),
         })
     }
 
@@ -433,12 +429,12 @@ impl TaskCache {
     /// this instance owes, so recovery does not wait for the next request.
     pub async fn health(&self) -> CacheHealth {
         if let Some(shared) = &self.shared
-            && self.redis(shared.ping().await).is_some()
+            && self.redis_health.record(shared.ping().await).is_some()
             && let Generations::Redis(tier) = &self.generations
         {
             self.repair(tier).await;
         }
-        let redis_down = self.redis_failed_at.lock().expect("not poisoned").is_some();
+        let redis_down = self.redis_health.is_down();
         let owing = !self.owed.lock().expect("not poisoned").is_empty();
         if redis_down || owing {
             CacheHealth::Degraded
@@ -481,12 +477,12 @@ impl TaskCache {
             Generations::Redis(tier) => {
                 // Owed advances first, unless Redis just failed: then the announcement
                 // alone tries it (one timeout per write, not two).
-                if !self.redis_resting() {
+                if !self.redis_health.backing_off() {
                     self.repair(tier).await;
                 }
                 let announcement = Announcement::draw();
                 let announced = tier.announce(scope, &announcement, self.write_lease).await;
-                if self.redis(announced).is_none() {
+                if self.redis_health.record(announced).is_none() {
                     // It may land yet: withdraw it with the advances owed.
                     self.owe(scope, announcement);
                     return Err(CacheError::NotAnnounced);
@@ -547,7 +543,7 @@ impl TaskCache {
     /// Redis generations: the scope's generation and the entry under it, unless this
     /// instance cannot trust Redis for the scope right now or a write is announced in it.
     async fn redis_lookup(&self, tier: &RedisTier, key: &CacheKey<'_>) -> Option<Lookup> {
-        if self.redis_resting() {
+        if self.redis_health.backing_off() {
             return None;
         }
         // Only a read of an owed scope tries the repair: reads of every other scope cost
@@ -558,7 +554,7 @@ impl TaskCache {
                 return None;
             }
         }
-        match self.redis(tier.lookup(key).await) {
+        match self.redis_health.record(tier.lookup(key).await) {
             Some(Lookup { writing: true, .. }) | None => None,
             found => found,
         }
@@ -568,10 +564,10 @@ impl TaskCache {
     /// and Redis is not being left alone.
     async fn shared_entry(&self, key: &CacheKey<'_>) -> Option<Snapshot> {
         let shared = self.shared.as_ref()?;
-        if self.redis_resting() {
+        if self.redis_health.backing_off() {
             return None;
         }
-        self.redis(shared.get(key).await).flatten()
+        self.redis_health.record(shared.get(key).await).flatten()
     }
 
     /// On a miss: one load per key at a time in this process; its result is kept here
@@ -617,13 +613,14 @@ impl TaskCache {
                         && local.current(self.design.counted(scope)) == generation)
             }
             Generations::Redis(tier) => self
-                .redis(tier.fill(generation, key, snapshot).await)
+                .redis_health
+                .record(tier.fill(generation, key, snapshot).await)
                 .unwrap_or(false),
             Generations::Strict => {
                 if let Some(shared) = &self.shared
-                    && !self.redis_resting()
+                    && !self.redis_health.backing_off()
                 {
-                    self.redis(shared.put(key, snapshot).await);
+                    self.redis_health.record(shared.put(key, snapshot).await);
                 }
                 true
             }
@@ -644,7 +641,8 @@ impl TaskCache {
         };
         for (scope, announcements) in owed {
             if self
-                .redis(tier.advance(&scope, &announcements).await)
+                .redis_health
+                .record(tier.advance(&scope, &announcements).await)
                 .is_some()
             {
                 tracing::info!(%scope, "owed advance made; the scope's cache is trusted again");
@@ -673,31 +671,6 @@ impl TaskCache {
     /// Whether a write is in flight in `scope` in this process (in-process generations).
     fn writing_here(&self, scope: &Scope) -> bool {
         self.announces && self.writing.contains_key(scope)
-    }
-
-    /// Notes how a call to Redis went; `None` if it failed (logged once per outage).
-    fn redis<T>(&self, outcome: Result<T, ::redis::RedisError>) -> Option<T> {
-        let mut failed_at = self.redis_failed_at.lock().expect("not poisoned");
-        match outcome {
-            Ok(value) => {
-                if failed_at.take().is_some() {
-                    tracing::info!("Redis answers again");
-                }
-                Some(value)
-            }
-            Err(error) => {
-                if failed_at.replace(Instant::now()).is_none() {
-                    tracing::warn!(%error, "Redis is not answering; serving from the database");
-                }
-                None
-            }
-        }
-    }
-
-    /// Whether a Redis call failed less than [`REDIS_BACKOFF`] ago.
-    fn redis_resting(&self) -> bool {
-        let failed_at = self.redis_failed_at.lock().expect("not poisoned");
-        failed_at.is_some_and(|at| at.elapsed() < REDIS_BACKOFF)
     }
 }
 
@@ -738,7 +711,7 @@ impl InFlight<'_> {
                     tier.advance(self.scope, std::slice::from_ref(&announcement))
                         .await
                 };
-                if cache.redis(done).is_some() {
+                if cache.redis_health.record(done).is_some() {
                     return Ok(());
                 }
                 cache.owe(self.scope, announcement);

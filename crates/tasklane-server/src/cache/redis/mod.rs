@@ -24,8 +24,10 @@
 //! the read saw and no write is in flight. Every entry has a TTL; every call has a
 //! timeout; one multiplexed connection, re-established by itself, serves them all.
 //!
-//! The scripts are in [`scripts`].
+//! The scripts are in [`scripts`]; how this instance finds Redis (and backs off after a
+//! failed call) is [`RedisHealth`].
 
+mod health;
 mod scripts;
 
 use std::time::Duration;
@@ -40,6 +42,8 @@ use super::key::{CacheKey, RedisKeys};
 use super::snapshot::{ETag, Snapshot};
 use crate::domain::Scope;
 use scripts::Scripts;
+
+pub(super) use health::RedisHealth;
 
 /// What a lookup found.
 pub(super) struct Lookup {
