@@ -78,7 +78,7 @@
 //! Where announcements live:
 //!
 //! - [`Consistency::Local`]: a count of writes in flight per scope in this process
-//!   (see `InFlight`), which only this process writes to; a fill checks it and the
+//!   (`InFlight`), which only this process writes to; a fill checks it and the
 //!   in-process generation after its query, before it is stored.
 //! - [`Consistency::Redis`]: a field per write in the scope's generation hash
 //!   (`RedisTier::announce`), read in the same script as the generation, checked in
@@ -99,10 +99,10 @@
 //! written). A write whose advance cannot be confirmed after its commit is reported as
 //! unconfirmed (a `503`), never as a success; its announcement stays in Redis, so no
 //! instance serves its scope from the cache, and this instance owes the scope a *repair
-//! advance*, which it makes as soon as Redis answers again (on the next request or
-//! readiness probe) before it trusts that scope's cache again. A scope's trouble stays
-//! in that scope: other scopes keep their cache. How this instance last found Redis,
-//! and the back-off, is `RedisHealth`.
+//! advance* (`OwedAdvances`), which it makes as soon as Redis answers again (on the next
+//! request or readiness probe) before it trusts that scope's cache again. A scope's
+//! trouble stays in that scope: other scopes keep their cache. How this instance last
+//! found Redis, and the back-off, is `RedisHealth`.
 //!
 //! A write in one scope leaves every other scope's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
@@ -119,18 +119,18 @@
 mod config;
 mod design;
 mod generation;
+mod in_flight;
 mod key;
+mod owed;
 mod redis;
 mod redis_url;
 mod snapshot;
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dashmap::DashMap;
 use moka::{future::Cache, policy::EvictionPolicy};
 use sha2::{Digest, Sha256};
 
@@ -148,6 +148,8 @@ pub use redis::RedisTier;
 pub use redis_url::RedisUrl;
 pub use snapshot::{ETag, Snapshot};
 
+use in_flight::InFlight;
+use owed::OwedAdvances;
 use redis::{Announcement, Lookup, RedisHealth};
 
 /// The entries this process holds, by their [key](key::CacheKey) as written.
@@ -234,16 +236,11 @@ pub struct TaskCache {
     /// Reads served, and how many of them queried the store.
     stats: ReadStats,
     /// In-process generations: writes in flight here, per scope (their announcements).
-    writing: DashMap<Scope, usize>,
-    /// Whether writes are announced and fills checked (see "Monotonic reads" above):
-    /// not for strict generations (commit and advance are one step) nor for the plain
-    /// cache-aside baseline (which must keep its race).
-    announces: bool,
+    in_flight: InFlight,
     /// How long a write's announcement holds in Redis.
     write_lease: Duration,
-    /// Redis generations: scopes whose advance is owed, with the announcements it must
-    /// withdraw. Their reads here bypass the cache until it lands.
-    owed: Mutex<HashMap<Scope, Vec<Announcement>>>,
+    /// Redis generations: advances this instance owes.
+    owed: OwedAdvances,
     /// How this instance last found Redis.
     redis_health: RedisHealth,
 }
@@ -262,7 +259,6 @@ impl TaskCache {
             (Consistency::Redis, None) => unreachable!("refused by CacheConfig::check"),
             (Consistency::Strict, _) => Generations::Strict,
         };
-        let announces = !matches!(generations, Generations::Strict) && config.design.announces();
         let entries = Cache::builder()
             // Every write strands its scope's entries under the old generation's keys;
             // no read asks for them again. Least-recently-used eviction drops those
@@ -282,10 +278,9 @@ impl TaskCache {
             design: config.design,
             off: config.capacity_bytes == 0,
             stats: ReadStats::default(),
-            writing: DashMap::new(),
-            announces,
+            in_flight: InFlight::default(),
             write_lease: config.write_lease,
-            owed: Mutex::new(HashMap::new()),
+            owed: OwedAdvances::default(),
             redis_health: RedisHealth::default(),
         })
     }
@@ -432,10 +427,10 @@ impl TaskCache {
             && self.redis_health.record(shared.ping().await).is_some()
             && let Generations::Redis(tier) = &self.generations
         {
-            self.repair(tier).await;
+            self.owed.repair(tier, &self.redis_health).await;
         }
         let redis_down = self.redis_health.is_down();
-        let owing = !self.owed.lock().expect("not poisoned").is_empty();
+        let owing = self.owed.any();
         if redis_down || owing {
             CacheHealth::Degraded
         } else {
@@ -453,7 +448,7 @@ impl TaskCache {
         scope: &Scope,
         write: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, CacheError> {
-        let in_flight = self.announce(scope).await?;
+        let announced = self.announce(scope).await?;
         let written = write.await;
         let wrote_nothing = matches!(
             written,
@@ -464,7 +459,7 @@ impl TaskCache {
                 | StoreError::Unreadable(_)
                 | StoreError::Unstorable(_))
         );
-        in_flight.advance(wrote_nothing).await?;
+        announced.advance(wrote_nothing).await?;
         if !wrote_nothing {
             self.design.after_write(&self.entries);
         }
@@ -472,35 +467,37 @@ impl TaskCache {
     }
 
     /// Announces a write in `scope` before it touches the store (see "Monotonic reads").
-    async fn announce<'a>(&'a self, scope: &'a Scope) -> Result<InFlight<'a>, CacheError> {
-        let announcement = match &self.generations {
+    async fn announce<'a>(&'a self, scope: &'a Scope) -> Result<AnnouncedWrite<'a>, CacheError> {
+        let (announcement, counted_here) = match &self.generations {
             Generations::Redis(tier) => {
                 // Owed advances first, unless Redis just failed: then the announcement
                 // alone tries it (one timeout per write, not two).
                 if !self.redis_health.backing_off() {
-                    self.repair(tier).await;
+                    self.owed.repair(tier, &self.redis_health).await;
                 }
                 let announcement = Announcement::draw();
-                let announced = tier.announce(scope, &announcement, self.write_lease).await;
-                if self.redis_health.record(announced).is_none() {
+                let sent = tier.announce(scope, &announcement, self.write_lease).await;
+                if self.redis_health.record(sent).is_none() {
                     // It may land yet: withdraw it with the advances owed.
-                    self.owe(scope, announcement);
+                    self.owed.owe(scope, announcement);
                     return Err(CacheError::NotAnnounced);
                 }
-                Some(announcement)
+                (Some(announcement), false)
             }
             Generations::Local(_) => {
-                if self.announces {
-                    *self.writing.entry(scope.clone()).or_insert(0) += 1;
+                let announces = self.design.announces();
+                if announces {
+                    self.in_flight.begin(scope);
                 }
-                None
+                (None, announces)
             }
-            Generations::Strict => None,
+            Generations::Strict => (None, false),
         };
-        Ok(InFlight {
+        Ok(AnnouncedWrite {
             cache: self,
             scope,
             announcement,
+            counted_here,
             settled: false,
         })
     }
@@ -516,7 +513,7 @@ impl TaskCache {
         let scope = key.scope();
         let (generation, entry) = match &self.generations {
             Generations::Local(local) => {
-                if self.writing_here(scope) {
+                if self.in_flight.writing(scope) {
                     return Ok(None);
                 }
                 (local.current(self.design.counted(scope)), None)
@@ -548,9 +545,9 @@ impl TaskCache {
         }
         // Only a read of an owed scope tries the repair: reads of every other scope cost
         // no extra call while some scope is owed.
-        if self.owes(key.scope()) {
-            self.repair(tier).await;
-            if self.owes(key.scope()) {
+        if self.owed.owes(key.scope()) {
+            self.owed.repair(tier, &self.redis_health).await;
+            if self.owed.owes(key.scope()) {
                 return None;
             }
         }
@@ -608,8 +605,8 @@ impl TaskCache {
         let scope = key.scope();
         match &self.generations {
             Generations::Local(local) => {
-                !self.announces
-                    || (!self.writing_here(scope)
+                !self.design.announces()
+                    || (!self.in_flight.writing(scope)
                         && local.current(self.design.counted(scope)) == generation)
             }
             Generations::Redis(tier) => self
@@ -626,52 +623,6 @@ impl TaskCache {
             }
         }
     }
-
-    /// Makes the advances this instance owes (writes that committed without one), if
-    /// Redis answers.
-    async fn repair(&self, tier: &RedisTier) {
-        let owed: Vec<(Scope, Vec<Announcement>)> = {
-            let owed = self.owed.lock().expect("not poisoned");
-            if owed.is_empty() {
-                return;
-            }
-            owed.iter()
-                .map(|(scope, announcements)| (scope.clone(), announcements.clone()))
-                .collect()
-        };
-        for (scope, announcements) in owed {
-            if self
-                .redis_health
-                .record(tier.advance(&scope, &announcements).await)
-                .is_some()
-            {
-                tracing::info!(%scope, "owed advance made; the scope's cache is trusted again");
-                let mut owed = self.owed.lock().expect("not poisoned");
-                if let Some(pending) = owed.get_mut(&scope) {
-                    pending.retain(|announcement| !announcements.contains(announcement));
-                    if pending.is_empty() {
-                        owed.remove(&scope);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Whether `scope` is owed an advance, so its cache cannot be trusted here.
-    fn owes(&self, scope: &Scope) -> bool {
-        self.owed.lock().expect("not poisoned").contains_key(scope)
-    }
-
-    /// Records that `scope` is owed an advance that withdraws `announcement`.
-    fn owe(&self, scope: &Scope, announcement: Announcement) {
-        let mut owed = self.owed.lock().expect("not poisoned");
-        owed.entry(scope.clone()).or_default().push(announcement);
-    }
-
-    /// Whether a write is in flight in `scope` in this process (in-process generations).
-    fn writing_here(&self, scope: &Scope) -> bool {
-        self.announces && self.writing.contains_key(scope)
-    }
 }
 
 /// A write between its announcement and its advance. If its future is dropped there
@@ -681,15 +632,18 @@ impl TaskCache {
 /// with Redis generations the scope is owed an advance (its announcement stays in Redis
 /// meanwhile). Strict generations advance inside the write's own transaction: nothing
 /// to make up.
-struct InFlight<'a> {
+struct AnnouncedWrite<'a> {
     cache: &'a TaskCache,
     scope: &'a Scope,
     /// The write's announcement in Redis (Redis generations).
     announcement: Option<Announcement>,
+    /// The write is counted in this process's writes in flight (in-process generations).
+    counted_here: bool,
+    /// The advance was attempted: nothing for a drop to make up.
     settled: bool,
 }
 
-impl InFlight<'_> {
+impl AnnouncedWrite<'_> {
     /// The step between commit and response: advance the scope's generation and
     /// withdraw the announcement (only withdraw it if the write changed nothing).
     async fn advance(mut self, wrote_nothing: bool) -> Result<(), CacheError> {
@@ -714,7 +668,7 @@ impl InFlight<'_> {
                 if cache.redis_health.record(done).is_some() {
                     return Ok(());
                 }
-                cache.owe(self.scope, announcement);
+                cache.owed.owe(self.scope, announcement);
                 if wrote_nothing {
                     Ok(())
                 } else {
@@ -725,24 +679,25 @@ impl InFlight<'_> {
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for AnnouncedWrite<'_> {
     fn drop(&mut self) {
+        let cache = self.cache;
         if !self.settled {
-            match &self.cache.generations {
-                Generations::Local(local) => local.advance(self.cache.design.counted(self.scope)),
+            match &cache.generations {
+                Generations::Local(local) => local.advance(cache.design.counted(self.scope)),
                 Generations::Redis(_) => {
                     if let Some(announcement) = self.announcement.take() {
-                        self.cache.owe(self.scope, announcement);
+                        cache.owed.owe(self.scope, announcement);
                     }
                 }
                 Generations::Strict => {}
             }
         }
-        let writing = &self.cache.writing;
-        if let Some(mut count) = writing.get_mut(self.scope) {
-            *count -= 1;
+        // Withdrawn only after the advance: no read may find the scope neither
+        // announced nor advanced once the write may have committed.
+        if self.counted_here {
+            cache.in_flight.end(self.scope);
         }
-        writing.remove_if(self.scope, |_, count| *count == 0);
     }
 }
 

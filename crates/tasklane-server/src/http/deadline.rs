@@ -10,8 +10,8 @@
 //!
 //! Either answer leaves the handler running to its end ([`super::detached`]); a write
 //! stopped between its commit and its advance would make up for the advance anyway (see
-//! the cache's `InFlight`), so no stale list outlives it. A body that timed out fails its
-//! read, so a handler waiting for it ends too.
+//! the cache's `AnnouncedWrite`), so no stale list outlives it. A body that timed out
+//! fails its read, so a handler waiting for it ends too.
 
 use std::pin::Pin;
 use std::sync::Arc;
