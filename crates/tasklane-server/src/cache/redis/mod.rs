@@ -4,9 +4,9 @@
 //! Every key starts with a prefix (`tasklane` by default), so deployments can share a
 //! Redis; `RedisKeys` writes them all. A scope's generation is a hash with a counter
 //! `c`, advanced with `HINCRBY` after every committed write, and an epoch `e`, a random
-//! value the first reader to find none sets. If Redis loses the hash (a `FLUSHALL`, a restart
-//! without persistence), the next reader draws a new epoch, so the counter starting
-//! again from 0 never reproduces a key an earlier epoch filled: the report's
+//! value the first reader to find none sets. If Redis loses the hash (a `FLUSHALL`, a
+//! restart without persistence), the next reader draws a new epoch, so the counter
+//! starting again from 0 never reproduces a key an earlier epoch filled: the report's
 //! `cacheVersion = 0` after a restart cannot happen here.
 //!
 //! The same hash holds one field `w:{id}` per write in flight in the scope, on any

@@ -1,0 +1,265 @@
+//! The read path: read the scope's generation, query the store on a miss, fill under
+//! the generation read first (see "The protocol" in the cache's documentation).
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::generation::Generation;
+use super::key::{CacheKey, query_digest};
+use super::redis::{Lookup, RedisTier};
+use super::snapshot::{ETag, Snapshot};
+use super::{CacheError, Generations, TaskCache};
+use crate::domain::{ListQuery, Scope, TaskId, TaskList};
+use crate::store::StoreError;
+
+/// The outcome of a conditional list read.
+#[derive(Debug, Clone)]
+pub enum ListRead {
+    /// The client's `If-None-Match` names the current list: answer `304`.
+    NotModified(ETag),
+    /// The current list.
+    Fresh(Snapshot),
+}
+
+/// Counters of reads, for the hit ratio.
+#[derive(Default)]
+pub(super) struct ReadStats {
+    reads: AtomicU64,
+    loads: AtomicU64,
+}
+
+impl ReadStats {
+    fn read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn loaded(&self) {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads served, and how many of them queried the store.
+    pub(super) fn counts(&self) -> (u64, u64) {
+        (
+            self.reads.load(Ordering::Relaxed),
+            self.loads.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A generation, the key of an entry under it, and the entry if a shared tier returned
+/// it in the same step.
+struct Located<'a> {
+    generation: Generation,
+    key: CacheKey<'a>,
+    entry: Option<Snapshot>,
+}
+
+/// A fill that was not stored, and why.
+enum Unfiled {
+    /// The store failed: nothing to serve.
+    Store(StoreError),
+    /// The read's generation moved or a write was announced meanwhile (or Redis could
+    /// not tell): the rows are served to the reads that waited for them, and kept
+    /// nowhere.
+    Refused(Snapshot),
+}
+
+impl TaskCache {
+    /// One page of tasks, or `NotModified` when `client_has` accepts the current ETag.
+    pub async fn list(
+        &self,
+        scope: &Scope,
+        query: &ListQuery,
+        client_has: impl FnOnce(&ETag) -> bool,
+    ) -> Result<ListRead, CacheError> {
+        let digest = query_digest(scope, &query.canonical());
+        self.stats.read();
+        let load = |etag: Option<ETag>| async move {
+            self.stats.loaded();
+            let (rows, total) = self.store.list(scope, query).await?;
+            let page = TaskList::new(query, rows, total, self.store.cursor_key());
+            let body = serde_json::to_vec(&page).expect("a task list always serialises");
+            // Without a generation, the ETag names the content itself.
+            let etag = etag.unwrap_or_else(|| {
+                ETag::weak(&format!("c-{}", hex::encode(&Sha256::digest(&body)[..16])))
+            });
+            Ok(Snapshot {
+                etag,
+                body: body.into(),
+            })
+        };
+        // 1. The generation, before anything that reads the store.
+        let Some(found) = self.locate(CacheKey::list(scope, &digest)).await? else {
+            let snapshot = load(None).await?;
+            return Ok(conditional(snapshot, client_has));
+        };
+        let etag = ETag::weak(&format!("{}-{digest}", found.generation));
+        if client_has(&etag) {
+            return Ok(ListRead::NotModified(etag));
+        }
+        if let Some(entry) = found.entry {
+            return Ok(ListRead::Fresh(entry));
+        }
+        // 2. On a miss, query; 3. fill the key of the generation read in step 1.
+        Ok(ListRead::Fresh(self.fill(found, load(Some(etag))).await?))
+    }
+
+    /// One task, or `None` if the scope has no task with that id.
+    pub async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Snapshot>, CacheError> {
+        self.stats.read();
+        let load = async {
+            self.stats.loaded();
+            let task = self
+                .store
+                .get(scope, id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            Ok(Snapshot::of_task(&task))
+        };
+        let read = match self.locate(CacheKey::task(scope, id)).await? {
+            None => load.await,
+            Some(Located {
+                entry: Some(entry), ..
+            }) => Ok(entry),
+            Some(found) => self.fill(found, load).await,
+        };
+        match read {
+            Ok(snapshot) => Ok(Some(snapshot)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Reads the generation of `key`'s scope and places `key` under it (and, from
+    /// Redis, reads the entry there in the same round trip). `None`: there is no
+    /// generation this instance can trust right now, or a write is announced in the
+    /// scope, so the read must bypass every cache.
+    async fn locate<'a>(&self, key: CacheKey<'a>) -> Result<Option<Located<'a>>, StoreError> {
+        if self.off {
+            return Ok(None);
+        }
+        let scope = key.scope();
+        let (generation, entry) = match &self.generations {
+            Generations::Local(local) => {
+                if self.in_flight.writing(scope) {
+                    return Ok(None);
+                }
+                (local.current(self.design.counted(scope)), None)
+            }
+            Generations::Strict => {
+                let generation = Generation::new(0, self.store.generation(scope).await?);
+                let entry = self
+                    .shared_entry(&self.design.key_at(key.clone(), generation))
+                    .await;
+                (generation, entry)
+            }
+            Generations::Redis(tier) => match self.redis_lookup(tier, &key).await {
+                Some(found) => (found.generation, found.entry),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Located {
+            generation,
+            key: self.design.key_at(key, generation),
+            entry,
+        }))
+    }
+
+    /// Redis generations: the scope's generation and the entry under it, unless this
+    /// instance cannot trust Redis for the scope right now or a write is announced in it.
+    async fn redis_lookup(&self, tier: &RedisTier, key: &CacheKey<'_>) -> Option<Lookup> {
+        if self.redis_health.backing_off() {
+            return None;
+        }
+        // Only a read of an owed scope tries the repair: reads of every other scope cost
+        // no extra call while some scope is owed.
+        if self.owed.owes(key.scope()) {
+            self.owed.repair(tier, &self.redis_health).await;
+            if self.owed.owes(key.scope()) {
+                return None;
+            }
+        }
+        match self.redis_health.record(tier.lookup(key).await) {
+            Some(Lookup { writing: true, .. }) | None => None,
+            found => found,
+        }
+    }
+
+    /// Strict generations: the entry under `key` in the shared tier, if there is one
+    /// and Redis is not being left alone.
+    async fn shared_entry(&self, key: &CacheKey<'_>) -> Option<Snapshot> {
+        let shared = self.shared.as_ref()?;
+        if self.redis_health.backing_off() {
+            return None;
+        }
+        self.redis_health.record(shared.get(key).await).flatten()
+    }
+
+    /// On a miss: one load per key at a time in this process; its result is kept here
+    /// (and filed in the shared tier for the other instances) only if the fill passes
+    /// its check (see "Monotonic reads").
+    async fn fill(
+        &self,
+        found: Located<'_>,
+        load: impl Future<Output = Result<Snapshot, StoreError>>,
+    ) -> Result<Snapshot, StoreError> {
+        let Located {
+            generation, key, ..
+        } = found;
+        let load_and_file = async {
+            let snapshot = load.await.map_err(Unfiled::Store)?;
+            if self.admit(generation, &key, &snapshot).await {
+                Ok(snapshot)
+            } else {
+                Err(Unfiled::Refused(snapshot))
+            }
+        };
+        match self
+            .entries
+            .try_get_with(key.to_string(), load_and_file)
+            .await
+        {
+            Ok(snapshot) => Ok(snapshot),
+            Err(unfiled) => match &*unfiled {
+                Unfiled::Store(error) => Err(error.clone()),
+                Unfiled::Refused(snapshot) => Ok(snapshot.clone()),
+            },
+        }
+    }
+
+    /// A fill's check (and, with a shared tier, its filing there): whether `snapshot`,
+    /// read at `generation`, may be kept under `key`.
+    async fn admit(&self, generation: Generation, key: &CacheKey<'_>, snapshot: &Snapshot) -> bool {
+        let scope = key.scope();
+        match &self.generations {
+            Generations::Local(local) => {
+                !self.design.announces()
+                    || (!self.in_flight.writing(scope)
+                        && local.current(self.design.counted(scope)) == generation)
+            }
+            Generations::Redis(tier) => self
+                .redis_health
+                .record(tier.fill(generation, key, snapshot).await)
+                .unwrap_or(false),
+            Generations::Strict => {
+                if let Some(shared) = &self.shared
+                    && !self.redis_health.backing_off()
+                {
+                    self.redis_health.record(shared.put(key, snapshot).await);
+                }
+                true
+            }
+        }
+    }
+}
+
+/// Answers a conditional read from a snapshot already in hand.
+fn conditional(snapshot: Snapshot, client_has: impl FnOnce(&ETag) -> bool) -> ListRead {
+    if client_has(&snapshot.etag) {
+        ListRead::NotModified(snapshot.etag)
+    } else {
+        ListRead::Fresh(snapshot)
+    }
+}

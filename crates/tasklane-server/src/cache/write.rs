@@ -1,0 +1,194 @@
+//! The write path: announce, commit, advance, respond (see "The protocol" and
+//! "Monotonic reads" in the cache's documentation).
+
+use std::future::Future;
+
+use super::redis::Announcement;
+use super::{CacheError, Generations, TaskCache};
+use crate::domain::{NewTask, Scope, Task, TaskId, TaskPatch, Timestamp};
+use crate::store::{Idempotency, Precondition, StoreError};
+
+impl TaskCache {
+    /// Creates a task; returns once it is committed and the generation has advanced.
+    ///
+    /// A retry under the same `Idempotency-Key` returns the first result, also only
+    /// after an advance: the first attempt may have committed without one.
+    pub async fn create(
+        &self,
+        scope: &Scope,
+        new: NewTask,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, CacheError> {
+        let task = new.into_task(Timestamp::now());
+        self.write(scope, self.store.insert(scope, &task, idempotency))
+            .await
+    }
+
+    /// Applies a merge patch; returns once it is committed and the generation advanced
+    /// (retries under an `Idempotency-Key` as for [`TaskCache::create`]).
+    pub async fn update(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+        patch: &TaskPatch,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, CacheError> {
+        self.write(
+            scope,
+            self.store.update(scope, id, expected, patch, idempotency),
+        )
+        .await
+    }
+
+    /// Deletes a task; returns once it is committed and the generation has advanced.
+    pub async fn delete(
+        &self,
+        scope: &Scope,
+        id: TaskId,
+        expected: &Precondition,
+    ) -> Result<(), CacheError> {
+        self.write(scope, self.store.delete(scope, id, expected))
+            .await
+    }
+
+    /// Runs a write: announce, commit (`write`), advance. Only an error that proves
+    /// nothing was written (no such task, failed precondition, a key used for another
+    /// request, a lost race, a task that does not read back) skips the advance; a
+    /// database error may have come after the commit, so the generation advances then
+    /// too. If the advance cannot be confirmed, the write is not reported as a success.
+    async fn write<T>(
+        &self,
+        scope: &Scope,
+        write: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, CacheError> {
+        let announced = self.announce(scope).await?;
+        let written = write.await;
+        let wrote_nothing = matches!(
+            written,
+            Err(StoreError::NotFound
+                | StoreError::VersionMismatch { .. }
+                | StoreError::IdempotencyMismatch
+                | StoreError::Conflict
+                | StoreError::Unreadable(_)
+                | StoreError::Unstorable(_))
+        );
+        announced.advance(wrote_nothing).await?;
+        if !wrote_nothing {
+            self.design.after_write(&self.entries);
+        }
+        Ok(written?)
+    }
+
+    /// Announces a write in `scope` before it touches the store (see "Monotonic reads").
+    async fn announce<'a>(&'a self, scope: &'a Scope) -> Result<AnnouncedWrite<'a>, CacheError> {
+        let (announcement, counted_here) = match &self.generations {
+            Generations::Redis(tier) => {
+                // Owed advances first, unless Redis just failed: then the announcement
+                // alone tries it (one timeout per write, not two).
+                if !self.redis_health.backing_off() {
+                    self.owed.repair(tier, &self.redis_health).await;
+                }
+                let announcement = Announcement::draw();
+                let sent = tier.announce(scope, &announcement, self.write_lease).await;
+                if self.redis_health.record(sent).is_none() {
+                    // It may land yet: withdraw it with the advances owed.
+                    self.owed.owe(scope, announcement);
+                    return Err(CacheError::NotAnnounced);
+                }
+                (Some(announcement), false)
+            }
+            Generations::Local(_) => {
+                let announces = self.design.announces();
+                if announces {
+                    self.in_flight.begin(scope);
+                }
+                (None, announces)
+            }
+            Generations::Strict => (None, false),
+        };
+        Ok(AnnouncedWrite {
+            cache: self,
+            scope,
+            announcement,
+            counted_here,
+            settled: false,
+        })
+    }
+}
+
+/// A write between its announcement and its advance. If its future is dropped there
+/// (the server stopping mid-request; HTTP requests otherwise run to their end, even
+/// without their client), the commit may have happened without the advance that must
+/// follow it, so dropping this makes up for it: in-process generations advance at once;
+/// with Redis generations the scope is owed an advance (its announcement stays in Redis
+/// meanwhile). Strict generations advance inside the write's own transaction: nothing
+/// to make up.
+struct AnnouncedWrite<'a> {
+    cache: &'a TaskCache,
+    scope: &'a Scope,
+    /// The write's announcement in Redis (Redis generations).
+    announcement: Option<Announcement>,
+    /// The write is counted in this process's writes in flight (in-process generations).
+    counted_here: bool,
+    /// The advance was attempted: nothing for a drop to make up.
+    settled: bool,
+}
+
+impl AnnouncedWrite<'_> {
+    /// The step between commit and response: advance the scope's generation and
+    /// withdraw the announcement (only withdraw it if the write changed nothing).
+    async fn advance(mut self, wrote_nothing: bool) -> Result<(), CacheError> {
+        self.settled = true;
+        let cache = self.cache;
+        match &cache.generations {
+            Generations::Local(local) => {
+                if !wrote_nothing {
+                    local.advance(cache.design.counted(self.scope));
+                }
+                Ok(())
+            }
+            Generations::Strict => Ok(()), // the write's own transaction advanced it
+            Generations::Redis(tier) => {
+                let announcement = self.announcement.take().expect("announced");
+                let done = if wrote_nothing {
+                    tier.withdraw(self.scope, &announcement).await
+                } else {
+                    tier.advance(self.scope, std::slice::from_ref(&announcement))
+                        .await
+                };
+                if cache.redis_health.record(done).is_some() {
+                    return Ok(());
+                }
+                cache.owed.owe(self.scope, announcement);
+                if wrote_nothing {
+                    Ok(())
+                } else {
+                    Err(CacheError::Unconfirmed)
+                }
+            }
+        }
+    }
+}
+
+impl Drop for AnnouncedWrite<'_> {
+    fn drop(&mut self) {
+        let cache = self.cache;
+        if !self.settled {
+            match &cache.generations {
+                Generations::Local(local) => local.advance(cache.design.counted(self.scope)),
+                Generations::Redis(_) => {
+                    if let Some(announcement) = self.announcement.take() {
+                        cache.owed.owe(self.scope, announcement);
+                    }
+                }
+                Generations::Strict => {}
+            }
+        }
+        // Withdrawn only after the advance: no read may find the scope neither
+        // announced nor advanced once the write may have committed.
+        if self.counted_here {
+            cache.in_flight.end(self.scope);
+        }
+    }
+}
