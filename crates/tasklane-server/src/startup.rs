@@ -70,9 +70,9 @@ impl Application {
         #[cfg(feature = "baselines")]
         let store: Arc<dyn Store> = match args.baselines.read_delay_ms {
             0 => store,
-            ms => Arc::new(crate::store::SlowedReads::new(
+            ms => Arc::new(crate::store::Hooked::new(
                 store,
-                Duration::from_millis(ms),
+                crate::store::ReadDelay(Duration::from_millis(ms)),
             )),
         };
         if let Some(tier) = &shared

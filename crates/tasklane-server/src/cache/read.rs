@@ -78,8 +78,8 @@ impl TaskCache {
         self.stats.read();
         let load = |etag: Option<ETag>| async move {
             self.stats.loaded();
-            let (rows, total) = self.store.list(scope, query).await?;
-            let page = TaskList::new(query, rows, total, self.store.cursor_key());
+            let stored = self.store.list(scope, query).await?;
+            let page = TaskList::new(query, stored.rows, stored.total, self.store.cursor_key());
             let body = serde_json::to_vec(&page).expect("a task list always serialises");
             // Without a generation, the ETag names the content itself.
             let etag = etag.unwrap_or_else(|| {

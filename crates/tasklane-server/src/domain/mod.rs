@@ -12,7 +12,8 @@ mod timestamp;
 pub use account::{ApiToken, Member, NewToken, TokenSecret, WorkspaceName};
 pub use cursor::{Cursor, CursorKey, SortValue};
 pub use query::{
-    Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, TaskList, fold_case,
+    Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, StoredPage, TaskList,
+    fold_case,
 };
 pub use scope::Scope;
 pub use task::{

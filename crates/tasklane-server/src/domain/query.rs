@@ -74,6 +74,11 @@ pub enum SortKey {
 }
 
 impl SortKey {
+    /// Where a task with no due date stands in the `due_at` order: as the latest time
+    /// there is, after every date. The stores sort by this value (their `due_sort`
+    /// column), and a cursor continues from it.
+    pub const NO_DUE_DATE: i64 = i64::MAX;
+
     /// Whether `value` is of the kind this key orders by (a title's text, or a number).
     fn holds(self, value: &SortValue) -> bool {
         matches!(
@@ -144,23 +149,22 @@ impl Default for ListQuery {
     }
 }
 
-/// Every parameter `GET /v1/tasks` understands.
-const PARAMETERS: [&str; 12] = [
-    "status",
-    "priority",
-    "assignee",
-    "label",
-    "due_before",
-    "due_after",
-    "q",
-    "sort",
-    "page",
-    "limit",
-    "cursor",
-    "total",
-];
-
 impl ListQuery {
+    /// Every parameter `GET /v1/tasks` understands.
+    pub const PARAMETERS: [&str; 12] = [
+        "status",
+        "priority",
+        "assignee",
+        "label",
+        "due_before",
+        "due_after",
+        "q",
+        "sort",
+        "page",
+        "limit",
+        "cursor",
+        "total",
+    ];
     /// Page size when `limit` is not given.
     pub const DEFAULT_LIMIT: u32 = 20;
     /// Largest page size.
@@ -192,10 +196,10 @@ impl ListQuery {
         let mut labels = 0;
         for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
             let name = name.as_ref();
-            if !PARAMETERS.contains(&name) {
+            if !Self::PARAMETERS.contains(&name) {
                 return Err(invalid(
                     name,
-                    format!("unknown parameter; known: {}", PARAMETERS.join(", ")),
+                    format!("unknown parameter; known: {}", Self::PARAMETERS.join(", ")),
                 ));
             }
             if name != "label" && !seen.insert(name.to_owned()) {
@@ -378,6 +382,15 @@ pub struct PageRow {
     pub id: String,
     /// The task, or why the row does not read back as one.
     pub task: Result<Task, UnreadableTask>,
+}
+
+/// What a store reads for one list query, from one snapshot.
+#[derive(Debug, Clone)]
+pub struct StoredPage {
+    /// Up to `query.limit + 1` matching rows in order from the query's position.
+    pub rows: Vec<PageRow>,
+    /// How many tasks match in all, if the query asked for the count.
+    pub total: Option<u64>,
 }
 
 /// One page of a task list: the `PaginatedResponse` of `GET /v1/tasks`.

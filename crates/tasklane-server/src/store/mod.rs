@@ -15,11 +15,11 @@
 //! else grows with the data), so that no request can hold a connection for longer.
 
 mod bulk;
+#[cfg(feature = "baselines")]
+mod hooked;
 mod open;
 mod postgres;
 mod row;
-#[cfg(feature = "baselines")]
-mod slowed;
 mod sql;
 mod sqlite;
 mod tokens;
@@ -30,14 +30,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    CursorKey, ListQuery, PageRow, Scope, Task, TaskId, TaskPatch, UnreadableTask,
+    CursorKey, ListQuery, Scope, StoredPage, Task, TaskId, TaskPatch, UnreadableTask,
 };
 
 pub use bulk::BulkLoad;
+#[cfg(feature = "baselines")]
+pub use hooked::{Hooked, Hooks, ReadDelay, Write};
 pub use open::{OpenError, Opening, Storage};
 pub use postgres::PostgresStore;
-#[cfg(feature = "baselines")]
-pub use slowed::SlowedReads;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 pub use tokens::{TokenStore, issue};
@@ -244,9 +244,5 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `query.limit + 1` matching rows in order from the query's position, and
     /// how many match in all, read from one snapshot. A row that does not read back as
     /// a task is returned as such, not as an error for the whole list.
-    async fn list(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError>;
+    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<StoredPage, StoreError>;
 }

@@ -93,6 +93,12 @@ pub enum OpenError {
     /// The text of tasks written before `q` compared case folds could not be folded again.
     #[error("folding the text of existing tasks for `q`: {0}")]
     Refold(#[from] super::StoreError),
+    /// The key cursors are signed with could not be stored or read.
+    #[error("reading the cursor key from `server_secrets`: {0}")]
+    CursorKey(super::StoreError),
+    /// The stored cursor key is not a key.
+    #[error("`server_secrets`: the cursor key is not 64 hexadecimal digits")]
+    DamagedCursorKey,
 }
 
 const HOW_TO_CREATE: &str = "run `tasklane serve` once with this --database-url to create \

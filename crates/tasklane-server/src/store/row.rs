@@ -57,12 +57,12 @@ impl TaskRow {
     }
 
     /// Where this row sits in `key`'s order, exactly as the database compares it (the
-    /// columns of `ORDER BY`; `due_sort` puts no due date after every date).
+    /// columns of `ORDER BY`; `due_sort` puts no due date at [`SortKey::NO_DUE_DATE`]).
     pub(super) fn sort_value(&self, key: SortKey) -> SortValue {
         match key {
             SortKey::CreatedAt => SortValue::Int(self.created_at),
             SortKey::UpdatedAt => SortValue::Int(self.updated_at),
-            SortKey::DueAt => SortValue::Int(self.due_at.unwrap_or(i64::MAX)),
+            SortKey::DueAt => SortValue::Int(self.due_at.unwrap_or(SortKey::NO_DUE_DATE)),
             SortKey::Priority => SortValue::Int(self.priority),
             SortKey::Title => SortValue::Text(self.title.clone()),
         }

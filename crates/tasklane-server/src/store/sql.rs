@@ -15,10 +15,10 @@ use async_trait::async_trait;
 use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
 
 use super::row::{COLUMNS, TaskRow, storable};
-use super::{Idempotency, Precondition, Store, StoreError};
+use super::{Idempotency, OpenError, Precondition, Store, StoreError};
 use crate::domain::{
-    CursorKey, ListQuery, PageRow, Position, Scope, SortKey, SortValue, Task, TaskId, TaskPatch,
-    Timestamp, fold_case,
+    CursorKey, ListQuery, PageRow, Position, Scope, SortKey, SortValue, StoredPage, Task, TaskId,
+    TaskPatch, Timestamp, fold_case,
 };
 
 /// A value both stores can bind.
@@ -261,8 +261,8 @@ where
             .push_bind(count)
             .push(")");
     }
-    // `due_sort` (indexed) is `due_at` with no due date as the largest value: exact for
-    // "before"; "at or after" excludes undated tasks explicitly.
+    // `due_sort` (indexed) is `due_at` with no due date as `SortKey::NO_DUE_DATE`, the
+    // largest value: exact for "before"; "at or after" excludes undated tasks explicitly.
     if let Some(before) = filter.due_before {
         sql.push(" AND due_sort < ").push_bind(before.as_micros());
     }
@@ -437,7 +437,7 @@ where
 /// both insert, one insert wins, and both read the winner's.
 pub(super) async fn cursor_key<DB: Runner>(
     conn: &mut DB::Connection,
-) -> Result<CursorKey, sqlx::Error>
+) -> Result<CursorKey, OpenError>
 where
     String: Bind<DB>,
 {
@@ -447,22 +447,13 @@ where
         .push_bind(CursorKey::generate().to_hex())
         .push(") ON CONFLICT (name) DO NOTHING");
     let select = QueryBuilder::new("SELECT secret FROM server_secrets WHERE name = 'cursor'");
-    let stored = async {
-        DB::execute(&mut *conn, insert).await?;
-        DB::fetch_text(conn, select).await
-    };
-    let stored = stored.await.map_err(|error| match error {
-        StoreError::Unavailable(cause)
-        | StoreError::TimedOut(cause)
-        | StoreError::Damaged(cause)
-        | StoreError::Database(cause) => {
-            Arc::try_unwrap(cause).unwrap_or_else(|cause| sqlx::Error::Protocol(cause.to_string()))
-        }
-        other => sqlx::Error::Protocol(other.to_string()),
-    })?;
-    CursorKey::from_hex(stored.as_deref().unwrap_or_default()).ok_or_else(|| {
-        sqlx::Error::Decode("server_secrets: the cursor key is not 64 hexadecimal digits".into())
-    })
+    DB::execute(&mut *conn, insert)
+        .await
+        .map_err(OpenError::CursorKey)?;
+    let stored = DB::fetch_text(conn, select)
+        .await
+        .map_err(OpenError::CursorKey)?;
+    CursorKey::from_hex(stored.as_deref().unwrap_or_default()).ok_or(OpenError::DamagedCursorKey)
 }
 
 /// How a driver stops a list that runs past the store's limit.
@@ -814,11 +805,7 @@ where
         &self.cursor_key
     }
 
-    async fn list(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
+    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<StoredPage, StoreError> {
         let mut tx = self.readers.begin().await?;
         let _armed = match self.limit {
             Some(limit) => DB::arm(&mut tx, limit).await?,
@@ -845,13 +832,29 @@ where
                 }),
             })
             .collect();
-        Ok((rows, total))
+        Ok(StoredPage { rows, total })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both databases sort a task with no due date where the domain says it stands.
+    #[test]
+    fn due_sort_puts_no_due_date_where_the_domain_does() {
+        let rule = format!("COALESCE(due_at, {})", SortKey::NO_DUE_DATE);
+        for migration in [
+            include_str!("../../migrations/sqlite/0001_tasks.sql"),
+            include_str!("../../migrations/postgres/0001_tasks.sql"),
+        ] {
+            let due_sort = migration
+                .lines()
+                .find(|line| line.trim_start().starts_with("due_sort"))
+                .expect("a due_sort column");
+            assert!(due_sort.contains(&rule), "{due_sort}");
+        }
+    }
 
     #[test]
     fn like_wildcards_are_escaped() {

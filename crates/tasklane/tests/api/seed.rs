@@ -6,7 +6,7 @@
 use crate::common::open_store;
 use clap::Parser;
 use tasklane::cli::{Cli, Command};
-use tasklane_server::domain::{ListQuery, NewTask, Scope, Timestamp};
+use tasklane_server::domain::{ListQuery, NewTask, Scope, StoredPage, Timestamp};
 use tasklane_server::store::Storage;
 
 use crate::common::fresh_database;
@@ -25,7 +25,7 @@ async fn counts(storage: &Storage, workspaces: u64) -> Vec<u64> {
     let mut counts = Vec::new();
     for n in 1..=workspaces {
         let scope = Scope::named(format!("seed-{n:04}"));
-        let (_, count) = storage
+        let StoredPage { total: count, .. } = storage
             .tasks
             .list(&scope, &ListQuery::default())
             .await
@@ -47,7 +47,7 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
     let mut total = 0;
     for n in 1..=4 {
         let scope = Scope::named(format!("seed-{n:04}"));
-        let (_, count) = storage
+        let StoredPage { total: count, .. } = storage
             .tasks
             .list(&scope, &ListQuery::default())
             .await
@@ -75,7 +75,7 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
         "q=ship",
     ] {
         let query = ListQuery::parse(filter, storage.tasks.cursor_key()).unwrap();
-        let (_, count) = storage.tasks.list(&scope, &query).await.unwrap();
+        let StoredPage { total: count, .. } = storage.tasks.list(&scope, &query).await.unwrap();
         let count = count.expect("counted by default");
         assert!(0 < count && count < 250, "{filter}: {count} of 251");
     }

@@ -10,12 +10,14 @@ use tasklane_server::domain::{ListQuery, Scope};
 use tasklane_server::store::Idempotency;
 
 use crate::common::{Proxy, closed_port, start_redis, start_redis_on};
-use crate::support::{InstrumentedStore, list, new_task, one_task, redis_instance, rename, titles};
+use crate::support::{
+    InstrumentedStore, instrumented_store, list, new_task, one_task, redis_instance, rename, titles,
+};
 use tasklane_check::supervisor::redis_command;
 
 /// A Redis-consistency cache over a fresh store and the Redis at `url`.
 async fn redis_cache(url: &str) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
-    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let store = instrumented_store(Duration::ZERO).await;
     (redis_instance(&store, url, Duration::from_secs(60)), store)
 }
 
@@ -37,14 +39,14 @@ async fn losing_redis_state_never_revives_an_old_generation() {
         }
         rename(&cache, &scope, task.id, "after").await.unwrap(); // counter 1 again
 
-        let reads = store.reads();
+        let reads = store.hooks().reads();
         assert_eq!(
             titles(&list(&cache, &scope, &query).await),
             ["after"],
             "restart: {restart}"
         );
         assert_eq!(
-            store.reads(),
+            store.hooks().reads(),
             reads + 1,
             "read from the database, not from the old entry"
         );
@@ -64,7 +66,7 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         let (scope, query, task) = one_task(&cache).await;
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
-        let paused = store.pause_after_next_write();
+        let paused = store.hooks().pause_after_next_write();
         let writer = tokio::spawn({
             let (cache, scope) = (cache.clone(), scope.clone());
             async move { rename(&cache, &scope, task.id, "during").await }
@@ -83,9 +85,9 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         );
         assert_eq!(cache.health().await, CacheHealth::Degraded);
         // The write committed; no cache may hide it, even though it was not acknowledged.
-        let reads = store.reads();
+        let reads = store.hooks().reads();
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
-        assert_eq!(store.reads(), reads + 1, "served from the database");
+        assert_eq!(store.hooks().reads(), reads + 1, "served from the database");
 
         let refused = rename(&cache, &scope, task.id, "never").await;
         assert!(
@@ -109,9 +111,9 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
             "the owed advance made"
         );
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
-        let reads = store.reads();
+        let reads = store.hooks().reads();
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
-        assert_eq!(store.reads(), reads, "cached again");
+        assert_eq!(store.hooks().reads(), reads, "cached again");
         rename(&cache, &scope, task.id, "after").await.unwrap();
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
         drop(redis);
@@ -133,7 +135,7 @@ async fn redis_down_at_start_serves_from_the_database() {
         titles(&list(&cache, &scope, &query).await).is_empty(),
         "nothing was written"
     );
-    assert!(store.reads() >= 2, "the database answers");
+    assert!(store.hooks().reads() >= 2, "the database answers");
 
     let _redis = start_redis_on(port).await;
     cache
@@ -156,7 +158,7 @@ async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
         key: "retry-me".to_owned(),
         fingerprint: "f".repeat(64),
     };
-    let paused = store.pause_after_next_write();
+    let paused = store.hooks().pause_after_next_write();
     let first = tokio::spawn({
         let (cache, scope, key) = (cache.clone(), scope.clone(), key.clone());
         async move { cache.create(&scope, new_task("once"), Some(&key)).await }
@@ -190,7 +192,7 @@ async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
 async fn a_partition_after_a_commit_shows_the_write_everywhere_and_heals_with_it() {
     let redis = start_redis().await;
     let proxy = Proxy::start(([127, 0, 0, 1], redis.port).into()).await;
-    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let store = instrumented_store(Duration::ZERO).await;
     let lease = Duration::from_secs(60);
     let here = redis_instance(&store, &format!("redis://127.0.0.1:{}", proxy.port), lease);
     let there = redis_instance(&store, &redis.url(), lease);
@@ -214,7 +216,7 @@ async fn a_partition_after_a_commit_shows_the_write_everywhere_and_heals_with_it
 async fn a_writer_lost_with_its_owed_advance_is_repaired_by_a_reader() {
     let redis = start_redis().await;
     let proxy = Proxy::start(([127, 0, 0, 1], redis.port).into()).await;
-    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let store = instrumented_store(Duration::ZERO).await;
     let lease = Duration::from_secs(1);
     let here = redis_instance(&store, &format!("redis://127.0.0.1:{}", proxy.port), lease);
     let there = redis_instance(&store, &redis.url(), lease);
@@ -224,12 +226,12 @@ async fn a_writer_lost_with_its_owed_advance_is_repaired_by_a_reader() {
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let reads = store.reads();
+        let reads = store.hooks().reads();
         assert_eq!(
             titles(&list(&there, &partitioned.scope, &partitioned.query).await),
             ["after"]
         );
-        if store.reads() == reads {
+        if store.hooks().reads() == reads {
             break; // served from the cache: repaired
         }
         assert!(
@@ -257,11 +259,11 @@ async fn unconfirmed_write_behind_a_cut(
 ) -> Partitioned {
     let (scope, query, task) = one_task(here).await;
     assert_eq!(titles(&list(there, &scope, &query).await), ["before"]); // cached there
-    let reads = store.reads();
+    let reads = store.hooks().reads();
     assert_eq!(titles(&list(there, &scope, &query).await), ["before"]);
-    assert_eq!(store.reads(), reads, "served from the cache");
+    assert_eq!(store.hooks().reads(), reads, "served from the cache");
 
-    let paused = store.pause_after_next_write();
+    let paused = store.hooks().pause_after_next_write();
     let writer = tokio::spawn({
         let (here, scope) = (here.clone(), scope.clone());
         async move { rename(&here, &scope, task.id, "after").await }
@@ -273,9 +275,9 @@ async fn unconfirmed_write_behind_a_cut(
     assert!(matches!(write, Err(CacheError::Unconfirmed)), "{write:?}");
 
     for instance in [here, there, here, there] {
-        let reads = store.reads();
+        let reads = store.hooks().reads();
         assert_eq!(titles(&list(instance, &scope, &query).await), ["after"]);
-        assert_eq!(store.reads(), reads + 1, "from the database");
+        assert_eq!(store.hooks().reads(), reads + 1, "from the database");
         let task = instance.get(&scope, task.id).await.unwrap().unwrap();
         assert!(
             std::str::from_utf8(&task.body)
@@ -293,10 +295,10 @@ async fn cached_again(instance: &TaskCache, store: &InstrumentedStore, at: &Part
         titles(&list(instance, &at.scope, &at.query).await),
         ["after"]
     );
-    let reads = store.reads();
+    let reads = store.hooks().reads();
     assert_eq!(
         titles(&list(instance, &at.scope, &at.query).await),
         ["after"]
     );
-    assert_eq!(store.reads(), reads, "cached again");
+    assert_eq!(store.hooks().reads(), reads, "cached again");
 }

@@ -15,14 +15,15 @@ use tasklane_server::domain::Task;
 
 use crate::common::{RedisServer, start_redis};
 use crate::support::{
-    InstrumentedStore, cache_with, decode, list, one_task, redis_instance, rename, titles,
+    InstrumentedStore, cache_with, decode, instrumented_store, list, one_task, redis_instance,
+    rename, titles,
 };
 
 /// Two instances with Redis generations over one fresh store and a Redis of their own.
 async fn two_instances(
     redis: &RedisServer,
 ) -> (Arc<TaskCache>, Arc<TaskCache>, Arc<InstrumentedStore>) {
-    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let store = instrumented_store(Duration::ZERO).await;
     let lease = Duration::from_secs(60);
     let here = redis_instance(&store, &redis.url(), lease);
     let there = redis_instance(&store, &redis.url(), lease);
@@ -39,7 +40,7 @@ async fn a_write_announced_on_one_instance_keeps_every_instance_off_the_cache() 
     let (scope, query, task) = one_task(&here).await;
     assert_eq!(titles(&list(&there, &scope, &query).await), ["before"]); // cached there
 
-    let paused = store.pause_after_next_write();
+    let paused = store.hooks().pause_after_next_write();
     let writer = tokio::spawn({
         let (here, scope) = (here.clone(), scope.clone());
         async move { rename(&here, &scope, task.id, "after").await }
@@ -91,13 +92,13 @@ async fn fill_racing_a_write(
     reader.get(&scope, task.id).await.unwrap().unwrap(); // cached under this generation
     let entries = reader.cached_entries().await;
 
-    let paused_read = store.pause_before_next_read();
+    let paused_read = store.hooks().pause_before_next_read();
     let read = tokio::spawn({
         let (reader, scope, query) = (reader.clone(), scope.clone(), query.clone());
         async move { list(&reader, &scope, &query).await }
     });
     paused_read.reached.await.unwrap(); // generation looked up, not yet queried
-    let paused_write = store.pause_after_next_write();
+    let paused_write = store.hooks().pause_after_next_write();
     let write = tokio::spawn({
         let (writer, scope) = (writer.clone(), scope.clone());
         async move { rename(&writer, &scope, task.id, "after").await }

@@ -17,7 +17,7 @@ use tasklane_server::domain::{ListQuery, Scope, Task};
 
 use crate::common::consistencies;
 use crate::support::{
-    InstrumentedStore, cache, cache_with, decode, instance, list, new_task, one_task, rename,
+    cache, cache_with, decode, instance, instrumented_store, list, new_task, one_task, rename,
     titles,
 };
 
@@ -26,7 +26,7 @@ async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<Str
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
     let (scope, query, task) = one_task(&cache).await;
 
-    let paused = store.pause_next_read();
+    let paused = store.hooks().pause_next_read();
     let reader = tokio::spawn({
         let (cache, scope, query) = (cache.clone(), scope.clone(), query.clone());
         async move { list(&cache, &scope, &query).await }
@@ -48,7 +48,7 @@ async fn stale_fill_on_get(design: Design, consistency: Consistency) -> String {
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
     let (scope, _, task) = one_task(&cache).await;
 
-    let paused = store.pause_next_read();
+    let paused = store.hooks().pause_next_read();
     let reader = tokio::spawn({
         let (cache, scope) = (cache.clone(), scope.clone());
         async move { cache.get(&scope, task.id).await }
@@ -112,7 +112,7 @@ async fn concurrent_identical_misses_make_one_database_query() {
     cache.create(&scope, new_task("one"), None).await.unwrap();
     let query = ListQuery::parse("status=todo&limit=5", cache.cursor_key()).unwrap();
 
-    let paused = store.pause_next_read();
+    let paused = store.hooks().pause_next_read();
     let readers: Vec<_> = (0..32)
         .map(|_| {
             let (cache, scope, query) = (cache.clone(), scope.clone(), query.clone());
@@ -126,17 +126,17 @@ async fn concurrent_identical_misses_make_one_database_query() {
     for reader in readers {
         assert_eq!(titles(&reader.await.unwrap()), ["one"]);
     }
-    assert_eq!(store.reads(), 1, "32 concurrent misses, one query");
+    assert_eq!(store.hooks().reads(), 1, "32 concurrent misses, one query");
 
     // The same query spelled differently is the same entry.
     let respelled = ListQuery::parse("limit=5&status=todo,todo", cache.cursor_key()).unwrap();
     list(&cache, &scope, &respelled).await;
-    assert_eq!(store.reads(), 1);
+    assert_eq!(store.hooks().reads(), 1);
 }
 
 #[tokio::test]
 async fn with_caching_off_every_read_queries_the_database() {
-    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let store = instrumented_store(Duration::ZERO).await;
     let config = CacheConfig {
         capacity_bytes: 0,
         ..CacheConfig::default()
@@ -146,7 +146,7 @@ async fn with_caching_off_every_read_queries_the_database() {
     for _ in 0..3 {
         assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]);
     }
-    assert_eq!(store.reads(), 3);
+    assert_eq!(store.hooks().reads(), 3);
 }
 
 #[tokio::test]
@@ -155,7 +155,7 @@ async fn a_full_cache_still_admits_each_new_generations_entry() {
     // never read again. Once the cache is full, each new generation's entry must still
     // displace them: an admission policy that prefers keys it has seen often keeps the
     // popular leftovers and turns every read of the new generation into a miss.
-    let store = InstrumentedStore::new(Duration::ZERO).await;
+    let store = instrumented_store(Duration::ZERO).await;
     let config = CacheConfig {
         capacity_bytes: 16 << 10,
         ..CacheConfig::default()
@@ -174,7 +174,7 @@ async fn a_full_cache_still_admits_each_new_generations_entry() {
         }
     }
     assert_eq!(
-        store.reads(),
+        store.hooks().reads(),
         generations,
         "one database read a generation, however full the cache"
     );
@@ -213,20 +213,24 @@ async fn reads_of_the_other_scope_after_a_write(design: Design) -> usize {
 
     assert_eq!(titles(&list(&cache, &ours, &query).await), ["ours"]);
     assert_eq!(titles(&list(&cache, &theirs, &query).await), ["theirs"]);
-    assert_eq!(store.reads(), 2);
+    assert_eq!(store.hooks().reads(), 2);
 
     cache
         .create(&ours, new_task("ours too"), None)
         .await
         .unwrap();
     assert_eq!(titles(&list(&cache, &theirs, &query).await), ["theirs"]);
-    let other_scope_reads = store.reads() - 2;
-    let before = store.reads();
+    let other_scope_reads = store.hooks().reads() - 2;
+    let before = store.hooks().reads();
     assert_eq!(
         titles(&list(&cache, &ours, &query).await),
         ["ours", "ours too"]
     );
-    assert_eq!(store.reads(), before + 1, "the written scope is read again");
+    assert_eq!(
+        store.hooks().reads(),
+        before + 1,
+        "the written scope is read again"
+    );
     other_scope_reads
 }
 
@@ -236,7 +240,7 @@ async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
     let (scope, query, task) = one_task(&cache).await;
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
 
-    store.fail_next_update_after_commit();
+    store.hooks().fail_next_update_after_commit();
     let outcome = rename(&cache, &scope, task.id, "after").await;
     assert!(
         outcome.is_err(),
@@ -261,7 +265,7 @@ async fn read_during_an_unacknowledged_write(consistency: Consistency) {
     let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let (scope, query, task) = one_task(&cache).await;
 
-    let paused = store.pause_next_update();
+    let paused = store.hooks().pause_next_update();
     let writer = tokio::spawn({
         let (cache, scope) = (cache.clone(), scope.clone());
         async move { rename(&cache, &scope, task.id, "after").await }
@@ -289,7 +293,7 @@ async fn held_after_commit(consistency: Consistency) -> HeldAfterCommit {
     let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let (scope, query, task) = one_task(&cache).await;
     assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
-    let paused = store.pause_after_next_write();
+    let paused = store.hooks().pause_after_next_write();
     let writer = tokio::spawn({
         let (cache, scope) = (cache.clone(), scope.clone());
         async move { rename(&cache, &scope, task.id, "after").await }

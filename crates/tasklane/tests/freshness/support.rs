@@ -1,6 +1,6 @@
 //! A real store wrapped so a test can count reads, pause a reader between its database
-//! query and its cache fill, or slow every read down (with the `baselines` feature's
-//! [`SlowedReads`]).
+//! query and its cache fill, or slow every read down: a [`Hooked`] store whose hooks are
+//! [`Instruments`].
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,10 +12,8 @@ use serde_json::json;
 use tasklane_server::cache::{
     CacheConfig, CacheError, Consistency, Design, ListRead, RedisTier, TaskCache,
 };
-use tasklane_server::domain::{
-    CursorKey, ListQuery, NewTask, PageRow, Scope, Task, TaskId, TaskList, TaskPatch,
-};
-use tasklane_server::store::{Idempotency, Precondition, SlowedReads, Store, StoreError};
+use tasklane_server::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
+use tasklane_server::store::{Hooked, Hooks, Precondition, StoreError, Write};
 use tokio::sync::oneshot;
 
 use crate::common::{TestDatabase, fresh_database};
@@ -49,8 +47,13 @@ impl Gate {
     }
 }
 
-pub struct InstrumentedStore {
-    inner: Arc<dyn Store>,
+/// A real store on a fresh database, instrumented.
+pub type InstrumentedStore = Hooked<Instruments>;
+
+/// What a test observes and controls of an [`InstrumentedStore`], and the database it
+/// runs on (kept as long as the store).
+pub struct Instruments {
+    delay: Duration,
     reads: AtomicUsize,
     before_read: Gate,
     after_read: Gate,
@@ -60,26 +63,24 @@ pub struct InstrumentedStore {
     pub database: TestDatabase,
 }
 
-impl InstrumentedStore {
-    pub async fn new(delay: Duration) -> Arc<Self> {
-        let database = fresh_database().await;
-        let inner = open_store(&database.url).await.unwrap().tasks;
-        let inner: Arc<dyn Store> = match delay {
-            Duration::ZERO => inner,
-            delay => Arc::new(SlowedReads::new(inner, delay)),
-        };
-        Arc::new(InstrumentedStore {
-            inner,
-            reads: AtomicUsize::new(0),
-            before_read: Gate::default(),
-            after_read: Gate::default(),
-            before_update: Gate::default(),
-            after_write: Gate::default(),
-            fail_after_commit: AtomicBool::new(false),
-            database,
-        })
-    }
+/// A store on a fresh database whose reads take `delay` longer after their query.
+pub async fn instrumented_store(delay: Duration) -> Arc<InstrumentedStore> {
+    let database = fresh_database().await;
+    let inner = open_store(&database.url).await.unwrap().tasks;
+    let instruments = Instruments {
+        delay,
+        reads: AtomicUsize::new(0),
+        before_read: Gate::default(),
+        after_read: Gate::default(),
+        before_update: Gate::default(),
+        after_write: Gate::default(),
+        fail_after_commit: AtomicBool::new(false),
+        database,
+    };
+    Arc::new(Hooked::new(inner, instruments))
+}
 
+impl Instruments {
     /// Database reads (lists and single tasks) served so far.
     pub fn reads(&self) -> usize {
         self.reads.load(Ordering::SeqCst)
@@ -110,89 +111,39 @@ impl InstrumentedStore {
     pub fn fail_next_update_after_commit(&self) {
         self.fail_after_commit.store(true, Ordering::SeqCst);
     }
-
-    async fn after_query(&self) {
-        self.reads.fetch_add(1, Ordering::SeqCst);
-        self.after_read.pass().await;
-    }
 }
 
 #[async_trait]
-impl Store for InstrumentedStore {
-    async fn insert(
-        &self,
-        scope: &Scope,
-        task: &Task,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
-        let inserted = self.inner.insert(scope, task, idempotency).await?;
-        self.after_write.pass().await;
-        Ok(inserted)
-    }
-
-    async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
+impl Hooks for Instruments {
+    async fn before_read(&self) {
         self.before_read.pass().await;
-        let rows = self.inner.get(scope, id).await;
-        self.after_query().await;
-        rows
     }
 
-    async fn update(
-        &self,
-        scope: &Scope,
-        id: TaskId,
-        expected: &Precondition,
-        patch: &TaskPatch,
-        idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
-        self.before_update.pass().await;
-        let updated = self
-            .inner
-            .update(scope, id, expected, patch, idempotency)
-            .await?;
+    async fn after_read(&self) {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.after_read.pass().await;
+    }
+
+    async fn before_write(&self, write: Write) {
+        if write == Write::Update {
+            self.before_update.pass().await;
+        }
+    }
+
+    async fn after_write(&self, write: Write) -> Result<(), StoreError> {
+        if write == Write::Delete {
+            return Ok(());
+        }
         self.after_write.pass().await;
-        if self.fail_after_commit.swap(false, Ordering::SeqCst) {
+        if write == Write::Update && self.fail_after_commit.swap(false, Ordering::SeqCst) {
             return Err(
                 sqlx::Error::Io(std::io::Error::other("connection lost after commit")).into(),
             );
         }
-        Ok(updated)
-    }
-
-    async fn delete(
-        &self,
-        scope: &Scope,
-        id: TaskId,
-        expected: &Precondition,
-    ) -> Result<(), StoreError> {
-        self.inner.delete(scope, id, expected).await
-    }
-
-    async fn close(&self) {
-        self.inner.close().await;
-    }
-
-    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
-        self.inner.generation(scope).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-
-    fn cursor_key(&self) -> &CursorKey {
-        self.inner.cursor_key()
-    }
-
-    async fn list(
-        &self,
-        scope: &Scope,
-        query: &ListQuery,
-    ) -> Result<(Vec<PageRow>, Option<u64>), StoreError> {
-        self.before_read.pass().await;
-        let rows = self.inner.list(scope, query).await;
-        self.after_query().await;
-        rows
+        Ok(())
     }
 }
 
@@ -202,7 +153,7 @@ pub async fn cache_with(
     consistency: Consistency,
     delay: Duration,
 ) -> (Arc<TaskCache>, Arc<InstrumentedStore>) {
-    let store = InstrumentedStore::new(delay).await;
+    let store = instrumented_store(delay).await;
     (instance(&store, design, consistency), store)
 }
 
@@ -225,9 +176,12 @@ pub fn instance(
     };
     let shared = match consistency {
         Consistency::Local => None,
-        Consistency::Strict | Consistency::Redis => {
-            store.database.redis.as_ref().map(|redis| redis.tier())
-        }
+        Consistency::Strict | Consistency::Redis => store
+            .hooks()
+            .database
+            .redis
+            .as_ref()
+            .map(|redis| redis.tier()),
     };
     Arc::new(TaskCache::new(store.clone(), shared, &config).unwrap())
 }
