@@ -4,8 +4,9 @@
 //!
 //! A request walks these modules, in this order:
 //!
-//! - [`http`]: the axum router, one handler per route, problem-details errors and the
-//!   OpenAPI document. Handlers parse requests into domain types and nothing else.
+//! - [`http`]: the axum router, one router per resource with a handler per route and
+//!   its part of the OpenAPI document, problem-details errors. Handlers parse requests
+//!   into domain types and nothing else.
 //! - [`domain`]: tasks, their validated inputs, list queries and pages. Pure data.
 //! - [`cache`]: the generation-keyed read-through cache, the one place where freshness
 //!   is decided (in process, and shared through Redis); its module documentation is the

@@ -60,7 +60,7 @@ impl fmt::Display for WorkspaceName {
 }
 
 super::task::bounded_text!(
-    /// Who a token is issued to: 1 to 100 characters, not blank.
+    /// Who a token is issued to, not blank.
     Member, 1, 100
 );
 
@@ -140,8 +140,8 @@ impl ApiToken {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
-    /// Who the token is for: 1 to 100 characters.
-    #[schema(value_type = String, min_length = 1, max_length = 100)]
+    /// Who the token is for; not blank.
+    #[schema(value_type = String)]
     pub member: Member,
 }
 

@@ -245,19 +245,20 @@ macro_rules! bounded_text {
 pub(crate) use bounded_text;
 
 bounded_text!(
-    /// A task's title: 1 to 500 characters, not blank.
+    /// A task's title, not blank.
     Title, 1, 500
 );
 bounded_text!(
-    /// A task's description: at most 20,000 characters.
+    /// A task's description, possibly empty.
     Description, 0, 20_000
 );
 bounded_text!(
-    /// Who a task is assigned to: 1 to 100 characters, not blank.
+    /// Who a task is assigned to, not blank.
     Assignee, 1, 100
 );
 
-/// A task's labels: at most 20 distinct strings of 1 to 50 characters, in the order given.
+/// A task's labels: at most [`Labels::MAX_COUNT`] distinct strings of 1 to
+/// [`Labels::MAX_CHARS`] characters, in the order given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "Vec<String>")]
 pub struct Labels(Vec<String>);
@@ -308,9 +309,9 @@ pub struct Task {
     /// Server-assigned UUIDv7.
     #[schema(value_type = String, format = Uuid)]
     pub id: TaskId,
-    /// 1 to 500 characters.
+    /// Not blank.
     pub title: String,
-    /// At most 20,000 characters.
+    /// Possibly empty.
     pub description: String,
     /// Where the task stands.
     pub status: Status,
@@ -353,12 +354,12 @@ pub struct UnreadableTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
-    /// Required: 1 to 500 characters, not blank.
-    #[schema(value_type = String, min_length = 1, max_length = 500)]
+    /// Required; not blank.
+    #[schema(value_type = String)]
     pub title: Title,
-    /// At most 20,000 characters; default "".
+    /// Default "".
     #[serde(default)]
-    #[schema(value_type = String, max_length = 20000)]
+    #[schema(value_type = String)]
     pub description: Description,
     /// Default `todo`.
     #[serde(default)]
@@ -366,13 +367,13 @@ pub struct NewTask {
     /// Default `medium`.
     #[serde(default)]
     pub priority: Priority,
-    /// 1 to 100 characters, or null (the default).
+    /// Not blank, or null (the default).
     #[serde(default)]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    #[schema(value_type = Option<String>)]
     pub assignee: Option<Assignee>,
-    /// At most 20 distinct labels of 1 to 50 characters; default [].
+    /// Distinct labels; default [].
     #[serde(default)]
-    #[schema(value_type = Vec<String>, max_items = 20)]
+    #[schema(value_type = Vec<String>)]
     pub labels: Labels,
     /// RFC 3339 timestamp, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z
     /// once in UTC, or null (the default).
@@ -408,13 +409,13 @@ impl NewTask {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
-    /// 1 to 500 characters, not blank; cannot be null.
+    /// Not blank; cannot be null.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = String, min_length = 1, max_length = 500)]
+    #[schema(value_type = String)]
     pub title: Option<Title>,
-    /// At most 20,000 characters; null clears it to "".
+    /// Null clears it to "".
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, max_length = 20000)]
+    #[schema(value_type = Option<String>)]
     pub description: Option<Option<Description>>,
     /// Cannot be null.
     #[serde(default, deserialize_with = "present")]
@@ -424,13 +425,13 @@ pub struct TaskPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Priority)]
     pub priority: Option<Priority>,
-    /// 1 to 100 characters; null unassigns.
+    /// Not blank; null unassigns.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    #[schema(value_type = Option<String>)]
     pub assignee: Option<Option<Assignee>>,
     /// Replaces all labels; null clears them.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>, max_items = 20)]
+    #[schema(value_type = Option<Vec<String>>)]
     pub labels: Option<Option<Labels>>,
     /// RFC 3339 timestamp, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z
     /// once in UTC; null clears it.

@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use moka::future::Cache;
 use uuid::Uuid;
 
+use super::framing::one_header;
 use super::{AppState, Problem};
 use crate::domain::{ApiToken, Scope, TokenSecret};
 use crate::store::TokenStore;
@@ -138,17 +139,8 @@ fn unauthorized(detail: &str) -> Problem {
 /// case-insensitive (RFC 9110 §11.1); two headers are refused rather than one of them
 /// picked.
 fn bearer(parts: &Parts) -> Result<TokenSecret, Problem> {
-    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-    let value = values
-        .next()
+    let value = one_header(&parts.headers, "Authorization")?
         .ok_or_else(|| unauthorized("this route needs `Authorization: Bearer <token>`"))?;
-    if values.next().is_some() {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "send one Authorization header, not several",
-        )
-        .at("Authorization"));
-    }
     value
         .to_str()
         .ok()

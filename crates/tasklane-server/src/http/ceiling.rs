@@ -4,9 +4,18 @@
 
 use std::sync::OnceLock;
 
+use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use bytes::Bytes;
+
+use super::AppState;
+
+/// The HTTP ceiling's route.
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/bench/fixed", get(fixed))
+}
 
 /// A body the size of a page of 20 typical tasks.
 fn body() -> Bytes {
@@ -30,7 +39,7 @@ fn body() -> Bytes {
 }
 
 /// The fixed response, with a list's headers.
-pub async fn fixed() -> Response {
+async fn fixed() -> Response {
     let mut response = body().into_response();
     let headers = response.headers_mut();
     headers.insert(

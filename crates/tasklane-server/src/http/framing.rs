@@ -10,13 +10,14 @@
 //!   coding but `chunked` is `501` (RFC 9112 §6.1: the server would otherwise read a
 //!   `gzip, chunked` body as if it were plain);
 //! - a header that names one thing (`Content-Type`, `Idempotency-Key`) appears once:
-//!   `400` (two would leave the server to pick one);
+//!   `400` (two would leave the server to pick one); [`one_header`] is that rule, which
+//!   the routes that take a token also apply to `Authorization` as they read it;
 //! - every query parameter's name and value are well-formed percent-escapes that decode
 //!   to UTF-8: `400` (a lenient decoder would turn `q=%FF` into a search for U+FFFD, and
 //!   `q=%zz` into a search for the three characters).
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, Version, header};
+use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
@@ -131,17 +132,26 @@ fn only_coding(
 const SINGLETONS: [&str; 2] = ["content-type", "idempotency-key"];
 
 fn singletons(headers: &HeaderMap) -> Result<(), Problem> {
-    match SINGLETONS
+    SINGLETONS
         .iter()
-        .find(|name| headers.get_all(**name).iter().nth(1).is_some())
-    {
-        Some(name) => Err(Problem::new(
+        .try_for_each(|name| one_header(headers, name).map(drop))
+}
+
+/// The `name` header, if sent: `400` naming it when it is sent more than once.
+pub(super) fn one_header<'a>(
+    headers: &'a HeaderMap,
+    name: &str,
+) -> Result<Option<&'a HeaderValue>, Problem> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(Problem::new(
             StatusCode::BAD_REQUEST,
             format!("send one {name} header, not several"),
         )
-        .at(*name)),
-        None => Ok(()),
+        .at(name));
     }
+    Ok(first)
 }
 
 fn query(raw: &str) -> Result<(), Problem> {

@@ -1,18 +1,45 @@
 //! The `Idempotency-Key` request header: which requests it covers, and the fingerprint
 //! that tells a retry from a different request reusing the key.
 
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use super::json_body::JsonBody;
 use super::problem::Problem;
 use crate::store::Idempotency;
 
 /// Longest key accepted.
 pub(super) const MAX_KEY_LEN: usize = 255;
 
+/// A write's JSON body (as [`JsonBody`] takes it) and the request's `Idempotency-Key`,
+/// if it sent one, fingerprinted with that body. A body that is refused is answered
+/// before a malformed key.
+pub struct Idempotent<T> {
+    /// The body, parsed.
+    pub body: T,
+    /// The key and the request's fingerprint; `None` without an `Idempotency-Key`.
+    pub idempotency: Option<Idempotency>,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Idempotent<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        let headers = request.headers().clone();
+        let JsonBody { value, digest } = JsonBody::from_request(request, state).await?;
+        Ok(Idempotent {
+            body: value,
+            idempotency: idempotency(&headers, &method, &path, &digest)?,
+        })
+    }
+}
+
 /// The request's `Idempotency-Key`, if it sent one, fingerprinted by everything that
 /// makes the request what it is: method, path, `If-Match` and the body's digest.
-pub fn idempotency(
+fn idempotency(
     headers: &HeaderMap,
     method: &Method,
     path: &str,

@@ -24,10 +24,13 @@ use super::problem::Problem;
 ///   resolve differently, the last or the first winning): `400`;
 /// - well-formed but not a valid `T` (missing or unknown member, wrong type, bad
 ///   value): `422`, naming the member.
-///
-/// The second field is the SHA-256 of the body as sent (an `Idempotency-Key` retry must
-/// send the same bytes).
-pub struct JsonBody<T>(pub T, pub [u8; 32]);
+pub struct JsonBody<T> {
+    /// The body, parsed.
+    pub value: T,
+    /// The SHA-256 of the body as sent (an `Idempotency-Key` retry must send the same
+    /// bytes).
+    pub digest: [u8; 32],
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
@@ -55,7 +58,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                     status => Problem::new(status, rejection.body_text()),
                 })?;
         let digest = Sha256::digest(&bytes).into();
-        parse(&bytes).map(|value| JsonBody(value, digest))
+        parse(&bytes).map(|value| JsonBody { value, digest })
     }
 }
 

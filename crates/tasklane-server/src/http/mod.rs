@@ -1,4 +1,8 @@
-//! The HTTP API: routes, shared state, request-wide limits and the OpenAPI document.
+//! The HTTP API: the application router, assembled from one router per resource
+//! (`tasks`, `tokens`, the operations routes in `health`; each with its handlers and its
+//! part of the OpenAPI document) and the document's own (`openapi`), under the
+//! middleware every request passes through; the shared state and the request-wide
+//! limits.
 //!
 //! Every error, including the router's own (unknown route, wrong method, a panic),
 //! leaves as an RFC 9457 problem-details document.
@@ -9,6 +13,7 @@ mod ceiling;
 mod conditional;
 mod deadline;
 mod framing;
+mod health;
 mod idempotency;
 mod json_body;
 mod openapi;
@@ -22,18 +27,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::cache::{CacheHealth, TaskCache};
+use crate::cache::TaskCache;
 
 pub use auth::{AuthMode, Authenticator};
 pub use openapi::ApiDoc;
@@ -103,15 +107,13 @@ async fn detached(request: Request<Body>, next: Next) -> Response {
 pub fn router(state: AppState, limits: Limits) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
-        .route("/v1/tasks", get(tasks::list).post(tasks::create))
-        .route("/v1/tasks/{id}", get(tasks::get).patch(tasks::update).delete(tasks::delete))
-        .route("/v1/tokens", get(tokens::list).post(tokens::create))
-        .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
-        .route("/healthz", get(healthz))
-        .merge(bench_routes())
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(openapi::routes())
+        .merge(tasks::router())
+        .merge(tokens::router())
+        .merge(health::router())
+        .merge(openapi::router());
+    #[cfg(feature = "bench")]
+    let router = router.merge(ceiling::router());
+    let router = router
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
@@ -149,97 +151,4 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     } else {
         router.layer(cors(limits.cors_origins))
     }
-}
-
-/// The HTTP ceiling's route, in benchmark builds only.
-#[cfg(feature = "bench")]
-fn bench_routes() -> Router<AppState> {
-    Router::new().route("/bench/fixed", get(ceiling::fixed))
-}
-
-#[cfg(not(feature = "bench"))]
-fn bench_routes() -> Router<AppState> {
-    Router::new()
-}
-
-/// Readiness, as `/readyz` reports it.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-struct Readiness {
-    /// `ready`, `degraded` (serving, but from the database only) or `unavailable`.
-    status: &'static str,
-    /// `ok`, `unavailable` (not answering) or `damaged` (answering, but its task table
-    /// cannot be read: an operator must restore it).
-    database: &'static str,
-    /// `ok` or `degraded` (Redis not answering, or a write not yet confirmed).
-    cache: &'static str,
-}
-
-/// Readiness: whether the database serves reads.
-///
-/// `200` while the database serves reads (`degraded` when the cache stands aside), `503`
-/// when it does not: not answering, or damaged. It reads a row of the task table as a
-/// list would, so a database that answers but cannot serve a list is not reported ready.
-#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "operations", security(()), responses(
-    (status = 200, description = "Serving", body = Readiness),
-    (status = 503, description = "The database is not answering, or it is damaged", body = Readiness),
-))]
-async fn readyz(State(app): State<AppState>) -> Response {
-    let database = match app.tasks.ping_database().await {
-        Ok(()) => "ok",
-        Err(crate::store::StoreError::Damaged(cause)) => {
-            tracing::error!(error = %cause, "not ready: the database is damaged; restore it from a backup");
-            "damaged"
-        }
-        Err(_) => "unavailable",
-    };
-    let cache = app.tasks.health().await;
-    let readiness = Readiness {
-        status: match (database, cache) {
-            ("ok", CacheHealth::Degraded) => "degraded",
-            ("ok", CacheHealth::Ok) => "ready",
-            _ => "unavailable",
-        },
-        database,
-        cache: if cache == CacheHealth::Ok {
-            "ok"
-        } else {
-            "degraded"
-        },
-    };
-    let status = if database == "ok" {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, axum::Json(readiness)).into_response()
-}
-
-/// Cache counters, in the Prometheus text format.
-///
-/// Reads served, and the reads among them that queried the database (the hit ratio is
-/// `1 - loads / reads`).
-#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations", security(()), responses(
-    (status = 200, description = "Counters since the process started", body = String, content_type = "text/plain"),
-))]
-async fn metrics(State(app): State<AppState>) -> Response {
-    let (reads, loads) = app.tasks.read_counts();
-    let text = format!(
-        "# HELP tasklane_reads_total Task and list reads served (304s included).\n\
-         # TYPE tasklane_reads_total counter\n\
-         tasklane_reads_total {reads}\n\
-         # HELP tasklane_read_loads_total Reads that queried the database (cache misses and bypasses).\n\
-         # TYPE tasklane_read_loads_total counter\n\
-         tasklane_read_loads_total {loads}\n"
-    );
-    let content_type = [(
-        axum::http::header::CONTENT_TYPE,
-        "text/plain; version=0.0.4",
-    )];
-    (content_type, text).into_response()
-}
-
-/// Liveness: the process is up and serving HTTP.
-#[utoipa::path(get, path = "/healthz", operation_id = "checkLiveness", tag = "operations", security(()), responses((status = 200, description = "Serving", body = String)))]
-async fn healthz() -> Response {
-    "ok".into_response()
 }

@@ -1,21 +1,49 @@
-//! The OpenAPI document, generated from the handlers and domain types, and the
+//! The OpenAPI document, assembled from each resource's description (their handlers and
+//! domain types) and completed in one place with what every route shares: the problem
+//! body of every error, the answers every `/v1` route may give, and the limits the
+//! server enforces, written from the constants that enforce them. Also the
 //! interactive documentation page that renders it (served from the binary itself).
+
+mod bounds;
 
 use axum::Router;
 use utoipa::openapi::path::{Operation, PathItem};
-use utoipa::openapi::schema::{ArrayItems, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{AppState, MAX_BODY_BYTES};
-use crate::domain::{
-    ApiToken, Labels, NewTask, NewToken, Priority, Status, Task, TaskList, TaskPatch,
-};
+use super::health::OperationsApi;
+use super::tasks::TasksApi;
+use super::tokens::TokensApi;
+use super::{AppState, MAX_BODY_BYTES, ProblemBody};
 use crate::server::{MAX_HEAD_BYTES, MAX_HEADERS};
 
-/// Tasklane's API, as served at `/openapi.json`.
+/// Tasklane's API, as served at `/openapi.json`: each resource's own description,
+/// merged into the [`Frame`], then completed with what the routes share.
+pub struct ApiDoc;
+
+impl OpenApi for ApiDoc {
+    fn openapi() -> utoipa::openapi::OpenApi {
+        let mut document = Frame::openapi();
+        document.merge(TasksApi::openapi());
+        document.merge(TokensApi::openapi());
+        document.merge(OperationsApi::openapi());
+        let completions: [&dyn Modify; 5] = [
+            &ProblemBodies,
+            &BearerAuth,
+            &EveryApiRoute,
+            &EnforcedLimits,
+            &bounds::Bounds,
+        ];
+        for completion in completions {
+            completion.modify(&mut document);
+        }
+        document
+    }
+}
+
+/// What the document says of the API as a whole.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -24,16 +52,31 @@ use crate::server::{MAX_HEAD_BYTES, MAX_HEADERS};
                        has been acknowledged, every read that starts afterwards reflects it. \
                        Errors are RFC 9457 problem details."
     ),
-    paths(super::tasks::list, super::tasks::create, super::tasks::get, super::tasks::update, super::tasks::delete,
-          super::tokens::list, super::tokens::create, super::tokens::revoke, super::healthz, super::readyz, super::metrics),
-    components(schemas(Task, NewTask, TaskPatch, TaskList, Status, Priority, ApiToken, NewToken, super::tokens::IssuedToken, super::ProblemBody)),
-    modifiers(&BearerAuth, &EveryApiRoute, &EnforcedLimits),
-    security(("bearer" = [])),
-    tags((name = "tasks", description = "Tasks and task lists, in the caller's workspace"),
-         (name = "tokens", description = "The workspace's API tokens"),
-         (name = "operations", description = "Liveness and readiness"))
+    components(schemas(ProblemBody)),
+    security(("bearer" = []))
 )]
-pub struct ApiDoc;
+struct Frame;
+
+/// Gives every error response a handler declares (by its status and description only)
+/// the problem-details body, so that no annotation repeats it.
+struct ProblemBodies;
+
+impl Modify for ProblemBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && status.starts_with(['4', '5'])
+                        && response.content.is_empty()
+                    {
+                        *response = problem(&response.description);
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// Declares the bearer token every `/v1` route takes (unless the server runs with
 /// `--auth none`, on loopback only).
@@ -57,7 +100,7 @@ impl Modify for BearerAuth {
 }
 
 /// `/openapi.json` and the documentation page at `/docs`.
-pub fn routes() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     SwaggerUi::new("/docs")
         .url("/openapi.json", ApiDoc::openapi())
         .into()
@@ -115,23 +158,12 @@ fn answers(operation: &mut Operation, status: &str, description: &str) {
         .or_insert_with(|| problem(description).into());
 }
 
-/// The limits the server enforces that the annotations cannot state, written from the
-/// constants themselves: a label's length, the body size, the request head. (The
-/// annotations' own bounds are checked against the constants by this module's tests.)
+/// The limits on a whole request that the server enforces, written from the constants
+/// themselves: the body size, the request head, the framing rules.
 struct EnforcedLimits;
 
 impl Modify for EnforcedLimits {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        if let Some(components) = &mut openapi.components {
-            for name in ["NewTask", "TaskPatch"] {
-                if let Some(RefOr::T(Schema::Object(task))) = components.schemas.get_mut(name)
-                    && let Some(RefOr::T(Schema::Array(labels))) = task.properties.get_mut("labels")
-                {
-                    labels.unique_items = true;
-                    bound_each_label(&mut labels.items);
-                }
-            }
-        }
         let body = format!(
             "The body is over {} MiB ({MAX_BODY_BYTES} bytes), by its Content-Length (refused before it is sent) or as it arrives",
             MAX_BODY_BYTES >> 20
@@ -142,13 +174,6 @@ impl Modify for EnforcedLimits {
         );
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
-                for parameter in operation.parameters.iter_mut().flatten() {
-                    if parameter.name == "label"
-                        && let Some(RefOr::T(Schema::Array(labels))) = &mut parameter.schema
-                    {
-                        bound_each_label(&mut labels.items);
-                    }
-                }
                 let framing = "a missing or doubled Host header, two Authorization, \
                                Content-Type or Idempotency-Key headers, or a query that is \
                                not UTF-8 once decoded or holds a malformed percent-escape";
@@ -194,16 +219,6 @@ impl Modify for EnforcedLimits {
     }
 }
 
-/// Each label: 1 to [`Labels::MAX_CHARS`] characters.
-fn bound_each_label(items: &mut ArrayItems) {
-    if let ArrayItems::RefOrSchema(item) = items
-        && let RefOr::T(Schema::Object(label)) = item.as_mut()
-    {
-        label.min_length = Some(1);
-        label.max_length = Some(Labels::MAX_CHARS);
-    }
-}
-
 /// A problem-details response.
 fn problem(description: &str) -> utoipa::openapi::Response {
     let body = ContentBuilder::new()
@@ -220,7 +235,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::domain::{Assignee, Description, ListQuery, Member, Title};
+    use crate::domain::{Assignee, Description, Labels, ListQuery, Member, Title};
     use crate::http::idempotency::MAX_KEY_LEN;
 
     fn document() -> Value {
@@ -263,6 +278,106 @@ mod tests {
             for parameter in operation["parameters"].as_array().into_iter().flatten() {
                 if parameter["in"] == "header" {
                     assert_eq!(parameter["schema"]["type"], "string", "{parameter}");
+                }
+            }
+        }
+    }
+
+    /// `n` as the README writes it: `20,000`.
+    fn grouped(n: usize) -> String {
+        let digits = n.to_string();
+        let mut text = String::new();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                text.push(',');
+            }
+            text.push(digit);
+        }
+        text
+    }
+
+    /// The README's API reference against the constants the server enforces: change
+    /// one without the other and this fails.
+    #[test]
+    fn the_readme_states_every_limit_the_server_enforces() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+        let hours = crate::store::Idempotency::LIFETIME_MICROS / 3_600_000_000;
+        for stated in [
+            format!(
+                "`title` ({}–{} characters",
+                Title::MIN_CHARS,
+                Title::MAX_CHARS
+            ),
+            format!("`description` (≤ {}", grouped(Description::MAX_CHARS)),
+            format!(
+                "({}–{} characters or `null`)",
+                Assignee::MIN_CHARS,
+                Assignee::MAX_CHARS
+            ),
+            format!(
+                "`labels` (≤ {} distinct strings of 1–{} characters)",
+                Labels::MAX_COUNT,
+                Labels::MAX_CHARS
+            ),
+            format!("Comma list of at most {} values", ListQuery::MAX_CHOICES),
+            format!(
+                "{}–{} characters, as the member",
+                Assignee::MIN_CHARS,
+                Assignee::MAX_CHARS
+            ),
+            format!(
+                "at most {} times (a task carries no more), each 1–{} characters",
+                ListQuery::MAX_LABELS,
+                Labels::MAX_CHARS
+            ),
+            format!("≤ {} characters;", ListQuery::MAX_TEXT_CHARS),
+            format!(
+                "size (1–{}, default {})",
+                ListQuery::MAX_LIMIT,
+                ListQuery::DEFAULT_LIMIT
+            ),
+            format!(
+                "at most {} characters): keyset",
+                grouped(ListQuery::MAX_CURSOR_CHARS)
+            ),
+            format!("string of 1 to {MAX_KEY_LEN} visible ASCII characters"),
+            format!("for {hours} hours, the same request"),
+        ] {
+            assert!(
+                readme.contains(&stated),
+                "the README does not say {stated:?}"
+            );
+        }
+    }
+
+    /// The list's documented query parameters are the ones it parses.
+    #[test]
+    fn the_document_names_every_list_parameter() {
+        let document = document();
+        let documented: Vec<&str> = document["paths"]["/v1/tasks"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|parameter| parameter["in"] == "query")
+            .map(|parameter| parameter["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(documented, ListQuery::PARAMETERS);
+    }
+
+    /// Every error declares its body (a problem's, unless a handler declares another),
+    /// but hyper's own `414`, which has none.
+    #[test]
+    fn every_error_has_a_body() {
+        let document = document();
+        for (path, method, operation) in operations(&document) {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if status.starts_with(['4', '5']) && status != "414" {
+                    assert!(
+                        response["content"]
+                            .as_object()
+                            .is_some_and(|c| !c.is_empty()),
+                        "{method} {path} {status}"
+                    );
                 }
             }
         }

@@ -1,19 +1,41 @@
-//! `/v1/tasks`: one handler per route. Each parses the request into domain types, asks
-//! the cache, and shapes the response; none decides anything about freshness.
+//! `/v1/tasks`: the routes, one handler each, and their OpenAPI description. Each
+//! handler parses the request into domain types, asks the cache, and shapes the
+//! response; none decides anything about freshness.
 
+use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa::OpenApi;
 
 use super::AppState;
 use super::conditional::{if_match, if_none_match};
-use super::idempotency::idempotency;
-use super::json_body::JsonBody;
+use super::idempotency::Idempotent;
 use super::path_id::PathId;
-use super::problem::{Problem, ProblemBody, Retry};
+use super::problem::{Problem, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
-use crate::domain::{NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
-use crate::store::StoreError;
+use crate::domain::{
+    Assignee, Labels, ListQuery, NewTask, Priority, Scope, Status, Task, TaskId, TaskList,
+    TaskPatch,
+};
+use crate::store::{Idempotency, StoreError};
+
+/// The routes of `/v1/tasks`.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tasks", get(list).post(create))
+        .route("/v1/tasks/{id}", get(read).patch(update).delete(delete))
+}
+
+/// The OpenAPI description of [`router`]'s routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, read, update, delete),
+    components(schemas(Task, NewTask, TaskPatch, TaskList, Status, Priority)),
+    tags((name = "tasks", description = "Tasks and task lists, in the caller's workspace"))
+)]
+pub(super) struct TasksApi;
 
 /// A `200`/`201` carrying a cached or fresh JSON body and its validator.
 fn respond(status: StatusCode, snapshot: Snapshot) -> Response {
@@ -64,24 +86,24 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
     operation_id = "listTasks",
     tag = "tasks",
     params(
-        ("status" = Option<String>, Query, description = "Comma list of at most 4 statuses; any matches (`todo,in_progress`)."),
-        ("priority" = Option<String>, Query, description = "Comma list of at most 4 priorities; any matches (`high,urgent`)."),
-        ("assignee" = Option<String>, Query, min_length = 1, max_length = 100, description = "Exact assignee (1 to 100 characters). Unassigned tasks never match."),
-        ("label" = Option<Vec<String>>, Query, explode, max_items = 20, description = "Repeatable, at most 20 times (a task carries no more), each 1 to 50 characters; a task must carry every label given."),
+        ("status" = Option<String>, Query, description = format!("Comma list of at most {} statuses; any matches (`todo,in_progress`).", ListQuery::MAX_CHOICES)),
+        ("priority" = Option<String>, Query, description = format!("Comma list of at most {} priorities; any matches (`high,urgent`).", ListQuery::MAX_CHOICES)),
+        ("assignee" = Option<String>, Query, description = format!("Exact assignee ({} to {} characters). Unassigned tasks never match.", Assignee::MIN_CHARS, Assignee::MAX_CHARS)),
+        ("label" = Option<Vec<String>>, Query, explode, description = format!("Repeatable, at most {} times (a task carries no more), each 1 to {} characters; a task must carry every label given.", ListQuery::MAX_LABELS, Labels::MAX_CHARS)),
         ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due strictly before. Tasks with no due date never match."),
         ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due at or after. Tasks with no due date never match."),
-        ("q" = Option<String>, Query, max_length = 200, description = "Case-insensitive substring of the title or the description (at most 200 characters); both sides are compared in full Unicode case folding (`Σ`, `σ`, `ς` alike; `SS` matches `ß`)."),
+        ("q" = Option<String>, Query, description = format!("Case-insensitive substring of the title or the description (at most {} characters); both sides are compared in full Unicode case folding (`Σ`, `σ`, `ς` alike; `SS` matches `ß`).", ListQuery::MAX_TEXT_CHARS)),
         ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date counts as later than any date), `priority` (low < medium < high < urgent) or `title` (by code point); prefix `-` for descending. Ties are broken by id in the same direction."),
-        ("page" = Option<i32>, Query, minimum = 1, maximum = 2147483647, description = "1-based page number (default 1). Not with `cursor`."),
-        ("limit" = Option<i32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
-        ("cursor" = Option<String>, Query, max_length = 8192, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`. Signed by the server: any other text is refused."),
+        ("page" = Option<i32>, Query, description = "1-based page number (default 1). Not with `cursor`."),
+        ("limit" = Option<i32>, Query, description = format!("Page size, 1 to {} (default {}).", ListQuery::MAX_LIMIT, ListQuery::DEFAULT_LIMIT)),
+        ("cursor" = Option<String>, Query, description = "A `next_cursor` from the previous page of the same query: keyset pagination, as fast on page 10,000 as on page 1. Not with `page`. Signed by the server: any other text is refused."),
         ("total" = Option<bool>, Query, description = "`false` leaves out `total` and `total_pages`, so the database does not count every match: on a large workspace the count costs far more than the page. Default `true`."),
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
     responses(
         (status = 200, description = "One page of tasks", body = TaskList, headers(("ETag" = String, description = "Derived from the scope's generation and the normalised query"))),
         (status = 304, description = "Unchanged since the ETag given in `If-None-Match`"),
-        (status = 400, description = "Unknown, repeated or invalid query parameter", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown, repeated or invalid query parameter"),
     )
 )]
 pub async fn list(
@@ -90,8 +112,7 @@ pub async fn list(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let query =
-        crate::domain::ListQuery::parse(raw.as_deref().unwrap_or(""), app.tasks.cursor_key())?;
+    let query = ListQuery::parse(raw.as_deref().unwrap_or(""), app.tasks.cursor_key())?;
     let client = if_none_match(&headers)?;
     let client_has = |etag: &ETag| client.as_ref().is_some_and(|tags| tags.has_weakly(etag));
     Ok(match app.tasks.list(&scope, &query, client_has).await? {
@@ -107,7 +128,7 @@ pub async fn list(
     operation_id = "createTask",
     tag = "tasks",
     params(
-        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Any unique string (a UUID): a retry with the same key and the same request within 24 hours is applied once and answered with the first result; the same key with a different request is a `422`."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[!-~]+$", description = format!("Any unique string (a UUID): a retry with the same key and the same request within {} hours is applied once and answered with the first result; the same key with a different request is a `422`.", Idempotency::LIFETIME_MICROS / 3_600_000_000)),
     ),
     request_body = NewTask,
     responses(
@@ -115,21 +136,22 @@ pub async fn list(
             ("Location" = String, description = "/v1/tasks/{id}"),
             ("ETag" = String, description = "The quoted version"),
         )),
-        (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Missing, unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON"),
+        (status = 409, description = "A request with the same Idempotency-Key is still being processed"),
+        (status = 422, description = "Missing, unknown or invalid member; or an Idempotency-Key reused for a different request"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key"),
     )
 )]
 pub async fn create(
     State(app): State<AppState>,
     scope: Scope,
     method: Method,
-    uri: Uri,
     headers: HeaderMap,
-    JsonBody(new, digest): JsonBody<NewTask>,
+    Idempotent {
+        body: new,
+        idempotency,
+    }: Idempotent<NewTask>,
 ) -> Result<Response, Problem> {
-    let idempotency = idempotency(&headers, &method, uri.path(), &digest)?;
     let task = app
         .tasks
         .create(&scope, new, idempotency.as_ref())
@@ -154,12 +176,12 @@ pub async fn create(
     responses(
         (status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "The quoted version"))),
         (status = 304, description = "Unchanged"),
-        (status = 400, description = "Malformed If-None-Match", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed If-None-Match"),
+        (status = 404, description = "No such task"),
+        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it"),
     )
 )]
-pub async fn get(
+pub async fn read(
     State(app): State<AppState>,
     scope: Scope,
     PathId(id): PathId,
@@ -186,18 +208,18 @@ pub async fn get(
     params(
         ("id" = String, Path, description = "Task id"),
         ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag last seen: `412` if the task has changed since."),
-        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "As for `POST /v1/tasks`: a retried patch is applied once and answered with the first result."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[!-~]+$", description = "As for `POST /v1/tasks`: a retried patch is applied once and answered with the first result."),
     ),
     request_body(content = TaskPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The task as it now is", body = Task, headers(("ETag" = String, description = "The quoted version"))),
-        (status = 400, description = "Malformed JSON or If-Match", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "A request with the same Idempotency-Key is still being processed", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON or If-Match"),
+        (status = 404, description = "No such task"),
+        (status = 412, description = "If-Match does not name the current version"),
+        (status = 409, description = "A request with the same Idempotency-Key is still being processed"),
+        (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request"),
+        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key"),
     )
 )]
 pub async fn update(
@@ -205,12 +227,13 @@ pub async fn update(
     scope: Scope,
     PathId(id): PathId,
     method: Method,
-    uri: Uri,
     headers: HeaderMap,
-    JsonBody(patch, digest): JsonBody<TaskPatch>,
+    Idempotent {
+        body: patch,
+        idempotency,
+    }: Idempotent<TaskPatch>,
 ) -> Result<Response, Problem> {
     let expected = if_match(&headers)?;
-    let idempotency = idempotency(&headers, &method, uri.path(), &digest)?;
     let task: Task = app
         .tasks
         .update(
@@ -237,9 +260,9 @@ pub async fn update(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Malformed If-Match", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "No such task", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed If-Match"),
+        (status = 404, description = "No such task"),
+        (status = 412, description = "If-Match does not name the current version"),
     )
 )]
 pub async fn delete(

@@ -1,19 +1,36 @@
 //! `/v1/tokens`: the caller's workspace's API tokens: issue one (its secret shown once),
-//! list them (never a secret), revoke one.
+//! list them (never a secret), revoke one. The routes and their OpenAPI description.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::json_body::JsonBody;
 use super::path_id::PathId;
-use super::problem::{Problem, ProblemBody};
+use super::problem::Problem;
 use crate::domain::{ApiToken, NewToken, Scope};
 use crate::store::{StoreError, issue};
+
+/// The routes of `/v1/tokens`.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/tokens", get(list).post(create))
+        .route("/v1/tokens/{id}", delete(revoke))
+}
+
+/// The OpenAPI description of [`router`]'s routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, revoke),
+    components(schemas(ApiToken, NewToken, IssuedToken)),
+    tags((name = "tokens", description = "The workspace's API tokens"))
+)]
+pub(super) struct TokensApi;
 
 /// A newly issued token and its secret, which is shown this once.
 #[derive(Serialize, ToSchema)]
@@ -38,13 +55,13 @@ pub async fn list(State(app): State<AppState>, scope: Scope) -> Result<Response,
 /// Issue another token in the caller's workspace.
 #[utoipa::path(post, path = "/v1/tokens", operation_id = "createToken", tag = "tokens", security(("bearer" = [])), request_body = NewToken, responses(
     (status = 201, description = "Issued; the secret is shown this once", body = IssuedToken),
-    (status = 400, description = "Malformed JSON", body = ProblemBody, content_type = "application/problem+json"),
-    (status = 422, description = "Missing, unknown or invalid member", body = ProblemBody, content_type = "application/problem+json"),
+    (status = 400, description = "Malformed JSON"),
+    (status = 422, description = "Missing, unknown or invalid member"),
 ))]
 pub async fn create(
     State(app): State<AppState>,
     scope: Scope,
-    JsonBody(new, _): JsonBody<NewToken>,
+    JsonBody { value: new, .. }: JsonBody<NewToken>,
 ) -> Result<Response, Problem> {
     let (token, secret) = issue(app.auth.tokens(), &scope, new.member).await?;
     let issued = IssuedToken {
@@ -61,7 +78,7 @@ pub async fn create(
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked: it is refused from now on"),
-        (status = 404, description = "No such token in this workspace", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such token in this workspace"),
     )
 )]
 pub async fn revoke(
