@@ -127,7 +127,7 @@ pub struct ListQuery {
     pub filter: Filter,
     /// In what order.
     pub sort: Sort,
-    /// How many per page (1 to 100).
+    /// How many per page (1 to [`ListQuery::MAX_LIMIT`]).
     pub limit: u32,
     /// Which page.
     pub position: Position,
@@ -177,9 +177,13 @@ impl ListQuery {
     /// Most `label` parameters: a task carries at most [`Labels::MAX_COUNT`] labels, so a
     /// filter requiring more could never match.
     pub const MAX_LABELS: usize = Labels::MAX_COUNT;
-    /// Most values in a `status` or `priority` list: each has four values, so a longer
-    /// list only repeats one.
-    pub const MAX_CHOICES: usize = 4;
+    /// Most values in a `status` or `priority` list: as many as there are of either,
+    /// so a longer list only repeats one.
+    pub const MAX_CHOICES: usize = if Status::ALL.len() > Priority::BY_RANK.len() {
+        Status::ALL.len()
+    } else {
+        Priority::BY_RANK.len()
+    };
     /// Longest `cursor`, in characters (every cursor this server issues is shorter).
     pub const MAX_CURSOR_CHARS: usize = Cursor::MAX_CHARS;
 

@@ -95,7 +95,8 @@ pub enum Priority {
 }
 
 impl Priority {
-    const BY_RANK: [Priority; 4] = [
+    /// Every priority, least urgent first.
+    pub const BY_RANK: [Priority; 4] = [
         Priority::Low,
         Priority::Medium,
         Priority::High,
