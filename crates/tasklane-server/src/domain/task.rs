@@ -237,7 +237,7 @@ macro_rules! bounded_text {
             type Error = String;
 
             fn try_from(text: String) -> Result<Self, String> {
-                $crate::domain::task::checked(text, $min, $max).map($name)
+                $crate::domain::task::checked(text, Self::MIN_CHARS, Self::MAX_CHARS).map($name)
             }
         }
     };

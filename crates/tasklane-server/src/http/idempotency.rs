@@ -1,5 +1,6 @@
 //! The `Idempotency-Key` request header: which requests it covers, and the fingerprint
-//! that tells a retry from a different request reusing the key.
+//! that tells a retry from a different request reusing the key. A write takes it with
+//! its body, through the [`Idempotent`] extractor.
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, header};

@@ -9,7 +9,7 @@ mod bounds;
 use axum::Router;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -70,7 +70,9 @@ impl Modify for ProblemBodies {
                         && status.starts_with(['4', '5'])
                         && response.content.is_empty()
                     {
-                        *response = problem(&response.description);
+                        response
+                            .content
+                            .insert(PROBLEM_JSON.to_owned(), problem_body());
                     }
                 }
             }
@@ -219,14 +221,21 @@ impl Modify for EnforcedLimits {
     }
 }
 
+/// The media type of every error's body.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem-details body.
+fn problem_body() -> Content {
+    ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ProblemBody")))
+        .build()
+}
+
 /// A problem-details response.
 fn problem(description: &str) -> utoipa::openapi::Response {
-    let body = ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name("ProblemBody")))
-        .build();
     ResponseBuilder::new()
         .description(description)
-        .content("application/problem+json", body)
+        .content(PROBLEM_JSON, problem_body())
         .build()
 }
 
