@@ -231,7 +231,7 @@ impl ServeArgs {
     }
 
     /// The cache's design: Tasklane's own, except where a `baselines` build asks for
-    /// the report's.
+    /// one of the incident's.
     #[cfg(feature = "baselines")]
     fn design(&self) -> Design {
         self.baselines.cache_design

@@ -11,7 +11,7 @@
 use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
-use tasklane_server::domain::{Priority, Scope, Status, Task, TaskId, Timestamp, WorkspaceName};
+use tasklane_server::domain::{Priority, Status, Task, TaskId, Timestamp, Workspace};
 use tasklane_server::store::Opening;
 
 use crate::cli::ServerDatabase;
@@ -82,7 +82,7 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
     let workspaces = (1..=args.workspaces)
         .map(|n| {
             let name = format!("{}-{n:04}", args.workspace_prefix);
-            name.parse::<WorkspaceName>()
+            name.parse::<Workspace>()
                 .map_err(|message| anyhow::anyhow!("workspace `{name}`: {message}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -93,15 +93,14 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
     };
     let storage = args.database.open(opening).await?;
     if !args.append {
-        let scopes: Vec<Scope> = workspaces.iter().map(WorkspaceName::scope).collect();
-        if let Some(scope) = storage
+        if let Some(workspace) = storage
             .bulk
-            .occupied(&scopes)
+            .occupied(&workspaces)
             .await
             .context("looking for tasks already in the workspaces")?
         {
             bail!(
-                "workspace `{scope}` already has tasks (seeded before?): pass --append to add \
+                "workspace `{workspace}` already has tasks (seeded before?): pass --append to add \
                  {} more to these workspaces, or choose another --workspace-prefix",
                 HumanCount(args.tasks)
             );
@@ -117,7 +116,7 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
             let tasks: Vec<Task> = (0..batch).map(|_| task(&mut rng, now)).collect();
             storage
                 .bulk
-                .load(&workspace.scope(), &tasks)
+                .load(workspace, &tasks)
                 .await
                 .with_context(|| format!("loading tasks into `{workspace}`"))?;
             progress.inc(batch);

@@ -1,7 +1,7 @@
 //! `tasklane token`: API tokens, issued straight into the server's database.
 
 use clap::{Args, Subcommand};
-use tasklane_server::domain::{Member, WorkspaceName};
+use tasklane_server::domain::{Member, Workspace};
 use tasklane_server::store::{Opening, issue};
 
 use crate::cli::ServerDatabase;
@@ -20,7 +20,7 @@ pub struct TokenCreateArgs {
     /// The workspace: 1 to 64 of a-z, 0-9, `-` and `_`. Requests with the token act in
     /// it and see only its tasks.
     #[arg(long, value_name = "NAME")]
-    pub workspace: WorkspaceName,
+    pub workspace: Workspace,
 
     /// Who the token is for.
     #[arg(long, value_name = "NAME", default_value = "owner")]
@@ -42,7 +42,7 @@ async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
     let member =
         Member::try_from(args.member).map_err(|problem| anyhow::anyhow!("--member: {problem}"))?;
     let storage = args.database.open(Opening::Existing).await?;
-    let (token, secret) = issue(&*storage.tokens, &args.workspace.scope(), member).await?;
+    let (token, secret) = issue(&*storage.tokens, &args.workspace, member).await?;
     eprintln!(
         "Token {} for {} in workspace `{}`; its secret, shown this once:",
         token.id, token.member, token.workspace

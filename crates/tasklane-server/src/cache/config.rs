@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::design::Design;
 
-/// Where scope generations live, and so which deployments the cache is correct for.
+/// Where workspace generations live, and so which deployments the cache is correct for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Consistency {
     /// In this process: correct while one process serves the database; nothing to read
@@ -24,7 +24,8 @@ pub enum ConfigError {
     /// Redis generations without a Redis.
     #[error("consistency `redis` needs a Redis URL")]
     RedisWithoutUrl,
-    /// In-process generations in front of a shared tier: the incident report's design.
+    /// In-process generations in front of a shared tier: the design first proposed
+    /// for the incident (docs/incident.md).
     #[error(
         "consistency `local` cannot be combined with a Redis: each instance would keep its own \
          generation in front of shared entries; use `redis` or `strict`"

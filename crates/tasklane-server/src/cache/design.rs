@@ -1,5 +1,5 @@
 //! The seam between Tasklane's freshness design and the test-only baselines it is
-//! measured against: which key an entry is filed under, which scope's generation a
+//! measured against: which key an entry is filed under, which workspace's generation a
 //! write advances, whether writes are announced, and what a write does to the entries.
 //!
 //! The read and write paths ask the design chosen at construction; the baselines exist
@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use super::Entries;
 use super::generation::Generation;
 use super::key::CacheKey;
-use crate::domain::Scope;
+use crate::domain::Workspace;
 
 /// How the cache keeps itself fresh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -18,13 +18,14 @@ pub enum Design {
     /// Tasklane's design: the generation is part of every key.
     #[default]
     Generational,
-    /// Test-only baseline: the plain cache-aside of the incident report. Keys carry no
+    /// Test-only baseline: the plain cache-aside of the incident
+    /// (docs/incident.md). Keys carry no
     /// generation and a write deletes every entry. Loses the race described in the
     /// cache's documentation.
     #[cfg(feature = "baselines")]
     DeleteOnWrite,
-    /// Test-only baseline: the incident report's single version for everything. Keys
-    /// embed one generation that every write, in any scope, advances, so a write in
+    /// Test-only baseline: the incident's single version for everything. Keys
+    /// embed one generation that every write, in any workspace, advances, so a write in
     /// one workspace empties every workspace's cache. Fresh, but wasteful.
     #[cfg(feature = "baselines")]
     GlobalGeneration,
@@ -66,13 +67,13 @@ impl Design {
         }
     }
 
-    /// The scope whose generation counts writes to `scope`.
-    pub(super) fn counted(self, scope: &Scope) -> &Scope {
-        static EVERYTHING: LazyLock<Scope> = LazyLock::new(|| Scope::named("*"));
+    /// The workspace whose generation counts writes to `workspace`.
+    pub(super) fn counted(self, workspace: &Workspace) -> &Workspace {
+        static EVERYTHING: LazyLock<Workspace> = LazyLock::new(|| Workspace::named("*"));
         if self.rules().one_generation {
             &EVERYTHING
         } else {
-            scope
+            workspace
         }
     }
 
@@ -94,7 +95,7 @@ impl Design {
 struct Rules {
     /// Keys embed the generation the read took (else a write must delete entries).
     keyed_by_generation: bool,
-    /// One generation counts the writes of every scope.
+    /// One generation counts the writes of every workspace.
     one_generation: bool,
     /// Writes are announced and fills checked against announcements and the generation.
     announces: bool,

@@ -1,17 +1,17 @@
-//! Scope generations: a counter per scope that every acknowledged write advances.
+//! Workspace generations: a counter per workspace that every acknowledged write advances.
 
 use std::fmt;
 
 use dashmap::DashMap;
 use uuid::Uuid;
 
-use crate::domain::Scope;
+use crate::domain::Workspace;
 
-/// A scope's generation: how many writes it has seen, within an epoch.
+/// A workspace's generation: how many writes it has seen, within an epoch.
 ///
 /// The epoch keeps a counter that can start again from 0 (in-process counters after a
 /// restart, Redis after a flush) from ever producing a key or an ETag that an earlier
-/// run produced for different data: the report's `cacheVersion = 0` after a restart
+/// run produced for different data: the incident's `cacheVersion = 0` (docs/incident.md) after a restart
 /// would make every old ETag current again. Counters that never restart (a database
 /// row) use epoch 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl Generation {
         self.epoch
     }
 
-    /// How many writes the scope has seen in this epoch.
+    /// How many writes the workspace has seen in this epoch.
     pub fn counter(self) -> u64 {
         self.counter
     }
@@ -51,7 +51,7 @@ impl fmt::Display for Generation {
 #[derive(Debug)]
 pub struct InProcessGenerations {
     epoch: u64,
-    counters: DashMap<Scope, u64>,
+    counters: DashMap<Workspace, u64>,
 }
 
 impl Default for InProcessGenerations {
@@ -64,15 +64,15 @@ impl Default for InProcessGenerations {
 }
 
 impl InProcessGenerations {
-    /// The scope's generation now.
-    pub fn current(&self, scope: &Scope) -> Generation {
-        let counter = self.counters.get(scope).map_or(0, |counter| *counter);
+    /// The workspace's generation now.
+    pub fn current(&self, workspace: &Workspace) -> Generation {
+        let counter = self.counters.get(workspace).map_or(0, |counter| *counter);
         Generation::new(self.epoch, counter)
     }
 
-    /// Moves the scope to its next generation.
-    pub fn advance(&self, scope: &Scope) {
-        *self.counters.entry(scope.clone()).or_insert(0) += 1;
+    /// Moves the workspace to its next generation.
+    pub fn advance(&self, workspace: &Workspace) {
+        *self.counters.entry(workspace.clone()).or_insert(0) += 1;
     }
 }
 
@@ -81,9 +81,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scopes_advance_independently_and_epochs_differ() {
+    fn workspaces_advance_independently_and_epochs_differ() {
         let generations = InProcessGenerations::default();
-        let (a, b) = (Scope::default(), Scope::named("other"));
+        let (a, b) = (Workspace::default(), Workspace::named("other"));
         let before = generations.current(&a);
         generations.advance(&a);
         assert_ne!(generations.current(&a), before);

@@ -1,16 +1,16 @@
 //! Cache keys: the one place their layout is written, in this process and in Redis.
 //!
-//! An entry's key is `{kind}:{scope}:g{generation}:{item}`: what it holds, whose it is,
+//! An entry's key is `{kind}:{workspace}:g{generation}:{item}`: what it holds, whose it is,
 //! the generation it was read at and which one it is (a query's digest, a task's id).
 //! In Redis every key starts with the deployment's prefix, so deployments can share a
-//! Redis: an entry is `{prefix}:{key}`, a scope's generation hash `{prefix}:gen:{scope}`.
+//! Redis: an entry is `{prefix}:{key}`, a workspace's generation hash `{prefix}:gen:{workspace}`.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 
 use super::generation::Generation;
-use crate::domain::{Scope, TaskId};
+use crate::domain::{TaskId, Workspace};
 
 /// What an entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,34 +36,34 @@ impl EntryKind {
 #[derive(Debug, Clone)]
 pub(super) struct CacheKey<'a> {
     kind: EntryKind,
-    scope: &'a Scope,
+    workspace: &'a Workspace,
     item: String,
     generation: Option<Generation>,
 }
 
 impl<'a> CacheKey<'a> {
-    /// The key of a list page in `scope`, by the [digest](query_digest) of its query.
-    pub(super) fn list(scope: &'a Scope, digest: &str) -> Self {
-        CacheKey::new(EntryKind::List, scope, digest.to_owned())
+    /// The key of a list page in `workspace`, by the [digest](query_digest) of its query.
+    pub(super) fn list(workspace: &'a Workspace, digest: &str) -> Self {
+        CacheKey::new(EntryKind::List, workspace, digest.to_owned())
     }
 
-    /// The key of one task in `scope`.
-    pub(super) fn task(scope: &'a Scope, id: TaskId) -> Self {
-        CacheKey::new(EntryKind::Task, scope, id.to_string())
+    /// The key of one task in `workspace`.
+    pub(super) fn task(workspace: &'a Workspace, id: TaskId) -> Self {
+        CacheKey::new(EntryKind::Task, workspace, id.to_string())
     }
 
-    fn new(kind: EntryKind, scope: &'a Scope, item: String) -> Self {
+    fn new(kind: EntryKind, workspace: &'a Workspace, item: String) -> Self {
         CacheKey {
             kind,
-            scope,
+            workspace,
             item,
             generation: None,
         }
     }
 
-    /// The scope the entry belongs to.
-    pub(super) fn scope(&self) -> &'a Scope {
-        self.scope
+    /// The workspace the entry belongs to.
+    pub(super) fn workspace(&self) -> &'a Workspace {
+        self.workspace
     }
 
     /// The same entry, read at `generation`.
@@ -77,7 +77,7 @@ impl<'a> CacheKey<'a> {
     /// The key up to its generation, and from it on.
     fn around_generation(&self) -> (String, String) {
         (
-            format!("{}:{}:g", self.kind.as_str(), self.scope),
+            format!("{}:{}:g", self.kind.as_str(), self.workspace),
             format!(":{}", self.item),
         )
     }
@@ -119,17 +119,17 @@ impl RedisKeys {
         (format!("{}:{head}", self.prefix), tail)
     }
 
-    /// The key of `scope`'s generation hash.
-    pub(super) fn generation(&self, scope: &Scope) -> String {
-        format!("{}:gen:{scope}", self.prefix)
+    /// The key of `workspace`'s generation hash.
+    pub(super) fn generation(&self, workspace: &Workspace) -> String {
+        format!("{}:gen:{workspace}", self.prefix)
     }
 }
 
-/// The digest of a normalised query within a scope: the scope is hashed in so that two
-/// scopes asking the same question never share a key or an ETag.
-pub(super) fn query_digest(scope: &Scope, canonical_query: &str) -> String {
+/// The digest of a normalised query within a workspace: the workspace is hashed in so that two
+/// workspaces asking the same question never share a key or an ETag.
+pub(super) fn query_digest(workspace: &Workspace, canonical_query: &str) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(scope.as_str().as_bytes());
+    hasher.update(workspace.as_str().as_bytes());
     hasher.update([0]);
     hasher.update(canonical_query.as_bytes());
     hex::encode(&hasher.finalize()[..16])
@@ -140,10 +140,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_embed_kind_scope_generation_and_item() {
-        let scope = Scope::named("team");
+    fn keys_embed_kind_workspace_generation_and_item() {
+        let workspace = Workspace::named("team");
         let generation = Generation::new(0xab, 7);
-        let list = CacheKey::list(&scope, "d1g");
+        let list = CacheKey::list(&workspace, "d1g");
         assert_eq!(list.to_string(), "tasks:team:g:d1g");
         assert_eq!(
             list.clone().under(generation).to_string(),
@@ -159,10 +159,10 @@ mod tests {
             format!("{head}{generation}{tail}"),
             redis.entry(&list.under(generation))
         );
-        assert_eq!(redis.generation(&scope), "tl:gen:team");
+        assert_eq!(redis.generation(&workspace), "tl:gen:team");
         let id = TaskId::generate();
         assert_eq!(
-            CacheKey::task(&scope, id).under(generation).to_string(),
+            CacheKey::task(&workspace, id).under(generation).to_string(),
             format!("task:team:g{generation}:{id}")
         );
     }

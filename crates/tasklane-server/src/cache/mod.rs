@@ -13,11 +13,11 @@
 //!
 //! # The protocol
 //!
-//! Every scope has a [generation](generation::Generation) that only moves forward.
+//! Every workspace has a [generation](generation::Generation) that only moves forward.
 //!
-//! - **Read** ([`TaskCache::list`], [`TaskCache::get`], in `read.rs`): read the scope's
+//! - **Read** ([`TaskCache::list`], [`TaskCache::get`], in `read.rs`): read the workspace's
 //!   generation `g` *first* (`TaskCache::locate`); the key embeds it (a `CacheKey`,
-//!   `tasks:{scope}:g{g}:{digest of the normalised query}`); on a miss, query the store
+//!   `tasks:{workspace}:g{g}:{digest of the normalised query}`); on a miss, query the store
 //!   and fill *that* key (`TaskCache::fill`). Concurrent misses on one key are coalesced
 //!   into one store query.
 //! - **Write** ([`TaskCache::create`], [`TaskCache::update`], [`TaskCache::delete`], in
@@ -61,18 +61,18 @@
 //! Freshness alone allows a client to see a write and then not: between a write's
 //! commit and its advance, one generation can hold entries filled before the commit and
 //! entries filled after it. So every write is first *announced* to every reader that
-//! could serve its scope from a cache, and these two rules hold:
+//! could serve its workspace from a cache, and these two rules hold:
 //!
-//! 1. a read that finds a write announced in its scope goes to the database and fills
+//! 1. a read that finds a write announced in its workspace goes to the database and fills
 //!    nothing (`TaskCache::locate` finds no generation to trust);
-//! 2. a fill is stored only if, when it is stored, the scope is still at the generation
+//! 2. a fill is stored only if, when it is stored, the workspace is still at the generation
 //!    the read saw and no write is announced (a check-and-set, as memcache's leases:
 //!    `TaskCache::admit`).
 //!
 //! Why they suffice: a write is announced before it commits and withdrawn only by the
 //! step that advances its generation (`AnnouncedWrite` withdraws it after its advance,
 //! or after making up for it when dropped). So from the moment a write is announced, no
-//! read is served from its scope's current generation `g` (rule 1) until `g` is dead,
+//! read is served from its workspace's current generation `g` (rule 1) until `g` is dead,
 //! and no fill lands under `g` (rule 2) unless its read and its query both began before
 //! the announcement, hence before the commit. Every entry under one generation shows
 //! the same committed state. A client that has seen a write saw it after its commit, so
@@ -82,10 +82,10 @@
 //!
 //! Where announcements live:
 //!
-//! - [`Consistency::Local`]: a count of writes in flight per scope in this process
+//! - [`Consistency::Local`]: a count of writes in flight per workspace in this process
 //!   (`InFlight`), which only this process writes to; a fill checks it and the
 //!   in-process generation after its query, before it is stored (`TaskCache::admit`).
-//! - [`Consistency::Redis`]: a field per write in the scope's generation hash
+//! - [`Consistency::Redis`]: a field per write in the workspace's generation hash
 //!   (`RedisTier::announce`), read in the same script as the generation
 //!   (`RedisTier::lookup`), checked in the script that stores a fill
 //!   (`RedisTier::fill`), withdrawn by the script that advances. An
@@ -104,23 +104,23 @@
 //! cannot be announced is refused before it touches the database (`503`, nothing
 //! written). A write whose advance cannot be confirmed after its commit is reported as
 //! unconfirmed (a `503`), never as a success; its announcement stays in Redis, so no
-//! instance serves its scope from the cache, and this instance owes the scope a *repair
+//! instance serves its workspace from the cache, and this instance owes the workspace a *repair
 //! advance* (`OwedAdvances`), which it makes as soon as Redis answers again (on the next
-//! request or readiness probe) before it trusts that scope's cache again. A scope's
-//! trouble stays in that scope: other scopes keep their cache. How this instance last
+//! request or readiness probe) before it trusts that workspace's cache again. A workspace's
+//! trouble stays in that workspace: other workspaces keep their cache. How this instance last
 //! found Redis, and the back-off, is `RedisHealth`.
 //!
-//! A write in one scope leaves every other scope's entries current. A list's ETag is
+//! A write in one workspace leaves every other workspace's entries current. A list's ETag is
 //! derived from the generation and the query digest, so `If-None-Match` is answered
 //! with `304` without touching the store.
 //!
 //! # Baselines
 //!
-//! The tests measure this design against the incident report's (a plain cache-aside
-//! and a single global generation). They differ in the key an entry is filed under,
-//! the scope whose generation a write advances, whether writes are announced and what
-//! a write does to the entries: the [`Design`] chosen at construction answers each, so
-//! the read and write paths are the same for all of them.
+//! The tests measure this design against the incident's (`docs/incident.md`: a plain
+//! cache-aside and a single global generation). They differ in the key an entry is
+//! filed under, the workspace whose generation a write advances, whether writes are
+//! announced and what a write does to the entries: the [`Design`] chosen at
+//! construction answers each, so the read and write paths are the same for all.
 
 mod config;
 mod design;
@@ -179,7 +179,7 @@ pub enum CacheError {
 pub enum CacheHealth {
     /// Serving from the cache.
     Ok,
-    /// Serving from the database only, for some scopes or all (Redis is not answering,
+    /// Serving from the database only, for some workspaces or all (Redis is not answering,
     /// or a write's advance is still owed).
     Degraded,
 }
@@ -204,7 +204,7 @@ pub struct TaskCache {
     off: bool,
     /// Reads served, and how many of them queried the store.
     stats: ReadStats,
-    /// In-process generations: writes in flight here, per scope (their announcements).
+    /// In-process generations: writes in flight here, per workspace (their announcements).
     in_flight: InFlight,
     /// How long a write's announcement holds in Redis.
     write_lease: Duration,
@@ -229,7 +229,7 @@ impl TaskCache {
             (Consistency::Strict, _) => Generations::Strict,
         };
         let entries = Cache::builder()
-            // Every write strands its scope's entries under the old generation's keys;
+            // Every write strands its workspace's entries under the old generation's keys;
             // no read asks for them again. Least-recently-used eviction drops those
             // first. Moka's default, TinyLFU, admits a key only once it is more popular
             // than the victim, so a full cache would keep the stranded entries (read

@@ -1,68 +1,73 @@
 //! Advances this instance owes (Redis generations): writes that may have committed
 //! without the advance that must follow, because Redis did not confirm it or the write
-//! was dropped midway. Until an owed advance lands, reads of its scope here bypass the
+//! was dropped midway. Until an owed advance lands, reads of its workspace here bypass the
 //! cache; the write's announcement stays in Redis meanwhile, so no other instance
-//! serves the scope from its cache either.
+//! serves the workspace from its cache either.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::redis::{Announcement, RedisHealth, RedisTier};
-use crate::domain::Scope;
+use crate::domain::Workspace;
 
-/// Scopes whose advance is owed, with the announcements it must withdraw.
+/// Workspaces whose advance is owed, with the announcements it must withdraw.
 #[derive(Default)]
 pub(super) struct OwedAdvances {
-    owed: Mutex<HashMap<Scope, Vec<Announcement>>>,
+    owed: Mutex<HashMap<Workspace, Vec<Announcement>>>,
 }
 
 impl OwedAdvances {
-    /// Records that `scope` is owed an advance that withdraws `announcement`.
-    pub(super) fn owe(&self, scope: &Scope, announcement: Announcement) {
+    /// Records that `workspace` is owed an advance that withdraws `announcement`.
+    pub(super) fn owe(&self, workspace: &Workspace, announcement: Announcement) {
         let mut owed = self.owed.lock().expect("not poisoned");
-        owed.entry(scope.clone()).or_default().push(announcement);
+        owed.entry(workspace.clone())
+            .or_default()
+            .push(announcement);
     }
 
-    /// Whether `scope` is owed an advance, so its cache cannot be trusted here.
-    pub(super) fn owes(&self, scope: &Scope) -> bool {
-        self.owed.lock().expect("not poisoned").contains_key(scope)
+    /// Whether `workspace` is owed an advance, so its cache cannot be trusted here.
+    pub(super) fn owes(&self, workspace: &Workspace) -> bool {
+        self.owed
+            .lock()
+            .expect("not poisoned")
+            .contains_key(workspace)
     }
 
-    /// Whether any scope is owed an advance.
+    /// Whether any workspace is owed an advance.
     pub(super) fn any(&self) -> bool {
         !self.owed.lock().expect("not poisoned").is_empty()
     }
 
-    /// Makes the owed advances, if Redis answers; each one that lands settles its scope
+    /// Makes the owed advances, if Redis answers; each one that lands settles its workspace
     /// (unless more became owed there meanwhile).
     pub(super) async fn repair(&self, tier: &RedisTier, health: &RedisHealth) {
-        let owed: Vec<(Scope, Vec<Announcement>)> = {
+        let owed: Vec<(Workspace, Vec<Announcement>)> = {
             let owed = self.owed.lock().expect("not poisoned");
             if owed.is_empty() {
                 return;
             }
             owed.iter()
-                .map(|(scope, announcements)| (scope.clone(), announcements.clone()))
+                .map(|(workspace, announcements)| (workspace.clone(), announcements.clone()))
                 .collect()
         };
-        for (scope, announcements) in owed {
+        for (workspace, announcements) in owed {
             if health
-                .record(tier.advance(&scope, &announcements).await)
+                .record(tier.advance(&workspace, &announcements).await)
                 .is_some()
             {
-                tracing::info!(%scope, "owed advance made; the scope's cache is trusted again");
-                self.settle(&scope, &announcements);
+                tracing::info!(%workspace, "owed advance made; the workspace's cache is trusted again");
+                self.settle(&workspace, &announcements);
             }
         }
     }
 
-    /// Forgets the owed advance that withdrew `announcements` in `scope`.
-    fn settle(&self, scope: &Scope, announcements: &[Announcement]) {
+    /// Forgets the owed advance that withdrew `announcements` in `workspace`.
+    fn settle(&self, workspace: &Workspace, announcements: &[Announcement]) {
         let mut owed = self.owed.lock().expect("not poisoned");
-        if let Some(pending) = owed.get_mut(scope) {
+        if let Some(pending) = owed.get_mut(workspace) {
             pending.retain(|announcement| !announcements.contains(announcement));
             if pending.is_empty() {
-                owed.remove(scope);
+                owed.remove(workspace);
             }
         }
     }
@@ -73,17 +78,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_scope_is_owed_until_every_announcement_is_settled() {
+    fn a_workspace_is_owed_until_every_announcement_is_settled() {
         let owed = OwedAdvances::default();
-        let scope = Scope::named("team");
+        let workspace = Workspace::named("team");
         let announcements = [Announcement::draw(), Announcement::draw()];
         for announcement in &announcements {
-            owed.owe(&scope, announcement.clone());
+            owed.owe(&workspace, announcement.clone());
         }
-        assert!(!owed.owes(&Scope::default()), "only its own scope");
-        owed.settle(&scope, &announcements[..1]);
-        assert!(owed.any() && owed.owes(&scope));
-        owed.settle(&scope, &announcements[1..]);
-        assert!(!owed.any() && !owed.owes(&scope));
+        assert!(!owed.owes(&Workspace::default()), "only its own workspace");
+        owed.settle(&workspace, &announcements[..1]);
+        assert!(owed.any() && owed.owes(&workspace));
+        owed.settle(&workspace, &announcements[1..]);
+        assert!(!owed.any() && !owed.owes(&workspace));
     }
 }

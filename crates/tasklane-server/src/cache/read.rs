@@ -1,4 +1,4 @@
-//! The read path: read the scope's generation, query the store on a miss, fill under
+//! The read path: read the workspace's generation, query the store on a miss, fill under
 //! the generation read first (see "The protocol" in the cache's documentation).
 
 use std::future::Future;
@@ -11,7 +11,7 @@ use super::key::{CacheKey, query_digest};
 use super::redis::{Lookup, RedisTier};
 use super::snapshot::{ETag, Snapshot};
 use super::{CacheError, Generations, TaskCache};
-use crate::domain::{ListQuery, Scope, TaskId, TaskList};
+use crate::domain::{ListQuery, TaskId, TaskList, Workspace};
 use crate::store::StoreError;
 
 /// The outcome of a conditional list read.
@@ -70,15 +70,15 @@ impl TaskCache {
     /// One page of tasks, or `NotModified` when `client_has` accepts the current ETag.
     pub async fn list(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         query: &ListQuery,
         client_has: impl FnOnce(&ETag) -> bool,
     ) -> Result<ListRead, CacheError> {
-        let digest = query_digest(scope, &query.canonical());
+        let digest = query_digest(workspace, &query.canonical());
         self.stats.read();
         let load = |etag: Option<ETag>| async move {
             self.stats.loaded();
-            let stored = self.store.list(scope, query).await?;
+            let stored = self.store.list(workspace, query).await?;
             let page = TaskList::new(query, stored.rows, stored.total, self.store.cursor_key());
             let body = serde_json::to_vec(&page).expect("a task list always serialises");
             // Without a generation, the ETag names the content itself.
@@ -91,7 +91,7 @@ impl TaskCache {
             })
         };
         // 1. The generation, before anything that reads the store.
-        let Some(found) = self.locate(CacheKey::list(scope, &digest)).await? else {
+        let Some(found) = self.locate(CacheKey::list(workspace, &digest)).await? else {
             let snapshot = load(None).await?;
             return Ok(conditional(snapshot, client_has));
         };
@@ -106,19 +106,23 @@ impl TaskCache {
         Ok(ListRead::Fresh(self.fill(found, load(Some(etag))).await?))
     }
 
-    /// One task, or `None` if the scope has no task with that id.
-    pub async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Snapshot>, CacheError> {
+    /// One task, or `None` if the workspace has no task with that id.
+    pub async fn get(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+    ) -> Result<Option<Snapshot>, CacheError> {
         self.stats.read();
         let load = async {
             self.stats.loaded();
             let task = self
                 .store
-                .get(scope, id)
+                .get(workspace, id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
             Ok(Snapshot::of_task(&task))
         };
-        let read = match self.locate(CacheKey::task(scope, id)).await? {
+        let read = match self.locate(CacheKey::task(workspace, id)).await? {
             None => load.await,
             Some(Located {
                 entry: Some(entry), ..
@@ -132,24 +136,24 @@ impl TaskCache {
         }
     }
 
-    /// Reads the generation of `key`'s scope and places `key` under it (and, from
+    /// Reads the generation of `key`'s workspace and places `key` under it (and, from
     /// Redis, reads the entry there in the same round trip). `None`: there is no
     /// generation this instance can trust right now, or a write is announced in the
-    /// scope, so the read must bypass every cache.
+    /// workspace, so the read must bypass every cache.
     async fn locate<'a>(&self, key: CacheKey<'a>) -> Result<Option<Located<'a>>, StoreError> {
         if self.off {
             return Ok(None);
         }
-        let scope = key.scope();
+        let workspace = key.workspace();
         let (generation, entry) = match &self.generations {
             Generations::Local(local) => {
-                if self.in_flight.writing(scope) {
+                if self.in_flight.writing(workspace) {
                     return Ok(None);
                 }
-                (local.current(self.design.counted(scope)), None)
+                (local.current(self.design.counted(workspace)), None)
             }
             Generations::Strict => {
-                let generation = Generation::new(0, self.store.generation(scope).await?);
+                let generation = Generation::new(0, self.store.generation(workspace).await?);
                 let entry = self
                     .shared_entry(&self.design.key_at(key.clone(), generation))
                     .await;
@@ -167,17 +171,17 @@ impl TaskCache {
         }))
     }
 
-    /// Redis generations: the scope's generation and the entry under it, unless this
-    /// instance cannot trust Redis for the scope right now or a write is announced in it.
+    /// Redis generations: the workspace's generation and the entry under it, unless this
+    /// instance cannot trust Redis for the workspace right now or a write is announced in it.
     async fn redis_lookup(&self, tier: &RedisTier, key: &CacheKey<'_>) -> Option<Lookup> {
         if self.redis_health.backing_off() {
             return None;
         }
-        // Only a read of an owed scope tries the repair: reads of every other scope cost
-        // no extra call while some scope is owed.
-        if self.owed.owes(key.scope()) {
+        // Only a read of an owed workspace tries the repair: reads of every other workspace cost
+        // no extra call while some workspace is owed.
+        if self.owed.owes(key.workspace()) {
             self.owed.repair(tier, &self.redis_health).await;
-            if self.owed.owes(key.scope()) {
+            if self.owed.owes(key.workspace()) {
                 return None;
             }
         }
@@ -232,12 +236,12 @@ impl TaskCache {
     /// A fill's check (and, with a shared tier, its filing there): whether `snapshot`,
     /// read at `generation`, may be kept under `key`.
     async fn admit(&self, generation: Generation, key: &CacheKey<'_>, snapshot: &Snapshot) -> bool {
-        let scope = key.scope();
+        let workspace = key.workspace();
         match &self.generations {
             Generations::Local(local) => {
                 !self.design.announces()
-                    || (!self.in_flight.writing(scope)
-                        && local.current(self.design.counted(scope)) == generation)
+                    || (!self.in_flight.writing(workspace)
+                        && local.current(self.design.counted(workspace)) == generation)
             }
             Generations::Redis(tier) => self
                 .redis_health

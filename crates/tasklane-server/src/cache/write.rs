@@ -5,7 +5,7 @@ use std::future::Future;
 
 use super::redis::Announcement;
 use super::{CacheError, Generations, TaskCache};
-use crate::domain::{NewTask, Scope, Task, TaskId, TaskPatch, Timestamp};
+use crate::domain::{NewTask, Task, TaskId, TaskPatch, Timestamp, Workspace};
 use crate::store::{Idempotency, Precondition, StoreError};
 
 impl TaskCache {
@@ -15,12 +15,12 @@ impl TaskCache {
     /// after an advance: the first attempt may have committed without one.
     pub async fn create(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         new: NewTask,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
         let task = new.into_task(Timestamp::now());
-        self.write(scope, self.store.insert(scope, &task, idempotency))
+        self.write(workspace, self.store.insert(workspace, &task, idempotency))
             .await
     }
 
@@ -28,15 +28,16 @@ impl TaskCache {
     /// (retries under an `Idempotency-Key` as for [`TaskCache::create`]).
     pub async fn update(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
         self.write(
-            scope,
-            self.store.update(scope, id, expected, patch, idempotency),
+            workspace,
+            self.store
+                .update(workspace, id, expected, patch, idempotency),
         )
         .await
     }
@@ -44,11 +45,11 @@ impl TaskCache {
     /// Deletes a task; returns once it is committed and the generation has advanced.
     pub async fn delete(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), CacheError> {
-        self.write(scope, self.store.delete(scope, id, expected))
+        self.write(workspace, self.store.delete(workspace, id, expected))
             .await
     }
 
@@ -59,10 +60,10 @@ impl TaskCache {
     /// too. If the advance cannot be confirmed, the write is not reported as a success.
     async fn write<T>(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         write: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, CacheError> {
-        let announced = self.announce(scope).await?;
+        let announced = self.announce(workspace).await?;
         let written = write.await;
         let wrote_nothing = matches!(
             written,
@@ -80,8 +81,11 @@ impl TaskCache {
         Ok(written?)
     }
 
-    /// Announces a write in `scope` before it touches the store (see "Monotonic reads").
-    async fn announce<'a>(&'a self, scope: &'a Scope) -> Result<AnnouncedWrite<'a>, CacheError> {
+    /// Announces a write in `workspace` before it touches the store (see "Monotonic reads").
+    async fn announce<'a>(
+        &'a self,
+        workspace: &'a Workspace,
+    ) -> Result<AnnouncedWrite<'a>, CacheError> {
         let (announcement, counted_here) = match &self.generations {
             Generations::Redis(tier) => {
                 // Owed advances first, unless Redis just failed: then the announcement
@@ -90,10 +94,12 @@ impl TaskCache {
                     self.owed.repair(tier, &self.redis_health).await;
                 }
                 let announcement = Announcement::draw();
-                let sent = tier.announce(scope, &announcement, self.write_lease).await;
+                let sent = tier
+                    .announce(workspace, &announcement, self.write_lease)
+                    .await;
                 if self.redis_health.record(sent).is_none() {
                     // It may land yet: withdraw it with the advances owed.
-                    self.owed.owe(scope, announcement);
+                    self.owed.owe(workspace, announcement);
                     return Err(CacheError::NotAnnounced);
                 }
                 (Some(announcement), false)
@@ -101,7 +107,7 @@ impl TaskCache {
             Generations::Local(_) => {
                 let announces = self.design.announces();
                 if announces {
-                    self.in_flight.begin(scope);
+                    self.in_flight.begin(workspace);
                 }
                 (None, announces)
             }
@@ -109,7 +115,7 @@ impl TaskCache {
         };
         Ok(AnnouncedWrite {
             cache: self,
-            scope,
+            workspace,
             announcement,
             counted_here,
             settled: false,
@@ -121,12 +127,12 @@ impl TaskCache {
 /// (the server stopping mid-request; HTTP requests otherwise run to their end, even
 /// without their client), the commit may have happened without the advance that must
 /// follow it, so dropping this makes up for it: in-process generations advance at once;
-/// with Redis generations the scope is owed an advance (its announcement stays in Redis
+/// with Redis generations the workspace is owed an advance (its announcement stays in Redis
 /// meanwhile). Strict generations advance inside the write's own transaction: nothing
 /// to make up.
 struct AnnouncedWrite<'a> {
     cache: &'a TaskCache,
-    scope: &'a Scope,
+    workspace: &'a Workspace,
     /// The write's announcement in Redis (Redis generations).
     announcement: Option<Announcement>,
     /// The write is counted in this process's writes in flight (in-process generations).
@@ -136,7 +142,7 @@ struct AnnouncedWrite<'a> {
 }
 
 impl AnnouncedWrite<'_> {
-    /// The step between commit and response: advance the scope's generation and
+    /// The step between commit and response: advance the workspace's generation and
     /// withdraw the announcement (only withdraw it if the write changed nothing).
     async fn advance(mut self, wrote_nothing: bool) -> Result<(), CacheError> {
         self.settled = true;
@@ -144,7 +150,7 @@ impl AnnouncedWrite<'_> {
         match &cache.generations {
             Generations::Local(local) => {
                 if !wrote_nothing {
-                    local.advance(cache.design.counted(self.scope));
+                    local.advance(cache.design.counted(self.workspace));
                 }
                 Ok(())
             }
@@ -152,15 +158,15 @@ impl AnnouncedWrite<'_> {
             Generations::Redis(tier) => {
                 let announcement = self.announcement.take().expect("announced");
                 let done = if wrote_nothing {
-                    tier.withdraw(self.scope, &announcement).await
+                    tier.withdraw(self.workspace, &announcement).await
                 } else {
-                    tier.advance(self.scope, std::slice::from_ref(&announcement))
+                    tier.advance(self.workspace, std::slice::from_ref(&announcement))
                         .await
                 };
                 if cache.redis_health.record(done).is_some() {
                     return Ok(());
                 }
-                cache.owed.owe(self.scope, announcement);
+                cache.owed.owe(self.workspace, announcement);
                 if wrote_nothing {
                     Ok(())
                 } else {
@@ -176,19 +182,19 @@ impl Drop for AnnouncedWrite<'_> {
         let cache = self.cache;
         if !self.settled {
             match &cache.generations {
-                Generations::Local(local) => local.advance(cache.design.counted(self.scope)),
+                Generations::Local(local) => local.advance(cache.design.counted(self.workspace)),
                 Generations::Redis(_) => {
                     if let Some(announcement) = self.announcement.take() {
-                        cache.owed.owe(self.scope, announcement);
+                        cache.owed.owe(self.workspace, announcement);
                     }
                 }
                 Generations::Strict => {}
             }
         }
-        // Withdrawn only after the advance: no read may find the scope neither
+        // Withdrawn only after the advance: no read may find the workspace neither
         // announced nor advanced once the write may have committed.
         if self.counted_here {
-            cache.in_flight.end(self.scope);
+            cache.in_flight.end(self.workspace);
         }
     }
 }

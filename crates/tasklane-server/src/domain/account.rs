@@ -7,57 +7,13 @@
 //! fraction of the cost on every request.
 
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Scope, Timestamp};
-
-/// A workspace's name: 1 to 64 lowercase ASCII letters, digits, `-` and `_`, starting
-/// with a letter or a digit. Its tasks live in the scope of the same name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WorkspaceName(String);
-
-impl WorkspaceName {
-    /// The scope its tasks and cache entries live in.
-    pub fn scope(&self) -> Scope {
-        Scope::named(self.0.clone())
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for WorkspaceName {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        let allowed =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-        let starts_well = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        if name.len() > 64 || !starts_well || !name.chars().all(allowed) {
-            return Err(
-                "a workspace name is 1 to 64 of a-z, 0-9, `-` and `_`, starting with a letter or a digit"
-                    .to_owned(),
-            );
-        }
-        Ok(WorkspaceName(name.to_owned()))
-    }
-}
-
-impl fmt::Display for WorkspaceName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use super::{Timestamp, Workspace};
 
 super::task::bounded_text!(
     /// Who a token is issued to, not blank.
@@ -120,8 +76,8 @@ pub struct ApiToken {
 }
 
 impl ApiToken {
-    /// A new token for `member` of the workspace whose scope is `workspace`.
-    pub fn issue(workspace: &Scope, member: Member) -> Self {
+    /// A new token for `member` of the workspace whose workspace is `workspace`.
+    pub fn issue(workspace: &Workspace, member: Member) -> Self {
         ApiToken {
             id: Uuid::now_v7(),
             workspace: workspace.as_str().to_owned(),
@@ -130,9 +86,9 @@ impl ApiToken {
         }
     }
 
-    /// The scope its requests act in.
-    pub fn scope(&self) -> Scope {
-        Scope::named(self.workspace.clone())
+    /// The workspace its requests act in.
+    pub fn workspace(&self) -> Workspace {
+        Workspace::named(self.workspace.clone())
     }
 }
 
@@ -148,16 +104,6 @@ pub struct NewToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn workspace_names_are_slugs() {
-        for good in ["acme", "team-42", "a", "0_x"] {
-            assert!(good.parse::<WorkspaceName>().is_ok(), "{good}");
-        }
-        for bad in ["", "-acme", "Acme", "a b", "ü", &"a".repeat(65)] {
-            assert!(bad.parse::<WorkspaceName>().is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn a_secret_is_random_shown_once_and_stored_as_its_digest() {

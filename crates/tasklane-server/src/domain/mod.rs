@@ -5,21 +5,21 @@
 mod account;
 mod cursor;
 mod query;
-mod scope;
 mod task;
 mod timestamp;
+mod workspace;
 
-pub use account::{ApiToken, Member, NewToken, TokenSecret, WorkspaceName};
+pub use account::{ApiToken, Member, NewToken, TokenSecret};
 pub use cursor::{Cursor, CursorKey, SortValue};
 pub use query::{
     Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, StoredPage, TaskList,
     fold_case,
 };
-pub use scope::Scope;
 pub use task::{
     Assignee, Description, Labels, NewTask, Priority, Status, Task, TaskId, TaskPatch, Title,
     UnreadableTask,
 };
 pub use timestamp::Timestamp;
+pub use workspace::Workspace;
 
 pub(crate) use task::parse_variant;

@@ -2,10 +2,10 @@
 //! workspace, where authentication is off), how often that token may call, and how
 //! often a client address may present a token the server does not know.
 //!
-//! Every `/v1` handler takes a [`Scope`], so no handler can run without one: this
-//! module is the only place a request's scope comes from, and the cache keys,
+//! Every `/v1` handler takes a [`Workspace`], so no handler can run without one: this
+//! module is the only place a request's workspace comes from, and the cache keys,
 //! generations and ETags all embed it. Another workspace's task is simply
-//! not in the caller's scope, so it answers `404`, never `403`.
+//! not in the caller's workspace, so it answers `404`, never `403`.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::framing::one_header;
 use super::{AppState, Problem};
-use crate::domain::{ApiToken, Scope, TokenSecret};
+use crate::domain::{ApiToken, TokenSecret, Workspace};
 use crate::store::TokenStore;
 
 /// Whether requests must present a token.
@@ -86,11 +86,11 @@ impl Authenticator {
         self.verified.invalidate_all();
     }
 
-    /// The scope `parts` acts in: `401` without a valid token, `429` beyond its rate or
+    /// The workspace `parts` acts in: `401` without a valid token, `429` beyond its rate or
     /// from an address over its failed authentications.
-    async fn scope(&self, parts: &Parts) -> Result<Scope, Problem> {
+    async fn workspace(&self, parts: &Parts) -> Result<Workspace, Problem> {
         if self.mode == AuthMode::None {
-            return Ok(Scope::default());
+            return Ok(Workspace::default());
         }
         let presented = bearer(parts)?;
         let digest = presented.digest();
@@ -127,7 +127,7 @@ impl Authenticator {
             )
             .retry_after(wait));
         }
-        Ok(token.scope())
+        Ok(token.workspace())
     }
 }
 
@@ -219,10 +219,10 @@ fn too_many_failures(wait: Duration) -> Problem {
     .retry_after(wait)
 }
 
-impl FromRequestParts<AppState> for Scope {
+impl FromRequestParts<AppState> for Workspace {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Problem> {
-        app.auth.scope(parts).await
+        app.auth.workspace(parts).await
     }
 }

@@ -71,7 +71,7 @@ impl Problem {
         )
     }
 
-    /// `404` for a task id that names nothing in this scope.
+    /// `404` for a task id that names nothing in this workspace.
     pub fn no_task(id: &str) -> Self {
         Problem::new(StatusCode::NOT_FOUND, format!("no task with id `{id}`"))
     }

@@ -16,8 +16,8 @@ use super::path_id::PathId;
 use super::problem::{Problem, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{
-    Assignee, Labels, ListQuery, NewTask, Priority, Scope, Status, Task, TaskId, TaskList,
-    TaskPatch,
+    Assignee, Labels, ListQuery, NewTask, Priority, Status, Task, TaskId, TaskList, TaskPatch,
+    Workspace,
 };
 use crate::store::{Idempotency, StoreError};
 
@@ -101,24 +101,26 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
     responses(
-        (status = 200, description = "One page of tasks", body = TaskList, headers(("ETag" = String, description = "Derived from the scope's generation and the normalised query"))),
+        (status = 200, description = "One page of tasks", body = TaskList, headers(("ETag" = String, description = "Derived from the workspace's generation and the normalised query"))),
         (status = 304, description = "Unchanged since the ETag given in `If-None-Match`"),
         (status = 400, description = "Unknown, repeated or invalid query parameter"),
     )
 )]
 pub async fn list(
     State(app): State<AppState>,
-    scope: Scope,
+    workspace: Workspace,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let query = ListQuery::parse(raw.as_deref().unwrap_or(""), app.tasks.cursor_key())?;
     let client = if_none_match(&headers)?;
     let client_has = |etag: &ETag| client.as_ref().is_some_and(|tags| tags.has_weakly(etag));
-    Ok(match app.tasks.list(&scope, &query, client_has).await? {
-        ListRead::NotModified(etag) => not_modified(&etag),
-        ListRead::Fresh(snapshot) => respond(StatusCode::OK, snapshot),
-    })
+    Ok(
+        match app.tasks.list(&workspace, &query, client_has).await? {
+            ListRead::NotModified(etag) => not_modified(&etag),
+            ListRead::Fresh(snapshot) => respond(StatusCode::OK, snapshot),
+        },
+    )
 }
 
 /// Create a task.
@@ -144,7 +146,7 @@ pub async fn list(
 )]
 pub async fn create(
     State(app): State<AppState>,
-    scope: Scope,
+    workspace: Workspace,
     method: Method,
     headers: HeaderMap,
     Idempotent {
@@ -154,7 +156,7 @@ pub async fn create(
 ) -> Result<Response, Problem> {
     let task = app
         .tasks
-        .create(&scope, new, idempotency.as_ref())
+        .create(&workspace, new, idempotency.as_ref())
         .await
         .map_err(write_failed(None, Retry::of(&method, &headers)))?;
     let mut response = respond(StatusCode::CREATED, Snapshot::of_task(&task));
@@ -183,14 +185,14 @@ pub async fn create(
 )]
 pub async fn read(
     State(app): State<AppState>,
-    scope: Scope,
+    workspace: Workspace,
     PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let client = if_none_match(&headers)?;
     let snapshot = app
         .tasks
-        .get(&scope, task_id(&id)?)
+        .get(&workspace, task_id(&id)?)
         .await?
         .ok_or_else(|| Problem::no_task(&id))?;
     if client.is_some_and(|tags| tags.has_weakly(&snapshot.etag)) {
@@ -224,7 +226,7 @@ pub async fn read(
 )]
 pub async fn update(
     State(app): State<AppState>,
-    scope: Scope,
+    workspace: Workspace,
     PathId(id): PathId,
     method: Method,
     headers: HeaderMap,
@@ -237,7 +239,7 @@ pub async fn update(
     let task: Task = app
         .tasks
         .update(
-            &scope,
+            &workspace,
             task_id(&id)?,
             &expected,
             &patch,
@@ -267,13 +269,13 @@ pub async fn update(
 )]
 pub async fn delete(
     State(app): State<AppState>,
-    scope: Scope,
+    workspace: Workspace,
     PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let expected = if_match(&headers)?;
     app.tasks
-        .delete(&scope, task_id(&id)?, &expected)
+        .delete(&workspace, task_id(&id)?, &expected)
         .await
         .map_err(write_failed(Some(&id), Retry::Idempotent))?;
     Ok(StatusCode::NO_CONTENT)

@@ -13,7 +13,7 @@ use super::AppState;
 use super::json_body::JsonBody;
 use super::path_id::PathId;
 use super::problem::Problem;
-use crate::domain::{ApiToken, NewToken, Scope};
+use crate::domain::{ApiToken, NewToken, Workspace};
 use crate::store::{StoreError, issue};
 
 /// The routes of `/v1/tokens`.
@@ -47,8 +47,8 @@ pub struct IssuedToken {
 #[utoipa::path(get, path = "/v1/tokens", operation_id = "listTokens", tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, description = "Every token of the caller's workspace, oldest first", body = Vec<ApiToken>),
 ))]
-pub async fn list(State(app): State<AppState>, scope: Scope) -> Result<Response, Problem> {
-    let tokens = app.auth.tokens().list(&scope).await?;
+pub async fn list(State(app): State<AppState>, workspace: Workspace) -> Result<Response, Problem> {
+    let tokens = app.auth.tokens().list(&workspace).await?;
     Ok(Json(tokens).into_response())
 }
 
@@ -60,10 +60,10 @@ pub async fn list(State(app): State<AppState>, scope: Scope) -> Result<Response,
 ))]
 pub async fn create(
     State(app): State<AppState>,
-    scope: Scope,
+    workspace: Workspace,
     JsonBody { value: new, .. }: JsonBody<NewToken>,
 ) -> Result<Response, Problem> {
-    let (token, secret) = issue(app.auth.tokens(), &scope, new.member).await?;
+    let (token, secret) = issue(app.auth.tokens(), &workspace, new.member).await?;
     let issued = IssuedToken {
         token,
         secret: secret.reveal().to_owned(),
@@ -83,12 +83,12 @@ pub async fn create(
 )]
 pub async fn revoke(
     State(app): State<AppState>,
-    scope: Scope,
+    workspace: Workspace,
     PathId(id): PathId,
 ) -> Result<Response, Problem> {
     let missing = || Problem::new(StatusCode::NOT_FOUND, format!("no token with id `{id}`"));
     let token = id.parse().map_err(|_| missing())?;
-    match app.auth.tokens().revoke(&scope, token).await {
+    match app.auth.tokens().revoke(&workspace, token).await {
         Err(StoreError::NotFound) => Err(missing()),
         outcome => {
             outcome?;

@@ -1,5 +1,5 @@
 //! Loading many tasks at once, for `tasklane seed`: multi-row inserts in one
-//! transaction per batch, with the scope's generation advanced once per batch, so a
+//! transaction per batch, with the workspace's generation advanced once per batch, so a
 //! cache in front of the database never keeps a list from before the load; then the
 //! query planner's statistics are refreshed. Before a load, it tells whether the
 //! workspaces already hold tasks, so that seeding twice is a choice, not an accident.
@@ -10,23 +10,23 @@ use sqlx::QueryBuilder;
 use super::StoreError;
 use super::row::storable;
 use super::sql::{Bind, Runner, SqlStore, advance_generation, insert_labels, upsert_tasks};
-use crate::domain::{Scope, Task};
+use crate::domain::{Task, Workspace};
 
 /// Rows per `INSERT`: 14 values a task keeps every statement well under both
 /// databases' limits on bound parameters.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// Scopes per `IN (...)` list, well under both databases' limits on bound parameters.
-const SCOPES_PER_STATEMENT: usize = 500;
+/// Workspaces per `IN (...)` list, well under both databases' limits on bound parameters.
+const WORKSPACES_PER_STATEMENT: usize = 500;
 
 /// Where many tasks can be loaded at once.
 #[async_trait]
 pub trait BulkLoad: Send + Sync + 'static {
-    /// Stores `tasks` (new ones) in `scope`, in one transaction.
-    async fn load(&self, scope: &Scope, tasks: &[Task]) -> Result<(), StoreError>;
+    /// Stores `tasks` (new ones) in `workspace`, in one transaction.
+    async fn load(&self, workspace: &Workspace, tasks: &[Task]) -> Result<(), StoreError>;
 
-    /// One of `scopes` that already holds a task, if any does.
-    async fn occupied(&self, scopes: &[Scope]) -> Result<Option<Scope>, StoreError>;
+    /// One of `workspaces` that already holds a task, if any does.
+    async fn occupied(&self, workspaces: &[Workspace]) -> Result<Option<Workspace>, StoreError>;
 
     /// Refreshes the query planner's statistics once loading is done. PostgreSQL's
     /// autovacuum would, in a while; until then the loaded table looks nearly empty to
@@ -44,32 +44,32 @@ where
     Option<String>: Bind<DB>,
     Option<i64>: Bind<DB>,
 {
-    async fn load(&self, scope: &Scope, tasks: &[Task]) -> Result<(), StoreError> {
+    async fn load(&self, workspace: &Workspace, tasks: &[Task]) -> Result<(), StoreError> {
         // As every write: nothing is stored that would not read back.
         tasks.iter().try_for_each(storable)?;
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         for chunk in tasks.chunks(ROWS_PER_STATEMENT) {
-            DB::execute(&mut *tx, upsert_tasks(scope, chunk)).await?;
-            if let Some(labels) = insert_labels(scope, chunk) {
+            DB::execute(&mut *tx, upsert_tasks(workspace, chunk)).await?;
+            if let Some(labels) = insert_labels(workspace, chunk) {
                 DB::execute(&mut *tx, labels).await?;
             }
         }
-        DB::execute(&mut *tx, advance_generation(scope)).await?;
+        DB::execute(&mut *tx, advance_generation(workspace)).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn occupied(&self, scopes: &[Scope]) -> Result<Option<Scope>, StoreError> {
+    async fn occupied(&self, workspaces: &[Workspace]) -> Result<Option<Workspace>, StoreError> {
         let mut conn = self.readers.acquire().await?;
-        for chunk in scopes.chunks(SCOPES_PER_STATEMENT) {
+        for chunk in workspaces.chunks(WORKSPACES_PER_STATEMENT) {
             let mut sql = QueryBuilder::<DB>::new("SELECT scope FROM tasks WHERE scope IN (");
             let mut names = sql.separated(", ");
-            for scope in chunk {
-                names.push_bind(scope.as_str().to_owned());
+            for workspace in chunk {
+                names.push_bind(workspace.as_str().to_owned());
             }
             sql.push(") LIMIT 1");
             if let Some(name) = DB::fetch_text(&mut conn, sql).await? {
-                return Ok(Some(Scope::named(name)));
+                return Ok(Some(Workspace::named(name)));
             }
         }
         Ok(None)

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Idempotency, Precondition, Store, StoreError};
-use crate::domain::{CursorKey, ListQuery, Scope, StoredPage, Task, TaskId, TaskPatch};
+use crate::domain::{CursorKey, ListQuery, StoredPage, Task, TaskId, TaskPatch, Workspace};
 
 /// A write a hook is told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,42 +98,44 @@ impl<H: Hooks> Hooked<H> {
 impl<H: Hooks> Store for Hooked<H> {
     async fn insert(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
-        let insert = self.inner.insert(scope, task, idempotency);
+        let insert = self.inner.insert(workspace, task, idempotency);
         self.write(Write::Insert, insert).await
     }
 
-    async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
-        self.read(self.inner.get(scope, id)).await
+    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<Task>, StoreError> {
+        self.read(self.inner.get(workspace, id)).await
     }
 
     async fn update(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
-        let update = self.inner.update(scope, id, expected, patch, idempotency);
+        let update = self
+            .inner
+            .update(workspace, id, expected, patch, idempotency);
         self.write(Write::Update, update).await
     }
 
     async fn delete(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), StoreError> {
-        let delete = self.inner.delete(scope, id, expected);
+        let delete = self.inner.delete(workspace, id, expected);
         self.write(Write::Delete, delete).await
     }
 
-    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
-        self.inner.generation(scope).await
+    async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError> {
+        self.inner.generation(workspace).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -148,7 +150,11 @@ impl<H: Hooks> Store for Hooked<H> {
         self.inner.close().await;
     }
 
-    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<StoredPage, StoreError> {
-        self.read(self.inner.list(scope, query)).await
+    async fn list(
+        &self,
+        workspace: &Workspace,
+        query: &ListQuery,
+    ) -> Result<StoredPage, StoreError> {
+        self.read(self.inner.list(workspace, query)).await
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A store answers exactly the queries the domain defines and enforces optimistic
 //! concurrency atomically (a version precondition is checked inside the write's
-//! transaction, never before it). Every write transaction also advances its scope's
+//! transaction, never before it). Every write transaction also advances its workspace's
 //! generation row, which strict consistency reads (see [`crate::cache`]).
 //!
 //! What reaches a store is bounded, and what it keeps can be read back: a task is
@@ -13,6 +13,10 @@
 //! one task, and a server's store has the database stop work that runs past the
 //! request timeout (every statement on PostgreSQL, every list on SQLite, where nothing
 //! else grows with the data), so that no request can hold a connection for longer.
+//!
+//! In the schema, the column `scope` (and the table `scope_generations`) holds a
+//! workspace's name: the tables predate the word. Renaming a column would stop a
+//! rolled-back binary from reading its own database, which no word is worth.
 
 mod bulk;
 #[cfg(feature = "baselines")]
@@ -30,7 +34,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    CursorKey, ListQuery, Scope, StoredPage, Task, TaskId, TaskPatch, UnreadableTask,
+    CursorKey, ListQuery, StoredPage, Task, TaskId, TaskPatch, UnreadableTask, Workspace,
 };
 
 pub use bulk::BulkLoad;
@@ -88,7 +92,7 @@ impl Idempotency {
 /// Why a store operation did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// No task with that id in that scope.
+    /// No task with that id in that workspace.
     #[error("no such task")]
     NotFound,
     /// The task exists but its version failed the write's precondition.
@@ -196,13 +200,13 @@ pub trait Store: Send + Sync + 'static {
     /// returns the task the first request created.
     async fn insert(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError>;
 
     /// One task, or `None`.
-    async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError>;
+    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<Task>, StoreError>;
 
     /// Applies a merge patch in one transaction: load, check `expected`, apply, write.
     /// Returns the task as it now is (unchanged, at the same version, when the patch
@@ -210,7 +214,7 @@ pub trait Store: Send + Sync + 'static {
     /// applies nothing and returns what the first request returned.
     async fn update(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
@@ -220,14 +224,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a task if `expected` allows.
     async fn delete(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), StoreError>;
 
-    /// The scope's generation row: how many write transactions have committed in it
+    /// The workspace's generation row: how many write transactions have committed in it
     /// (0 before the first).
-    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError>;
+    async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError>;
 
     /// Reads as a list does, cheaply: the first row of the task table through its
     /// primary index, so a database that answers but whose task table cannot be read
@@ -244,5 +248,9 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `query.limit + 1` matching rows in order from the query's position, and
     /// how many match in all, read from one snapshot. A row that does not read back as
     /// a task is returned as such, not as an error for the whole list.
-    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<StoredPage, StoreError>;
+    async fn list(
+        &self,
+        workspace: &Workspace,
+        query: &ListQuery,
+    ) -> Result<StoredPage, StoreError>;
 }

@@ -17,8 +17,8 @@ use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
 use super::row::{COLUMNS, TaskRow, storable};
 use super::{Idempotency, OpenError, Precondition, Store, StoreError};
 use crate::domain::{
-    CursorKey, ListQuery, PageRow, Position, Scope, SortKey, SortValue, StoredPage, Task, TaskId,
-    TaskPatch, Timestamp, fold_case,
+    CursorKey, ListQuery, PageRow, Position, SortKey, SortValue, StoredPage, Task, TaskId,
+    TaskPatch, Timestamp, Workspace, fold_case,
 };
 
 /// A value both stores can bind.
@@ -27,28 +27,38 @@ impl<DB: Database, T: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static> Bind<D
 
 type Builder<'args, DB> = QueryBuilder<'args, DB>;
 
-/// `{statement} WHERE id = ? AND scope = ?`: one task, never another scope's.
-fn one_task<'args, DB: Database>(statement: &str, scope: &Scope, id: TaskId) -> Builder<'args, DB>
+/// `{statement} WHERE id = ? AND workspace = ?`: one task, never another workspace's.
+fn one_task<'args, DB: Database>(
+    statement: &str,
+    workspace: &Workspace,
+    id: TaskId,
+) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
     let mut sql = QueryBuilder::new(format!("{statement} WHERE id = "));
     sql.push_bind(id.to_string())
         .push(" AND scope = ")
-        .push_bind(scope.as_str().to_owned());
+        .push_bind(workspace.as_str().to_owned());
     sql
 }
 
 /// `SELECT` one task (the caller may append a locking clause).
-pub(super) fn select_task<'args, DB: Database>(scope: &Scope, id: TaskId) -> Builder<'args, DB>
+pub(super) fn select_task<'args, DB: Database>(
+    workspace: &Workspace,
+    id: TaskId,
+) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
-    one_task(&format!("SELECT {COLUMNS} FROM tasks"), scope, id)
+    one_task(&format!("SELECT {COLUMNS} FROM tasks"), workspace, id)
 }
 
 /// Inserts tasks or replaces their rows.
-pub(super) fn upsert_tasks<'args, DB: Database>(scope: &Scope, tasks: &[Task]) -> Builder<'args, DB>
+pub(super) fn upsert_tasks<'args, DB: Database>(
+    workspace: &Workspace,
+    tasks: &[Task],
+) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
@@ -62,7 +72,7 @@ where
     sql.push_values(tasks, |mut row, task| {
         let stored = TaskRow::of(task);
         row.push_bind(stored.id)
-            .push_bind(scope.as_str().to_owned())
+            .push_bind(workspace.as_str().to_owned())
             .push_bind(stored.title)
             .push_bind(stored.description)
             .push_bind(stored.status)
@@ -98,7 +108,7 @@ where
 
 /// Writes the label rows of tasks; `None` when they have no labels.
 pub(super) fn insert_labels<'args, DB: Database>(
-    scope: &Scope,
+    workspace: &Workspace,
     tasks: &[Task],
 ) -> Option<Builder<'args, DB>>
 where
@@ -113,7 +123,7 @@ where
     }
     let mut sql = QueryBuilder::new("INSERT INTO task_labels (scope, label, task_id) ");
     sql.push_values(rows, |mut row, (task, label)| {
-        row.push_bind(scope.as_str().to_owned())
+        row.push_bind(workspace.as_str().to_owned())
             .push_bind(label.clone())
             .push_bind(task.id.to_string());
     });
@@ -121,32 +131,35 @@ where
 }
 
 /// Deletes a task's row (its label rows go with it).
-pub(super) fn delete_task<'args, DB: Database>(scope: &Scope, id: TaskId) -> Builder<'args, DB>
+pub(super) fn delete_task<'args, DB: Database>(
+    workspace: &Workspace,
+    id: TaskId,
+) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
-    one_task("DELETE FROM tasks", scope, id)
+    one_task("DELETE FROM tasks", workspace, id)
 }
 
-/// Advances the scope's generation row; part of every write transaction.
-pub(super) fn advance_generation<'args, DB: Database>(scope: &Scope) -> Builder<'args, DB>
+/// Advances the workspace's generation row; part of every write transaction.
+pub(super) fn advance_generation<'args, DB: Database>(workspace: &Workspace) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
     let mut sql = QueryBuilder::new("INSERT INTO scope_generations (scope, generation) VALUES (");
-    sql.push_bind(scope.as_str().to_owned()).push(
+    sql.push_bind(workspace.as_str().to_owned()).push(
         ", 1) ON CONFLICT (scope) DO UPDATE SET generation = scope_generations.generation + 1",
     );
     sql
 }
 
-/// Reads the scope's generation row (no row: 0).
-pub(super) fn read_generation<'args, DB: Database>(scope: &Scope) -> Builder<'args, DB>
+/// Reads the workspace's generation row (no row: 0).
+pub(super) fn read_generation<'args, DB: Database>(workspace: &Workspace) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
     let mut sql = QueryBuilder::new("SELECT generation FROM scope_generations WHERE scope = ");
-    sql.push_bind(scope.as_str().to_owned());
+    sql.push_bind(workspace.as_str().to_owned());
     sql
 }
 
@@ -154,7 +167,7 @@ where
 /// fingerprint is hexadecimal, so the first space separates them), if it
 /// was recorded at or after `cutoff`.
 pub(super) fn find_idempotency<'args, DB: Database>(
-    scope: &Scope,
+    workspace: &Workspace,
     key: &str,
     cutoff: i64,
 ) -> Builder<'args, DB>
@@ -164,7 +177,7 @@ where
 {
     let mut sql =
         QueryBuilder::new("SELECT fingerprint || ' ' || task FROM idempotency_keys WHERE scope = ");
-    sql.push_bind(scope.as_str().to_owned())
+    sql.push_bind(workspace.as_str().to_owned())
         .push(" AND key = ")
         .push_bind(key.to_owned())
         .push(" AND created_at >= ")
@@ -174,7 +187,7 @@ where
 
 /// Records a keyed write's result.
 pub(super) fn record_idempotency<'args, DB: Database>(
-    scope: &Scope,
+    workspace: &Workspace,
     idempotency: &Idempotency,
     task: &Task,
     now: i64,
@@ -187,7 +200,7 @@ where
         "INSERT INTO idempotency_keys (scope, key, fingerprint, task, created_at) ",
     );
     sql.push_values([task], |mut row, task| {
-        row.push_bind(scope.as_str().to_owned())
+        row.push_bind(workspace.as_str().to_owned())
             .push_bind(idempotency.key.clone())
             .push_bind(idempotency.fingerprint.clone())
             .push_bind(serde_json::to_string(task).expect("a task always serialises"))
@@ -216,14 +229,17 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// Appends the `WHERE` clause of `query`'s filters (not its position).
-fn push_filter<'args, DB: Database>(sql: &mut Builder<'args, DB>, scope: &Scope, query: &ListQuery)
-where
+fn push_filter<'args, DB: Database>(
+    sql: &mut Builder<'args, DB>,
+    workspace: &Workspace,
+    query: &ListQuery,
+) where
     String: Bind<DB>,
     i64: Bind<DB>,
 {
     let filter = &query.filter;
     sql.push(" WHERE scope = ")
-        .push_bind(scope.as_str().to_owned());
+        .push_bind(workspace.as_str().to_owned());
     if !filter.statuses.is_empty() {
         sql.push(" AND status IN (");
         let mut list = sql.separated(", ");
@@ -250,7 +266,7 @@ where
     // labels asked for means it carries all of them.
     if !filter.labels.is_empty() {
         sql.push(" AND id IN (SELECT task_id FROM task_labels WHERE scope = ")
-            .push_bind(scope.as_str().to_owned())
+            .push_bind(workspace.as_str().to_owned())
             .push(" AND label IN (");
         let mut list = sql.separated(", ");
         for label in &filter.labels {
@@ -284,13 +300,16 @@ where
 }
 
 /// `SELECT COUNT(*)` of the tasks `query` matches.
-pub(super) fn count<'args, DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<'args, DB>
+pub(super) fn count<'args, DB: Database>(
+    workspace: &Workspace,
+    query: &ListQuery,
+) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
 {
     let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM tasks");
-    push_filter(&mut sql, scope, query);
+    push_filter(&mut sql, workspace, query);
     sql
 }
 
@@ -305,13 +324,16 @@ fn sort_column(key: SortKey) -> &'static str {
 }
 
 /// Up to `limit + 1` matching tasks in order, from the query's page or cursor.
-pub(super) fn page<'args, DB: Database>(scope: &Scope, query: &ListQuery) -> Builder<'args, DB>
+pub(super) fn page<'args, DB: Database>(
+    workspace: &Workspace,
+    query: &ListQuery,
+) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
 {
     let mut sql = QueryBuilder::new(format!("SELECT {COLUMNS} FROM tasks"));
-    push_filter(&mut sql, scope, query);
+    push_filter(&mut sql, workspace, query);
     let column = sort_column(query.sort.key);
     let (direction, beyond) = if query.sort.descending {
         ("DESC", "<")
@@ -601,11 +623,11 @@ where
     async fn fetch_for_write(
         &self,
         conn: &mut DB::Connection,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
     ) -> Result<Task, StoreError> {
-        let mut sql = select_task(scope, id);
+        let mut sql = select_task(workspace, id);
         sql.push(self.dialect.lock_for_write);
         let current = Self::fetch_task(conn, sql)
             .await?
@@ -619,14 +641,15 @@ where
     async fn replay(
         &self,
         conn: &mut DB::Connection,
-        scope: &Scope,
+        workspace: &Workspace,
         idempotency: Option<&Idempotency>,
     ) -> Result<Option<Task>, StoreError> {
         let Some(idempotency) = idempotency else {
             return Ok(None);
         };
         let cutoff = Timestamp::now().as_micros() - Idempotency::LIFETIME_MICROS;
-        let found = DB::fetch_text(conn, find_idempotency(scope, &idempotency.key, cutoff)).await?;
+        let found =
+            DB::fetch_text(conn, find_idempotency(workspace, &idempotency.key, cutoff)).await?;
         let Some((fingerprint, task)) = found.as_deref().and_then(|text| text.split_once(' '))
         else {
             return Ok(None);
@@ -644,7 +667,7 @@ where
     async fn record(
         &self,
         conn: &mut DB::Connection,
-        scope: &Scope,
+        workspace: &Workspace,
         idempotency: Option<&Idempotency>,
         task: &Task,
     ) -> Result<(), StoreError> {
@@ -659,7 +682,7 @@ where
         .await?;
         DB::execute(
             &mut *conn,
-            record_idempotency(scope, idempotency, task, now),
+            record_idempotency(workspace, idempotency, task, now),
         )
         .await
     }
@@ -668,14 +691,14 @@ where
     /// record collided, so its transaction rolled back) answers with the winner's result.
     async fn settle(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         idempotency: Option<&Idempotency>,
         outcome: Result<Task, StoreError>,
     ) -> Result<Task, StoreError> {
         match outcome {
             Err(StoreError::Conflict) if idempotency.is_some() => {
                 let mut conn = self.writer.acquire().await?;
-                self.replay(&mut conn, scope, idempotency)
+                self.replay(&mut conn, workspace, idempotency)
                     .await?
                     .ok_or(StoreError::Conflict)
             }
@@ -683,22 +706,22 @@ where
         }
     }
 
-    /// Writes `task`'s row and label rows, and advances the scope's generation; refuses
+    /// Writes `task`'s row and label rows, and advances the workspace's generation; refuses
     /// a task that would not read back as it is.
     async fn write_task(
         &self,
         conn: &mut DB::Connection,
-        scope: &Scope,
+        workspace: &Workspace,
         task: &Task,
     ) -> Result<(), StoreError> {
         storable(task)?;
         let task = std::slice::from_ref(task);
-        DB::execute(&mut *conn, upsert_tasks(scope, task)).await?;
+        DB::execute(&mut *conn, upsert_tasks(workspace, task)).await?;
         DB::execute(&mut *conn, delete_labels(task[0].id)).await?;
-        if let Some(labels) = insert_labels(scope, task) {
+        if let Some(labels) = insert_labels(workspace, task) {
             DB::execute(&mut *conn, labels).await?;
         }
-        DB::execute(&mut *conn, advance_generation(scope)).await
+        DB::execute(&mut *conn, advance_generation(workspace)).await
     }
 }
 
@@ -713,30 +736,34 @@ where
 {
     async fn insert(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError> {
         let attempt = async {
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
-            if let Some(first) = self.replay(&mut tx, scope, idempotency).await? {
+            if let Some(first) = self.replay(&mut tx, workspace, idempotency).await? {
                 return Ok(first);
             }
-            self.write_task(&mut tx, scope, task).await?;
-            self.record(&mut tx, scope, idempotency, task).await?;
+            self.write_task(&mut tx, workspace, task).await?;
+            self.record(&mut tx, workspace, idempotency, task).await?;
             tx.commit().await?;
             Ok(task.clone())
         };
-        self.settle(scope, idempotency, attempt.await).await
+        self.settle(workspace, idempotency, attempt.await).await
     }
 
-    async fn get(&self, scope: &Scope, id: TaskId) -> Result<Option<Task>, StoreError> {
-        Self::fetch_task(&mut *self.readers.acquire().await?, select_task(scope, id)).await
+    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<Task>, StoreError> {
+        Self::fetch_task(
+            &mut *self.readers.acquire().await?,
+            select_task(workspace, id),
+        )
+        .await
     }
 
     async fn update(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
         patch: &TaskPatch,
@@ -746,39 +773,41 @@ where
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
             // Before the precondition: a retried `If-Match` write whose first attempt
             // committed would no longer match.
-            if let Some(first) = self.replay(&mut tx, scope, idempotency).await? {
+            if let Some(first) = self.replay(&mut tx, workspace, idempotency).await? {
                 return Ok(first);
             }
-            let current = self.fetch_for_write(&mut tx, scope, id, expected).await?;
+            let current = self
+                .fetch_for_write(&mut tx, workspace, id, expected)
+                .await?;
             let next = patch.apply(&current, Timestamp::now());
             if let Some(next) = &next {
-                self.write_task(&mut tx, scope, next).await?;
+                self.write_task(&mut tx, workspace, next).await?;
             }
             let task = next.unwrap_or(current);
-            self.record(&mut tx, scope, idempotency, &task).await?;
+            self.record(&mut tx, workspace, idempotency, &task).await?;
             tx.commit().await?;
             Ok(task)
         };
-        self.settle(scope, idempotency, attempt.await).await
+        self.settle(workspace, idempotency, attempt.await).await
     }
 
     async fn delete(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         // Only the version is read: a task whose row does not read back can still be
         // deleted, which is how a user gets rid of one.
-        let mut sql = one_task("SELECT version FROM tasks", scope, id);
+        let mut sql = one_task("SELECT version FROM tasks", workspace, id);
         sql.push(self.dialect.lock_for_write);
         let current = DB::fetch_integer(&mut tx, sql)
             .await?
             .ok_or(StoreError::NotFound)?;
         expected.check(current)?;
-        DB::execute(&mut *tx, delete_task(scope, id)).await?;
-        DB::execute(&mut *tx, advance_generation(scope)).await?;
+        DB::execute(&mut *tx, delete_task(workspace, id)).await?;
+        DB::execute(&mut *tx, advance_generation(workspace)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -789,9 +818,12 @@ where
         self.writer.close().await;
     }
 
-    async fn generation(&self, scope: &Scope) -> Result<u64, StoreError> {
-        let generation =
-            DB::fetch_integer(&mut *self.readers.acquire().await?, read_generation(scope)).await?;
+    async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError> {
+        let generation = DB::fetch_integer(
+            &mut *self.readers.acquire().await?,
+            read_generation(workspace),
+        )
+        .await?;
         Ok(generation.unwrap_or(0) as u64)
     }
 
@@ -805,7 +837,11 @@ where
         &self.cursor_key
     }
 
-    async fn list(&self, scope: &Scope, query: &ListQuery) -> Result<StoredPage, StoreError> {
+    async fn list(
+        &self,
+        workspace: &Workspace,
+        query: &ListQuery,
+    ) -> Result<StoredPage, StoreError> {
         let mut tx = self.readers.begin().await?;
         let _armed = match self.limit {
             Some(limit) => DB::arm(&mut tx, limit).await?,
@@ -815,12 +851,12 @@ where
             DB::execute(&mut *tx, QueryBuilder::new(statement)).await?;
         }
         let total = if query.counts_total {
-            let total = DB::fetch_integer(&mut tx, count(scope, query)).await?;
+            let total = DB::fetch_integer(&mut tx, count(workspace, query)).await?;
             Some(total.unwrap_or(0) as u64)
         } else {
             None
         };
-        let rows = DB::fetch_rows(&mut tx, page(scope, query)).await?;
+        let rows = DB::fetch_rows(&mut tx, page(workspace, query)).await?;
         tx.commit().await?;
         let rows = rows
             .into_iter()

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::sql::{Bind, Runner, SqlStore};
-use crate::domain::{ApiToken, Member, Scope, Timestamp, TokenSecret};
+use crate::domain::{ApiToken, Member, Timestamp, TokenSecret, Workspace};
 
 /// Where API tokens are kept.
 #[async_trait]
@@ -19,17 +19,17 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn find(&self, secret_digest: &str) -> Result<Option<ApiToken>, StoreError>;
 
     /// Every token of a workspace, oldest first.
-    async fn list(&self, workspace: &Scope) -> Result<Vec<ApiToken>, StoreError>;
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<ApiToken>, StoreError>;
 
     /// Revokes a token of this workspace; `NotFound` if it has none with that id.
-    async fn revoke(&self, workspace: &Scope, id: Uuid) -> Result<(), StoreError>;
+    async fn revoke(&self, workspace: &Workspace, id: Uuid) -> Result<(), StoreError>;
 }
 
 /// Issues a token to `member` of `workspace`: a new secret, of which only the digest is
 /// stored. Returns the token and its secret, to be shown once.
 pub async fn issue(
     tokens: &dyn TokenStore,
-    workspace: &Scope,
+    workspace: &Workspace,
     member: Member,
 ) -> Result<(ApiToken, TokenSecret), StoreError> {
     let token = ApiToken::issue(workspace, member);
@@ -96,14 +96,14 @@ where
         Ok(rows.into_iter().next())
     }
 
-    async fn list(&self, workspace: &Scope) -> Result<Vec<ApiToken>, StoreError> {
+    async fn list(&self, workspace: &Workspace) -> Result<Vec<ApiToken>, StoreError> {
         let mut sql = QueryBuilder::<DB>::new(format!("{COLUMNS} WHERE workspace = "));
         sql.push_bind(workspace.as_str().to_owned())
             .push(" ORDER BY created_at, id");
         DB::fetch_tokens(&mut *self.readers.acquire().await?, sql).await
     }
 
-    async fn revoke(&self, workspace: &Scope, id: Uuid) -> Result<(), StoreError> {
+    async fn revoke(&self, workspace: &Workspace, id: Uuid) -> Result<(), StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         let mut exists = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM api_tokens WHERE id = ");
         exists

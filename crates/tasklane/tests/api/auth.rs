@@ -7,7 +7,7 @@ use clap::Parser;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tasklane::cli::{Cli, Command};
-use tasklane_server::domain::{Member, Scope};
+use tasklane_server::domain::{Member, Workspace};
 use tasklane_server::startup::Application;
 use tasklane_server::store::issue;
 
@@ -21,7 +21,7 @@ use crate::helpers::{
 async fn token(database: &TestDatabase, workspace: &str, member: &str) -> String {
     let storage = open_store(&database.url).await.unwrap();
     let member = Member::try_from(member.to_owned()).unwrap();
-    let (_, secret) = issue(&*storage.tokens, &Scope::named(workspace), member)
+    let (_, secret) = issue(&*storage.tokens, &Workspace::named(workspace), member)
         .await
         .unwrap();
     secret.reveal().to_owned()

@@ -1,7 +1,7 @@
 //! Several `tasklane serve` processes on one database, as behind a load balancer: a
 //! write acknowledged by one is seen by a read through any other, even though every
 //! instance had the old list cached. Shown failing for in-process generations (the
-//! report's `cacheVersion++`, which no other instance sees).
+//! incident's `cacheVersion++`, which no other instance sees).
 
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@
 use crate::common::open_store;
 use clap::Parser;
 use tasklane::cli::{Cli, Command};
-use tasklane_server::domain::{ListQuery, NewTask, Scope, StoredPage, Timestamp};
+use tasklane_server::domain::{ListQuery, NewTask, StoredPage, Timestamp, Workspace};
 use tasklane_server::store::Storage;
 
 use crate::common::fresh_database;
@@ -24,10 +24,10 @@ async fn seed(url: &str, options: &[&str]) -> anyhow::Result<()> {
 async fn counts(storage: &Storage, workspaces: u64) -> Vec<u64> {
     let mut counts = Vec::new();
     for n in 1..=workspaces {
-        let scope = Scope::named(format!("seed-{n:04}"));
+        let workspace = Workspace::named(format!("seed-{n:04}"));
         let StoredPage { total: count, .. } = storage
             .tasks
-            .list(&scope, &ListQuery::default())
+            .list(&workspace, &ListQuery::default())
             .await
             .unwrap();
         counts.push(count.expect("counted by default"));
@@ -46,17 +46,17 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
 
     let mut total = 0;
     for n in 1..=4 {
-        let scope = Scope::named(format!("seed-{n:04}"));
+        let workspace = Workspace::named(format!("seed-{n:04}"));
         let StoredPage { total: count, .. } = storage
             .tasks
-            .list(&scope, &ListQuery::default())
+            .list(&workspace, &ListQuery::default())
             .await
             .unwrap();
         let count = count.expect("counted by default");
-        assert!(count == 250 || count == 251, "{scope}: {count} tasks");
+        assert!(count == 250 || count == 251, "{workspace}: {count} tasks");
         assert!(
-            storage.tasks.generation(&scope).await.unwrap() > 0,
-            "{scope}: no advance"
+            storage.tasks.generation(&workspace).await.unwrap() > 0,
+            "{workspace}: no advance"
         );
         total += count;
     }
@@ -66,7 +66,7 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
         "the planner knows nothing of the loaded tasks"
     );
 
-    let scope = Scope::named("seed-0001");
+    let workspace = Workspace::named("seed-0001");
     for filter in [
         "status=done",
         "priority=urgent",
@@ -75,7 +75,7 @@ async fn seeded_tasks_are_spread_over_their_workspaces_in_a_realistic_mix() {
         "q=ship",
     ] {
         let query = ListQuery::parse(filter, storage.tasks.cursor_key()).unwrap();
-        let StoredPage { total: count, .. } = storage.tasks.list(&scope, &query).await.unwrap();
+        let StoredPage { total: count, .. } = storage.tasks.list(&workspace, &query).await.unwrap();
         let count = count.expect("counted by default");
         assert!(0 < count && count < 250, "{filter}: {count} of 251");
     }
@@ -123,8 +123,8 @@ async fn seeding_the_same_workspaces_again_needs_append() {
     // hundred names the database is asked about at once).
     let task: NewTask = serde_json::from_value(serde_json::json!({"title": "mine"})).unwrap();
     let task = task.into_task(Timestamp::now());
-    let scope = Scope::named("wide-0700");
-    storage.tasks.insert(&scope, &task, None).await.unwrap();
+    let workspace = Workspace::named("wide-0700");
+    storage.tasks.insert(&workspace, &task, None).await.unwrap();
     let wide = [
         "--tasks",
         "10",

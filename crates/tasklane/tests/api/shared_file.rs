@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::common::open_store;
 use serde_json::json;
-use tasklane_server::domain::{NewTask, Scope, TaskPatch, Timestamp};
+use tasklane_server::domain::{NewTask, TaskPatch, Timestamp, Workspace};
 use tasklane_server::store::{Precondition, Store};
 
 use crate::common::fresh_database;
@@ -16,10 +16,10 @@ async fn two_stores_on_one_file_wait_for_each_others_writes() {
     let database = fresh_database().await;
     let first = open_store(&database.url).await.unwrap().tasks;
     let second = open_store(&database.url).await.unwrap().tasks;
-    let scope = Scope::default();
+    let workspace = Workspace::default();
     let new: NewTask = serde_json::from_value(json!({"title": "shared"})).unwrap();
     let task = first
-        .insert(&scope, &new.into_task(Timestamp::now()), None)
+        .insert(&workspace, &new.into_task(Timestamp::now()), None)
         .await
         .unwrap();
 
@@ -27,7 +27,7 @@ async fn two_stores_on_one_file_wait_for_each_others_writes() {
         .into_iter()
         .enumerate()
         .map(|(n, store): (usize, Arc<dyn Store>)| {
-            let scope = scope.clone();
+            let workspace = workspace.clone();
             tokio::spawn(async move {
                 let mut failures = Vec::new();
                 for i in 0..100 {
@@ -35,7 +35,7 @@ async fn two_stores_on_one_file_wait_for_each_others_writes() {
                         serde_json::from_value(json!({"title": format!("writer {n}, {i}")}))
                             .unwrap();
                     if let Err(error) = store
-                        .update(&scope, task.id, &Precondition::None, &patch, None)
+                        .update(&workspace, task.id, &Precondition::None, &patch, None)
                         .await
                     {
                         failures.push(error.to_string());

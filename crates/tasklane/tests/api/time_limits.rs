@@ -11,7 +11,7 @@ use crate::common::open_store;
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::Connection;
-use tasklane_server::domain::{ListQuery, NewTask, Scope, Timestamp};
+use tasklane_server::domain::{ListQuery, NewTask, Timestamp, Workspace};
 use tasklane_server::store::{Opening, PostgresStore, SqliteStore, Store, StoreError};
 
 use crate::common::fresh_database;
@@ -22,8 +22,8 @@ fn on_postgres() -> bool {
 }
 
 /// A workspace of `count` tasks, loaded without a time limit.
-async fn workspace(url: &str, count: usize) -> Scope {
-    let scope = Scope::named("big");
+async fn workspace(url: &str, count: usize) -> Workspace {
+    let workspace = Workspace::named("big");
     let unlimited = open_store(url).await.unwrap();
     let tasks: Vec<_> = (0..count)
         .map(|i| {
@@ -33,15 +33,15 @@ async fn workspace(url: &str, count: usize) -> Scope {
             new.into_task(Timestamp::now())
         })
         .collect();
-    unlimited.bulk.load(&scope, &tasks).await.unwrap();
+    unlimited.bulk.load(&workspace, &tasks).await.unwrap();
     unlimited.tasks.close().await;
-    scope
+    workspace
 }
 
 #[tokio::test]
 async fn a_list_past_the_limit_is_stopped_by_the_database() {
     let database = fresh_database().await;
-    let scope = workspace(&database.url, 20_000).await;
+    let workspace = workspace(&database.url, 20_000).await;
     // A limit no list over 20,000 tasks can meet: a text search counts every one.
     let limit = Duration::from_millis(1);
     let store: Arc<dyn Store> = if on_postgres() {
@@ -62,7 +62,7 @@ async fn a_list_past_the_limit_is_stopped_by_the_database() {
         )
     };
     let query = ListQuery::parse("q=absent", store.cursor_key()).unwrap();
-    let listed = tokio::time::timeout(Duration::from_secs(60), store.list(&scope, &query))
+    let listed = tokio::time::timeout(Duration::from_secs(60), store.list(&workspace, &query))
         .await
         .expect("the list ends");
     let error = listed.expect_err("the list ran past the limit");

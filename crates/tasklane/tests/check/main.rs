@@ -11,7 +11,7 @@ use clap::Parser;
 use tasklane::cli::{Cli, Command};
 use tasklane_check::verdict::Kind;
 use tasklane_check::{self as check, Summary};
-use tasklane_server::domain::{Member, Scope};
+use tasklane_server::domain::{Member, Workspace};
 use tasklane_server::startup::Application;
 use tasklane_server::store::issue;
 
@@ -211,7 +211,7 @@ async fn a_deployment_that_requires_tokens_is_checked_within_one_workspace() {
 async fn issued_token(database: &common::TestDatabase) -> String {
     let storage = open_store(&database.url).await.unwrap();
     let member = Member::try_from("checker".to_owned()).unwrap();
-    let (_, secret) = issue(&*storage.tokens, &Scope::named("checked"), member)
+    let (_, secret) = issue(&*storage.tokens, &Workspace::named("checked"), member)
         .await
         .unwrap();
     secret.reveal().to_owned()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tasklane_server::cache::{CacheError, CacheHealth, TaskCache};
-use tasklane_server::domain::{ListQuery, Scope};
+use tasklane_server::domain::{ListQuery, Workspace};
 use tasklane_server::store::Idempotency;
 
 use crate::common::{Proxy, closed_port, start_redis, start_redis_on};
@@ -29,19 +29,19 @@ async fn losing_redis_state_never_revives_an_old_generation() {
     for restart in [false, true] {
         let mut redis = start_redis().await;
         let (cache, store) = redis_cache(&redis.url()).await;
-        let (scope, query, task) = one_task(&cache).await; // counter 1
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached under 1
+        let (workspace, query, task) = one_task(&cache).await; // counter 1
+        assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]); // cached under 1
 
         if restart {
             redis.restart().await.unwrap();
         } else {
             redis_command(&redis.url(), "FLUSHALL").await.unwrap();
         }
-        rename(&cache, &scope, task.id, "after").await.unwrap(); // counter 1 again
+        rename(&cache, &workspace, task.id, "after").await.unwrap(); // counter 1 again
 
         let reads = store.hooks().reads();
         assert_eq!(
-            titles(&list(&cache, &scope, &query).await),
+            titles(&list(&cache, &workspace, &query).await),
             ["after"],
             "restart: {restart}"
         );
@@ -63,13 +63,13 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
     for freeze in [false, true] {
         let mut redis = start_redis().await;
         let (cache, store) = redis_cache(&redis.url()).await;
-        let (scope, query, task) = one_task(&cache).await;
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
+        let (workspace, query, task) = one_task(&cache).await;
+        assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]); // cached
 
         let paused = store.hooks().pause_after_next_write();
         let writer = tokio::spawn({
-            let (cache, scope) = (cache.clone(), scope.clone());
-            async move { rename(&cache, &scope, task.id, "during").await }
+            let (cache, workspace) = (cache.clone(), workspace.clone());
+            async move { rename(&cache, &workspace, task.id, "during").await }
         });
         paused.reached.await.unwrap(); // committed, not yet advanced
         if freeze {
@@ -86,16 +86,16 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
         assert_eq!(cache.health().await, CacheHealth::Degraded);
         // The write committed; no cache may hide it, even though it was not acknowledged.
         let reads = store.hooks().reads();
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
+        assert_eq!(titles(&list(&cache, &workspace, &query).await), ["during"]);
         assert_eq!(store.hooks().reads(), reads + 1, "served from the database");
 
-        let refused = rename(&cache, &scope, task.id, "never").await;
+        let refused = rename(&cache, &workspace, task.id, "never").await;
         assert!(
             matches!(refused, Err(CacheError::NotAnnounced)),
             "freeze {freeze}: {refused:?}"
         );
         assert_eq!(
-            titles(&list(&cache, &scope, &query).await),
+            titles(&list(&cache, &workspace, &query).await),
             ["during"],
             "a write that could not be announced is not attempted"
         );
@@ -110,12 +110,12 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
             CacheHealth::Ok,
             "the owed advance made"
         );
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
+        assert_eq!(titles(&list(&cache, &workspace, &query).await), ["during"]);
         let reads = store.hooks().reads();
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["during"]);
+        assert_eq!(titles(&list(&cache, &workspace, &query).await), ["during"]);
         assert_eq!(store.hooks().reads(), reads, "cached again");
-        rename(&cache, &scope, task.id, "after").await.unwrap();
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+        rename(&cache, &workspace, task.id, "after").await.unwrap();
+        assert_eq!(titles(&list(&cache, &workspace, &query).await), ["after"]);
         drop(redis);
     }
 }
@@ -126,24 +126,27 @@ async fn redis_going_away_mid_run_costs_availability_not_freshness() {
 async fn redis_down_at_start_serves_from_the_database() {
     let port = closed_port();
     let (cache, store) = redis_cache(&format!("redis://127.0.0.1:{port}")).await;
-    let (scope, query) = (Scope::default(), ListQuery::default());
+    let (workspace, query) = (Workspace::default(), ListQuery::default());
     assert_eq!(cache.health().await, CacheHealth::Degraded);
-    assert!(titles(&list(&cache, &scope, &query).await).is_empty());
-    let write = cache.create(&scope, new_task("refused"), None).await;
+    assert!(titles(&list(&cache, &workspace, &query).await).is_empty());
+    let write = cache.create(&workspace, new_task("refused"), None).await;
     assert!(matches!(write, Err(CacheError::NotAnnounced)), "{write:?}");
     assert!(
-        titles(&list(&cache, &scope, &query).await).is_empty(),
+        titles(&list(&cache, &workspace, &query).await).is_empty(),
         "nothing was written"
     );
     assert!(store.hooks().reads() >= 2, "the database answers");
 
     let _redis = start_redis_on(port).await;
     cache
-        .create(&scope, new_task("confirmed"), None)
+        .create(&workspace, new_task("confirmed"), None)
         .await
         .unwrap();
     assert_eq!(cache.health().await, CacheHealth::Ok);
-    assert_eq!(titles(&list(&cache, &scope, &query).await), ["confirmed"]);
+    assert_eq!(
+        titles(&list(&cache, &workspace, &query).await),
+        ["confirmed"]
+    );
 }
 
 /// The write a client was told is unconfirmed (Redis lost after its commit) is retried
@@ -153,15 +156,15 @@ async fn redis_down_at_start_serves_from_the_database() {
 async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
     let mut redis = start_redis().await;
     let (cache, store) = redis_cache(&redis.url()).await;
-    let (scope, query) = (Scope::default(), ListQuery::default());
+    let (workspace, query) = (Workspace::default(), ListQuery::default());
     let key = Idempotency {
         key: "retry-me".to_owned(),
         fingerprint: "f".repeat(64),
     };
     let paused = store.hooks().pause_after_next_write();
     let first = tokio::spawn({
-        let (cache, scope, key) = (cache.clone(), scope.clone(), key.clone());
-        async move { cache.create(&scope, new_task("once"), Some(&key)).await }
+        let (cache, workspace, key) = (cache.clone(), workspace.clone(), key.clone());
+        async move { cache.create(&workspace, new_task("once"), Some(&key)).await }
     });
     paused.reached.await.unwrap(); // committed
     redis.kill();
@@ -171,10 +174,10 @@ async fn an_unconfirmed_write_retried_with_its_key_is_applied_once() {
 
     redis.restart().await.unwrap();
     let retry = cache
-        .create(&scope, new_task("once"), Some(&key))
+        .create(&workspace, new_task("once"), Some(&key))
         .await
         .unwrap();
-    let listed = list(&cache, &scope, &query).await;
+    let listed = list(&cache, &workspace, &query).await;
     assert_eq!(titles(&listed), ["once"], "one task, not two");
     assert_eq!(
         listed.data[0].id, retry.id,
@@ -228,7 +231,7 @@ async fn a_writer_lost_with_its_owed_advance_is_repaired_by_a_reader() {
     loop {
         let reads = store.hooks().reads();
         assert_eq!(
-            titles(&list(&there, &partitioned.scope, &partitioned.query).await),
+            titles(&list(&there, &partitioned.workspace, &partitioned.query).await),
             ["after"]
         );
         if store.hooks().reads() == reads {
@@ -242,9 +245,9 @@ async fn a_writer_lost_with_its_owed_advance_is_repaired_by_a_reader() {
     }
 }
 
-/// The scope and list of a write left unconfirmed by a partition.
+/// The workspace and list of a write left unconfirmed by a partition.
 struct Partitioned {
-    scope: Scope,
+    workspace: Workspace,
     query: ListQuery,
 }
 
@@ -257,16 +260,16 @@ async fn unconfirmed_write_behind_a_cut(
     store: &Arc<InstrumentedStore>,
     proxy: &Proxy,
 ) -> Partitioned {
-    let (scope, query, task) = one_task(here).await;
-    assert_eq!(titles(&list(there, &scope, &query).await), ["before"]); // cached there
+    let (workspace, query, task) = one_task(here).await;
+    assert_eq!(titles(&list(there, &workspace, &query).await), ["before"]); // cached there
     let reads = store.hooks().reads();
-    assert_eq!(titles(&list(there, &scope, &query).await), ["before"]);
+    assert_eq!(titles(&list(there, &workspace, &query).await), ["before"]);
     assert_eq!(store.hooks().reads(), reads, "served from the cache");
 
     let paused = store.hooks().pause_after_next_write();
     let writer = tokio::spawn({
-        let (here, scope) = (here.clone(), scope.clone());
-        async move { rename(&here, &scope, task.id, "after").await }
+        let (here, workspace) = (here.clone(), workspace.clone());
+        async move { rename(&here, &workspace, task.id, "after").await }
     });
     paused.reached.await.unwrap(); // committed, not yet advanced
     proxy.cut();
@@ -276,9 +279,9 @@ async fn unconfirmed_write_behind_a_cut(
 
     for instance in [here, there, here, there] {
         let reads = store.hooks().reads();
-        assert_eq!(titles(&list(instance, &scope, &query).await), ["after"]);
+        assert_eq!(titles(&list(instance, &workspace, &query).await), ["after"]);
         assert_eq!(store.hooks().reads(), reads + 1, "from the database");
-        let task = instance.get(&scope, task.id).await.unwrap().unwrap();
+        let task = instance.get(&workspace, task.id).await.unwrap().unwrap();
         assert!(
             std::str::from_utf8(&task.body)
                 .unwrap()
@@ -286,18 +289,18 @@ async fn unconfirmed_write_behind_a_cut(
         );
     }
     assert_eq!(here.health().await, CacheHealth::Degraded);
-    Partitioned { scope, query }
+    Partitioned { workspace, query }
 }
 
 /// The list shows the write, and a second read is served from `instance`'s cache.
 async fn cached_again(instance: &TaskCache, store: &InstrumentedStore, at: &Partitioned) {
     assert_eq!(
-        titles(&list(instance, &at.scope, &at.query).await),
+        titles(&list(instance, &at.workspace, &at.query).await),
         ["after"]
     );
     let reads = store.hooks().reads();
     assert_eq!(
-        titles(&list(instance, &at.scope, &at.query).await),
+        titles(&list(instance, &at.workspace, &at.query).await),
         ["after"]
     );
     assert_eq!(store.hooks().reads(), reads, "cached again");

@@ -37,20 +37,20 @@ async fn two_instances(
 async fn a_write_announced_on_one_instance_keeps_every_instance_off_the_cache() {
     let redis = start_redis().await;
     let (here, there, store) = two_instances(&redis).await;
-    let (scope, query, task) = one_task(&here).await;
-    assert_eq!(titles(&list(&there, &scope, &query).await), ["before"]); // cached there
+    let (workspace, query, task) = one_task(&here).await;
+    assert_eq!(titles(&list(&there, &workspace, &query).await), ["before"]); // cached there
 
     let paused = store.hooks().pause_after_next_write();
     let writer = tokio::spawn({
-        let (here, scope) = (here.clone(), scope.clone());
-        async move { rename(&here, &scope, task.id, "after").await }
+        let (here, workspace) = (here.clone(), workspace.clone());
+        async move { rename(&here, &workspace, task.id, "after").await }
     });
     paused.reached.await.unwrap(); // committed, announced, not yet advanced
 
-    let seen = there.get(&scope, task.id).await.unwrap().unwrap();
+    let seen = there.get(&workspace, task.id).await.unwrap().unwrap();
     assert_eq!(decode::<Task>(&seen.body).title, "after"); // the write, seen
     assert_eq!(
-        titles(&list(&there, &scope, &query).await),
+        titles(&list(&there, &workspace, &query).await),
         ["after"],
         "the same client then read the list from before the write"
     );
@@ -88,20 +88,20 @@ async fn fill_racing_a_write(
     reader: &Arc<TaskCache>,
     store: &Arc<InstrumentedStore>,
 ) {
-    let (scope, query, task) = one_task(writer).await;
-    reader.get(&scope, task.id).await.unwrap().unwrap(); // cached under this generation
+    let (workspace, query, task) = one_task(writer).await;
+    reader.get(&workspace, task.id).await.unwrap().unwrap(); // cached under this generation
     let entries = reader.cached_entries().await;
 
     let paused_read = store.hooks().pause_before_next_read();
     let read = tokio::spawn({
-        let (reader, scope, query) = (reader.clone(), scope.clone(), query.clone());
-        async move { list(&reader, &scope, &query).await }
+        let (reader, workspace, query) = (reader.clone(), workspace.clone(), query.clone());
+        async move { list(&reader, &workspace, &query).await }
     });
     paused_read.reached.await.unwrap(); // generation looked up, not yet queried
     let paused_write = store.hooks().pause_after_next_write();
     let write = tokio::spawn({
-        let (writer, scope) = (writer.clone(), scope.clone());
-        async move { rename(&writer, &scope, task.id, "after").await }
+        let (writer, workspace) = (writer.clone(), workspace.clone());
+        async move { rename(&writer, &workspace, task.id, "after").await }
     });
     paused_write.reached.await.unwrap(); // announced and committed, not yet advanced
     paused_read.release.send(()).unwrap();

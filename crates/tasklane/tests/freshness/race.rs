@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tasklane_server::cache::{CacheConfig, CacheError, Consistency, Design, TaskCache};
-use tasklane_server::domain::{ListQuery, Scope, Task};
+use tasklane_server::domain::{ListQuery, Task, Workspace};
 
 use crate::common::consistencies;
 use crate::support::{
@@ -24,15 +24,15 @@ use crate::support::{
 /// Runs the interleaving on a list read; returns what a read after the write saw.
 async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<String> {
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
-    let (scope, query, task) = one_task(&cache).await;
+    let (workspace, query, task) = one_task(&cache).await;
 
     let paused = store.hooks().pause_next_read();
     let reader = tokio::spawn({
-        let (cache, scope, query) = (cache.clone(), scope.clone(), query.clone());
-        async move { list(&cache, &scope, &query).await }
+        let (cache, workspace, query) = (cache.clone(), workspace.clone(), query.clone());
+        async move { list(&cache, &workspace, &query).await }
     });
     paused.reached.await.unwrap(); // 1. the reader holds the old rows
-    rename(&cache, &scope, task.id, "after").await.unwrap(); // 2.
+    rename(&cache, &workspace, task.id, "after").await.unwrap(); // 2.
     paused.release.send(()).unwrap(); // 3.
     assert_eq!(
         titles(&reader.await.unwrap()),
@@ -40,31 +40,31 @@ async fn stale_fill_on_list(design: Design, consistency: Consistency) -> Vec<Str
         "the reader started before the write"
     );
 
-    titles(&list(&cache, &scope, &query).await) // 4.
+    titles(&list(&cache, &workspace, &query).await) // 4.
 }
 
 /// The same interleaving on a single-task read.
 async fn stale_fill_on_get(design: Design, consistency: Consistency) -> String {
     let (cache, store) = cache_with(design, consistency, Duration::ZERO).await;
-    let (scope, _, task) = one_task(&cache).await;
+    let (workspace, _, task) = one_task(&cache).await;
 
     let paused = store.hooks().pause_next_read();
     let reader = tokio::spawn({
-        let (cache, scope) = (cache.clone(), scope.clone());
-        async move { cache.get(&scope, task.id).await }
+        let (cache, workspace) = (cache.clone(), workspace.clone());
+        async move { cache.get(&workspace, task.id).await }
     });
     paused.reached.await.unwrap();
-    rename(&cache, &scope, task.id, "after").await.unwrap();
+    rename(&cache, &workspace, task.id, "after").await.unwrap();
     paused.release.send(()).unwrap();
     reader.await.unwrap().unwrap();
 
-    let after: Task = decode(&read_task(&cache, &scope, task).await);
+    let after: Task = decode(&read_task(&cache, &workspace, task).await);
     after.title
 }
 
-async fn read_task(cache: &TaskCache, scope: &Scope, task: Task) -> bytes::Bytes {
+async fn read_task(cache: &TaskCache, workspace: &Workspace, task: Task) -> bytes::Bytes {
     cache
-        .get(scope, task.id)
+        .get(workspace, task.id)
         .await
         .unwrap()
         .expect("the task exists")
@@ -108,15 +108,18 @@ async fn generation_cache_serves_the_written_task() {
 #[tokio::test]
 async fn concurrent_identical_misses_make_one_database_query() {
     let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
-    let scope = Scope::default();
-    cache.create(&scope, new_task("one"), None).await.unwrap();
+    let workspace = Workspace::default();
+    cache
+        .create(&workspace, new_task("one"), None)
+        .await
+        .unwrap();
     let query = ListQuery::parse("status=todo&limit=5", cache.cursor_key()).unwrap();
 
     let paused = store.hooks().pause_next_read();
     let readers: Vec<_> = (0..32)
         .map(|_| {
-            let (cache, scope, query) = (cache.clone(), scope.clone(), query.clone());
-            tokio::spawn(async move { list(&cache, &scope, &query).await })
+            let (cache, workspace, query) = (cache.clone(), workspace.clone(), query.clone());
+            tokio::spawn(async move { list(&cache, &workspace, &query).await })
         })
         .collect();
     paused.reached.await.unwrap();
@@ -130,7 +133,7 @@ async fn concurrent_identical_misses_make_one_database_query() {
 
     // The same query spelled differently is the same entry.
     let respelled = ListQuery::parse("limit=5&status=todo,todo", cache.cursor_key()).unwrap();
-    list(&cache, &scope, &respelled).await;
+    list(&cache, &workspace, &respelled).await;
     assert_eq!(store.hooks().reads(), 1);
 }
 
@@ -142,16 +145,16 @@ async fn with_caching_off_every_read_queries_the_database() {
         ..CacheConfig::default()
     };
     let cache = TaskCache::new(store.clone(), None, &config).unwrap();
-    let (scope, query, _) = one_task(&cache).await;
+    let (workspace, query, _) = one_task(&cache).await;
     for _ in 0..3 {
-        assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]);
+        assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]);
     }
     assert_eq!(store.hooks().reads(), 3);
 }
 
 #[tokio::test]
 async fn a_full_cache_still_admits_each_new_generations_entry() {
-    // Every write leaves its scope's entries behind under keys of the old generation,
+    // Every write leaves its workspace's entries behind under keys of the old generation,
     // never read again. Once the cache is full, each new generation's entry must still
     // displace them: an admission policy that prefers keys it has seen often keeps the
     // popular leftovers and turns every read of the new generation into a miss.
@@ -161,14 +164,14 @@ async fn a_full_cache_still_admits_each_new_generations_entry() {
         ..CacheConfig::default()
     };
     let cache = TaskCache::new(store.clone(), None, &config).unwrap();
-    let (scope, query, task) = one_task(&cache).await;
+    let (workspace, query, task) = one_task(&cache).await;
     let generations = 300;
     for generation in 0..generations {
         let title = format!("generation {generation}");
-        rename(&cache, &scope, task.id, &title).await.unwrap();
+        rename(&cache, &workspace, task.id, &title).await.unwrap();
         for _ in 0..5 {
             assert_eq!(
-                titles(&list(&cache, &scope, &query).await),
+                titles(&list(&cache, &workspace, &query).await),
                 [title.as_str()]
             );
         }
@@ -181,29 +184,29 @@ async fn a_full_cache_still_admits_each_new_generations_entry() {
 }
 
 #[tokio::test]
-async fn a_write_leaves_other_scopes_warm_and_its_own_cold() {
+async fn a_write_leaves_other_workspaces_warm_and_its_own_cold() {
     assert_eq!(
-        reads_of_the_other_scope_after_a_write(Design::Generational).await,
+        reads_of_the_other_workspace_after_a_write(Design::Generational).await,
         0,
-        "the other scope is still served from the cache"
+        "the other workspace is still served from the cache"
     );
 }
 
 #[tokio::test]
-async fn one_global_generation_empties_every_scope_on_any_write() {
-    // The report's single `cacheVersion`: fresh, but one workspace's write costs
+async fn one_global_generation_empties_every_workspace_on_any_write() {
+    // The incident's single `cacheVersion`: fresh, but one workspace's write costs
     // every other workspace its cache.
     assert_eq!(
-        reads_of_the_other_scope_after_a_write(Design::GlobalGeneration).await,
+        reads_of_the_other_workspace_after_a_write(Design::GlobalGeneration).await,
         1
     );
 }
 
-/// Both scopes' lists cached; a write in one; returns how many database reads the other
-/// scope's next list read took, after checking that both stay fresh.
-async fn reads_of_the_other_scope_after_a_write(design: Design) -> usize {
+/// Both workspaces' lists cached; a write in one; returns how many database reads the other
+/// workspace's next list read took, after checking that both stay fresh.
+async fn reads_of_the_other_workspace_after_a_write(design: Design) -> usize {
     let (cache, store) = cache(design, Duration::ZERO).await;
-    let (ours, theirs) = (Scope::named("ours"), Scope::named("theirs"));
+    let (ours, theirs) = (Workspace::named("ours"), Workspace::named("theirs"));
     cache.create(&ours, new_task("ours"), None).await.unwrap();
     cache
         .create(&theirs, new_task("theirs"), None)
@@ -220,7 +223,7 @@ async fn reads_of_the_other_scope_after_a_write(design: Design) -> usize {
         .await
         .unwrap();
     assert_eq!(titles(&list(&cache, &theirs, &query).await), ["theirs"]);
-    let other_scope_reads = store.hooks().reads() - 2;
+    let other_workspace_reads = store.hooks().reads() - 2;
     let before = store.hooks().reads();
     assert_eq!(
         titles(&list(&cache, &ours, &query).await),
@@ -229,26 +232,26 @@ async fn reads_of_the_other_scope_after_a_write(design: Design) -> usize {
     assert_eq!(
         store.hooks().reads(),
         before + 1,
-        "the written scope is read again"
+        "the written workspace is read again"
     );
-    other_scope_reads
+    other_workspace_reads
 }
 
 #[tokio::test]
 async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
     let (cache, store) = cache(Design::Generational, Duration::ZERO).await;
-    let (scope, query, task) = one_task(&cache).await;
-    assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
+    let (workspace, query, task) = one_task(&cache).await;
+    assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]); // cached
 
     store.hooks().fail_next_update_after_commit();
-    let outcome = rename(&cache, &scope, task.id, "after").await;
+    let outcome = rename(&cache, &workspace, task.id, "after").await;
     assert!(
         outcome.is_err(),
         "the client is told the write failed, though it committed"
     );
 
     // The write is visible, so the cached list of the old generation must not be served.
-    assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+    assert_eq!(titles(&list(&cache, &workspace, &query).await), ["after"]);
 }
 
 /// The writer's half of the protocol: the generation advances only after the commit.
@@ -263,26 +266,26 @@ async fn a_read_during_an_unacknowledged_write_cannot_outlive_it() {
 
 async fn read_during_an_unacknowledged_write(consistency: Consistency) {
     let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
-    let (scope, query, task) = one_task(&cache).await;
+    let (workspace, query, task) = one_task(&cache).await;
 
     let paused = store.hooks().pause_next_update();
     let writer = tokio::spawn({
-        let (cache, scope) = (cache.clone(), scope.clone());
-        async move { rename(&cache, &scope, task.id, "after").await }
+        let (cache, workspace) = (cache.clone(), workspace.clone());
+        async move { rename(&cache, &workspace, task.id, "after").await }
     });
     paused.reached.await.unwrap(); // the write has started, nothing is committed
-    assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // fills the cache
+    assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]); // fills the cache
     paused.release.send(()).unwrap();
     writer.await.unwrap().unwrap(); // committed, advanced, acknowledged
 
-    assert_eq!(titles(&list(&cache, &scope, &query).await), ["after"]);
+    assert_eq!(titles(&list(&cache, &workspace, &query).await), ["after"]);
 }
 
 /// A list of one task, cached; then a rename to "after" that has committed and is held
 /// before its advance.
 struct HeldAfterCommit {
     cache: Arc<TaskCache>,
-    scope: Scope,
+    workspace: Workspace,
     query: ListQuery,
     task: Task,
     release: tokio::sync::oneshot::Sender<()>,
@@ -291,17 +294,17 @@ struct HeldAfterCommit {
 
 async fn held_after_commit(consistency: Consistency) -> HeldAfterCommit {
     let (cache, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
-    let (scope, query, task) = one_task(&cache).await;
-    assert_eq!(titles(&list(&cache, &scope, &query).await), ["before"]); // cached
+    let (workspace, query, task) = one_task(&cache).await;
+    assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]); // cached
     let paused = store.hooks().pause_after_next_write();
     let writer = tokio::spawn({
-        let (cache, scope) = (cache.clone(), scope.clone());
-        async move { rename(&cache, &scope, task.id, "after").await }
+        let (cache, workspace) = (cache.clone(), workspace.clone());
+        async move { rename(&cache, &workspace, task.id, "after").await }
     });
     paused.reached.await.unwrap(); // committed, not yet advanced
     HeldAfterCommit {
         cache,
-        scope,
+        workspace,
         query,
         task,
         release: paused.release,
@@ -319,7 +322,7 @@ async fn a_write_abandoned_after_its_commit_leaves_no_stale_list() {
         held.writer.abort(); // its future is dropped there
         assert!(held.writer.await.unwrap_err().is_cancelled());
         assert_eq!(
-            titles(&list(&held.cache, &held.scope, &held.query).await),
+            titles(&list(&held.cache, &held.workspace, &held.query).await),
             ["after"],
             "{consistency:?}: the cached list outlived a committed write"
         );
@@ -336,13 +339,13 @@ async fn a_client_never_sees_a_write_and_then_not() {
         let held = held_after_commit(consistency).await;
         let seen = held
             .cache
-            .get(&held.scope, held.task.id)
+            .get(&held.workspace, held.task.id)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(decode::<Task>(&seen.body).title, "after"); // the write, seen
         assert_eq!(
-            titles(&list(&held.cache, &held.scope, &held.query).await),
+            titles(&list(&held.cache, &held.workspace, &held.query).await),
             ["after"],
             "{consistency:?}: the same client then read the list from before the write"
         );
@@ -356,16 +359,16 @@ async fn a_client_never_sees_a_write_and_then_not() {
 async fn write_here_read_there(consistency: Consistency) -> Vec<String> {
     let (here, store) = cache_with(Design::Generational, consistency, Duration::ZERO).await;
     let there = instance(&store, Design::Generational, consistency);
-    let (scope, query, task) = one_task(&here).await;
-    assert_eq!(titles(&list(&there, &scope, &query).await), ["before"]); // cached there
+    let (workspace, query, task) = one_task(&here).await;
+    assert_eq!(titles(&list(&there, &workspace, &query).await), ["before"]); // cached there
 
-    rename(&here, &scope, task.id, "after").await.unwrap();
-    titles(&list(&there, &scope, &query).await)
+    rename(&here, &workspace, task.id, "after").await.unwrap();
+    titles(&list(&there, &workspace, &query).await)
 }
 
 #[tokio::test]
 async fn in_process_generations_do_not_reach_a_second_instance() {
-    // The report's `cacheVersion++`: the other process never sees the bump.
+    // The incident's `cacheVersion++`: the other process never sees the bump.
     assert_eq!(
         write_here_read_there(Consistency::Local).await,
         ["before"],

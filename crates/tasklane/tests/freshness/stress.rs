@@ -11,7 +11,7 @@ use serde_json::json;
 use tasklane_check::history::{Clock, Filter, Operation, Outcome, Phase, Request, Seen};
 use tasklane_check::verdict::{self, Violation};
 use tasklane_server::cache::{Consistency, Design, ListRead, TaskCache};
-use tasklane_server::domain::{ListQuery, Scope, Task, TaskId, TaskPatch};
+use tasklane_server::domain::{ListQuery, Task, TaskId, TaskPatch, Workspace};
 use tasklane_server::store::Precondition;
 
 use crate::common::consistencies;
@@ -59,7 +59,7 @@ fn seen(task: &Task) -> Seen {
 }
 
 async fn writer(run: Arc<Run>, client: usize) {
-    let scope = Scope::default();
+    let workspace = Workspace::default();
     let mut rng = fastrand::Rng::with_seed(client as u64);
     let mut live: Vec<TaskId> = Vec::new();
     for _ in 0..WRITES_EACH {
@@ -71,7 +71,7 @@ async fn writer(run: Arc<Run>, client: usize) {
             };
             let outcome = run
                 .record(client, request, async {
-                    let task = run.cache.create(&scope, new_task("t"), None).await;
+                    let task = run.cache.create(&workspace, new_task("t"), None).await;
                     Outcome::Written {
                         task: seen(&task.unwrap()),
                     }
@@ -86,7 +86,7 @@ async fn writer(run: Arc<Run>, client: usize) {
             let request = Request::Delete { id: id.to_string() };
             run.record(client, request, async {
                 run.cache
-                    .delete(&scope, id, &Precondition::None)
+                    .delete(&workspace, id, &Precondition::None)
                     .await
                     .unwrap();
                 Outcome::Deleted
@@ -104,7 +104,7 @@ async fn writer(run: Arc<Run>, client: usize) {
             run.record(client, request, async {
                 let task = run
                     .cache
-                    .update(&scope, id, &Precondition::None, &patch, None);
+                    .update(&workspace, id, &Precondition::None, &patch, None);
                 Outcome::Written {
                     task: seen(&task.await.unwrap()),
                 }
@@ -122,7 +122,7 @@ struct Page {
 
 /// Lists and single reads, alternating at random, until the writers are done.
 async fn reader(run: Arc<Run>, client: usize, writers_done: Arc<tokio::sync::Notify>) {
-    let scope = Scope::default();
+    let workspace = Workspace::default();
     let query = ListQuery::parse("limit=100", run.cache.cursor_key()).unwrap();
     let mut rng = fastrand::Rng::with_seed(client as u64);
     let done = writers_done.notified();
@@ -136,7 +136,7 @@ async fn reader(run: Arc<Run>, client: usize, writers_done: Arc<tokio::sync::Not
             };
             run.record(client, request, async {
                 let ListRead::Fresh(snapshot) =
-                    run.cache.list(&scope, &query, |_| false).await.unwrap()
+                    run.cache.list(&workspace, &query, |_| false).await.unwrap()
                 else {
                     unreachable!("the reader sent no ETag")
                 };
@@ -152,7 +152,12 @@ async fn reader(run: Arc<Run>, client: usize, writers_done: Arc<tokio::sync::Not
             let id = known[rng.usize(..known.len())].clone();
             let request = Request::Get { id: id.clone() };
             run.record(client, request, async {
-                match run.cache.get(&scope, id.parse().unwrap()).await.unwrap() {
+                match run
+                    .cache
+                    .get(&workspace, id.parse().unwrap())
+                    .await
+                    .unwrap()
+                {
                     Some(snapshot) => Outcome::Found {
                         task: serde_json::from_slice(&snapshot.body).unwrap(),
                     },

@@ -12,7 +12,7 @@ use serde_json::json;
 use tasklane_server::cache::{
     CacheConfig, CacheError, Consistency, Design, ListRead, RedisTier, TaskCache,
 };
-use tasklane_server::domain::{ListQuery, NewTask, Scope, Task, TaskId, TaskList, TaskPatch};
+use tasklane_server::domain::{ListQuery, NewTask, Task, TaskId, TaskList, TaskPatch, Workspace};
 use tasklane_server::store::{Hooked, Hooks, Precondition, StoreError, Write};
 use tokio::sync::oneshot;
 
@@ -208,26 +208,26 @@ pub fn redis_instance(
     Arc::new(TaskCache::new(store.clone(), Some(Arc::new(tier)), &config).unwrap())
 }
 
-/// The default scope and list query, after one task titled "before" was created through
+/// The default workspace and list query, after one task titled "before" was created through
 /// `cache`: where most freshness tests start.
-pub async fn one_task(cache: &TaskCache) -> (Scope, ListQuery, Task) {
-    let scope = Scope::default();
+pub async fn one_task(cache: &TaskCache) -> (Workspace, ListQuery, Task) {
+    let workspace = Workspace::default();
     let task = cache
-        .create(&scope, new_task("before"), None)
+        .create(&workspace, new_task("before"), None)
         .await
         .unwrap();
-    (scope, ListQuery::default(), task)
+    (workspace, ListQuery::default(), task)
 }
 
 /// Changes a task's title through `cache`, with no precondition.
 pub async fn rename(
     cache: &TaskCache,
-    scope: &Scope,
+    workspace: &Workspace,
     id: TaskId,
     title: &str,
 ) -> Result<Task, CacheError> {
     cache
-        .update(scope, id, &Precondition::None, &retitle(title), None)
+        .update(workspace, id, &Precondition::None, &retitle(title), None)
         .await
 }
 
@@ -240,8 +240,8 @@ fn retitle(title: &str) -> TaskPatch {
 }
 
 /// A full, uncached-by-the-client list read (no `If-None-Match`).
-pub async fn list(cache: &TaskCache, scope: &Scope, query: &ListQuery) -> TaskList {
-    match cache.list(scope, query, |_| false).await.unwrap() {
+pub async fn list(cache: &TaskCache, workspace: &Workspace, query: &ListQuery) -> TaskList {
+    match cache.list(workspace, query, |_| false).await.unwrap() {
         ListRead::Fresh(snapshot) => decode(&snapshot.body),
         ListRead::NotModified(_) => unreachable!("the client sent no ETag"),
     }

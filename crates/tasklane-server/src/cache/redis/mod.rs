@@ -1,15 +1,15 @@
-//! The shared tier: scope generations, write announcements and cache entries in Redis,
+//! The shared tier: workspace generations, write announcements and cache entries in Redis,
 //! for many instances.
 //!
 //! Every key starts with a prefix (`tasklane` by default), so deployments can share a
-//! Redis; `RedisKeys` writes them all. A scope's generation is a hash with a counter
+//! Redis; `RedisKeys` writes them all. A workspace's generation is a hash with a counter
 //! `c`, advanced with `HINCRBY` after every committed write, and an epoch `e`, a random
 //! value the first reader to find none sets. If Redis loses the hash (a `FLUSHALL`, a
 //! restart without persistence), the next reader draws a new epoch, so the counter
-//! starting again from 0 never reproduces a key an earlier epoch filled: the report's
+//! starting again from 0 never reproduces a key an earlier epoch filled: the incident's (docs/incident.md)
 //! `cacheVersion = 0` after a restart cannot happen here.
 //!
-//! The same hash holds one field `w:{id}` per write in flight in the scope, on any
+//! The same hash holds one field `w:{id}` per write in flight in the workspace, on any
 //! instance: its announcement, valued with the time (Redis's clock, in milliseconds)
 //! until which it holds. A write announces itself before it commits and the script that
 //! advances the generation withdraws it, in one step; a write whose advance never comes
@@ -40,23 +40,23 @@ use uuid::Uuid;
 use super::generation::Generation;
 use super::key::{CacheKey, RedisKeys};
 use super::snapshot::{ETag, Snapshot};
-use crate::domain::Scope;
+use crate::domain::Workspace;
 use scripts::Scripts;
 
 pub(super) use health::RedisHealth;
 
 /// What a lookup found.
 pub(super) struct Lookup {
-    /// The scope's generation.
+    /// The workspace's generation.
     pub(super) generation: Generation,
-    /// A write is in flight in the scope (on any instance): the read must go to the
+    /// A write is in flight in the workspace (on any instance): the read must go to the
     /// database and fill nothing.
     pub(super) writing: bool,
     /// The entry filed under `generation`, if no write is in flight.
     pub(super) entry: Option<Snapshot>,
 }
 
-/// A write's announcement: its field in the scope's generation hash.
+/// A write's announcement: its field in the workspace's generation hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Announcement(String);
 
@@ -99,12 +99,15 @@ impl RedisTier {
         })
     }
 
-    /// The generation of `key`'s scope, whether a write is in flight in it, and, if
+    /// The generation of `key`'s workspace, whether a write is in flight in it, and, if
     /// none is, what is filed under `key` at that generation.
     pub(super) async fn lookup(&self, key: &CacheKey<'_>) -> Result<Lookup, RedisError> {
         let fresh_epoch = format!("{:016x}", Uuid::new_v4().as_u64_pair().0);
         let (before, after) = self.keys.entry_around_generation(key);
-        let mut invocation = self.scripts.lookup.key(self.keys.generation(key.scope()));
+        let mut invocation = self
+            .scripts
+            .lookup
+            .key(self.keys.generation(key.workspace()));
         invocation.arg(fresh_epoch).arg(before).arg(after);
         let (epoch, counter, writing, value): (String, u64, u8, Option<Vec<u8>>) =
             self.run(&invocation).await?;
@@ -116,30 +119,30 @@ impl RedisTier {
         })
     }
 
-    /// Announces a write in `scope` to every instance, for `lease` at most: until it is
-    /// withdrawn, reads of the scope go to the database and fill nothing. A call that
+    /// Announces a write in `workspace` to every instance, for `lease` at most: until it is
+    /// withdrawn, reads of the workspace go to the database and fill nothing. A call that
     /// failed may still have landed (a frozen Redis runs it when it thaws): only a
     /// withdrawal settles it.
     pub(super) async fn announce(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         announcement: &Announcement,
         lease: Duration,
     ) -> Result<(), RedisError> {
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
-        let mut invocation = self.scripts.announce.key(self.keys.generation(scope));
+        let mut invocation = self.scripts.announce.key(self.keys.generation(workspace));
         invocation.arg(&announcement.0).arg(lease_ms);
         let _: i64 = self.run(&invocation).await?;
         Ok(())
     }
 
-    /// Moves the scope to its next generation and withdraws `announcements`, in one step.
+    /// Moves the workspace to its next generation and withdraws `announcements`, in one step.
     pub(super) async fn advance(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         announcements: &[Announcement],
     ) -> Result<(), RedisError> {
-        let mut invocation = self.scripts.advance.key(self.keys.generation(scope));
+        let mut invocation = self.scripts.advance.key(self.keys.generation(workspace));
         for announcement in announcements {
             invocation.arg(&announcement.0);
         }
@@ -151,10 +154,10 @@ impl RedisTier {
     /// precondition, no such task), leaving the generation where it is.
     pub(super) async fn withdraw(
         &self,
-        scope: &Scope,
+        workspace: &Workspace,
         announcement: &Announcement,
     ) -> Result<(), RedisError> {
-        let (key, field) = (&self.keys.generation(scope), &announcement.0);
+        let (key, field) = (&self.keys.generation(workspace), &announcement.0);
         let _: i64 = self
             .retried(|mut connection| async move { connection.hdel(key, field).await })
             .await?;
@@ -162,7 +165,7 @@ impl RedisTier {
     }
 
     /// Files `snapshot` under `key` (which embeds `generation`) for the tier's TTL, only
-    /// if its scope is still at `generation` and no write is in flight in it. Returns
+    /// if its workspace is still at `generation` and no write is in flight in it. Returns
     /// whether it was filed.
     pub(super) async fn fill(
         &self,
@@ -170,7 +173,7 @@ impl RedisTier {
         key: &CacheKey<'_>,
         snapshot: &Snapshot,
     ) -> Result<bool, RedisError> {
-        let mut invocation = self.scripts.fill.key(self.keys.generation(key.scope()));
+        let mut invocation = self.scripts.fill.key(self.keys.generation(key.workspace()));
         invocation
             .key(self.keys.entry(key))
             .arg(format!("{:016x}", generation.epoch()))

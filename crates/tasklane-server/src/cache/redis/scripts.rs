@@ -13,7 +13,7 @@ local function now_ms()
 end
 ";
 
-/// Reads a scope's generation (drawing an epoch if it has none), whether a write is in
+/// Reads a workspace's generation (drawing an epoch if it has none), whether a write is in
 /// flight, and, if none is, the entry filed under that generation. Announcements past
 /// their deadline are withdrawn with an advance in their writers' place (a repair).
 ///
@@ -43,7 +43,7 @@ end
 return {epoch, counter, writing, entry}
 ";
 
-/// Announces a write in the scope until a deadline.
+/// Announces a write in the workspace until a deadline.
 ///
 /// KEYS[1]: the generation hash. ARGV[1]: the announcement's field. ARGV[2]: how long
 /// it holds, in milliseconds.
@@ -52,7 +52,7 @@ redis.call('HSET', KEYS[1], ARGV[1], now_ms() + tonumber(ARGV[2]))
 return 1
 ";
 
-/// Advances the scope's generation and withdraws the announcements given, in one step.
+/// Advances the workspace's generation and withdraws the announcements given, in one step.
 ///
 /// KEYS[1]: the generation hash. ARGV: the announcements' fields (possibly none).
 const ADVANCE: &str = r"
@@ -61,7 +61,7 @@ if #ARGV > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV)) end
 return 1
 ";
 
-/// Files an entry only if the scope is still at the generation the read saw and no
+/// Files an entry only if the workspace is still at the generation the read saw and no
 /// write is in flight: the check-and-set of a fill. Returns 1 if stored.
 ///
 /// KEYS[1]: the generation hash. KEYS[2]: the entry's key. ARGV[1], ARGV[2]: the epoch
