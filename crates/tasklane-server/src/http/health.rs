@@ -31,13 +31,46 @@ pub(super) struct OperationsApi;
 /// Readiness, as `/readyz` reports it.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct Readiness {
-    /// `ready`, `degraded` (serving, but from the database only) or `unavailable`.
-    status: &'static str,
-    /// `ok`, `unavailable` (not answering) or `damaged` (answering, but its task table
-    /// cannot be read: an operator must restore it).
-    database: &'static str,
-    /// `ok` or `degraded` (Redis not answering, or a write not yet confirmed).
-    cache: &'static str,
+    /// Whether this instance serves requests, and how.
+    status: Serving,
+    /// Whether the database serves reads.
+    database: DatabaseState,
+    /// Whether reads are served through the cache.
+    cache: CacheState,
+}
+
+/// Whether an instance serves requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Serving {
+    /// Serving, through the cache.
+    Ready,
+    /// Serving, but from the database only.
+    Degraded,
+    /// Not serving: the database does not.
+    Unavailable,
+}
+
+/// Whether the database serves reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum DatabaseState {
+    /// It answers and its task table can be read.
+    Ok,
+    /// It does not answer.
+    Unavailable,
+    /// It answers, but its task table cannot be read: an operator must restore it.
+    Damaged,
+}
+
+/// Whether reads are served through the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum CacheState {
+    /// They are.
+    Ok,
+    /// They are not: Redis does not answer, or a write's advance is still owed.
+    Degraded,
 }
 
 /// Readiness: whether the database serves reads.
@@ -51,28 +84,27 @@ struct Readiness {
 ))]
 async fn readyz(State(app): State<AppState>) -> Response {
     let database = match app.tasks.ping_database().await {
-        Ok(()) => "ok",
+        Ok(()) => DatabaseState::Ok,
         Err(StoreError::Damaged(cause)) => {
             tracing::error!(error = %cause, "not ready: the database is damaged; restore it from a backup");
-            "damaged"
+            DatabaseState::Damaged
         }
-        Err(_) => "unavailable",
+        Err(_) => DatabaseState::Unavailable,
     };
-    let cache = app.tasks.health().await;
+    let cache = match app.tasks.health().await {
+        CacheHealth::Ok => CacheState::Ok,
+        CacheHealth::Degraded => CacheState::Degraded,
+    };
     let readiness = Readiness {
         status: match (database, cache) {
-            ("ok", CacheHealth::Degraded) => "degraded",
-            ("ok", CacheHealth::Ok) => "ready",
-            _ => "unavailable",
+            (DatabaseState::Ok, CacheState::Ok) => Serving::Ready,
+            (DatabaseState::Ok, CacheState::Degraded) => Serving::Degraded,
+            _ => Serving::Unavailable,
         },
         database,
-        cache: if cache == CacheHealth::Ok {
-            "ok"
-        } else {
-            "degraded"
-        },
+        cache,
     };
-    let status = if database == "ok" {
+    let status = if database == DatabaseState::Ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
