@@ -105,6 +105,9 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "TASKLANE_DATABASE_URL",
+        value_name = "URL",
+        // Its value may hold a password: `--help` names the variable, never its value.
+        hide_env_values = true,
         default_value = "sqlite://tasklane.db",
         value_parser = clap::value_parser!(DatabaseUrl)
     )]
@@ -112,7 +115,8 @@ pub struct ServeArgs {
 
     /// Redis URL (`redis://HOST:PORT/DB`): cache generations and entries shared by every
     /// instance. Optional; without it each instance caches in its own memory only.
-    #[arg(long, env = "TASKLANE_REDIS_URL", value_name = "URL", value_parser = clap::value_parser!(RedisUrl))]
+    #[arg(long, env = "TASKLANE_REDIS_URL", value_name = "URL", hide_env_values = true,
+          value_parser = clap::value_parser!(RedisUrl))]
     pub redis_url: Option<RedisUrl>,
 
     /// Prefix of every Redis key Tasklane writes, so deployments can share a Redis.

@@ -133,6 +133,9 @@ pub struct ServerDatabase {
     #[arg(
         long = "database-url",
         env = "TASKLANE_DATABASE_URL",
+        value_name = "URL",
+        // Its value may hold a password: `--help` names the variable, never its value.
+        hide_env_values = true,
         default_value = "sqlite://tasklane.db",
         value_parser = clap::value_parser!(DatabaseUrl)
     )]
@@ -195,5 +198,89 @@ impl Command {
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWORD: &str = "pa55word";
+
+    /// Debug output of a command line carries no password and no token secret, so a
+    /// configuration printed whole (a log line, a panic) keeps them.
+    #[test]
+    fn options_printed_whole_show_no_secret() {
+        let token = format!("tl_{}", "ab".repeat(32));
+        let database = format!("postgres://tasklane:{PASSWORD}@db.internal:5432/tasklane");
+        let redis = format!("redis://:{PASSWORD}@cache.internal:6379/0");
+        let lines: [&[&str]; 5] = [
+            &[
+                "tasklane",
+                "serve",
+                "--database-url",
+                &database,
+                "--redis-url",
+                &redis,
+            ],
+            &[
+                "tasklane",
+                "check",
+                "--url",
+                "http://10.0.0.5:8080",
+                "--token",
+                &token,
+                "--redis-url",
+                &redis,
+            ],
+            &["tasklane", "check", "--database-url", &database],
+            &[
+                "tasklane",
+                "token",
+                "create",
+                "--workspace",
+                "acme",
+                "--database-url",
+                &database,
+            ],
+            &["tasklane", "seed", "--database-url", &database],
+        ];
+        for line in lines {
+            let shown = format!("{:?}", Cli::try_parse_from(line).unwrap());
+            assert!(!shown.contains(PASSWORD), "{shown}");
+            assert!(!shown.contains(&token[3..]), "{shown}");
+        }
+    }
+
+    /// `--help` shows the value of an option's environment variable unless told not to:
+    /// every variable that can hold a password or a token is hidden.
+    #[test]
+    fn help_shows_no_secret_from_the_environment() {
+        const SECRET: [&str; 3] = [
+            "TASKLANE_DATABASE_URL",
+            "TASKLANE_REDIS_URL",
+            "TASKLANE_TOKEN",
+        ];
+        fn visit(command: &clap::Command, seen: &mut usize) {
+            for arg in command.get_arguments() {
+                if arg
+                    .get_env()
+                    .is_some_and(|env| SECRET.iter().any(|s| env == *s))
+                {
+                    assert!(
+                        arg.is_hide_env_values_set(),
+                        "`{} --{}` shows its variable's value in --help",
+                        command.get_name(),
+                        arg.get_long().unwrap_or_default()
+                    );
+                    *seen += 1;
+                }
+            }
+            command.get_subcommands().for_each(|sub| visit(sub, seen));
+        }
+        let mut seen = 0;
+        visit(&Cli::command(), &mut seen);
+        // serve's database and Redis, check's token, token create's and seed's database.
+        assert_eq!(seen, 5);
     }
 }
