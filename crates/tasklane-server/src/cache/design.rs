@@ -18,10 +18,9 @@ pub enum Design {
     /// Tasklane's design: the generation is part of every key.
     #[default]
     Generational,
-    /// Test-only baseline: the plain cache-aside of the incident
-    /// (docs/incident.md). Keys carry no
-    /// generation and a write deletes every entry. Loses the race described in the
-    /// cache's documentation.
+    /// Test-only baseline: the plain cache-aside of the incident (docs/incident.md).
+    /// Keys carry no generation and a write deletes every entry. Loses the race
+    /// described in the cache's documentation.
     #[cfg(feature = "baselines")]
     DeleteOnWrite,
     /// Test-only baseline: the incident's single version for everything. Keys
