@@ -144,7 +144,7 @@ use crate::store::{Store, StoreError};
 
 pub use config::{CacheConfig, ConfigError, Consistency};
 pub use design::Design;
-pub use generation::{Generation, InProcessGenerations};
+use generation::InProcessGenerations;
 pub use read::ListRead;
 pub use redis::RedisTier;
 pub use redis_url::RedisUrl;
