@@ -16,8 +16,8 @@
 //! The checker can fail: run against a `baselines` build with
 //! `--serve-option=--cache-design=delete-on-write` (the cache-aside of the incident,
 //! `docs/incident.md`) or with `--consistency local` on two instances (the in-process
-//! counter first proposed for it), it
-//! reports stale reads within seconds; the test suite shows both.
+//! counter first proposed for it), it reports stale reads within seconds; the test
+//! suite shows both.
 
 mod args;
 pub mod backoff;

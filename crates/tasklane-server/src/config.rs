@@ -134,11 +134,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub redis_timeout_ms: u64,
 
-    /// Where cache generations live: `local` (in this process; correct while one
-    /// process serves the database), `redis` (shared by every instance; one Redis round
-    /// trip per cached read, two on a miss or a write) or `strict` (a database row; correct even if Redis loses
-    /// writes, at one indexed database read per request). Default: `redis` with a Redis
-    /// URL, else `local` for SQLite and `strict` for PostgreSQL.
+    /// Where cache generations live: `local` (in this process; correct while one process
+    /// serves the database), `redis` (shared by every instance; one Redis round trip per
+    /// cached read, two on a miss or a write) or `strict` (a database row; correct even if
+    /// Redis loses writes, at one indexed database read per request). Default: `redis` with
+    /// a Redis URL, else `local` for SQLite and `strict` for PostgreSQL.
     #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
     pub consistency: Option<Consistency>,
 

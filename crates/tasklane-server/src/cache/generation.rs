@@ -10,10 +10,10 @@ use crate::domain::Workspace;
 /// A workspace's generation: how many writes it has seen, within an epoch.
 ///
 /// The epoch keeps a counter that can start again from 0 (in-process counters after a
-/// restart, Redis after a flush) from ever producing a key or an ETag that an earlier
-/// run produced for different data: the incident's `cacheVersion = 0` (docs/incident.md) after a restart
-/// would make every old ETag current again. Counters that never restart (a database
-/// row) use epoch 0.
+/// restart, Redis after a flush) from ever producing a key or an ETag that an earlier run
+/// produced for different data: the incident's `cacheVersion = 0` (docs/incident.md) after
+/// a restart would make every old ETag current again. Counters that never restart (a
+/// database row) use epoch 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation {
     epoch: u64,

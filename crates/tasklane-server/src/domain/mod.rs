@@ -1,6 +1,6 @@
-//! The task domain: what a task is, what a valid input looks like, what a list query
-//! means, and who a request acts for. Everything here is plain data and pure functions; the HTTP layer parses into
-//! these types and the stores and the cache only ever see valid values.
+//! The task domain: what a task is, what a valid input looks like, what a list query means,
+//! and who a request acts for. Everything here is plain data and pure functions; the HTTP
+//! layer parses into these types and the stores and the cache only ever see valid values.
 
 mod account;
 mod cursor;

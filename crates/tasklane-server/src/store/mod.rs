@@ -73,9 +73,9 @@ impl Precondition {
 
 /// An `Idempotency-Key` and the fingerprint of the request it came with.
 ///
-/// The first successful write under a key is recorded in the write's own transaction;
-/// for [`Idempotency::LIFETIME_MICROS`] (24 hours) afterwards, the same request under the same key is
-/// answered with that first result instead of being applied again.
+/// The first successful write under a key is recorded in the write's own transaction; for
+/// [`Idempotency::LIFETIME_MICROS`] (24 hours) afterwards, the same request under the same
+/// key is answered with that first result instead of being applied again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
     /// The client's key.

@@ -37,7 +37,8 @@ async fn a_list_etag_from_before_a_restart_is_not_honoured_after_it() {
     let database = app.stop().await;
 
     // After it: the generation counter starts again and one write brings it to the same
-    // number. A counter alone (the incident's `cacheVersion`, `docs/incident.md`) would now repeat the old tag.
+    // number. A counter alone (the incident's `cacheVersion`, `docs/incident.md`) would now
+    // repeat the old tag.
     let again = spawn_app_on(&database).await;
     again.create_titled("after").await;
     let response = again

@@ -1,7 +1,8 @@
-//! Freshness of the cache, proven against a real SQLite store: the incident's race (`docs/incident.md`)
-//! replayed deterministically, single-flight, per-workspace generations, and a concurrent
-//! history checked for stale reads. Each property is also shown failing on the plain
-//! delete-on-write cache-aside, so the tests are known to be able to fail.
+//! Freshness of the cache, proven against a real SQLite store: the incident's race
+//! (`docs/incident.md`) replayed deterministically, single-flight, per-workspace
+//! generations, and a concurrent history checked for stale reads. Each property is also
+//! shown failing on the plain delete-on-write cache-aside, so the tests are known to be
+//! able to fail.
 
 #[path = "../common/mod.rs"]
 mod common;

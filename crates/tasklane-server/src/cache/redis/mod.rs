@@ -6,8 +6,8 @@
 //! `c`, advanced with `HINCRBY` after every committed write, and an epoch `e`, a random
 //! value the first reader to find none sets. If Redis loses the hash (a `FLUSHALL`, a
 //! restart without persistence), the next reader draws a new epoch, so the counter
-//! starting again from 0 never reproduces a key an earlier epoch filled: the incident's (docs/incident.md)
-//! `cacheVersion = 0` after a restart cannot happen here.
+//! starting again from 0 never reproduces a key an earlier epoch filled: the incident's
+//! `cacheVersion = 0` after a restart (docs/incident.md) cannot happen here.
 //!
 //! The same hash holds one field `w:{id}` per write in flight in the workspace, on any
 //! instance: its announcement, valued with the time (Redis's clock, in milliseconds)

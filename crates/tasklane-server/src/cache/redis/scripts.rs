@@ -17,9 +17,10 @@ end
 /// flight, and, if none is, the entry filed under that generation. Announcements past
 /// their deadline are withdrawn with an advance in their writers' place (a repair).
 ///
-/// KEYS[1]: the generation hash. ARGV[1]: a fresh epoch, used only if the hash has
-/// none. ARGV[2], ARGV[3]: the entry's key before and after its generation, which is
-/// written between them as `Generation` displays itself (`{epoch}.{counter}`). Returns `{epoch, counter, writing (0 or 1), entry}`.
+/// KEYS[1]: the generation hash. ARGV[1]: a fresh epoch, used only if the hash has none.
+/// ARGV[2], ARGV[3]: the entry's key before and after its generation, which is written
+/// between them as `Generation` displays itself (`{epoch}.{counter}`).
+/// Returns `{epoch, counter, writing (0 or 1), entry}`.
 const LOOKUP: &str = r"
 redis.call('HSETNX', KEYS[1], 'e', ARGV[1])
 local fields = redis.call('HGETALL', KEYS[1])
