@@ -2,7 +2,7 @@
 //!
 //! Many concurrent [clients](client) send a mix of creates, updates, deletes, single
 //! reads and filtered, paginated list reads ([`workload`]) to one or more instances,
-//! while a [scenario](scenario) may inject faults into the [deployment](deployment)
+//! while a [scenario] may inject faults into the [deployment]
 //! (Redis flushed, restarted or frozen; an instance killed; PostgreSQL restarted). Every
 //! operation is recorded with its start and end time ([`history`]); after the run,
 //! every acknowledged write is read back, and the whole history is [judged](verdict):

@@ -13,7 +13,7 @@
 //!
 //! # The protocol
 //!
-//! Every workspace has a [generation](generation::Generation) that only moves forward.
+//! Every workspace has a generation (`Generation`) that only moves forward.
 //!
 //! - **Read** ([`TaskCache::list`], [`TaskCache::get`], in `read.rs`): read the workspace's
 //!   generation `g` *first* (`TaskCache::locate`); the key embeds it (a `CacheKey`,

@@ -20,7 +20,7 @@ use super::{AppState, MAX_BODY_BYTES, ProblemBody};
 use crate::server::{MAX_HEAD_BYTES, MAX_HEADERS};
 
 /// Tasklane's API, as served at `/openapi.json`: each resource's own description,
-/// merged into the [`Frame`], then completed with what the routes share.
+/// merged into the `Frame`, then completed with what the routes share.
 pub struct ApiDoc;
 
 impl OpenApi for ApiDoc {

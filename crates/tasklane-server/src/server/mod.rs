@@ -1,6 +1,6 @@
 //! The HTTP server under the router: accepting connections, at most a fixed number at
 //! once, serving each with hyper until it is done or has gone unused too long
-//! ([`activity`]), and stopping gracefully.
+//! (`activity.rs`), and stopping gracefully.
 //!
 //! Why a cap: every connection costs a file descriptor, and a process out of descriptors
 //! can neither accept nor open a database connection, so a few thousand slow clients
