@@ -84,23 +84,45 @@ impl Process {
         &mut self,
         ready: impl Fn() -> F,
     ) -> anyhow::Result<()> {
-        let see_log = match &self.log {
-            Some(log) => format!("; see {}", log.display()),
-            None => String::new(),
-        };
         for _ in 0..200 {
             if ready().await {
                 return Ok(());
             }
             if let Some(status) = self.child.try_wait()? {
                 bail!(
-                    "{} exited ({status}) before answering{see_log}",
-                    self.command[0]
+                    "{} exited ({status}) before answering{}",
+                    self.command[0],
+                    self.log_tail()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("{} did not answer within 10 s{see_log}", self.command[0])
+        bail!(
+            "{} did not answer within 10 s{}",
+            self.command[0],
+            self.log_tail()
+        )
+    }
+
+    /// The last lines of its log, to quote in an error. Quoted, not pointed to: a
+    /// deployment's logs live in a directory removed when the run ends, error or not.
+    fn log_tail(&self) -> String {
+        const LINES: usize = 10;
+        let Some(text) = self
+            .log
+            .as_ref()
+            .and_then(|log| std::fs::read_to_string(log).ok())
+        else {
+            return String::new();
+        };
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        match &lines[lines.len().saturating_sub(LINES)..] {
+            [] => String::new(),
+            tail => format!("; its last output:\n  {}", tail.join("\n  ")),
+        }
     }
 }
 
