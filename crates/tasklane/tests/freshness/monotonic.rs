@@ -6,6 +6,9 @@
 //! 1. A read that finds a write announced goes to the database and fills nothing.
 //! 2. A fill is kept only if its generation is unchanged and no write was announced
 //!    meanwhile, so every entry under one generation shows one committed state.
+//!
+//! And what the rules guard: an entry one instance files in Redis is the one another
+//! instance's lookup finds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +31,25 @@ async fn two_instances(
     let here = redis_instance(&store, &redis.url(), lease);
     let there = redis_instance(&store, &redis.url(), lease);
     (here, there, store)
+}
+
+/// The lookup script writes the generation it reads between the two halves of the
+/// entry's key; the fill stores under the key `CacheKey` writes whole. If the two ever
+/// differed, every lookup would miss: still fresh, but no instance would serve another's
+/// entries.
+#[tokio::test]
+async fn an_entry_one_instance_files_is_served_by_another() {
+    let redis = start_redis().await;
+    let (here, there, store) = two_instances(&redis).await;
+    let (workspace, query, _) = one_task(&here).await;
+    assert_eq!(titles(&list(&here, &workspace, &query).await), ["before"]); // filed in Redis
+    let reads = store.hooks().reads();
+    assert_eq!(titles(&list(&there, &workspace, &query).await), ["before"]);
+    assert_eq!(
+        store.hooks().reads(),
+        reads,
+        "served from Redis, not queried"
+    );
 }
 
 /// Rule 1: instance `there` has the list cached; a rename through `here` commits and is
