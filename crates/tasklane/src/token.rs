@@ -17,8 +17,8 @@ pub enum TokenCommand {
 /// `tasklane token create` options.
 #[derive(Debug, Clone, Args)]
 pub struct TokenCreateArgs {
-    /// The workspace: 1 to 64 of a-z, 0-9, `-` and `_`. Requests with the token act in
-    /// it and see only its tasks.
+    /// The workspace: 1 to 64 of a-z, 0-9, `-` and `_`, starting with a letter or a
+    /// digit. Requests with the token act in it and see only its tasks.
     #[arg(long, value_name = "NAME")]
     pub workspace: Workspace,
 
