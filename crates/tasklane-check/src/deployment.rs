@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tasklane_server::cache::{Consistency, RedisUrl};
+use tasklane_server::config::spelled;
 use tasklane_server::store::DatabaseUrl;
 
 use crate::client::cause_of;
@@ -118,13 +119,14 @@ impl Deployment {
             }
             (None, None) => format!("sqlite://{}", workdir.path().join("tasklane.db").display()),
         };
+        // In the environment, not on the command line, where any local user could read
+        // a password in it.
+        let env = [("TASKLANE_DATABASE_URL".to_owned(), database_url)];
         let mut serve = vec![
             spawn.server.display().to_string(),
             "serve".to_owned(),
-            "--database-url".to_owned(),
-            database_url,
             "--consistency".to_owned(),
-            format!("{:?}", spawn.consistency).to_lowercase(),
+            spelled(spawn.consistency),
             "--redis-timeout-ms".to_owned(),
             "200".to_owned(),
             "--log".to_owned(),
@@ -143,7 +145,7 @@ impl Deployment {
             let mut command = serve.clone();
             command.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
             let log = workdir.path().join(format!("instance-{n}.log"));
-            let mut instance = Process::start(&command, Some(&log))?;
+            let mut instance = Process::start(&command, &env, Some(&log))?;
             let url = format!("http://127.0.0.1:{port}");
             instance.wait_until(|| healthy(&url)).await?;
             deployment.urls.push(url);

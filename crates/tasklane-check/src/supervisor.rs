@@ -20,13 +20,19 @@ use nix::unistd::Pid;
 pub struct Process {
     child: Child,
     command: Vec<String>,
+    env: Vec<(String, String)>,
     log: Option<PathBuf>,
 }
 
 impl Process {
-    /// Starts `command` (program, then arguments), its output appended to `log` (or
-    /// discarded without one).
-    pub fn start(command: &[String], log: Option<&Path>) -> anyhow::Result<Process> {
+    /// Starts `command` (program, then arguments) with `env` added to its environment,
+    /// its output appended to `log` (or discarded without one). A secret (a database
+    /// URL with its password) goes in `env`: every local user can read a command line.
+    pub fn start(
+        command: &[String],
+        env: &[(String, String)],
+        log: Option<&Path>,
+    ) -> anyhow::Result<Process> {
         let (stdout, stderr) = match log {
             Some(path) => {
                 let file = File::options()
@@ -40,6 +46,7 @@ impl Process {
         };
         let child = Command::new(&command[0])
             .args(&command[1..])
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
@@ -47,6 +54,7 @@ impl Process {
         Ok(Process {
             child,
             command: command.to_vec(),
+            env: env.to_vec(),
             log: log.map(Path::to_owned),
         })
     }
@@ -54,7 +62,7 @@ impl Process {
     /// Starts the same command again (after [`Process::kill`]).
     pub fn restart(&mut self) -> anyhow::Result<()> {
         self.kill();
-        *self = Process::start(&self.command, self.log.as_deref())?;
+        *self = Process::start(&self.command, &self.env, self.log.as_deref())?;
         Ok(())
     }
 
@@ -157,7 +165,7 @@ impl RedisServer {
         ]
         .map(str::to_owned);
         let mut server = RedisServer {
-            process: Process::start(&command, log)?,
+            process: Process::start(&command, &[], log)?,
             port,
         };
         server.wait().await?;

@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::http::HeaderValue;
-use clap::Args;
 use clap::builder::TypedValueParser;
+use clap::{Args, ValueEnum};
 
 use crate::cache::{CacheConfig, Consistency, Design, RedisUrl};
 use crate::http::AuthMode;
@@ -245,6 +245,14 @@ impl ServeArgs {
     fn design(&self) -> Design {
         Design::Generational
     }
+}
+
+/// A mode's name as the command line takes it (`--consistency redis`, `--auth none`).
+pub fn spelled(mode: impl ValueEnum) -> String {
+    mode.to_possible_value()
+        .expect("no mode is skipped")
+        .get_name()
+        .to_owned()
 }
 
 /// The consistency a deployment gets when none is asked for: `redis` when its

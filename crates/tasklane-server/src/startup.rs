@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::ValueEnum;
+
 use tokio::net::TcpListener;
 
 use crate::cache::{RedisTier, TaskCache};
-use crate::config::ServeArgs;
+use crate::config::{ServeArgs, spelled};
 use crate::http::{AppState, Authenticator, Limits, router};
 use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
 use crate::store::{Opening, Storage, Store};
@@ -173,14 +173,6 @@ fn openable(address: SocketAddr) -> SocketAddr {
         IpAddr::V6(ip) if ip.is_unspecified() => (Ipv6Addr::LOCALHOST, address.port()).into(),
         _ => address,
     }
-}
-
-/// A mode's name as `--consistency` or `--auth` takes it.
-fn spelled(mode: impl ValueEnum) -> String {
-    mode.to_possible_value()
-        .expect("no mode is skipped")
-        .get_name()
-        .to_owned()
 }
 
 /// Why the listening socket could not be bound, and what to do about it.
