@@ -31,6 +31,11 @@ impl Generation {
         self.epoch
     }
 
+    /// An epoch as keys and Redis write it: 16 hexadecimal digits.
+    pub(super) fn epoch_text(epoch: u64) -> String {
+        format!("{epoch:016x}")
+    }
+
     /// How many writes the workspace has seen in this epoch.
     pub fn counter(self) -> u64 {
         self.counter
@@ -38,8 +43,10 @@ impl Generation {
 }
 
 impl fmt::Display for Generation {
+    /// `{epoch}.{counter}`, as in cache keys and ETags (and as the Redis lookup script
+    /// joins them: a test in `tests/freshness/monotonic.rs` fails if the two differ).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}.{}", self.epoch, self.counter)
+        write!(f, "{}.{}", Generation::epoch_text(self.epoch), self.counter)
     }
 }
 

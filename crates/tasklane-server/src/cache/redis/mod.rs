@@ -102,7 +102,7 @@ impl RedisTier {
     /// The generation of `key`'s workspace, whether a write is in flight in it, and, if
     /// none is, what is filed under `key` at that generation.
     pub(super) async fn lookup(&self, key: &CacheKey<'_>) -> Result<Lookup, RedisError> {
-        let fresh_epoch = format!("{:016x}", Uuid::new_v4().as_u64_pair().0);
+        let fresh_epoch = Generation::epoch_text(Uuid::new_v4().as_u64_pair().0);
         let (before, after) = self.keys.entry_around_generation(key);
         let mut invocation = self
             .scripts
@@ -176,7 +176,7 @@ impl RedisTier {
         let mut invocation = self.scripts.fill.key(self.keys.generation(key.workspace()));
         invocation
             .key(self.keys.entry(key))
-            .arg(format!("{:016x}", generation.epoch()))
+            .arg(Generation::epoch_text(generation.epoch()))
             .arg(generation.counter())
             .arg(encode(snapshot))
             .arg(self.ttl_ms());
