@@ -141,6 +141,14 @@ fn parse_instance_url(text: &str) -> Result<String, String> {
     if !shape {
         return Err(EXPECTED.to_owned());
     }
+    // A password here would be printed with the URL; Tasklane takes a token instead.
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "a user or password in the URL is not how Tasklane authenticates: pass the \
+             token with --token"
+                .to_owned(),
+        );
+    }
     Ok(url.trim_end_matches('/').to_owned())
 }
 
@@ -231,6 +239,7 @@ mod tests {
             "http://",
             "http://h:1/?q=1",
             "http://h:notaport",
+            "http://ana:s3cret@h:1",
         ] {
             assert!(parse_instance_url(bad).is_err(), "{bad}");
         }

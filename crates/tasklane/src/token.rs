@@ -22,9 +22,10 @@ pub struct TokenCreateArgs {
     #[arg(long, value_name = "NAME")]
     pub workspace: Workspace,
 
-    /// Who the token is for.
-    #[arg(long, value_name = "NAME", default_value = "owner")]
-    pub member: String,
+    /// Who the token is for: 1 to 100 characters, not blank.
+    #[arg(long, value_name = "NAME", default_value = "owner",
+          value_parser = |name: &str| Member::try_from(name.to_owned()))]
+    pub member: Member,
 
     /// The database to issue it in.
     #[command(flatten)]
@@ -39,10 +40,8 @@ pub async fn run(command: TokenCommand) -> anyhow::Result<()> {
 }
 
 async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
-    let member =
-        Member::try_from(args.member).map_err(|problem| anyhow::anyhow!("--member: {problem}"))?;
     let storage = args.database.open(Opening::Existing).await?;
-    let (token, secret) = issue(&*storage.tokens, &args.workspace, member).await?;
+    let (token, secret) = issue(&*storage.tokens, &args.workspace, args.member).await?;
     eprintln!(
         "Token {} for {} in workspace `{}`; its secret, shown this once:",
         token.id, token.member, token.workspace
