@@ -10,12 +10,12 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use moka::future::Cache;
@@ -52,6 +52,9 @@ pub struct Authenticator {
     limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
     /// Failed authentications per client address (`None`: unlimited).
     failures: Option<FailureLimit>,
+    /// Under `--auth none`, whether the log has said that tokens are ignored: a client
+    /// that sends one expects its own workspace and sees `default`.
+    told_tokens_ignored: AtomicBool,
 }
 
 impl Authenticator {
@@ -73,6 +76,7 @@ impl Authenticator {
                 .build(),
             limiter: per_second.map(|rate| RateLimiter::keyed(Quota::per_second(rate))),
             failures: failures_per_minute.map(FailureLimit::new),
+            told_tokens_ignored: AtomicBool::new(false),
         }
     }
 
@@ -90,6 +94,15 @@ impl Authenticator {
     /// from an address over its failed authentications.
     async fn workspace(&self, parts: &Parts) -> Result<Workspace, Problem> {
         if self.mode == AuthMode::None {
+            if parts.headers.contains_key(header::AUTHORIZATION)
+                && !self.told_tokens_ignored.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    "a request presented a token, but this server runs with `--auth none`: \
+                     every request acts in the workspace `default`, whatever its token \
+                     (said once)"
+                );
+            }
             return Ok(Workspace::default());
         }
         let presented = bearer(parts)?;

@@ -17,9 +17,13 @@ use super::problem::{Problem, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{
     Assignee, Labels, ListQuery, NewTask, Priority, Status, Task, TaskId, TaskList, TaskPatch,
-    Workspace,
+    Timestamp, Workspace,
 };
 use crate::store::{Idempotency, StoreError};
+
+/// The `500` of a read or an update whose task's row does not read back.
+const UNREADABLE_TASK: &str =
+    "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it";
 
 /// The routes of `/v1/tasks`.
 pub(super) fn router() -> Router<AppState> {
@@ -90,8 +94,8 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
         ("priority" = Option<String>, Query, description = format!("Comma list of at most {} priorities; any matches (`high,urgent`).", ListQuery::MAX_CHOICES)),
         ("assignee" = Option<String>, Query, description = format!("Exact assignee ({} to {} characters). Unassigned tasks never match.", Assignee::MIN_CHARS, Assignee::MAX_CHARS)),
         ("label" = Option<Vec<String>>, Query, explode, description = format!("Repeatable, at most {} times (a task carries no more), each 1 to {} characters; a task must carry every label given.", ListQuery::MAX_LABELS, Labels::MAX_CHARS)),
-        ("due_before" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due strictly before. Tasks with no due date never match."),
-        ("due_after" = Option<String>, Query, format = DateTime, description = "RFC 3339, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z once in UTC: due at or after. Tasks with no due date never match."),
+        ("due_before" = Option<String>, Query, format = DateTime, description = format!("RFC 3339, from {} to {} once in UTC: due strictly before. Tasks with no due date never match.", Timestamp::MIN, Timestamp::MAX)),
+        ("due_after" = Option<String>, Query, format = DateTime, description = format!("RFC 3339, from {} to {} once in UTC: due at or after. Tasks with no due date never match.", Timestamp::MIN, Timestamp::MAX)),
         ("q" = Option<String>, Query, description = format!("Case-insensitive substring of the title or the description (at most {} characters); both sides are compared in full Unicode case folding (`Σ`, `σ`, `ς` alike; `SS` matches `ß`).", ListQuery::MAX_TEXT_CHARS)),
         ("sort" = Option<String>, Query, description = "`created_at` (default), `updated_at`, `due_at` (no due date counts as later than any date), `priority` (low < medium < high < urgent) or `title` (by code point); prefix `-` for descending. Ties are broken by id in the same direction."),
         ("page" = Option<i32>, Query, description = "1-based page number (default 1). Not with `cursor`."),
@@ -180,7 +184,7 @@ pub async fn create(
         (status = 304, description = "Unchanged"),
         (status = 400, description = "Malformed If-None-Match"),
         (status = 404, description = "No such task"),
-        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it"),
+        (status = 500, description = UNREADABLE_TASK),
     )
 )]
 pub async fn read(
@@ -220,7 +224,7 @@ pub async fn read(
         (status = 412, description = "If-Match does not name the current version"),
         (status = 409, description = "A request with the same Idempotency-Key is still being processed"),
         (status = 422, description = "Unknown or invalid member; or an Idempotency-Key reused for a different request"),
-        (status = 500, description = "The task is stored in a form the server cannot read back (a damaged row); DELETE removes it"),
+        (status = 500, description = UNREADABLE_TASK),
         (status = 503, description = "The database is unavailable, or the write could not be confirmed: a retry is safe with the same Idempotency-Key"),
     )
 )]

@@ -256,6 +256,57 @@ async fn the_start_up_lines_say_where_to_go_and_how_the_server_is_set_up() {
     assert_eq!(configuration["redis"], "none");
 }
 
+/// A client that sends a token to a server without authentication expects its own
+/// workspace and sees `default`; the log says so, once, and in plain text (no colour
+/// codes when it goes to a file or a pipe).
+#[tokio::test]
+async fn a_token_sent_to_a_server_without_authentication_is_said_to_be_ignored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tasklane"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", "sqlite://tasks.db"])
+        .env_clear()
+        .current_dir(dir.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut answered = 0;
+    for _ in 0..200 {
+        if client.get(format!("{url}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for _ in 0..3 {
+        let response = client
+            .get(format!("{url}/v1/tasks"))
+            .bearer_auth(format!("tl_{}", "0".repeat(64)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "acts in `default`");
+        answered += 1;
+    }
+    server.kill().unwrap();
+    let output = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(answered, 3);
+    assert_eq!(
+        stderr
+            .matches("presented a token, but this server runs with `--auth none`")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes into a pipe: {stderr}"
+    );
+}
+
 /// What `token create` and `seed` answer on `url`: refused, saying why and how to
 /// create it.
 fn tools_refuse(dir: &Path, url: &str, why: &str) {
