@@ -192,23 +192,34 @@ fn the_options_are_checked_before_the_database_is_created() {
     );
 }
 
+/// `tasklane serve` on `listen`, in `dir` with the database `tasks.db` there, no
+/// environment, and its log piped back.
+fn serve_in(dir: &Path, listen: &str, options: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tasklane"))
+        .args([
+            "serve",
+            "--listen",
+            listen,
+            "--database-url",
+            "sqlite://tasks.db",
+        ])
+        .args(options)
+        .env_clear()
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_start_up_lines_say_where_to_go_and_how_the_server_is_set_up() {
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tasklane"))
-        .args(["serve", "--listen", &format!("localhost:{port}")])
-        .args([
-            "--database-url",
-            "sqlite://tasks.db",
-            "--log-format",
-            "json",
-        ])
-        .env_clear()
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server = serve_in(
+        dir.path(),
+        &format!("localhost:{port}"),
+        &["--log-format", "json"],
+    );
     let url = format!("http://127.0.0.1:{port}");
     let mut up = false;
     for _ in 0..200 {
@@ -263,14 +274,7 @@ async fn the_start_up_lines_say_where_to_go_and_how_the_server_is_set_up() {
 async fn a_token_sent_to_a_server_without_authentication_is_said_to_be_ignored_once() {
     let dir = tempfile::tempdir().unwrap();
     let port = closed_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tasklane"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--database-url", "sqlite://tasks.db"])
-        .env_clear()
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server = serve_in(dir.path(), &format!("127.0.0.1:{port}"), &[]);
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut answered = 0;
