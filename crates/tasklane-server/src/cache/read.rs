@@ -191,11 +191,12 @@ impl TaskCache {
         }
     }
 
-    /// Strict generations: the entry under `key` in the shared tier, if there is one
-    /// and Redis is not being left alone.
+    /// Strict generations: the entry under `key` in the shared tier, if this process
+    /// does not hold it already (then Redis is not asked: the key names the generation,
+    /// so either copy is as fresh as the other), and Redis is not being left alone.
     async fn shared_entry(&self, key: &CacheKey<'_>) -> Option<Snapshot> {
         let shared = self.shared.as_ref()?;
-        if self.redis_health.backing_off() {
+        if self.redis_health.backing_off() || self.entries.contains_key(&key.to_string()) {
             return None;
         }
         self.redis_health.record(shared.get(key).await).flatten()
