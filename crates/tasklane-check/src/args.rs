@@ -21,8 +21,8 @@ pub struct CheckArgs {
 
     /// Check these live instances (repeatable) instead of starting some; faults other
     /// than `redis-flush` (which needs --redis-url) then cannot be injected. `HOST:PORT`
-    /// means `http://HOST:PORT`. The tasks the check creates are deleted after each
-    /// scenario.
+    /// means `http://HOST:PORT`; a user or password is refused (pass --token). The tasks
+    /// the check creates are deleted after each scenario.
     #[arg(long, value_name = "URL", value_parser = parse_instance_url)]
     pub url: Vec<String>,
 
