@@ -351,11 +351,7 @@ impl ServerProcess {
         options: &[String],
         descriptors: Option<u32>,
     ) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::common::closed_port();
         let binary = env!("CARGO_BIN_EXE_tasklane");
         let mut command = match descriptors {
             None => std::process::Command::new(binary),

@@ -130,11 +130,7 @@ pub async fn fresh_database() -> TestDatabase {
 
 /// A loopback port nothing listens on (free when asked: bound, then released).
 pub fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    tasklane_check::supervisor::free_port().unwrap()
 }
 
 /// A `redis-server` of a test's own (no persistence), to flush, kill, freeze or
