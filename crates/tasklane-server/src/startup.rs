@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-
 use tokio::net::TcpListener;
 
 use crate::cache::{RedisTier, TaskCache};
