@@ -18,14 +18,20 @@ pub enum LogFormat {
 /// (`info`, `tasklane=debug,tower_http=info`).
 pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(filter)?;
-    // Colours only for a person at a terminal, never into a file or a pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colours())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     }
     .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Colours only for a person at a terminal, never into a file or a pipe, and not when
+/// `NO_COLOR` is set (non-empty, <https://no-color.org>): `with_ansi` overrides the
+/// library's own reading of it.
+fn colours() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
