@@ -14,6 +14,10 @@
 //! - [`store`]: durable storage behind the [`store::Store`] trait: one SQL
 //!   implementation for SQLite and PostgreSQL.
 //!
+//! Beside the read path, [`feed`] reads each workspace's change log (appended by every
+//! write in its own transaction) for `/v1/changes` and the event stream, advancing the
+//! cache's generation before it hands a change out.
+//!
 //! Around them: [`config`] (`tasklane serve`'s options and the defaults they imply),
 //! [`startup`] (building and running the server), [`server`] (connections: their cap
 //! and timeouts), [`shutdown`] (SIGINT/SIGTERM), [`telemetry`] (structured logs) and
@@ -23,6 +27,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod errors;
+pub mod feed;
 pub mod http;
 pub mod server;
 pub mod shutdown;

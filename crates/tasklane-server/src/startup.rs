@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::cache::{RedisTier, TaskCache};
 use crate::config::{ServeArgs, spelled};
+use crate::feed::Feed;
 use crate::http::{AppState, Authenticator, Limits, router};
 use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
 use crate::store::{Opening, Storage, Store};
@@ -96,11 +97,16 @@ impl Application {
                 .map_or("none".to_owned(), ToString::to_string),
         };
         let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
+        let feed = Arc::new(Feed::new(store.clone(), tasks.clone()));
         Ok(Application {
             listener,
             store,
             router: router(
-                AppState { tasks, auth },
+                AppState {
+                    feed,
+                    tasks,
+                    auth,
+                },
                 Limits {
                     cors_origins: args.cors_origin.clone(),
                     request_timeout,

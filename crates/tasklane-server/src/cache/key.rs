@@ -22,10 +22,13 @@ enum EntryKind {
 }
 
 impl EntryKind {
+    /// Named apart from releases before the change log (`tasks`, `task`), whose entries
+    /// carry no log position: instances of both releases can share one Redis during a
+    /// rolling upgrade without reading each other's entries.
     fn as_str(self) -> &'static str {
         match self {
-            EntryKind::List => "tasks",
-            EntryKind::Task => "task",
+            EntryKind::List => "list",
+            EntryKind::Task => "one",
         }
     }
 }
@@ -144,15 +147,15 @@ mod tests {
         let workspace = Workspace::named("team");
         let generation = Generation::new(0xab, 7);
         let list = CacheKey::list(&workspace, "d1g");
-        assert_eq!(list.to_string(), "tasks:team:g:d1g");
+        assert_eq!(list.to_string(), "list:team:g:d1g");
         assert_eq!(
             list.clone().under(generation).to_string(),
-            "tasks:team:g00000000000000ab.7:d1g"
+            "list:team:g00000000000000ab.7:d1g"
         );
         let redis = RedisKeys::new("tl");
         assert_eq!(
             redis.entry(&list.clone().under(generation)),
-            "tl:tasks:team:g00000000000000ab.7:d1g"
+            "tl:list:team:g00000000000000ab.7:d1g"
         );
         let (head, tail) = redis.entry_around_generation(&list);
         assert_eq!(
@@ -163,7 +166,7 @@ mod tests {
         let id = TaskId::generate();
         assert_eq!(
             CacheKey::task(&workspace, id).under(generation).to_string(),
-            format!("task:team:g{generation}:{id}")
+            format!("one:team:g{generation}:{id}")
         );
     }
 }

@@ -17,7 +17,7 @@
 //!
 //! - **Read** ([`TaskCache::list`], [`TaskCache::get`], in `read.rs`): read the workspace's
 //!   generation `g` *first* (`TaskCache::locate`); the key embeds it (a `CacheKey`,
-//!   `tasks:{workspace}:g{g}:{digest of the normalised query}`); on a miss, query the store
+//!   `list:{workspace}:g{g}:{digest of the normalised query}`); on a miss, query the store
 //!   and fill *that* key (`TaskCache::fill`). Concurrent misses on one key are coalesced
 //!   into one store query.
 //! - **Write** ([`TaskCache::create`], [`TaskCache::update`], [`TaskCache::delete`], in

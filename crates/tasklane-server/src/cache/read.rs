@@ -79,7 +79,7 @@ impl TaskCache {
         let load = |etag: Option<ETag>| async move {
             self.stats.loaded();
             let stored = self.store.list(workspace, query).await?;
-            let page = TaskList::new(query, stored.rows, stored.total, self.store.cursor_key());
+            let page = TaskList::new(query, stored, self.store.cursor_key());
             let body = serde_json::to_vec(&page).expect("a task list always serialises");
             // Without a generation, the ETag names the content itself.
             let etag = etag.unwrap_or_else(|| {
@@ -87,6 +87,7 @@ impl TaskCache {
             });
             Ok(Snapshot {
                 etag,
+                seq: Some(page.seq),
                 body: body.into(),
             })
         };
@@ -120,7 +121,7 @@ impl TaskCache {
                 .get(workspace, id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
-            Ok(Snapshot::of_task(&task))
+            Ok(Snapshot::of_read(&task))
         };
         let read = match self.locate(CacheKey::task(workspace, id)).await? {
             None => load.await,

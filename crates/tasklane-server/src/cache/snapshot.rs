@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::domain::Task;
+use crate::domain::{Task, TaskAt};
 
 /// An entity tag, as sent in the `ETag` header (quotes and `W/` included).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +48,33 @@ impl ETag {
 pub struct Snapshot {
     /// The validator to send as `ETag`.
     pub etag: ETag,
+    /// The workspace's log position a read reflects (also in its body); none for the
+    /// task a write returns.
+    pub seq: Option<u64>,
     /// The JSON body, ready to send.
     pub body: Bytes,
 }
 
 impl Snapshot {
-    /// A task's representation; its ETag is its version.
+    /// A task as a write left it; its ETag is its version.
     pub fn of_task(task: &Task) -> Snapshot {
         Snapshot {
             etag: ETag::strong(&task.version.to_string()),
+            seq: None,
             body: serde_json::to_vec(task)
+                .expect("a task always serialises")
+                .into(),
+        }
+    }
+
+    /// A task as a read found it, with the log position it reflects. Its ETag is still
+    /// its version: a later read of the same version may report a later `seq` (other
+    /// tasks changed), and the client's copy of the task is as current as before.
+    pub fn of_read(read: &TaskAt) -> Snapshot {
+        Snapshot {
+            etag: ETag::strong(&read.task.version.to_string()),
+            seq: Some(read.seq),
+            body: serde_json::to_vec(read)
                 .expect("a task always serialises")
                 .into(),
         }

@@ -42,6 +42,19 @@ impl TaskCache {
         .await
     }
 
+    /// Restores a deleted task from the state its delete kept; returns once it is
+    /// committed and the generation advanced (retries under an `Idempotency-Key` as for
+    /// [`TaskCache::create`]).
+    pub async fn restore(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, CacheError> {
+        self.write(workspace, self.store.restore(workspace, id, idempotency))
+            .await
+    }
+
     /// Deletes a task; returns once it is committed and the generation has advanced.
     pub async fn delete(
         &self,
@@ -51,6 +64,27 @@ impl TaskCache {
     ) -> Result<(), CacheError> {
         self.write(workspace, self.store.delete(workspace, id, expected))
             .await
+    }
+
+    /// Advances the workspace's generation outside a write: the change feed does, before
+    /// it hands out changes it read from the log (see "Advance before announce" in
+    /// [`crate::feed`]). Strict generations have already advanced with each change.
+    /// [`CacheError::Unconfirmed`] when Redis did not confirm it.
+    pub async fn advance(&self, workspace: &Workspace) -> Result<(), CacheError> {
+        match &self.generations {
+            Generations::Local(local) => local.advance(self.design.counted(workspace)),
+            Generations::Strict => {}
+            Generations::Redis(tier) => {
+                if self.redis_health.backing_off() {
+                    return Err(CacheError::Unconfirmed);
+                }
+                let done = tier.advance(workspace, &[]).await;
+                self.redis_health
+                    .record(done)
+                    .ok_or(CacheError::Unconfirmed)?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs a write: announce, commit (`write`), advance. Only an error that proves
@@ -70,6 +104,7 @@ impl TaskCache {
             Err(StoreError::NotFound
                 | StoreError::VersionMismatch { .. }
                 | StoreError::IdempotencyMismatch
+                | StoreError::TaskExists
                 | StoreError::Conflict
                 | StoreError::Unreadable(_)
                 | StoreError::Unstorable(_))

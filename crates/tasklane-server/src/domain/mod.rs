@@ -3,6 +3,7 @@
 //! layer parses into these types and the stores and the cache only ever see valid values.
 
 mod account;
+mod change;
 mod cursor;
 mod query;
 mod task;
@@ -10,6 +11,7 @@ mod timestamp;
 mod workspace;
 
 pub use account::{ApiToken, Member, NewToken, TokenSecret};
+pub use change::{Change, ChangeKind, ChangeLog, LogQuery, TaskAt};
 pub use cursor::{Cursor, CursorKey, SortValue};
 pub use query::{
     Filter, ListQuery, PageRow, Position, QueryError, Sort, SortKey, StoredPage, TaskList,

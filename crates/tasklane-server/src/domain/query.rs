@@ -30,7 +30,7 @@ pub struct QueryError {
     pub message: String,
 }
 
-fn invalid(parameter: &str, message: impl Into<String>) -> QueryError {
+pub(super) fn invalid(parameter: &str, message: impl Into<String>) -> QueryError {
     QueryError {
         parameter: parameter.to_owned(),
         message: message.into(),
@@ -395,6 +395,8 @@ pub struct StoredPage {
     pub rows: Vec<PageRow>,
     /// How many tasks match in all, if the query asked for the count.
     pub total: Option<u64>,
+    /// The workspace's log position the rows reflect.
+    pub seq: u64,
 }
 
 /// One page of a task list: the `PaginatedResponse` of `GET /v1/tasks`.
@@ -422,23 +424,26 @@ pub struct TaskList {
     /// null on the last page.
     #[schema(required = true)]
     pub next_cursor: Option<String>,
+    /// The workspace's log position this page reflects: every change up to it, none
+    /// after it (read in the same snapshot as the rows). Follow `/v1/changes` from here.
+    pub seq: u64,
 }
 
 impl TaskList {
-    /// Shapes a page from up to `limit + 1` matching rows (the extra one only says that
-    /// a next page exists) and the total count, if the query asked for it; the next
-    /// page's cursor is signed with `key`.
+    /// Shapes a page from what the store read: up to `limit + 1` matching rows (the extra
+    /// one only says that a next page exists), the total count if the query asked for
+    /// it, and the log position; the next page's cursor is signed with `key`.
     ///
     /// A row that does not read back as a task is left out of `data` and named in
     /// `unreadable`: one damaged row must not take its whole workspace's lists down with
     /// it, nor vanish without a trace (a client that counts `data` against `total` would
     /// otherwise never learn why they differ). The cursor still continues after it.
-    pub fn new(
-        query: &ListQuery,
-        mut rows: Vec<PageRow>,
-        total: Option<u64>,
-        key: &CursorKey,
-    ) -> TaskList {
+    pub fn new(query: &ListQuery, stored: StoredPage, key: &CursorKey) -> TaskList {
+        let StoredPage {
+            mut rows,
+            total,
+            seq,
+        } = stored;
         let limit = query.limit as usize;
         let has_more = rows.len() > limit;
         rows.truncate(limit);
@@ -466,6 +471,7 @@ impl TaskList {
             total,
             total_pages: total.map(|total| total.div_ceil(u64::from(query.limit))),
             next_cursor,
+            seq,
         }
     }
 }
@@ -633,6 +639,15 @@ mod tests {
         }
     }
 
+    /// What a store reads: `rows`, and `total` if counted.
+    fn stored(rows: Vec<PageRow>, total: Option<u64>) -> StoredPage {
+        StoredPage {
+            rows,
+            total,
+            seq: 7,
+        }
+    }
+
     /// A row as a store reads it under `sort=title`.
     fn row(task: Task) -> PageRow {
         PageRow {
@@ -646,7 +661,7 @@ mod tests {
     fn a_cursor_continues_only_the_query_that_issued_it() {
         let query = parse("limit=2&sort=-title").unwrap();
         let rows = vec![row(task("c", 1)), row(task("b", 2)), row(task("a", 3))];
-        let page = TaskList::new(&query, rows, Some(3), key());
+        let page = TaskList::new(&query, stored(rows, Some(3)), key());
         assert_eq!((page.data.len(), page.total_pages), (2, Some(2)));
         let cursor = page.next_cursor.expect("a third task exists");
 
@@ -705,12 +720,11 @@ mod tests {
         let query = parse("limit=2&sort=title").unwrap();
         let page = TaskList::new(
             &query,
-            vec![row(task("a", 1)), row(task("b", 2))],
-            Some(2),
+            stored(vec![row(task("a", 1)), row(task("b", 2))], Some(2)),
             key(),
         );
         assert_eq!((page.next_cursor, page.total_pages), (None, Some(1)));
-        let empty = TaskList::new(&query, vec![], Some(0), key());
+        let empty = TaskList::new(&query, stored(vec![], Some(0)), key());
         assert_eq!((empty.total_pages, empty.data.len()), (Some(0), 0));
     }
 
@@ -718,7 +732,7 @@ mod tests {
     fn a_cursor_continues_with_or_without_the_total() {
         let query = parse("limit=1&sort=title").unwrap();
         let rows = vec![row(task("a", 1)), row(task("b", 2))];
-        let page = TaskList::new(&query, rows, Some(2), key());
+        let page = TaskList::new(&query, stored(rows, Some(2)), key());
         let cursor = page.next_cursor.expect("a second task exists");
         let next = parse(&format!("limit=1&sort=title&total=false&cursor={cursor}")).unwrap();
         assert_ne!(
@@ -726,7 +740,7 @@ mod tests {
             query.canonical(),
             "a cache entry of its own"
         );
-        let uncounted = TaskList::new(&next, vec![row(task("b", 2))], None, key());
+        let uncounted = TaskList::new(&next, stored(vec![row(task("b", 2))], None), key());
         let body = serde_json::to_value(&uncounted).unwrap();
         assert!(body.get("total").is_none() && body.get("total_pages").is_none());
     }
@@ -744,7 +758,7 @@ mod tests {
             }),
         };
         let rows = vec![row(task("a", 1)), damaged, row(task("c", 3))];
-        let page = TaskList::new(&query, rows, Some(3), key());
+        let page = TaskList::new(&query, stored(rows, Some(3)), key());
         assert_eq!(titles(&page), ["a"]);
         assert_eq!(page.unreadable, ["damaged-id"]);
         let cursor = page.next_cursor.expect("a third row exists");
@@ -757,7 +771,7 @@ mod tests {
             ("damaged-id", &SortValue::Text("b".to_owned()))
         );
 
-        let clean = TaskList::new(&query, vec![row(task("a", 1))], Some(1), key());
+        let clean = TaskList::new(&query, stored(vec![row(task("a", 1))], Some(1)), key());
         let body = serde_json::to_value(&clean).unwrap();
         assert!(
             body.get("unreadable").is_none(),

@@ -1,5 +1,5 @@
 //! The HTTP API: the application router, assembled from one router per resource
-//! (`tasks`, `tokens`, the operations routes in `health`; each with its handlers and its
+//! (`tasks`, `changes`, `tokens`, the operations routes in `health`; each with its handlers and its
 //! part of the OpenAPI document) and the document's own (`openapi`), under the
 //! middleware every request passes through; the shared state and the request-wide
 //! limits.
@@ -10,6 +10,7 @@
 mod auth;
 #[cfg(feature = "bench")]
 mod ceiling;
+mod changes;
 mod conditional;
 mod deadline;
 mod framing;
@@ -38,6 +39,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::cache::TaskCache;
+use crate::feed::Feed;
 
 pub use auth::{AuthMode, Authenticator};
 pub use openapi::ApiDoc;
@@ -51,6 +53,8 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct AppState {
     /// Tasks, through the cache.
     pub tasks: Arc<TaskCache>,
+    /// The change log.
+    pub feed: Arc<Feed>,
     /// Who each request acts for.
     pub auth: Arc<Authenticator>,
 }
@@ -68,7 +72,12 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
             header::IF_NONE_MATCH,
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static(changes::SEQ_HEADER),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
@@ -108,6 +117,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
         .merge(tasks::router())
+        .merge(changes::router())
         .merge(tokens::router())
         .merge(health::router())
         .merge(openapi::router());

@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::health::OperationsApi;
+use super::changes::ChangesApi;
 use super::tasks::TasksApi;
 use super::tokens::TokensApi;
 use super::{AppState, MAX_BODY_BYTES, ProblemBody};
@@ -27,6 +28,7 @@ impl OpenApi for ApiDoc {
     fn openapi() -> utoipa::openapi::OpenApi {
         let mut document = Frame::openapi();
         document.merge(TasksApi::openapi());
+        document.merge(ChangesApi::openapi());
         document.merge(TokensApi::openapi());
         document.merge(OperationsApi::openapi());
         let completions: [&dyn Modify; 5] = [

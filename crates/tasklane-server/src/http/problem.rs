@@ -150,6 +150,10 @@ impl From<StoreError> for Problem {
                     "If-Match does not name the task's current version (its ETag is \"{current}\")"
                 ),
             ),
+            StoreError::TaskExists => Problem::new(
+                StatusCode::CONFLICT,
+                "the task exists: only a deleted task can be restored",
+            ),
             StoreError::IdempotencyMismatch => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "this Idempotency-Key was first used for a different request; use a new key",

@@ -10,6 +10,7 @@ use axum::routing::get;
 use utoipa::OpenApi;
 
 use super::AppState;
+use super::changes::SEQ_HEADER;
 use super::conditional::{if_match, if_none_match};
 use super::idempotency::Idempotent;
 use super::path_id::PathId;
@@ -50,6 +51,9 @@ fn respond(status: StatusCode, snapshot: Snapshot) -> Response {
         HeaderValue::from_static("application/json"),
     );
     set_validators(headers, &snapshot.etag);
+    if let Some(seq) = snapshot.seq {
+        headers.insert(SEQ_HEADER, HeaderValue::from(seq));
+    }
     response
 }
 

@@ -1,6 +1,7 @@
 //! Loading many tasks at once, for `tasklane seed`: multi-row inserts in one
-//! transaction per batch, with the workspace's generation advanced once per batch, so a
-//! cache in front of the database never keeps a list from before the load; then the
+//! transaction per batch, each task's creation appended to the change log like any
+//! write's (so the workspace's generation advances with the load, and a cache in front
+//! of the database never keeps a list from before it); then the
 //! query planner's statistics are refreshed. Before a load, it tells whether the
 //! workspaces already hold tasks, so that seeding twice is a choice, not an accident.
 
@@ -9,8 +10,9 @@ use sqlx::QueryBuilder;
 
 use super::StoreError;
 use super::row::storable;
-use super::sql::{Bind, Runner, SqlStore, advance_generation, insert_labels, upsert_tasks};
-use crate::domain::{Task, Workspace};
+use super::log::Entry;
+use super::sql::{Bind, Runner, SqlStore, insert_labels, upsert_tasks};
+use crate::domain::{ChangeKind, Task, Workspace};
 
 /// Rows per `INSERT`: 14 values a task keeps every statement well under both
 /// databases' limits on bound parameters.
@@ -53,8 +55,12 @@ where
             if let Some(labels) = insert_labels(workspace, chunk) {
                 DB::execute(&mut *tx, labels).await?;
             }
+            let created: Vec<_> = chunk
+                .iter()
+                .map(|task| Entry::of(ChangeKind::Created, task))
+                .collect();
+            self.log(&mut tx, workspace, &created).await?;
         }
-        DB::execute(&mut *tx, advance_generation(workspace)).await?;
         tx.commit().await?;
         Ok(())
     }

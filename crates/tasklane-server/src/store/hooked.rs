@@ -13,7 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Idempotency, Precondition, Store, StoreError};
-use crate::domain::{CursorKey, ListQuery, StoredPage, Task, TaskId, TaskPatch, Workspace};
+use crate::domain::{
+    Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
+    Timestamp, Workspace,
+};
 
 /// A write a hook is told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub enum Write {
     Update,
     /// [`Store::delete`].
     Delete,
+    /// [`Store::restore`].
+    Restore,
 }
 
 /// What a [`Hooked`] store does around the operations it passes on. Every hook does
@@ -106,7 +111,7 @@ impl<H: Hooks> Store for Hooked<H> {
         self.write(Write::Insert, insert).await
     }
 
-    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<Task>, StoreError> {
+    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<TaskAt>, StoreError> {
         self.read(self.inner.get(workspace, id)).await
     }
 
@@ -132,6 +137,39 @@ impl<H: Hooks> Store for Hooked<H> {
     ) -> Result<(), StoreError> {
         let delete = self.inner.delete(workspace, id, expected);
         self.write(Write::Delete, delete).await
+    }
+
+    async fn restore(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, StoreError> {
+        let restore = self.inner.restore(workspace, id, idempotency);
+        self.write(Write::Restore, restore).await
+    }
+
+    async fn changes(
+        &self,
+        workspace: &Workspace,
+        since: u64,
+        limit: u32,
+    ) -> Result<ChangeLog, StoreError> {
+        self.inner.changes(workspace, since, limit).await
+    }
+
+    async fn history(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Change>, StoreError> {
+        self.inner.history(workspace, id, before, limit).await
+    }
+
+    async fn prune_changes(&self, cutoff: Timestamp, keep: u64) -> Result<u64, StoreError> {
+        self.inner.prune_changes(cutoff, keep).await
     }
 
     async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError> {

@@ -21,6 +21,7 @@
 mod bulk;
 #[cfg(feature = "baselines")]
 mod hooked;
+mod log;
 mod open;
 mod postgres;
 mod row;
@@ -34,12 +35,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    CursorKey, ListQuery, StoredPage, Task, TaskId, TaskPatch, UnreadableTask, Workspace,
+    Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
+    Timestamp, UnreadableTask, Workspace,
 };
 
 pub use bulk::BulkLoad;
 #[cfg(feature = "baselines")]
 pub use hooked::{Hooked, Hooks, ReadDelay, Write};
+pub use log::CHANGES_CHANNEL;
 pub use open::{OpenError, Opening, Storage};
 pub use postgres::PostgresStore;
 pub use sql::SqlStore;
@@ -101,6 +104,9 @@ pub enum StoreError {
         /// The task's version when the write was refused.
         current: i64,
     },
+    /// A restore found the task present: there is nothing to restore.
+    #[error("the task exists")]
+    TaskExists,
     /// The `Idempotency-Key` was first used for a different request.
     #[error("the Idempotency-Key was used for a different request")]
     IdempotencyMismatch,
@@ -205,8 +211,9 @@ pub trait Store: Send + Sync + 'static {
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, StoreError>;
 
-    /// One task, or `None`.
-    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<Task>, StoreError>;
+    /// One task and the log position it reflects (the workspace's latest `seq`, read in
+    /// the same snapshot), or `None`.
+    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<TaskAt>, StoreError>;
 
     /// Applies a merge patch in one transaction: load, check `expected`, apply, write.
     /// Returns the task as it now is (unchanged, at the same version, when the patch
@@ -229,8 +236,40 @@ pub trait Store: Send + Sync + 'static {
         expected: &Precondition,
     ) -> Result<(), StoreError>;
 
-    /// The workspace's generation row: how many write transactions have committed in it
-    /// (0 before the first).
+    /// Brings a deleted task back from the state its delete's change kept, at the next
+    /// version; [`StoreError::NotFound`] when the log keeps no delete as the task's last
+    /// change, [`StoreError::TaskExists`] when it is not deleted. Keyed as `insert`.
+    async fn restore(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, StoreError>;
+
+    /// Up to `limit` changes of the workspace after `since`, in order, with the log's head
+    /// and the oldest change it keeps, read from one snapshot.
+    async fn changes(
+        &self,
+        workspace: &Workspace,
+        since: u64,
+        limit: u32,
+    ) -> Result<ChangeLog, StoreError>;
+
+    /// Up to `limit` changes of one task (before `before`, if given), newest first.
+    async fn history(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Change>, StoreError>;
+
+    /// Forgets the changes committed before `cutoff`, and those more than `keep` behind
+    /// their workspace's head, in small batches; how many were forgotten.
+    async fn prune_changes(&self, cutoff: Timestamp, keep: u64) -> Result<u64, StoreError>;
+
+    /// The workspace's generation row: how many changes its log has had (0 before the
+    /// first write), which is also its latest `seq`.
     async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError>;
 
     /// Reads as a list does, cheaply: the first row of the task table through its

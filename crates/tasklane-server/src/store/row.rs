@@ -36,6 +36,10 @@ pub struct TaskRow {
     pub(super) created_at: i64,
     pub(super) updated_at: i64,
     pub(super) version: i64,
+    /// The workspace's log position, read in the same statement by a read that reports
+    /// it (absent from every other `SELECT`).
+    #[sqlx(default)]
+    pub(super) seq: Option<i64>,
 }
 
 impl TaskRow {
@@ -53,6 +57,7 @@ impl TaskRow {
             created_at: task.created_at.as_micros(),
             updated_at: task.updated_at.as_micros(),
             version: task.version,
+            seq: None,
         }
     }
 

@@ -14,11 +14,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
 
+use super::log::{
+    Entry, advance_generation, append_changes, changes_after, first_kept, notify, prune_beyond,
+    prune_older, read_generation, task_history,
+};
 use super::row::{COLUMNS, TaskRow, storable};
 use super::{Idempotency, OpenError, Precondition, Store, StoreError};
 use crate::domain::{
-    CursorKey, ListQuery, PageRow, Position, SortKey, SortValue, StoredPage, Task, TaskId,
-    TaskPatch, Timestamp, Workspace, fold_case,
+    Change, ChangeKind, ChangeLog, CursorKey, ListQuery, PageRow, Position, SortKey, SortValue,
+    StoredPage, Task, TaskAt, TaskId, TaskPatch, Timestamp, Workspace, fold_case,
 };
 
 /// A value both stores can bind.
@@ -52,6 +56,23 @@ where
     String: Bind<DB>,
 {
     one_task(&format!("SELECT {COLUMNS} FROM tasks"), workspace, id)
+}
+
+/// `SELECT` one task and its workspace's log position (`seq`), in one statement, hence
+/// one snapshot.
+fn select_task_at<'args, DB: Database>(workspace: &Workspace, id: TaskId) -> Builder<'args, DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new(format!(
+        "SELECT {COLUMNS}, (SELECT generation FROM scope_generations WHERE scope = "
+    ));
+    sql.push_bind(workspace.as_str().to_owned())
+        .push(") AS seq FROM tasks WHERE id = ")
+        .push_bind(id.to_string())
+        .push(" AND scope = ")
+        .push_bind(workspace.as_str().to_owned());
+    sql
 }
 
 /// Inserts tasks or replaces their rows.
@@ -139,28 +160,6 @@ where
     String: Bind<DB>,
 {
     one_task("DELETE FROM tasks", workspace, id)
-}
-
-/// Advances the workspace's generation row; part of every write transaction.
-pub(super) fn advance_generation<'args, DB: Database>(workspace: &Workspace) -> Builder<'args, DB>
-where
-    String: Bind<DB>,
-{
-    let mut sql = QueryBuilder::new("INSERT INTO scope_generations (scope, generation) VALUES (");
-    sql.push_bind(workspace.as_str().to_owned()).push(
-        ", 1) ON CONFLICT (scope) DO UPDATE SET generation = scope_generations.generation + 1",
-    );
-    sql
-}
-
-/// Reads the workspace's generation row (no row: 0).
-pub(super) fn read_generation<'args, DB: Database>(workspace: &Workspace) -> Builder<'args, DB>
-where
-    String: Bind<DB>,
-{
-    let mut sql = QueryBuilder::new("SELECT generation FROM scope_generations WHERE scope = ");
-    sql.push_bind(workspace.as_str().to_owned());
-    sql
 }
 
 /// The recorded first result of a keyed write, as `{fingerprint} {task JSON}` (the
@@ -375,6 +374,9 @@ pub(super) struct Dialect {
     /// another process wrote (`SQLITE_BUSY_SNAPSHOT`, with no wait), which is what two
     /// instances on one file would meet.
     pub begin_write: &'static str,
+    /// Whether a write notifies the other instances from its transaction
+    /// ([`CHANGES_CHANNEL`](super::log::CHANGES_CHANNEL), PostgreSQL's `NOTIFY`).
+    pub notifies: bool,
 }
 
 /// Tasks in a SQL database: the one implementation of [`Store`], the shared SQL over a
@@ -527,11 +529,21 @@ pub trait Runner: Database + Interrupt {
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<(), StoreError>;
+    /// Runs a statement for its effect; how many rows it touched.
+    async fn execute_counted(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<u64, StoreError>;
     /// Every task row the statement returns.
     async fn fetch_rows(
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<Vec<TaskRow>, StoreError>;
+    /// Every change-log row the statement returns.
+    async fn fetch_changes(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Vec<super::log::ChangeRow>, StoreError>;
     /// Every API token the statement returns.
     async fn fetch_tokens(
         conn: &mut Self::Connection,
@@ -559,6 +571,20 @@ macro_rules! runner {
             ) -> Result<(), $crate::store::StoreError> {
                 sql.build().execute(conn).await?;
                 Ok(())
+            }
+
+            async fn execute_counted(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                Ok(sql.build().execute(conn).await?.rows_affected())
+            }
+
+            async fn fetch_changes(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Vec<$crate::store::log::ChangeRow>, $crate::store::StoreError> {
+                Ok(sql.build_query_as().fetch_all(conn).await?)
             }
 
             async fn fetch_rows(
@@ -610,10 +636,16 @@ where
         conn: &mut DB::Connection,
         sql: QueryBuilder<'_, DB>,
     ) -> Result<Option<Task>, StoreError> {
-        let Some(row) = DB::fetch_rows(conn, sql).await?.pop() else {
-            return Ok(None);
-        };
-        Task::try_from(row).map(Some).map_err(|error| {
+        DB::fetch_rows(conn, sql)
+            .await?
+            .pop()
+            .map(Self::readable)
+            .transpose()
+    }
+
+    /// The task a row holds; a row that does not read back is an error naming it.
+    fn readable(row: TaskRow) -> Result<Task, StoreError> {
+        Task::try_from(row).map_err(|error| {
             tracing::error!(%error, "a stored task does not read back");
             StoreError::Unreadable(error)
         })
@@ -706,22 +738,47 @@ where
         }
     }
 
-    /// Writes `task`'s row and label rows, and advances the workspace's generation; refuses
-    /// a task that would not read back as it is.
+    /// Writes `task`'s row and label rows and appends its change (`kind`); refuses a task
+    /// that would not read back as it is.
     async fn write_task(
         &self,
         conn: &mut DB::Connection,
         workspace: &Workspace,
         task: &Task,
+        kind: ChangeKind,
     ) -> Result<(), StoreError> {
         storable(task)?;
-        let task = std::slice::from_ref(task);
-        DB::execute(&mut *conn, upsert_tasks(workspace, task)).await?;
-        DB::execute(&mut *conn, delete_labels(task[0].id)).await?;
-        if let Some(labels) = insert_labels(workspace, task) {
+        let tasks = std::slice::from_ref(task);
+        DB::execute(&mut *conn, upsert_tasks(workspace, tasks)).await?;
+        DB::execute(&mut *conn, delete_labels(task.id)).await?;
+        if let Some(labels) = insert_labels(workspace, tasks) {
             DB::execute(&mut *conn, labels).await?;
         }
-        DB::execute(&mut *conn, advance_generation(workspace)).await
+        self.log(conn, workspace, &[Entry::of(kind, task)]).await
+    }
+
+    /// Appends `entries` to the workspace's change log, advancing its generation row by
+    /// one for each (so the row's value is the last change's `seq`), and wakes the other
+    /// instances on commit where the database can. Part of every write transaction.
+    pub(super) async fn log(
+        &self,
+        conn: &mut DB::Connection,
+        workspace: &Workspace,
+        entries: &[Entry<'_>],
+    ) -> Result<(), StoreError> {
+        let count = i64::try_from(entries.len()).expect("a bounded batch");
+        let seq = DB::fetch_integer(&mut *conn, advance_generation(workspace, count))
+            .await?
+            .expect("an upsert returns its row");
+        DB::execute(
+            &mut *conn,
+            append_changes(workspace, seq, entries, Timestamp::now()),
+        )
+        .await?;
+        if self.dialect.notifies {
+            DB::execute(&mut *conn, notify(workspace, seq)).await?;
+        }
+        Ok(())
     }
 }
 
@@ -745,7 +802,8 @@ where
             if let Some(first) = self.replay(&mut tx, workspace, idempotency).await? {
                 return Ok(first);
             }
-            self.write_task(&mut tx, workspace, task).await?;
+            self.write_task(&mut tx, workspace, task, ChangeKind::Created)
+                .await?;
             self.record(&mut tx, workspace, idempotency, task).await?;
             tx.commit().await?;
             Ok(task.clone())
@@ -753,12 +811,19 @@ where
         self.settle(workspace, idempotency, attempt.await).await
     }
 
-    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<Task>, StoreError> {
-        Self::fetch_task(
-            &mut *self.readers.acquire().await?,
-            select_task(workspace, id),
-        )
-        .await
+    async fn get(&self, workspace: &Workspace, id: TaskId) -> Result<Option<TaskAt>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        let Some(row) = DB::fetch_rows(&mut conn, select_task_at(workspace, id))
+            .await?
+            .pop()
+        else {
+            return Ok(None);
+        };
+        let seq = row.seq.map_or(0, |seq| seq as u64);
+        Ok(Some(TaskAt {
+            task: Self::readable(row)?,
+            seq,
+        }))
     }
 
     async fn update(
@@ -781,7 +846,8 @@ where
                 .await?;
             let next = patch.apply(&current, Timestamp::now());
             if let Some(next) = &next {
-                self.write_task(&mut tx, workspace, next).await?;
+                self.write_task(&mut tx, workspace, next, ChangeKind::Updated)
+                    .await?;
             }
             let task = next.unwrap_or(current);
             self.record(&mut tx, workspace, idempotency, &task).await?;
@@ -798,18 +864,132 @@ where
         expected: &Precondition,
     ) -> Result<(), StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
-        // Only the version is read: a task whose row does not read back can still be
-        // deleted, which is how a user gets rid of one.
-        let mut sql = one_task("SELECT version FROM tasks", workspace, id);
+        let mut sql = select_task(workspace, id);
         sql.push(self.dialect.lock_for_write);
-        let current = DB::fetch_integer(&mut tx, sql)
+        let row = DB::fetch_rows(&mut tx, sql)
             .await?
+            .pop()
             .ok_or(StoreError::NotFound)?;
-        expected.check(current)?;
+        let version = row.version;
+        expected.check(version)?;
+        // A task whose row does not read back can still be deleted (which is how a user
+        // gets rid of one); its change then keeps no state to restore.
+        let deleted = Task::try_from(row).ok();
         DB::execute(&mut *tx, delete_task(workspace, id)).await?;
-        DB::execute(&mut *tx, advance_generation(workspace)).await?;
+        let entry = Entry {
+            kind: ChangeKind::Deleted,
+            task_id: id,
+            version,
+            state: deleted.as_ref(),
+        };
+        self.log(&mut tx, workspace, &[entry]).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn restore(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Task, StoreError> {
+        let attempt = async {
+            let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
+            if let Some(first) = self.replay(&mut tx, workspace, idempotency).await? {
+                return Ok(first);
+            }
+            // The workspace's writes queue behind this one from here (on its generation
+            // row's lock), so two restores of one task cannot both find it absent.
+            let mut lock = read_generation(workspace);
+            lock.push(self.dialect.lock_for_write);
+            DB::fetch_integer(&mut tx, lock).await?;
+            let mut exists = one_task("SELECT version FROM tasks", workspace, id);
+            exists.push(self.dialect.lock_for_write);
+            if DB::fetch_integer(&mut tx, exists).await?.is_some() {
+                return Err(StoreError::TaskExists);
+            }
+            let last = DB::fetch_changes(&mut tx, task_history(workspace, id, None, 1))
+                .await?
+                .pop()
+                .filter(|change| change.is_delete());
+            let Some(deleted) = last.map(|change| change.state()).transpose()?.flatten() else {
+                return Err(StoreError::NotFound);
+            };
+            let task = Task {
+                version: deleted.version + 1,
+                updated_at: Timestamp::now().max(deleted.updated_at),
+                ..deleted
+            };
+            self.write_task(&mut tx, workspace, &task, ChangeKind::Created)
+                .await?;
+            self.record(&mut tx, workspace, idempotency, &task).await?;
+            tx.commit().await?;
+            Ok(task)
+        };
+        self.settle(workspace, idempotency, attempt.await).await
+    }
+
+    async fn changes(
+        &self,
+        workspace: &Workspace,
+        since: u64,
+        limit: u32,
+    ) -> Result<ChangeLog, StoreError> {
+        let mut tx = self.readers.begin().await?;
+        if let Some(statement) = self.dialect.snapshot {
+            DB::execute(&mut *tx, QueryBuilder::new(statement)).await?;
+        }
+        let head = DB::fetch_integer(&mut tx, read_generation(workspace)).await?;
+        let first = DB::fetch_integer(&mut tx, first_kept(workspace)).await?;
+        let rows = DB::fetch_changes(&mut tx, changes_after(workspace, since, limit)).await?;
+        tx.commit().await?;
+        let head = head.map_or(0, |head| head as u64);
+        Ok(ChangeLog {
+            changes: rows
+                .into_iter()
+                .map(Change::try_from)
+                .collect::<Result<_, _>>()?,
+            head,
+            first_kept: first.map_or(head + 1, |first| first as u64),
+        })
+    }
+
+    async fn history(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Change>, StoreError> {
+        let mut conn = self.readers.acquire().await?;
+        DB::fetch_changes(&mut conn, task_history(workspace, id, before, limit))
+            .await?
+            .into_iter()
+            .map(Change::try_from)
+            .collect()
+    }
+
+    async fn prune_changes(&self, cutoff: Timestamp, keep: u64) -> Result<u64, StoreError> {
+        // Small batches, each its own statement: a write waits for one batch at most.
+        const BATCH: i64 = 1_000;
+        let keep = i64::try_from(keep).unwrap_or(i64::MAX);
+        let mut conn = self.writer.acquire().await?;
+        let mut pruned = 0;
+        for by_age in [true, false] {
+            loop {
+                let batch = if by_age {
+                    prune_older(cutoff.as_micros(), BATCH)
+                } else {
+                    prune_beyond(keep, BATCH)
+                };
+                let deleted = DB::execute_counted(&mut conn, batch).await?;
+                pruned += deleted;
+                if deleted < BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(pruned)
     }
 
     /// For SQLite, closing also checkpoints the write-ahead log into the database file.
@@ -857,6 +1037,7 @@ where
             None
         };
         let rows = DB::fetch_rows(&mut tx, page(workspace, query)).await?;
+        let seq = DB::fetch_integer(&mut tx, read_generation(workspace)).await?;
         tx.commit().await?;
         let rows = rows
             .into_iter()
@@ -868,7 +1049,11 @@ where
                 }),
             })
             .collect();
-        Ok(StoredPage { rows, total })
+        Ok(StoredPage {
+            rows,
+            total,
+            seq: seq.map_or(0, |seq| seq as u64),
+        })
     }
 }
 

@@ -243,25 +243,39 @@ impl RedisTier {
     }
 }
 
-/// An entry is stored as `{etag}\n{body}` (an ETag never contains a newline).
+/// An entry is stored as `{etag}\n{seq}\n{body}`, `seq` empty when there is none (an
+/// ETag never contains a newline, nor does a number).
 fn encode(snapshot: &Snapshot) -> Vec<u8> {
-    let mut value = Vec::with_capacity(snapshot.etag.as_str().len() + 1 + snapshot.body.len());
-    value.extend_from_slice(snapshot.etag.as_str().as_bytes());
-    value.push(b'\n');
+    let seq = snapshot.seq.map(|seq| seq.to_string()).unwrap_or_default();
+    let etag = snapshot.etag.as_str();
+    let mut value = Vec::with_capacity(etag.len() + seq.len() + 2 + snapshot.body.len());
+    for line in [etag, &seq] {
+        value.extend_from_slice(line.as_bytes());
+        value.push(b'\n');
+    }
     value.extend_from_slice(&snapshot.body);
     value
 }
 
 /// Reads back what [`encode`] stored.
 fn decode(value: Vec<u8>) -> Result<Snapshot, RedisError> {
-    let split = value
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or_else(|| corrupt("cache entry"))?;
-    let etag = std::str::from_utf8(&value[..split]).map_err(|_| corrupt("cache entry"))?;
-    let etag = ETag::from_stored(etag);
-    let body = Bytes::from(value).slice(split + 1..);
-    Ok(Snapshot { etag, body })
+    let mut lines = value.splitn(3, |&b| b == b'\n');
+    let (Some(etag), Some(seq), Some(body)) = (lines.next(), lines.next(), lines.next()) else {
+        return Err(corrupt("cache entry"));
+    };
+    let etag = ETag::from_stored(std::str::from_utf8(etag).map_err(|_| corrupt("cache entry"))?);
+    let seq = match seq {
+        [] => None,
+        digits => Some(
+            std::str::from_utf8(digits)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| corrupt("cache entry"))?,
+        ),
+    };
+    let start = value.len() - body.len();
+    let body = Bytes::from(value).slice(start..);
+    Ok(Snapshot { etag, seq, body })
 }
 
 fn corrupt(what: &'static str) -> RedisError {

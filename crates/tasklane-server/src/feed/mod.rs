@@ -1,0 +1,115 @@
+//! The change feed: a workspace's change log, read by clients (`/v1/changes`, the event
+//! stream) without ever announcing a change too early.
+//!
+//! # The contract
+//!
+//! Every committed change of a workspace reaches every subscriber exactly once, in `seq`
+//! order, with the state the write produced; none is announced before a read that
+//! starts after the announcement would reflect it.
+//!
+//! # Why the log holds every change, once, in order
+//!
+//! Each write appends its change in its own transaction, numbered by the value it
+//! advances the workspace's generation row to (see the store's `log.rs`): no
+//! acknowledged write without its change, no change without a committed write, no gap,
+//! and commit order. Readers only ever ask the log for "the changes after `seq`", so
+//! what they missed (a lost wake-up, a dropped connection, a restart) is read again,
+//! and what they saw is never read twice.
+//!
+//! # Advance before announce
+//!
+//! A write advances its cache generation *after* its commit, and that advance can fail
+//! (Redis away: the write answers `503`, the change stays committed). A reader of the
+//! log may then see a change whose generation has not moved: sent as it is, a client
+//! could receive the event, read the list on another instance, and be served an entry
+//! filled before the commit. So before this instance hands out changes it read from the
+//! log, it advances the generation of their workspace itself ([`Feed::read`] calls
+//! [`TaskCache::advance`]); if it cannot, it hands out nothing and tries again later.
+//!
+//! Why that suffices: the advance happens after the read of the log, so after the
+//! changes committed. A read that starts after the event was received starts after that
+//! advance, so it sees a generation at least as new, whose entries were all filled by
+//! queries that started after the advance began, hence after the changes committed
+//! (the cache's own argument, with this advance in place of the write's). Strict
+//! consistency needs no extra step: its generation is the very row whose value is the
+//! change's `seq`, advanced in the write's transaction. Advancing is always safe: it
+//! only costs misses.
+
+use std::sync::Arc;
+
+use crate::cache::{CacheError, TaskCache};
+use crate::domain::{Change, ChangeLog, TaskId, Workspace};
+use crate::store::Store;
+
+/// Why a read of the log answered nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The position asked for is older than what retention kept, or ahead of the log:
+    /// the client must reload its list and follow from the list's `seq`.
+    #[error("the change log no longer holds every change after {since}")]
+    Gone {
+        /// The position asked for.
+        since: u64,
+        /// The oldest change kept.
+        first_kept: u64,
+        /// The latest change.
+        head: u64,
+    },
+    /// The store failed, or the workspace's generation could not be advanced before
+    /// the changes were handed out.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+/// Reads of the change log, through the one gate that advances before it announces.
+pub struct Feed {
+    store: Arc<dyn Store>,
+    cache: Arc<TaskCache>,
+}
+
+impl Feed {
+    /// The log of `store`, whose writes go through `cache`.
+    pub fn new(store: Arc<dyn Store>, cache: Arc<TaskCache>) -> Self {
+        Feed { store, cache }
+    }
+
+    /// Up to `limit` changes of the workspace after `since`, in order; [`FeedError::Gone`]
+    /// if the log no longer continues from `since`. The workspace's generation has
+    /// advanced past every change returned (see "Advance before announce").
+    pub async fn read(
+        &self,
+        workspace: &Workspace,
+        since: u64,
+        limit: u32,
+    ) -> Result<ChangeLog, FeedError> {
+        let log = self
+            .store
+            .changes(workspace, since, limit)
+            .await
+            .map_err(CacheError::from)?;
+        if !log.continues(since) {
+            return Err(FeedError::Gone {
+                since,
+                first_kept: log.first_kept,
+                head: log.head,
+            });
+        }
+        if !log.changes.is_empty() {
+            self.cache.advance(workspace).await?;
+        }
+        Ok(log)
+    }
+
+    /// Up to `limit` changes of one task, before `before` if given, newest first. A
+    /// task's history is for people to read, not to follow: it is not held back by
+    /// "advance before announce".
+    pub async fn history(
+        &self,
+        workspace: &Workspace,
+        id: TaskId,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Change>, CacheError> {
+        Ok(self.store.history(workspace, id, before, limit).await?)
+    }
+}
