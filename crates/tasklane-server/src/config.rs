@@ -149,6 +149,20 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
     pub cache_mib: u64,
 
+    /// How often, in milliseconds, each workspace followed by an event stream reads its
+    /// change log's head without being woken: the most a change can be delayed when a
+    /// wake-up is lost (this instance's writes and, on PostgreSQL, every instance's wake
+    /// their followers at once).
+    #[arg(long, env = "TASKLANE_FEED_POLL_MS", value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub feed_poll_ms: u64,
+
+    /// How long, in seconds, an event stream may stay silent before a heartbeat comment
+    /// is sent.
+    #[arg(long, env = "TASKLANE_STREAM_HEARTBEAT_SECS", value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=15))]
+    pub stream_heartbeat_secs: u64,
+
     /// How long a cache entry may live, in seconds. Freshness never depends on it:
     /// entries of past generations are never served, this only reclaims their memory.
     #[arg(long, env = "TASKLANE_CACHE_TTL_SECS", value_name = "SECONDS", default_value_t = 300,

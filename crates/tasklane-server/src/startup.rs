@@ -12,10 +12,10 @@ use tokio::net::TcpListener;
 
 use crate::cache::{RedisTier, TaskCache};
 use crate::config::{ServeArgs, spelled};
-use crate::feed::Feed;
+use crate::feed::{Feed, Hub, HubConfig, wake};
 use crate::http::{AppState, Authenticator, Limits, router};
 use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
-use crate::store::{Opening, Storage, Store};
+use crate::store::{Backend, Opening, Storage, Store};
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -25,7 +25,14 @@ pub struct Application {
     connections: Connections,
     /// What the start-up lines tell about the set-up.
     settings: Settings,
+    /// The change feed's followers, closed when the server stops so that event streams
+    /// end and shutdown does not wait for them.
+    hub: Arc<Hub>,
 }
+
+/// Changes each followed workspace keeps for subscribers that are behind; a subscriber
+/// further behind than this is ended with a `lagged` event.
+const FEED_BUFFER: usize = 4096;
 
 /// The set-up as a person reads it at start: the database without its password, and
 /// every mode as spelled on the command line.
@@ -98,12 +105,25 @@ impl Application {
         };
         let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
         let feed = Arc::new(Feed::new(store.clone(), tasks.clone()));
+        let hub = Hub::new(
+            feed.clone(),
+            HubConfig {
+                poll: Duration::from_millis(args.feed_poll_ms),
+                buffer: FEED_BUFFER,
+            },
+        );
+        wake::on_local_writes(hub.clone(), tasks.writes());
+        if args.database_url.backend() == Backend::Postgres {
+            wake::on_postgres_notifications(hub.clone(), args.database_url.as_str().to_owned());
+        }
         Ok(Application {
             listener,
             store,
             router: router(
                 AppState {
                     feed,
+                    hub: hub.clone(),
+                    heartbeat: Duration::from_secs(args.stream_heartbeat_secs),
                     tasks,
                     auth,
                 },
@@ -115,6 +135,7 @@ impl Application {
             ),
             connections,
             settings,
+            hub,
         })
     }
 
@@ -132,6 +153,11 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         self.announce();
+        let hub = self.hub.clone();
+        let stop = async move {
+            stop.await;
+            hub.close();
+        };
         crate::server::serve(self.listener, self.router, self.connections, stop).await;
         self.store.close().await;
         tracing::info!("stopped");

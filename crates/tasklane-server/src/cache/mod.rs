@@ -139,7 +139,7 @@ use std::time::Duration;
 
 use moka::{future::Cache, policy::EvictionPolicy};
 
-use crate::domain::CursorKey;
+use crate::domain::{CursorKey, Workspace};
 use crate::store::{Store, StoreError};
 
 pub use config::{CacheConfig, ConfigError, Consistency};
@@ -212,6 +212,9 @@ pub struct TaskCache {
     owed: OwedAdvances,
     /// How this instance last found Redis.
     redis_health: RedisHealth,
+    /// The workspace of each write this instance made (or may have made), for the
+    /// change feed's wake-ups.
+    written: tokio::sync::broadcast::Sender<Workspace>,
 }
 
 impl TaskCache {
@@ -251,7 +254,14 @@ impl TaskCache {
             write_lease: config.write_lease,
             owed: OwedAdvances::default(),
             redis_health: RedisHealth::default(),
+            written: tokio::sync::broadcast::Sender::new(1024),
         })
+    }
+
+    /// The workspace of every write this instance makes from now on (or may have made:
+    /// an unconfirmed one too). A receiver that falls behind is told it lagged.
+    pub fn writes(&self) -> tokio::sync::broadcast::Receiver<Workspace> {
+        self.written.subscribe()
     }
 
     /// Reads served since start (lists and single tasks, `304`s included), and how

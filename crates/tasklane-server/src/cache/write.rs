@@ -109,7 +109,12 @@ impl TaskCache {
                 | StoreError::Unreadable(_)
                 | StoreError::Unstorable(_))
         );
-        announced.advance(wrote_nothing).await?;
+        let advanced = announced.advance(wrote_nothing).await;
+        if !wrote_nothing {
+            // Committed (or possibly so): wake this instance's change feed, confirmed or not.
+            let _ = self.written.send(workspace.clone());
+        }
+        advanced?;
         if !wrote_nothing {
             self.design.after_write(&self.entries);
         }

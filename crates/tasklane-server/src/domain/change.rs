@@ -40,9 +40,13 @@ impl ChangeKind {
 
     /// The kind named `text`, as [`ChangeKind::as_str`] writes it.
     pub fn parse(text: &str) -> Option<ChangeKind> {
-        [ChangeKind::Created, ChangeKind::Updated, ChangeKind::Deleted]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+        [
+            ChangeKind::Created,
+            ChangeKind::Updated,
+            ChangeKind::Deleted,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -139,9 +143,16 @@ impl LogQuery {
                 return Err(invalid(name, "given more than once"));
             }
             let position = || {
-                value.parse::<u64>().ok().filter(|seq| *seq <= i64::MAX as u64).ok_or_else(|| {
-                    invalid(name, "must be a log position: a whole number from 0 to 9223372036854775807")
-                })
+                value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|seq| *seq <= i64::MAX as u64)
+                    .ok_or_else(|| {
+                        invalid(
+                            name,
+                            "must be a log position: a whole number from 0 to 9223372036854775807",
+                        )
+                    })
             };
             match name {
                 "since" => query.since = Some(position()?),
@@ -177,7 +188,10 @@ mod tests {
                 limit: 7
             }
         );
-        assert_eq!(LogQuery::parse("", &both).unwrap().limit, LogQuery::DEFAULT_LIMIT);
+        assert_eq!(
+            LogQuery::parse("", &both).unwrap().limit,
+            LogQuery::DEFAULT_LIMIT
+        );
         for (raw, parameter) in [
             ("before=3", "before"),
             ("since=1&since=2", "since"),
@@ -187,13 +201,21 @@ mod tests {
             ("limit=0", "limit"),
             ("limit=1001", "limit"),
         ] {
-            assert_eq!(LogQuery::parse(raw, &both).unwrap_err().parameter, parameter, "{raw}");
+            assert_eq!(
+                LogQuery::parse(raw, &both).unwrap_err().parameter,
+                parameter,
+                "{raw}"
+            );
         }
     }
 
     #[test]
     fn kinds_read_back_as_written() {
-        for kind in [ChangeKind::Created, ChangeKind::Updated, ChangeKind::Deleted] {
+        for kind in [
+            ChangeKind::Created,
+            ChangeKind::Updated,
+            ChangeKind::Deleted,
+        ] {
             assert_eq!(ChangeKind::parse(kind.as_str()), Some(kind));
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));

@@ -35,11 +35,16 @@
 //! change's `seq`, advanced in the write's transaction. Advancing is always safe: it
 //! only costs misses.
 
+mod hub;
+pub mod wake;
+
 use std::sync::Arc;
 
 use crate::cache::{CacheError, TaskCache};
 use crate::domain::{Change, ChangeLog, TaskId, Workspace};
 use crate::store::Store;
+
+pub use hub::{Event, Hub, HubConfig, Item};
 
 /// Why a read of the log answered nothing.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +103,11 @@ impl Feed {
             self.cache.advance(workspace).await?;
         }
         Ok(log)
+    }
+
+    /// The workspace's latest `seq`.
+    pub async fn head(&self, workspace: &Workspace) -> Result<u64, CacheError> {
+        Ok(self.store.generation(workspace).await?)
     }
 
     /// Up to `limit` changes of one task, before `before` if given, newest first. A

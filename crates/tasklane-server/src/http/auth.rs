@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use moka::future::Cache;
@@ -90,6 +90,36 @@ impl Authenticator {
         self.verified.invalidate_all();
     }
 
+    /// The token a request presents, to check again later with
+    /// [`Authenticator::still_valid`] (none under `--auth none`).
+    pub fn presented(&self, headers: &HeaderMap) -> Option<TokenSecret> {
+        (self.mode == AuthMode::Token)
+            .then(|| bearer(headers).ok())
+            .flatten()
+    }
+
+    /// Whether a token that opened a long-lived response (an event stream) is still
+    /// valid. A token verified within [`VERIFIED_FOR`] is not looked up again, so a
+    /// stream checking this every second ends within that of its token's revocation;
+    /// while the database cannot tell, the stream goes on.
+    pub async fn still_valid(&self, presented: Option<&TokenSecret>) -> bool {
+        let Some(presented) = presented else {
+            return true;
+        };
+        let digest = presented.digest();
+        if self.verified.get(&digest).await.is_some() {
+            return true;
+        }
+        match self.tokens.find(&digest).await {
+            Ok(Some(token)) => {
+                self.verified.insert(digest, token).await;
+                true
+            }
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
     /// The workspace `parts` acts in: `401` without a valid token, `429` beyond its rate or
     /// from an address over its failed authentications.
     async fn workspace(&self, parts: &Parts) -> Result<Workspace, Problem> {
@@ -105,7 +135,7 @@ impl Authenticator {
             }
             return Ok(Workspace::default());
         }
-        let presented = bearer(parts)?;
+        let presented = bearer(&parts.headers)?;
         let digest = presented.digest();
         let token = match self.verified.get(&digest).await {
             Some(token) => token,
@@ -151,8 +181,8 @@ fn unauthorized(detail: &str) -> Problem {
 /// The token in the request's one `Authorization` header. The scheme is
 /// case-insensitive (RFC 9110 §11.1); two headers are refused rather than one of them
 /// picked.
-fn bearer(parts: &Parts) -> Result<TokenSecret, Problem> {
-    let value = one_header(&parts.headers, "Authorization")?
+fn bearer(headers: &HeaderMap) -> Result<TokenSecret, Problem> {
+    let value = one_header(headers, "Authorization")?
         .ok_or_else(|| unauthorized("this route needs `Authorization: Bearer <token>`"))?;
     value
         .to_str()

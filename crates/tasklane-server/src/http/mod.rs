@@ -1,5 +1,5 @@
 //! The HTTP API: the application router, assembled from one router per resource
-//! (`tasks`, `changes`, `tokens`, the operations routes in `health`; each with its handlers and its
+//! (`tasks`, `changes` and its `stream`, `tokens`, the operations routes in `health`; each with its handlers and its
 //! part of the OpenAPI document) and the document's own (`openapi`), under the
 //! middleware every request passes through; the shared state and the request-wide
 //! limits.
@@ -20,6 +20,7 @@ mod json_body;
 mod openapi;
 mod path_id;
 mod problem;
+mod stream;
 mod tasks;
 mod tokens;
 
@@ -39,7 +40,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::cache::TaskCache;
-use crate::feed::Feed;
+use crate::feed::{Feed, Hub};
 
 pub use auth::{AuthMode, Authenticator};
 pub use openapi::ApiDoc;
@@ -55,6 +56,10 @@ pub struct AppState {
     pub tasks: Arc<TaskCache>,
     /// The change log.
     pub feed: Arc<Feed>,
+    /// This instance's followers of the change log, for event streams.
+    pub hub: Arc<Hub>,
+    /// How long an event stream may stay silent before a heartbeat comment is sent.
+    pub heartbeat: Duration,
     /// Who each request acts for.
     pub auth: Arc<Authenticator>,
 }
@@ -118,6 +123,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let router = Router::new()
         .merge(tasks::router())
         .merge(changes::router())
+        .merge(stream::router())
         .merge(tokens::router())
         .merge(health::router())
         .merge(openapi::router());

@@ -13,8 +13,9 @@ use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::health::OperationsApi;
 use super::changes::ChangesApi;
+use super::health::OperationsApi;
+use super::stream::StreamApi;
 use super::tasks::TasksApi;
 use super::tokens::TokensApi;
 use super::{AppState, MAX_BODY_BYTES, ProblemBody};
@@ -29,6 +30,7 @@ impl OpenApi for ApiDoc {
         let mut document = Frame::openapi();
         document.merge(TasksApi::openapi());
         document.merge(ChangesApi::openapi());
+        document.merge(StreamApi::openapi());
         document.merge(TokensApi::openapi());
         document.merge(OperationsApi::openapi());
         let completions: [&dyn Modify; 5] = [

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use sqlx::QueryBuilder;
 
 use super::StoreError;
-use super::row::storable;
 use super::log::Entry;
+use super::row::storable;
 use super::sql::{Bind, Runner, SqlStore, insert_labels, upsert_tasks};
 use crate::domain::{ChangeKind, Task, Workspace};
 

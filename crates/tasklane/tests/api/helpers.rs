@@ -93,6 +93,8 @@ pub async fn spawn_app_configured(
         consistency: None,
         cache_mib: 16,
         cache_ttl_secs: 300,
+        feed_poll_ms: 1000,
+        stream_heartbeat_secs: 10,
         log_format: LogFormat::Text,
         log: "warn".to_owned(),
         baselines: Default::default(),

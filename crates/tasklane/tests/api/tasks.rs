@@ -42,7 +42,11 @@ async fn create_returns_the_task_its_location_and_etag() {
     let fetched = app.get_task(id).await;
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(etag(&fetched), "\"1\"");
-    assert_eq!(fetched.headers()["tasklane-seq"], "1", "the workspace's first change");
+    assert_eq!(
+        fetched.headers()["tasklane-seq"],
+        "1",
+        "the workspace's first change"
+    );
     let mut read = fetched.json::<serde_json::Value>().await.unwrap();
     assert_eq!(read["seq"], 1, "the log position, in the body too");
     read.as_object_mut().unwrap().remove("seq");

@@ -1,0 +1,80 @@
+//! What wakes a follower up: this instance's own writes, and PostgreSQL's `NOTIFY` for
+//! every instance's. Wake-ups are hints that save a follower its poll interval; the log
+//! is the source of truth, so a wake-up lost (a dropped listener connection, a full
+//! queue) delays changes by at most one poll and loses none. Where a wake-up source may
+//! have missed some, it wakes every follower.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio::sync::broadcast;
+
+use super::Hub;
+use crate::domain::Workspace;
+use crate::store::CHANGES_CHANNEL;
+
+/// Wakes the follower of each workspace this instance writes to.
+pub fn on_local_writes(hub: Arc<Hub>, mut writes: broadcast::Receiver<Workspace>) {
+    tokio::spawn(async move {
+        loop {
+            match writes.recv().await {
+                Ok(workspace) => hub.wake(&workspace),
+                Err(broadcast::error::RecvError::Lagged(_)) => hub.wake_all(),
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// Wakes the follower of each workspace any instance commits a write to, from the
+/// notifications the write transactions send (`{seq} {workspace}` on
+/// [`CHANGES_CHANNEL`]), until the hub closes. PostgreSQL delivers a notification only
+/// once its transaction has committed.
+pub fn on_postgres_notifications(hub: Arc<Hub>, url: String) {
+    tokio::spawn(async move {
+        let mut closed = hub.closed();
+        tokio::select! {
+            () = listen(&hub, &url) => {}
+            _ = closed.wait_for(|closed| *closed) => {}
+        }
+    });
+}
+
+async fn listen(hub: &Hub, url: &str) {
+    const RECONNECT: Duration = Duration::from_secs(1);
+    loop {
+        let mut listener = match PgListener::connect(url).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for other instances' changes; polling meanwhile");
+                tokio::time::sleep(RECONNECT).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(CHANGES_CHANNEL).await {
+            tracing::warn!(%error, "cannot listen for other instances' changes; polling meanwhile");
+            tokio::time::sleep(RECONNECT).await;
+            continue;
+        }
+        // Whatever was notified before this listener was connected is unknown.
+        hub.wake_all();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    if let Some((_seq, workspace)) = notification.payload().split_once(' ') {
+                        hub.wake(&Workspace::named(workspace.to_owned()));
+                    }
+                }
+                // The connection was lost, and with it any notification meanwhile; the
+                // next call reconnects.
+                Ok(None) => hub.wake_all(),
+                Err(error) => {
+                    tracing::warn!(%error, "lost the listener for other instances' changes; reconnecting");
+                    tokio::time::sleep(RECONNECT).await;
+                    break;
+                }
+            }
+        }
+    }
+}

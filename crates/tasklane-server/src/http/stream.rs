@@ -1,0 +1,128 @@
+//! `/v1/changes/stream`: the workspace's changes as server-sent events, live.
+//!
+//! Each change is an event whose `id` is its `seq`, whose `event` is its kind and whose
+//! `data` is the change as JSON (as in `/v1/changes`). A client that reconnects with
+//! `Last-Event-ID` (as browsers' `EventSource` does by itself) resumes right after the
+//! last event it received. Two events end a stream: `reset` (the position is older
+//! than retention kept: reload the list) and `lagged` (the client read too slowly:
+//! reconnect to resume). A comment line is sent whenever nothing else was for the
+//! heartbeat interval, so proxies and clients can tell a quiet stream from a dead one.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::{Stream, StreamExt};
+use utoipa::OpenApi;
+
+use super::AppState;
+use super::framing::one_header;
+use super::problem::Problem;
+use crate::domain::{LogQuery, Workspace};
+use crate::feed::Item;
+
+/// How often a stream checks that its token is still valid.
+const TOKEN_CHECK: Duration = Duration::from_secs(1);
+
+/// How long a client should wait before reconnecting (the `retry` field).
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// The route of `/v1/changes/stream`.
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/v1/changes/stream", get(stream))
+}
+
+/// The OpenAPI description of [`router`]'s route.
+#[derive(OpenApi)]
+#[openapi(paths(stream))]
+pub(super) struct StreamApi;
+
+/// Follow the workspace's changes as they commit (server-sent events).
+#[utoipa::path(
+    get,
+    path = "/v1/changes/stream",
+    operation_id = "streamChanges",
+    tag = "changes",
+    params(
+        ("since" = Option<u64>, Query, minimum = 0, maximum = 9223372036854775807_u64, description = "Send the changes after this position first (a list's `seq`); default: only changes from now on."),
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, description = "The `id` of the last event received: resume right after it (takes precedence over `since`)."),
+    ),
+    responses(
+        (status = 200, description = "`text/event-stream`: one event per change (`id: <seq>`, `event: task.created | task.updated | task.deleted`, `data: <change as JSON>`), a comment line as heartbeat; ended by `event: reset` (`data: {\"head\": <seq>}`: the position is older than retention, reload the list) or `event: lagged` (`data: {\"resume_after\": <seq>}`: too slow a reader, reconnect), by the server stopping, or within seconds of the token's revocation", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Unknown, repeated or invalid `since`, or an invalid `Last-Event-ID`"),
+    )
+)]
+pub async fn stream(
+    State(app): State<AppState>,
+    workspace: Workspace,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+    let query = LogQuery::parse(raw.as_deref().unwrap_or(""), &["since"])?;
+    let since = match last_event_id(&headers)?.or(query.since) {
+        Some(since) => since,
+        None => app.feed.head(&workspace).await?,
+    };
+    let items = app.hub.subscribe(workspace, since);
+    let token = app.auth.presented(&headers);
+    let auth = app.auth.clone();
+    let events = async_stream::stream! {
+        yield Ok(Event::default().retry(RECONNECT).comment(format!("following after {since}")));
+        let mut items = std::pin::pin!(items);
+        let mut check = tokio::time::interval(TOKEN_CHECK);
+        loop {
+            tokio::select! {
+                item = items.next() => match item {
+                    Some(item) => yield Ok(event(item)),
+                    None => break,
+                },
+                _ = check.tick() => {
+                    if !auth.still_valid(token.as_ref()).await {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(app.heartbeat)))
+}
+
+/// The position in `Last-Event-ID`, if the header is sent.
+fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
+    let Some(value) = one_header(headers, "Last-Event-ID")? else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .filter(|seq| *seq <= i64::MAX as u64)
+        .map(Some)
+        .ok_or_else(|| {
+            Problem::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "Last-Event-ID must be the id of an event of this stream (a whole number)",
+            )
+            .at("Last-Event-ID")
+        })
+}
+
+/// The event that carries `item`.
+fn event(item: Item) -> Event {
+    match item {
+        Item::Change(change) => Event::default()
+            .id(change.seq.to_string())
+            .event(change.kind.as_str())
+            .data(&change.data),
+        Item::Reset { head } => Event::default()
+            .event("reset")
+            .data(format!("{{\"head\":{head}}}")),
+        Item::Lagged { resume_after } => Event::default()
+            .event("lagged")
+            .data(format!("{{\"resume_after\":{resume_after}}}")),
+    }
+}
