@@ -899,12 +899,14 @@ where
                 return Ok(first);
             }
             // The workspace's writes queue behind this one from here (on its generation
-            // row's lock), so two restores of one task cannot both find it absent.
+            // row's lock), so two restores of one task cannot both find it absent. The
+            // task's row is then read without a lock: every write takes its task's row
+            // before the generation row, so waiting for a row here could deadlock, and
+            // only a write of this workspace (queued behind this one) could create it.
             let mut lock = read_generation(workspace);
             lock.push(self.dialect.lock_for_write);
             DB::fetch_integer(&mut tx, lock).await?;
-            let mut exists = one_task("SELECT version FROM tasks", workspace, id);
-            exists.push(self.dialect.lock_for_write);
+            let exists = one_task("SELECT version FROM tasks", workspace, id);
             if DB::fetch_integer(&mut tx, exists).await?.is_some() {
                 return Err(StoreError::TaskExists);
             }
