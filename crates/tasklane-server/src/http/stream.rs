@@ -80,7 +80,8 @@ pub async fn stream(
                     Some(item) => yield Ok(event(item)),
                     None => break,
                 },
-                _ = check.tick() => {
+                // Without a token (`--auth none`) there is nothing to check.
+                _ = check.tick(), if token.is_some() => {
                     if !auth.still_valid(token.as_ref()).await {
                         break;
                     }
