@@ -25,6 +25,9 @@
 //! filled before the commit. So before this instance hands out changes it read from the
 //! log, it advances the generation of their workspace itself ([`Feed::read`] calls
 //! [`TaskCache::advance`]); if it cannot, it hands out nothing and tries again later.
+//! One advance covers every change up to the head its read saw, so changes already
+//! covered by an earlier advance here (a subscriber catching up, a client polling) are
+//! handed out without another.
 //!
 //! Why that suffices: the advance happens after the read of the log, so after the
 //! changes committed. A read that starts after the event was received starts after that
@@ -39,6 +42,8 @@ mod hub;
 pub mod wake;
 
 use std::sync::Arc;
+
+use dashmap::DashMap;
 
 use crate::cache::{CacheError, TaskCache};
 use crate::domain::{Change, ChangeLog, TaskId, Workspace};
@@ -70,12 +75,20 @@ pub enum FeedError {
 pub struct Feed {
     store: Arc<dyn Store>,
     cache: Arc<TaskCache>,
+    /// Per workspace, the latest `seq` this instance has advanced the generation past:
+    /// a change at or before it needs no advance again (so that ten thousand
+    /// subscribers catching up, or a client polling the same position, cost one).
+    advanced: DashMap<Workspace, u64>,
 }
 
 impl Feed {
     /// The log of `store`, whose writes go through `cache`.
     pub fn new(store: Arc<dyn Store>, cache: Arc<TaskCache>) -> Self {
-        Feed { store, cache }
+        Feed {
+            store,
+            cache,
+            advanced: DashMap::new(),
+        }
     }
 
     /// Up to `limit` changes of the workspace after `since`, in order; [`FeedError::Gone`]
@@ -99,8 +112,17 @@ impl Feed {
                 head: log.head,
             });
         }
-        if !log.changes.is_empty() {
+        if let Some(last) = log.changes.last()
+            && self
+                .advanced
+                .get(workspace)
+                .is_none_or(|past| *past < last.seq)
+        {
             self.cache.advance(workspace).await?;
+            // The advance came after the read, so after every change up to the head
+            // the read saw had committed.
+            let mut past = self.advanced.entry(workspace.clone()).or_insert(0);
+            *past = (*past).max(log.head);
         }
         Ok(log)
     }
