@@ -3,6 +3,7 @@
 //! here, once (see [`default_consistency`]).
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
@@ -10,6 +11,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 
 use crate::cache::{CacheConfig, Consistency, Design, RedisUrl};
+use crate::feed::Retention;
 use crate::http::AuthMode;
 use crate::store::{Backend, DatabaseUrl};
 use crate::telemetry::LogFormat;
@@ -169,6 +171,19 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub cache_ttl_secs: u64,
 
+    /// How long the change log keeps a change (`7d`, `12h`, `30m`, `90s`, or combined:
+    /// `1h30m`). `/v1/changes` answers `410` for a position older than that, and a task
+    /// whose delete is older can no longer be restored. At least 1s.
+    #[arg(long, env = "TASKLANE_CHANGES_RETENTION", value_name = "DURATION", default_value = "7d",
+          value_parser = parse_retention)]
+    pub changes_retention: Duration,
+
+    /// Most changes the log keeps per workspace: older ones go first, whatever their age.
+    /// At least 1.
+    #[arg(long, env = "TASKLANE_CHANGES_RETENTION_COUNT", value_name = "N", default_value = "100000",
+          value_parser = parse_retention_count)]
+    pub changes_retention_count: NonZeroU64,
+
     /// Log line format.
     #[arg(long, env = "TASKLANE_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -248,6 +263,14 @@ impl ServeArgs {
         }
     }
 
+    /// How long, and how much, the change log keeps.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            age: self.changes_retention,
+            count: self.changes_retention_count,
+        }
+    }
+
     /// The cache's design: Tasklane's own, except where a `baselines` build asks for
     /// one of the incident's.
     #[cfg(feature = "baselines")]
@@ -311,6 +334,32 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     ))
 }
 
+/// `--changes-retention`: a duration as people write it (`7d`, `12h`, `1h30m`), of at
+/// least a second (a log that keeps nothing could follow no client, nor restore a task).
+fn parse_retention(text: &str) -> Result<Duration, String> {
+    let age = humantime::parse_duration(text).map_err(|error| {
+        format!("{error}: expected a duration such as `7d`, `12h`, `30m` or `90s`")
+    })?;
+    if age < Duration::from_secs(1) {
+        return Err(format!(
+            "`{text}` would keep changes for less than a second; give at least `1s`"
+        ));
+    }
+    Ok(age)
+}
+
+/// `--changes-retention-count`: a positive number of changes.
+fn parse_retention_count(text: &str) -> Result<NonZeroU64, String> {
+    let count: u64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number of changes"))?;
+    NonZeroU64::new(count).ok_or_else(|| {
+        "0 would keep no change at all (every read of /v1/changes would answer 410, and no \
+         task could be restored); give at least 1"
+            .to_owned()
+    })
+}
+
 /// An origin as browsers send it: scheme, host and optional port, nothing else.
 fn parse_origin(text: &str) -> Result<HeaderValue, String> {
     let shape = text
@@ -355,6 +404,33 @@ mod tests {
             let error = parse_listen(bad).unwrap_err();
             assert!(error.contains("out of range (1-65535)"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn a_retention_is_a_duration_of_at_least_a_second() {
+        let hours = |h: u64| Ok(Duration::from_secs(h * 3600));
+        assert_eq!(parse_retention("7d"), hours(7 * 24));
+        assert_eq!(parse_retention("12h"), hours(12));
+        assert_eq!(parse_retention("30m"), Ok(Duration::from_secs(30 * 60)));
+        assert_eq!(parse_retention("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_retention("1h30m"), Ok(Duration::from_secs(5400)));
+        for short in ["0", "0s", "500ms"] {
+            let error = parse_retention(short).unwrap_err();
+            assert!(error.contains("at least `1s`"), "{short}: {error}");
+        }
+        for bad in ["7", "week", "", "-1d"] {
+            let error = parse_retention(bad).unwrap_err();
+            assert!(error.contains("such as `7d`"), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_retention_count_keeps_at_least_one_change() {
+        assert_eq!(parse_retention_count("100000").unwrap().get(), 100_000);
+        let error = parse_retention_count("0").unwrap_err();
+        assert!(error.contains("give at least 1"), "{error}");
+        assert!(parse_retention_count("-1").is_err());
+        assert!(parse_retention_count("many").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::cache::{RedisTier, TaskCache};
 use crate::config::{ServeArgs, spelled};
-use crate::feed::{Feed, Hub, HubConfig, wake};
+use crate::feed::{Feed, Hub, HubConfig, Pruner, Retention, wake};
 use crate::http::{AppState, Authenticator, Limits, router};
 use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
 use crate::store::{Backend, Opening, Storage, Store};
@@ -23,6 +23,8 @@ pub struct Application {
     store: Arc<dyn Store>,
     router: axum::Router,
     connections: Connections,
+    /// What the change log's pruner keeps.
+    retention: Retention,
     /// What the start-up lines tell about the set-up.
     settings: Settings,
     /// The change feed's followers, closed when the server stops so that event streams
@@ -134,6 +136,7 @@ impl Application {
                 },
             ),
             connections,
+            retention: args.retention(),
             settings,
             hub,
         })
@@ -146,8 +149,8 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `stop` completes, then lets in-flight requests finish and closes the
-    /// database.
+    /// Prunes the change log and serves until `stop` completes, then lets in-flight
+    /// requests finish, stops pruning and closes the database.
     pub async fn run_until(
         self,
         stop: impl Future<Output = ()> + Send + 'static,
@@ -158,7 +161,9 @@ impl Application {
             stop.await;
             hub.close();
         };
+        let pruner = Pruner::start(self.store.clone(), self.retention);
         crate::server::serve(self.listener, self.router, self.connections, stop).await;
+        pruner.stop().await;
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -39,6 +39,7 @@
 //! only costs misses.
 
 mod hub;
+mod retention;
 pub mod wake;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ use crate::domain::{Change, ChangeLog, TaskId, Workspace};
 use crate::store::Store;
 
 pub use hub::{Event, Hub, HubConfig, Item};
+pub use retention::{Pruner, Retention};
 
 /// Why a read of the log answered nothing.
 #[derive(Debug, thiserror::Error)]

@@ -972,10 +972,11 @@ where
     }
 
     async fn prune_changes(&self, cutoff: Timestamp, keep: u64) -> Result<u64, StoreError> {
-        // Small batches, each its own statement: a write waits for one batch at most.
+        // Small batches, each its own statement on a connection taken for it alone:
+        // SQLite has a single writer connection, so a write waits for one batch at most,
+        // never for the whole prune.
         const BATCH: i64 = 1_000;
         let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-        let mut conn = self.writer.acquire().await?;
         let mut pruned = 0;
         for by_age in [true, false] {
             loop {
@@ -984,7 +985,8 @@ where
                 } else {
                     prune_beyond(keep, BATCH)
                 };
-                let deleted = DB::execute_counted(&mut conn, batch).await?;
+                let deleted =
+                    DB::execute_counted(&mut *self.writer.acquire().await?, batch).await?;
                 pruned += deleted;
                 if deleted < BATCH as u64 {
                     break;

@@ -1,6 +1,9 @@
 //! `spawn_app()`: a real Tasklane server on a random port over a fresh SQLite file, and
 //! a client with one helper per API call.
 
+use std::num::NonZeroU64;
+use std::time::Duration;
+
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tasklane_server::config::ServeArgs;
@@ -95,6 +98,8 @@ pub async fn spawn_app_configured(
         cache_ttl_secs: 300,
         feed_poll_ms: 1000,
         stream_heartbeat_secs: 10,
+        changes_retention: Duration::from_secs(7 * 86_400),
+        changes_retention_count: NonZeroU64::new(100_000).unwrap(),
         log_format: LogFormat::Text,
         log: "warn".to_owned(),
         baselines: Default::default(),
