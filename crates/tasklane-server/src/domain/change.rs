@@ -121,6 +121,8 @@ impl LogQuery {
     pub const DEFAULT_LIMIT: u32 = 100;
     /// Largest page size.
     pub const MAX_LIMIT: u32 = 1000;
+    /// Largest position a client may name (the largest both databases store).
+    pub const MAX_POSITION: u64 = i64::MAX as u64;
 
     /// Parses a raw query string, taking only `parameters`; unknown, repeated, empty and
     /// bad values are refused, naming the parameter.
@@ -146,11 +148,14 @@ impl LogQuery {
                 value
                     .parse::<u64>()
                     .ok()
-                    .filter(|seq| *seq <= i64::MAX as u64)
+                    .filter(|seq| *seq <= Self::MAX_POSITION)
                     .ok_or_else(|| {
                         invalid(
                             name,
-                            "must be a log position: a whole number from 0 to 9223372036854775807",
+                            format!(
+                                "must be a log position: a whole number from 0 to {}",
+                                Self::MAX_POSITION
+                            ),
                         )
                     })
             };

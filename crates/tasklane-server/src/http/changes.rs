@@ -1,4 +1,5 @@
-//! `/v1/changes`: the workspace's change log, read page by page (incremental sync).
+//! `/v1/changes`: the workspace's change log, read page by page (incremental sync); and
+//! `/v1/tasks/{id}/changes`: one task's history, newest first.
 //!
 //! The sync recipe: take a list (its body and `Tasklane-Seq` carry the `seq` it
 //! reflects), then ask for the changes `since` that `seq`, and again from `next_since`:
@@ -13,23 +14,32 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
+use super::path_id::PathId;
 use super::problem::Problem;
-use crate::domain::{Change, ChangeKind, LogQuery, Workspace};
+use crate::domain::{Change, ChangeKind, LogQuery, TaskId, Workspace};
 use crate::feed::FeedError;
 
 /// The header that carries the log position a read reflects.
 pub const SEQ_HEADER: &str = "tasklane-seq";
 
-/// The routes of `/v1/changes`.
+/// The query parameters of `GET /v1/changes`.
+pub(super) const LOG_PARAMETERS: [&str; 2] = ["since", "limit"];
+
+/// The query parameters of `GET /v1/tasks/{id}/changes`.
+pub(super) const HISTORY_PARAMETERS: [&str; 2] = ["before", "limit"];
+
+/// The routes of the change log: the workspace's and each task's.
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/changes", get(changes))
+    Router::new()
+        .route("/v1/changes", get(changes))
+        .route("/v1/tasks/{id}/changes", get(history))
 }
 
 /// The OpenAPI description of [`router`]'s routes.
 #[derive(OpenApi)]
 #[openapi(
-    paths(changes),
-    components(schemas(Change, ChangeKind, ChangePage)),
+    paths(changes, history),
+    components(schemas(Change, ChangeKind, ChangePage, HistoryPage)),
     tags((name = "changes", description = "The workspace's change log: every write, in commit order"))
 )]
 pub(super) struct ChangesApi;
@@ -54,8 +64,8 @@ pub struct ChangePage {
     operation_id = "listChanges",
     tag = "changes",
     params(
-        ("since" = Option<u64>, Query, minimum = 0, maximum = 9223372036854775807_u64, description = "The position after which to read: a list's `seq`, or a previous page's `next_since` (default 0: from the first change retention kept)."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = format!("At most this many changes (1 to {}, default {}).", LogQuery::MAX_LIMIT, LogQuery::DEFAULT_LIMIT)),
+        ("since" = Option<u64>, Query, description = "The position after which to read: a list's `seq`, or a previous page's `next_since` (default 0: from the first change retention kept)."),
+        ("limit" = Option<u32>, Query, description = format!("At most this many changes (1 to {}, default {}).", LogQuery::MAX_LIMIT, LogQuery::DEFAULT_LIMIT)),
     ),
     responses(
         (status = 200, description = "The changes after `since`, in order", body = ChangePage),
@@ -69,13 +79,61 @@ pub async fn changes(
     workspace: Workspace,
     RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, Problem> {
-    let query = LogQuery::parse(raw.as_deref().unwrap_or(""), &["since", "limit"])?;
+    let query = LogQuery::parse(raw.as_deref().unwrap_or(""), &LOG_PARAMETERS)?;
     let since = query.since.unwrap_or(0);
     let log = app.feed.read(&workspace, since, query.limit).await?;
     Ok(Json(ChangePage {
         next_since: log.changes.last().map_or(since, |change| change.seq),
         head: log.head,
         data: log.changes,
+    }))
+}
+
+/// One page of a task's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    /// The task's changes before `before`, newest first, at most `limit`.
+    pub data: Vec<Change>,
+    /// Pass as `before` for the next, older page: the `seq` of this page's last change;
+    /// null when the page is not full, so there is no older change.
+    #[schema(required = true)]
+    pub next_before: Option<u64>,
+}
+
+/// Read a task's history.
+#[utoipa::path(
+    get,
+    path = "/v1/tasks/{id}/changes",
+    operation_id = "listTaskChanges",
+    tag = "changes",
+    description = "The task's changes that the log still keeps (see `--changes-retention`), newest first: its creation, every update, its delete and restores, each with the state it left. An id whose changes the log no longer keeps, or that never named a task, answers an empty page, not a `404`: the log cannot tell the two apart, and a task that still exists may have outlived all of its changes.",
+    params(
+        ("id" = String, Path, description = "Task id"),
+        ("before" = Option<u64>, Query, description = "Only changes before this position: a previous page's `next_before` (default: from the newest)."),
+        ("limit" = Option<u32>, Query, description = format!("At most this many changes (1 to {}, default {}).", LogQuery::MAX_LIMIT, LogQuery::DEFAULT_LIMIT)),
+    ),
+    responses(
+        (status = 200, description = "The task's changes, newest first", body = HistoryPage),
+        (status = 400, description = "Unknown, repeated or invalid query parameter"),
+        (status = 404, description = "Not a task id"),
+    )
+)]
+pub async fn history(
+    State(app): State<AppState>,
+    workspace: Workspace,
+    PathId(id): PathId,
+    RawQuery(raw): RawQuery,
+) -> Result<impl IntoResponse, Problem> {
+    let query = LogQuery::parse(raw.as_deref().unwrap_or(""), &HISTORY_PARAMETERS)?;
+    let task: TaskId = id.parse().map_err(|_| Problem::no_task(&id))?;
+    let changes = app
+        .feed
+        .history(&workspace, task, query.before, query.limit)
+        .await?;
+    let full = changes.len() == query.limit as usize;
+    Ok(Json(HistoryPage {
+        next_before: changes.last().filter(|_| full).map(|change| change.seq),
+        data: changes,
     }))
 }
 

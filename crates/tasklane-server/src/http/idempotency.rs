@@ -1,13 +1,14 @@
 //! The `Idempotency-Key` request header: which requests it covers, and the fingerprint
 //! that tells a retry from a different request reusing the key. A write takes it with
-//! its body, through the [`Idempotent`] extractor.
+//! its body, through the [`Idempotent`] extractor; a write that takes no body, through
+//! [`Bodiless`].
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use super::json_body::JsonBody;
+use super::json_body::{JsonBody, read_body};
 use super::problem::Problem;
 use crate::store::Idempotency;
 
@@ -34,6 +35,35 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Idempotent<T> {
         Ok(Idempotent {
             body: value,
             idempotency: idempotency(&headers, &method, &path, &digest)?,
+        })
+    }
+}
+
+/// The `Idempotency-Key` of a write that takes no body, fingerprinted as
+/// [`Idempotent`]'s is, with the empty body's digest. A request that sends a body anyway
+/// is refused (`415`) rather than applied as if it had not: its sender meant something
+/// the route does not do.
+pub struct Bodiless {
+    /// The key and the request's fingerprint; `None` without an `Idempotency-Key`.
+    pub idempotency: Option<Idempotency>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Bodiless {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        let headers = request.headers().clone();
+        let body = read_body(request, state).await?;
+        if !body.is_empty() {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("{method} {path} takes no body; send it without one"),
+            ));
+        }
+        let empty = Sha256::digest(b"").into();
+        Ok(Bodiless {
+            idempotency: idempotency(&headers, &method, &path, &empty)?,
         })
     }
 }

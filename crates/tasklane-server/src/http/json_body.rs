@@ -49,17 +49,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ),
             ));
         }
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    // A chunked body past the limit: the same answer as a declared length.
-                    StatusCode::PAYLOAD_TOO_LARGE => Problem::body_too_large(),
-                    status => Problem::new(status, rejection.body_text()),
-                })?;
+        let bytes = read_body(request, state).await?;
         let digest = Sha256::digest(&bytes).into();
         parse(&bytes).map(|value| JsonBody { value, digest })
     }
+}
+
+/// The request's body, whole, within the router's body limit.
+pub(super) async fn read_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<Bytes, Problem> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| match rejection.status() {
+            // A chunked body past the limit: the same answer as a declared length.
+            StatusCode::PAYLOAD_TOO_LARGE => Problem::body_too_large(),
+            status => Problem::new(status, rejection.body_text()),
+        })
 }
 
 /// Parses JSON text into a value, refusing an object that names a member twice (the

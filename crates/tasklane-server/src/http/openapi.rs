@@ -248,7 +248,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::domain::{Assignee, Description, Labels, ListQuery, Member, Title};
+    use crate::domain::{Assignee, Description, Labels, ListQuery, LogQuery, Member, Title};
     use crate::http::idempotency::MAX_KEY_LEN;
 
     fn document() -> Value {
@@ -363,18 +363,31 @@ mod tests {
         }
     }
 
-    /// The list's documented query parameters are the ones it parses.
-    #[test]
-    fn the_document_names_every_list_parameter() {
-        let document = document();
-        let documented: Vec<&str> = document["paths"]["/v1/tasks"]["get"]["parameters"]
+    /// The query parameters a route documents.
+    fn query_parameters(document: &Value, path: &str) -> Vec<String> {
+        document["paths"][path]["get"]["parameters"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|parameter| parameter["in"] == "query")
-            .map(|parameter| parameter["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(documented, ListQuery::PARAMETERS);
+            .map(|parameter| parameter["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Each route's documented query parameters are the ones it parses.
+    #[test]
+    fn the_document_names_every_query_parameter() {
+        use crate::http::changes::{HISTORY_PARAMETERS, LOG_PARAMETERS};
+        let document = document();
+        assert_eq!(
+            query_parameters(&document, "/v1/tasks"),
+            ListQuery::PARAMETERS
+        );
+        assert_eq!(query_parameters(&document, "/v1/changes"), LOG_PARAMETERS);
+        assert_eq!(
+            query_parameters(&document, "/v1/tasks/{id}/changes"),
+            HISTORY_PARAMETERS
+        );
     }
 
     /// Every error declares its body (a problem's, unless a handler declares another),
@@ -461,7 +474,41 @@ mod tests {
         let label = &parameter(list, "label")["schema"]["items"];
         assert_eq!(label["maxLength"], json!(Labels::MAX_CHARS));
 
-        for (path, method) in [("/v1/tasks", "post"), ("/v1/tasks/{id}", "patch")] {
+        // A name means the bound of its own route: a log's `limit` is not a list's.
+        for path in ["/v1/changes", "/v1/tasks/{id}/changes"] {
+            let log = &document["paths"][path]["get"];
+            assert_eq!(
+                parameter(log, "limit")["schema"]["minimum"],
+                json!(1),
+                "{path}"
+            );
+            assert_eq!(
+                parameter(log, "limit")["schema"]["maximum"],
+                json!(LogQuery::MAX_LIMIT),
+                "{path}"
+            );
+            let position = if path == "/v1/changes" {
+                "since"
+            } else {
+                "before"
+            };
+            assert_eq!(
+                parameter(log, position)["schema"]["minimum"],
+                json!(0),
+                "{path}"
+            );
+            assert_eq!(
+                parameter(log, position)["schema"]["maximum"],
+                json!(LogQuery::MAX_POSITION),
+                "{path}"
+            );
+        }
+
+        for (path, method) in [
+            ("/v1/tasks", "post"),
+            ("/v1/tasks/{id}", "patch"),
+            ("/v1/tasks/{id}/restore", "post"),
+        ] {
             let key = &parameter(&document["paths"][path][method], "Idempotency-Key")["schema"];
             assert_eq!(key["minLength"], json!(1), "{method} {path}");
             assert_eq!(key["maxLength"], json!(MAX_KEY_LEN), "{method} {path}");

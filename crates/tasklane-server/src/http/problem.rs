@@ -76,6 +76,17 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, format!("no task with id `{id}`"))
     }
 
+    /// `404` for a restore of a task whose delete the change log does not keep.
+    pub fn not_restorable(id: &str) -> Self {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "the change log keeps no delete of task `{id}`: no task had that id, or it \
+                 was deleted longer ago than the log keeps changes"
+            ),
+        )
+    }
+
     /// `503` for a write that was committed but whose cache generation could not be
     /// advanced: it is applied, and the client must be told how to retry it safely.
     pub fn unconfirmed(retry: Retry) -> Self {
@@ -112,6 +123,16 @@ impl Retry {
             Retry::SameKey
         } else {
             Retry::Unsafe
+        }
+    }
+
+    /// As [`Retry::of`] for a write that a repeat cannot apply twice, even without a key
+    /// (a restore: a repeat finds the task back and answers `409`).
+    pub fn of_repeatable(headers: &HeaderMap) -> Retry {
+        if headers.contains_key("idempotency-key") {
+            Retry::SameKey
+        } else {
+            Retry::Idempotent
         }
     }
 
@@ -272,6 +293,9 @@ mod tests {
         assert_eq!(Retry::of(&Method::PATCH, &HeaderMap::new()), Retry::Unsafe);
         assert_eq!(Retry::of(&Method::DELETE, &keyed), Retry::Idempotent);
         assert_eq!(Retry::of(&Method::GET, &keyed), Retry::Read);
+        // A repeated restore finds the task back: safe to repeat, a key or not.
+        assert_eq!(Retry::of_repeatable(&keyed), Retry::SameKey);
+        assert_eq!(Retry::of_repeatable(&HeaderMap::new()), Retry::Idempotent);
 
         let with_key = detail(Problem::unconfirmed(Retry::SameKey));
         assert!(

@@ -6,19 +6,19 @@ use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use utoipa::OpenApi;
 
 use super::AppState;
 use super::changes::SEQ_HEADER;
 use super::conditional::{if_match, if_none_match};
-use super::idempotency::Idempotent;
+use super::idempotency::{Bodiless, Idempotent};
 use super::path_id::PathId;
 use super::problem::{Problem, Retry};
 use crate::cache::{CacheError, ETag, ListRead, Snapshot};
 use crate::domain::{
-    Assignee, Labels, ListQuery, NewTask, Priority, Status, Task, TaskId, TaskList, TaskPatch,
-    Timestamp, Workspace,
+    Assignee, Labels, ListQuery, NewTask, Priority, Status, Task, TaskAt, TaskId, TaskList,
+    TaskPatch, Timestamp, Workspace,
 };
 use crate::store::{Idempotency, StoreError};
 
@@ -31,13 +31,14 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/tasks", get(list).post(create))
         .route("/v1/tasks/{id}", get(read).patch(update).delete(delete))
+        .route("/v1/tasks/{id}/restore", post(restore))
 }
 
 /// The OpenAPI description of [`router`]'s routes.
 #[derive(OpenApi)]
 #[openapi(
-    paths(list, create, read, update, delete),
-    components(schemas(Task, NewTask, TaskPatch, TaskList, Status, Priority)),
+    paths(list, create, read, update, delete, restore),
+    components(schemas(Task, TaskAt, NewTask, TaskPatch, TaskList, Status, Priority)),
     tags((name = "tasks", description = "Tasks and task lists, in the caller's workspace"))
 )]
 pub(super) struct TasksApi;
@@ -54,6 +55,14 @@ fn respond(status: StatusCode, snapshot: Snapshot) -> Response {
     if let Some(seq) = snapshot.seq {
         headers.insert(SEQ_HEADER, HeaderValue::from(seq));
     }
+    response
+}
+
+/// `respond`, with the task's own URL as `Location`.
+fn respond_at(status: StatusCode, task: &Task) -> Response {
+    let mut response = respond(status, Snapshot::of_task(task));
+    let location = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)).expect("ids are ASCII");
+    response.headers_mut().insert(header::LOCATION, location);
     response
 }
 
@@ -109,7 +118,10 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "An ETag from an earlier response: `304` if the list has not changed since."),
     ),
     responses(
-        (status = 200, description = "One page of tasks", body = TaskList, headers(("ETag" = String, description = "Derived from the workspace's generation and the normalised query"))),
+        (status = 200, description = "One page of tasks", body = TaskList, headers(
+            ("ETag" = String, description = "Derived from the workspace's generation and the normalised query"),
+            ("Tasklane-Seq" = u64, description = "The change-log position the page reflects, as its `seq`: read `GET /v1/changes` since it to follow the list"),
+        )),
         (status = 304, description = "Unchanged since the ETag given in `If-None-Match`"),
         (status = 400, description = "Unknown, repeated or invalid query parameter"),
     )
@@ -167,10 +179,7 @@ pub async fn create(
         .create(&workspace, new, idempotency.as_ref())
         .await
         .map_err(write_failed(None, Retry::of(&method, &headers)))?;
-    let mut response = respond(StatusCode::CREATED, Snapshot::of_task(&task));
-    let location = HeaderValue::from_str(&format!("/v1/tasks/{}", task.id)).expect("ids are ASCII");
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    Ok(respond_at(StatusCode::CREATED, &task))
 }
 
 /// Read one task.
@@ -184,7 +193,10 @@ pub async fn create(
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The task's ETag: `304` while it is current."),
     ),
     responses(
-        (status = 200, description = "The task", body = Task, headers(("ETag" = String, description = "The quoted version"))),
+        (status = 200, description = "The task, and the change-log position the read reflects (`seq`)", body = TaskAt, headers(
+            ("ETag" = String, description = "The quoted version"),
+            ("Tasklane-Seq" = u64, description = "The change-log position the read reflects, as its `seq`"),
+        )),
         (status = 304, description = "Unchanged"),
         (status = 400, description = "Malformed If-None-Match"),
         (status = 404, description = "No such task"),
@@ -287,4 +299,46 @@ pub async fn delete(
         .await
         .map_err(write_failed(Some(&id), Retry::Idempotent))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Bring a deleted task back.
+#[utoipa::path(
+    post,
+    path = "/v1/tasks/{id}/restore",
+    operation_id = "restoreTask",
+    tag = "tasks",
+    description = "Brings a deleted task back as its delete left it, at the next version, from the state the change log kept with the delete; a `task.created` change carrying the restored task is appended to the log. Possible while the log keeps the delete (`--changes-retention`, `--changes-retention-count`). Takes no body.",
+    params(
+        ("id" = String, Path, description = "The deleted task's id"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = "^[!-~]+$", description = "As for `POST /v1/tasks`: a retried restore is applied once and answered with the first result. Without a key a repeat is safe too: it finds the task back and answers `409`."),
+    ),
+    responses(
+        (status = 200, description = "Restored: the task, at its deleted version + 1", body = Task, headers(
+            ("Location" = String, description = "/v1/tasks/{id}"),
+            ("ETag" = String, description = "The quoted version"),
+        )),
+        (status = 400, description = "Malformed Idempotency-Key"),
+        (status = 404, description = "The change log keeps no delete of this task: no task had this id, or its delete is older than the log keeps"),
+        (status = 409, description = "The task exists (it was never deleted, or is restored already); or a request with the same Idempotency-Key is still being processed"),
+        (status = 415, description = "A body was sent: this route takes none"),
+        (status = 422, description = "An Idempotency-Key reused for a different request"),
+        (status = 503, description = "The database is unavailable, or the write could not be confirmed: repeating it is safe (with the same Idempotency-Key, if it was sent with one)"),
+    )
+)]
+pub async fn restore(
+    State(app): State<AppState>,
+    workspace: Workspace,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    Bodiless { idempotency }: Bodiless,
+) -> Result<Response, Problem> {
+    let task = app
+        .tasks
+        .restore(&workspace, task_id(&id)?, idempotency.as_ref())
+        .await
+        .map_err(|error| match error {
+            CacheError::Store(StoreError::NotFound) => Problem::not_restorable(&id),
+            other => write_failed(None, Retry::of_repeatable(&headers))(other),
+        })?;
+    Ok(respond_at(StatusCode::OK, &task))
 }

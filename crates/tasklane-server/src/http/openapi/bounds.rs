@@ -9,7 +9,7 @@ use utoipa::openapi::schema::{Array, ArrayItems, Object, Schema};
 use utoipa::openapi::{OpenApi, RefOr};
 
 use super::operations;
-use crate::domain::{Assignee, Description, Labels, ListQuery, Member, Title};
+use crate::domain::{Assignee, Description, Labels, ListQuery, LogQuery, Member, Title};
 use crate::http::idempotency::MAX_KEY_LEN;
 
 /// Writes the bounds (see the module documentation).
@@ -52,10 +52,20 @@ const TEXT_PARAMETERS: [(&str, Length); 4] = [
     ("Idempotency-Key", (1, MAX_KEY_LEN)),
 ];
 
-/// The bounded number parameters: `(name, minimum, maximum)`.
-const NUMBER_PARAMETERS: [(&str, u32, u32); 2] = [
-    ("page", 1, ListQuery::MAX_PAGE),
-    ("limit", 1, ListQuery::MAX_LIMIT),
+/// The task list's route.
+const LIST: [&str; 1] = ["/v1/tasks"];
+
+/// The routes that read the change log.
+const LOG: [&str; 2] = ["/v1/changes", "/v1/tasks/{id}/changes"];
+
+/// The bounded number parameters: `(routes, name, minimum, maximum)`. A name may mean
+/// another bound on another route (a list's `limit` is not a log's).
+const NUMBER_PARAMETERS: [(&[&str], &str, u64, u64); 5] = [
+    (&LIST, "page", 1, ListQuery::MAX_PAGE as u64),
+    (&LIST, "limit", 1, ListQuery::MAX_LIMIT as u64),
+    (&LOG, "limit", 1, LogQuery::MAX_LIMIT as u64),
+    (&LOG, "since", 0, LogQuery::MAX_POSITION),
+    (&LOG, "before", 0, LogQuery::MAX_POSITION),
 ];
 
 impl Modify for Bounds {
@@ -80,7 +90,7 @@ impl Modify for Bounds {
                 }
             }
         }
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             for operation in operations(item) {
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let name = parameter.name.as_str();
@@ -94,9 +104,10 @@ impl Modify for Bounds {
                             {
                                 bound_text(schema, *length);
                             }
-                            if let Some((_, min, max)) = NUMBER_PARAMETERS
-                                .iter()
-                                .find(|(bounded, ..)| *bounded == name)
+                            if let Some((.., min, max)) =
+                                NUMBER_PARAMETERS.iter().find(|(routes, bounded, ..)| {
+                                    *bounded == name && routes.contains(&path.as_str())
+                                })
                             {
                                 schema.minimum = Some(Number::UInt(*min as usize));
                                 schema.maximum = Some(Number::UInt(*max as usize));
