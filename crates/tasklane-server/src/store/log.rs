@@ -193,13 +193,16 @@ where
     sql
 }
 
-/// The oldest `seq` the workspace's log still keeps (no row when it keeps none).
+/// The oldest `seq` the workspace's log still keeps (no row when it keeps none). Not
+/// `MIN(seq)`: over no rows that is one row holding NULL, which SQLite reads back as 0
+/// (a log that kept everything) and PostgreSQL refuses to read as a number.
 pub(super) fn first_kept<'args, DB: Database>(workspace: &Workspace) -> Builder<'args, DB>
 where
     String: Bind<DB>,
 {
-    let mut sql = QueryBuilder::new("SELECT MIN(seq) FROM task_changes WHERE scope = ");
-    sql.push_bind(workspace.as_str().to_owned());
+    let mut sql = QueryBuilder::new("SELECT seq FROM task_changes WHERE scope = ");
+    sql.push_bind(workspace.as_str().to_owned())
+        .push(" ORDER BY seq LIMIT 1");
     sql
 }
 
