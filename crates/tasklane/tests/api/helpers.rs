@@ -204,6 +204,59 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// `GET /v1/changes?{query}`.
+    pub async fn changes_raw(&self, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/changes?{query}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page of the change log, asserting `200`.
+    pub async fn changes(&self, query: &str) -> Value {
+        let response = self.changes_raw(query).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{query}: {:?}",
+            response.text().await
+        );
+        response.json().await.unwrap()
+    }
+
+    /// `GET /v1/tasks/{id}/changes?{query}`.
+    pub async fn history_raw(&self, id: &str, query: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/tasks/{id}/changes?{query}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page of a task's history, asserting `200`.
+    pub async fn history(&self, id: &str, query: &str) -> Value {
+        let response = self.history_raw(id, query).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{id}?{query}: {:?}",
+            response.text().await
+        );
+        response.json().await.unwrap()
+    }
+
+    /// `POST /v1/tasks/{id}/restore`, with an `Idempotency-Key` when given.
+    pub async fn restore(&self, id: &str, key: Option<&str>) -> Response {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/v1/tasks/{id}/restore")));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    }
+
     /// Issues a token in this client's workspace, asserting `201`.
     pub async fn issue_token(&self, member: &str) -> Value {
         let response = self
