@@ -338,7 +338,7 @@ fn parse_listen(text: &str) -> Result<SocketAddr, String> {
 /// least a second (a log that keeps nothing could follow no client, nor restore a task).
 fn parse_retention(text: &str) -> Result<Duration, String> {
     let age = humantime::parse_duration(text).map_err(|error| {
-        format!("{error}: expected a duration such as `7d`, `12h`, `30m` or `90s`")
+        format!("`{text}` is not a duration such as `7d`, `12h`, `30m` or `90s` ({error})")
     })?;
     if age < Duration::from_secs(1) {
         return Err(format!(

@@ -252,6 +252,30 @@ mod tests {
         }
     }
 
+    /// The change log's retention, in durations as people write them; when none is
+    /// given, a week and a hundred thousand changes per workspace.
+    #[test]
+    fn serve_takes_the_retention_as_people_write_it() {
+        let retention = |options: &[&str]| {
+            let line = [&["tasklane", "serve"], options].concat();
+            let Command::Serve(args) = Cli::try_parse_from(line).unwrap().command else {
+                unreachable!("the command is `serve`")
+            };
+            args.retention()
+        };
+        let default = retention(&[]);
+        assert_eq!(default.age, std::time::Duration::from_secs(7 * 86_400));
+        assert_eq!(default.count.get(), 100_000);
+        let given = retention(&[
+            "--changes-retention",
+            "12h",
+            "--changes-retention-count",
+            "500",
+        ]);
+        assert_eq!(given.age, std::time::Duration::from_secs(12 * 3_600));
+        assert_eq!(given.count.get(), 500);
+    }
+
     /// `--help` shows the value of an option's environment variable unless told not to:
     /// every variable that can hold a password or a token is hidden.
     #[test]

@@ -183,6 +183,36 @@ async fn unknown_ids_and_routes_are_404_and_wrong_methods_405() {
     let put = app.client.put(app.url("/v1/tasks")).send().await.unwrap();
     assert_eq!(put.headers()["allow"], "GET,HEAD,POST");
     problem(put, StatusCode::METHOD_NOT_ALLOWED).await;
+
+    // The change log's routes, and restore.
+    problem(
+        app.history_raw("not-a-uuid", "").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    problem(app.restore(unknown, None).await, StatusCode::NOT_FOUND).await;
+    for (method, path, allow) in [
+        (reqwest::Method::POST, "/v1/changes".to_owned(), "GET,HEAD"),
+        (
+            reqwest::Method::DELETE,
+            format!("/v1/tasks/{unknown}/changes"),
+            "GET,HEAD",
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/tasks/{unknown}/restore"),
+            "POST",
+        ),
+    ] {
+        let wrong = app
+            .client
+            .request(method.clone(), app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.headers()["allow"], allow, "{method} {path}");
+        problem(wrong, StatusCode::METHOD_NOT_ALLOWED).await;
+    }
 }
 
 #[tokio::test]
@@ -364,6 +394,10 @@ async fn every_response_says_how_it_may_be_cached() {
         .unwrap()
         .to_owned();
     let etag = crate::helpers::etag(&app.get_task(&id).await);
+    let live = app.create_titled("never deleted").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let cached = |response: &reqwest::Response| {
         response.headers()["cache-control"]
             .to_str()
@@ -388,6 +422,10 @@ async fn every_response_says_how_it_may_be_cached() {
             .send()
             .await
             .unwrap(),
+        app.changes_raw("").await,
+        app.history_raw(&id, "").await,
+        app.delete_task(&id, None).await,
+        app.restore(&id, None).await,
         app.delete_task(&id, None).await,
     ];
     for response in &revalidated {
@@ -400,6 +438,8 @@ async fn every_response_says_how_it_may_be_cached() {
         post_raw(&app, Some("text/plain"), "x").await,
         app.client.put(app.url("/v1/tasks")).send().await.unwrap(),
         app.client.get(app.url("/nowhere")).send().await.unwrap(),
+        app.changes_raw("since=99").await,
+        app.restore(&live, None).await,
     ];
     for response in &errors {
         assert!(response.status().is_client_error(), "{}", response.status());

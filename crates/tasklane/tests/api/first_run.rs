@@ -101,6 +101,24 @@ fn a_bad_value_from_the_environment_names_the_variable() {
 }
 
 #[test]
+fn a_change_log_retention_that_keeps_nothing_is_refused() {
+    let stderr = refused(&[], &[("TASKLANE_CHANGES_RETENTION_COUNT", "0")], 2);
+    assert!(
+        stderr.contains("'TASKLANE_CHANGES_RETENTION_COUNT, which sets --changes-retention-count'")
+            && stderr.contains("give at least 1"),
+        "{stderr}"
+    );
+    let stderr = refused(&["--changes-retention", "0s"], &[], 2);
+    assert!(stderr.contains("give at least `1s`"), "{stderr}");
+    let stderr = refused(&[], &[("TASKLANE_CHANGES_RETENTION", "a week")], 2);
+    assert!(
+        stderr.contains("'TASKLANE_CHANGES_RETENTION, which sets --changes-retention'")
+            && stderr.contains("such as `7d`"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn database_urls_that_would_lose_every_write_are_refused_at_start() {
     for url in [
         "sqlite://",

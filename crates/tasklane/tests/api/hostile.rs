@@ -1,7 +1,8 @@
-//! Hostile input, in every position the API takes it: for each list parameter and each
-//! body member (create and patch), the largest and the most numerous values allowed and
-//! one past them, timestamps at both ends of the range with the extreme offsets, NUL and
-//! invalid UTF-8 in every text, and tampered cursors. Every answer is the documented
+//! Hostile input, in every position the API takes it: for each list parameter, each
+//! change-log parameter and each body member (create and patch), the largest and the
+//! most numerous values allowed and one past them, timestamps at both ends of the range
+//! with the extreme offsets, NUL and invalid UTF-8 in every text and every path id, and
+//! tampered cursors. Every answer is the documented
 //! one (a `4xx` naming the culprit, or a `2xx` for what is allowed), never a `5xx`, and
 //! every request is answered within its time limit.
 //!
@@ -13,7 +14,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tasklane_server::domain::{Assignee, Description, Labels, ListQuery, Member, Timestamp, Title};
+use tasklane_server::domain::{
+    Assignee, Description, Labels, ListQuery, LogQuery, Member, Timestamp, Title,
+};
 
 use crate::helpers::{TestApp, problem, spawn_configured};
 
@@ -435,6 +438,74 @@ async fn nul_and_invalid_utf8_in_every_query_text() {
             "id",
             "{path}"
         );
+    }
+}
+
+/// `GET` of a change-log route (`/v1/changes`, a task's history) with `query`.
+async fn log(app: &TestApp, path: &str, query: &str) -> Response {
+    let url = app.url(&format!("{path}?{query}"));
+    send(app.client.get(url), &format!("{path}?{query}")).await
+}
+
+#[tokio::test]
+async fn every_log_parameter_at_and_past_its_limit() {
+    let app = hostile_app().await;
+    let task: Value = create(&app, &json!({"title": "t"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let history = format!("/v1/tasks/{}/changes", task["id"].as_str().unwrap());
+    let largest = LogQuery::MAX_POSITION;
+    for (path, position) in [("/v1/changes", "since"), (history.as_str(), "before")] {
+        let page = log(&app, path, &format!("limit={}", LogQuery::MAX_LIMIT)).await;
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        for past in [
+            format!("limit={}", LogQuery::MAX_LIMIT + 1),
+            format!("limit={}", u64::MAX),
+            format!("{position}={}", largest + 1),
+            format!("{position}={}", u64::MAX),
+            format!("{position}={}", "9".repeat(1_000)),
+            format!("{position}=-0"),
+            format!("{position}=1e3"),
+            format!("{position}=0x10"),
+        ] {
+            let body = problem(log(&app, path, &past).await, StatusCode::BAD_REQUEST).await;
+            let named = past.split('=').next().unwrap();
+            assert_eq!(body["field"], named, "{path}?{past}: {body}");
+        }
+        for parameter in [position, "limit"] {
+            for value in ["a%00b", "%00", "%FF"] {
+                let query = format!("{parameter}={value}");
+                let body = problem(log(&app, path, &query).await, StatusCode::BAD_REQUEST).await;
+                assert_eq!(body["field"], parameter, "{path}?{query}");
+            }
+        }
+    }
+    // The largest position there is: a history page before it; a log position ahead
+    // of this workspace's log, which is gone, not a server error.
+    let before = log(&app, &history, &format!("before={largest}")).await;
+    assert_eq!(before.status(), StatusCode::OK);
+    let ahead = log(&app, "/v1/changes", &format!("since={largest}")).await;
+    assert_eq!(problem(ahead, StatusCode::GONE).await["field"], "since");
+
+    // And in the path: NUL names no task; bytes that are not UTF-8 are no text at all.
+    for (method, suffix) in [
+        (reqwest::Method::GET, "changes"),
+        (reqwest::Method::POST, "restore"),
+    ] {
+        for (id, status) in [
+            ("%00", StatusCode::NOT_FOUND),
+            ("a%00b", StatusCode::NOT_FOUND),
+            ("%FF", StatusCode::BAD_REQUEST),
+        ] {
+            let path = format!("/v1/tasks/{id}/{suffix}");
+            let request = app.client.request(method.clone(), app.url(&path));
+            let body = problem(send(request, &path).await, status).await;
+            if status == StatusCode::BAD_REQUEST {
+                assert_eq!(body["field"], "id", "{path}");
+            }
+        }
     }
 }
 

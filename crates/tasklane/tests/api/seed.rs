@@ -6,7 +6,7 @@
 use crate::common::open_store;
 use clap::Parser;
 use tasklane::cli::{Cli, Command};
-use tasklane_server::domain::{ListQuery, NewTask, StoredPage, Timestamp, Workspace};
+use tasklane_server::domain::{ChangeKind, ListQuery, NewTask, StoredPage, Timestamp, Workspace};
 use tasklane_server::store::Storage;
 
 use crate::common::fresh_database;
@@ -98,6 +98,44 @@ async fn planner_statistics(url: &str) -> i64 {
         .fetch_one(&pool)
         .await
         .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn each_seeded_task_appends_its_creation_to_its_workspaces_log() {
+    let database = fresh_database().await;
+    let storage = open_store(&database.url).await.unwrap();
+    seed(&database.url, &["--tasks", "30", "--workspaces", "3"])
+        .await
+        .unwrap();
+    for n in 1..=3 {
+        let workspace = Workspace::named(format!("seed-{n:04}"));
+        let log = storage.tasks.changes(&workspace, 0, 100).await.unwrap();
+        assert_eq!(log.head, 10, "{workspace}");
+        let seqs: Vec<u64> = log.changes.iter().map(|change| change.seq).collect();
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "{workspace}");
+        let page = storage
+            .tasks
+            .list(&workspace, &ListQuery::default())
+            .await
+            .unwrap();
+        let mut listed: Vec<_> = page.rows.into_iter().map(|row| row.task.unwrap()).collect();
+        let mut logged: Vec<_> = log
+            .changes
+            .into_iter()
+            .map(|change| {
+                assert_eq!(change.kind, ChangeKind::Created);
+                let task = change.task.expect("a creation carries its task");
+                assert_eq!(change.version, task.version);
+                task
+            })
+            .collect();
+        listed.sort_by_key(|task| task.id);
+        logged.sort_by_key(|task| task.id);
+        assert_eq!(
+            logged, listed,
+            "{workspace}: one creation per task, as stored"
+        );
     }
 }
 
