@@ -353,6 +353,11 @@ mod tests {
                 "at most {} characters): keyset",
                 grouped(ListQuery::MAX_CURSOR_CHARS)
             ),
+            format!(
+                "`limit` (1–{}, default {})",
+                grouped(LogQuery::MAX_LIMIT as usize),
+                LogQuery::DEFAULT_LIMIT
+            ),
             format!("string of 1 to {MAX_KEY_LEN} visible ASCII characters"),
             format!("for {hours} hours, the same request"),
         ] {
