@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tasklane_server::domain::{NewTask, Timestamp, Workspace};
+use tasklane_server::feed::{Pruner, Retention};
 
 use crate::common::{fresh_database, open_store};
 use crate::helpers::{TestApp, etag, problem, spawn_app, spawn_app_configured, spawn_app_with};
@@ -542,4 +543,20 @@ async fn count_changes(url: &str, workspace: &Workspace) -> i64 {
             .await
             .unwrap()
     }
+}
+
+#[tokio::test]
+async fn the_pruner_stops_at_once_when_told_even_between_two_prunes() {
+    let database = fresh_database().await;
+    let storage = open_store(&database.url).await.unwrap();
+    let week = Retention {
+        age: Duration::from_secs(7 * 86_400),
+        count: NonZeroU64::new(100_000).unwrap(),
+    };
+    let pruner = Pruner::start(storage.tasks.clone(), week);
+    // Let it prune once and settle into its minute's wait.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(Duration::from_secs(5), pruner.stop())
+        .await
+        .expect("stopped without waiting for the next prune");
 }
