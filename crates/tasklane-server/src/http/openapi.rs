@@ -480,6 +480,11 @@ mod tests {
         assert_eq!(label["maxLength"], json!(Labels::MAX_CHARS));
 
         // A name means the bound of its own route: a log's `limit` is not a list's.
+        let stream = &document["paths"]["/v1/changes/stream"]["get"];
+        assert_eq!(
+            parameter(stream, "since")["schema"]["maximum"],
+            json!(LogQuery::MAX_POSITION)
+        );
         for path in ["/v1/changes", "/v1/tasks/{id}/changes"] {
             let log = &document["paths"][path]["get"];
             assert_eq!(

@@ -56,7 +56,11 @@ const TEXT_PARAMETERS: [(&str, Length); 4] = [
 const LIST: [&str; 1] = ["/v1/tasks"];
 
 /// The routes that read the change log.
-const LOG: [&str; 2] = ["/v1/changes", "/v1/tasks/{id}/changes"];
+const LOG: [&str; 3] = [
+    "/v1/changes",
+    "/v1/changes/stream",
+    "/v1/tasks/{id}/changes",
+];
 
 /// The bounded number parameters: `(routes, name, minimum, maximum)`. A name may mean
 /// another bound on another route (a list's `limit` is not a log's).
