@@ -105,7 +105,7 @@ impl Application {
                 .as_ref()
                 .map_or("none".to_owned(), ToString::to_string),
         };
-        let tasks = Arc::new(TaskCache::new(store.clone(), shared, &cache)?);
+        let tasks = Arc::new(TaskCache::new(store.clone(), shared.clone(), &cache)?);
         let feed = Arc::new(Feed::new(store.clone(), tasks.clone()));
         let hub = Hub::new(
             feed.clone(),
@@ -114,10 +114,19 @@ impl Application {
                 buffer: FEED_BUFFER,
             },
         );
-        wake::on_local_writes(hub.clone(), tasks.writes());
-        if args.database_url.backend() == Backend::Postgres {
-            wake::on_postgres_notifications(hub.clone(), args.database_url.as_str().to_owned());
+        // Other instances' writes: PostgreSQL notifies on commit; instances on one SQLite
+        // file tell each other through their Redis, if they share one.
+        let publish = match args.database_url.backend() {
+            Backend::Postgres => {
+                wake::on_postgres_notifications(hub.clone(), args.database_url.as_str().to_owned());
+                None
+            }
+            Backend::Sqlite => shared,
+        };
+        if let Some(tier) = &publish {
+            wake::on_redis_messages(hub.clone(), tier.clone());
         }
+        wake::on_local_writes(hub.clone(), tasks.writes(), publish);
         Ok(Application {
             listener,
             store,

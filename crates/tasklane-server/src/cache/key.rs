@@ -126,6 +126,11 @@ impl RedisKeys {
     pub(super) fn generation(&self, workspace: &Workspace) -> String {
         format!("{}:gen:{workspace}", self.prefix)
     }
+
+    /// The channel the change feed's wake-ups are published on.
+    pub(super) fn changes_channel(&self) -> String {
+        format!("{}:changes", self.prefix)
+    }
 }
 
 /// The digest of a normalised query within a workspace: the workspace is hashed in so that two

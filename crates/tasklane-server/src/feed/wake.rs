@@ -1,30 +1,81 @@
-//! What wakes a follower up: this instance's own writes, and PostgreSQL's `NOTIFY` for
-//! every instance's. Wake-ups are hints that save a follower its poll interval; the log
-//! is the source of truth, so a wake-up lost (a dropped listener connection, a full
-//! queue) delays changes by at most one poll and loses none. Where a wake-up source may
-//! have missed some, it wakes every follower.
+//! What wakes a follower up: this instance's own writes, and every instance's through
+//! PostgreSQL's `NOTIFY` or, on SQLite with a Redis (several instances on one file),
+//! Redis pub/sub. Wake-ups are hints that save a follower its poll interval; the log is
+//! the source of truth, so a wake-up lost (a dropped listener connection, a full queue,
+//! a publish that failed) delays changes by at most one poll and loses none. Where a
+//! wake-up source may have missed some, it wakes every follower.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 
 use super::Hub;
+use crate::cache::RedisTier;
 use crate::domain::Workspace;
 use crate::store::CHANGES_CHANNEL;
 
-/// Wakes the follower of each workspace this instance writes to.
-pub fn on_local_writes(hub: Arc<Hub>, mut writes: broadcast::Receiver<Workspace>) {
+/// Wakes the follower of each workspace this instance writes to, and tells the other
+/// instances through `publish` if given.
+pub fn on_local_writes(
+    hub: Arc<Hub>,
+    mut writes: broadcast::Receiver<Workspace>,
+    publish: Option<Arc<RedisTier>>,
+) {
     tokio::spawn(async move {
         loop {
             match writes.recv().await {
-                Ok(workspace) => hub.wake(&workspace),
+                Ok(workspace) => {
+                    hub.wake(&workspace);
+                    if let Some(tier) = &publish
+                        && let Err(error) = tier.publish_change(&workspace).await
+                    {
+                        tracing::debug!(%error, "could not publish a change to the other instances; they poll");
+                    }
+                }
                 Err(broadcast::error::RecvError::Lagged(_)) => hub.wake_all(),
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
     });
+}
+
+/// Wakes the follower of each workspace another instance publishes a write to (see
+/// [`on_local_writes`]), until the hub closes.
+pub fn on_redis_messages(hub: Arc<Hub>, tier: Arc<RedisTier>) {
+    tokio::spawn(async move {
+        let mut closed = hub.closed();
+        tokio::select! {
+            () = subscribe(&hub, &tier) => {}
+            _ = closed.wait_for(|closed| *closed) => {}
+        }
+    });
+}
+
+async fn subscribe(hub: &Hub, tier: &RedisTier) {
+    const RECONNECT: Duration = Duration::from_secs(1);
+    loop {
+        let pubsub = match tier.subscribe_changes().await {
+            Ok(pubsub) => pubsub,
+            Err(error) => {
+                tracing::debug!(%error, "cannot subscribe to other instances' changes; polling meanwhile");
+                tokio::time::sleep(RECONNECT).await;
+                continue;
+            }
+        };
+        // Whatever was published before this subscription is unknown.
+        hub.wake_all();
+        let mut messages = pubsub.into_on_message();
+        while let Some(message) = messages.next().await {
+            if let Ok(workspace) = message.get_payload::<String>() {
+                hub.wake(&Workspace::named(workspace));
+            }
+        }
+        tracing::debug!("lost the subscription to other instances' changes; subscribing again");
+        tokio::time::sleep(RECONNECT).await;
+    }
 }
 
 /// Wakes the follower of each workspace any instance commits a write to, from the

@@ -69,6 +69,7 @@ impl Announcement {
 
 /// Generations, write announcements and entries in one Redis.
 pub struct RedisTier {
+    client: redis::Client,
     connection: ConnectionManager,
     scripts: Scripts,
     keys: RedisKeys,
@@ -90,8 +91,9 @@ impl RedisTier {
             .set_connection_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
         Ok(RedisTier {
+            client,
             connection,
             scripts: Scripts::new(),
             keys: RedisKeys::new(prefix),
@@ -232,6 +234,26 @@ impl RedisTier {
 
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Tells every instance subscribed to the change feed's channel that `workspace`'s
+    /// log has grown (a hint: see [`crate::feed`]).
+    pub async fn publish_change(&self, workspace: &Workspace) -> Result<(), RedisError> {
+        let channel = self.keys.changes_channel();
+        let _: i64 = self
+            .connection
+            .clone()
+            .publish(channel, workspace.as_str())
+            .await?;
+        Ok(())
+    }
+
+    /// A connection subscribed to the change feed's channel, whose messages name the
+    /// workspaces whose logs grew.
+    pub async fn subscribe_changes(&self) -> Result<redis::aio::PubSub, RedisError> {
+        let mut pubsub = self.client.get_async_pubsub().await?;
+        pubsub.subscribe(self.keys.changes_channel()).await?;
+        Ok(pubsub)
     }
 
     /// Whether Redis answers now.
