@@ -2,30 +2,16 @@
 //! path through the cache (entries, coalesced misses, ETags) ever shows one workspace
 //! another's tasks.
 
-use crate::common::open_store;
 use clap::Parser;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tasklane::cli::{Cli, Command};
-use tasklane_server::domain::{Member, Workspace};
 use tasklane_server::startup::Application;
-use tasklane_server::store::issue;
 
 use crate::common::TestDatabase;
 use crate::helpers::{
-    TestApp, etag, problem, spawn_app_configured, spawn_authenticated_app, titles,
+    TestApp, etag, problem, spawn_app_configured, spawn_authenticated_app, titles, token,
 };
-
-/// Issues a token for `member` of `workspace` straight in the database, as
-/// `tasklane token create` does; returns its secret.
-async fn token(database: &TestDatabase, workspace: &str, member: &str) -> String {
-    let storage = open_store(&database.url).await.unwrap();
-    let member = Member::try_from(member.to_owned()).unwrap();
-    let (_, secret) = issue(&*storage.tokens, &Workspace::named(workspace), member)
-        .await
-        .unwrap();
-    secret.reveal().to_owned()
-}
 
 /// A server requiring tokens, and a client for each of two workspaces.
 async fn two_workspaces() -> (TestApp, TestApp, TestApp, TestDatabase) {
