@@ -4,6 +4,7 @@
 //!   fresh temporary directory) or `postgres` (a fresh schema in the database
 //!   `TASKLANE_TEST_POSTGRES_URL` names).
 //! - A Redis, when `TASKLANE_TEST_REDIS_URL` is set: each test gets its own key prefix.
+//! - Services of a test's own, to hurt: a `redis-server`, a PostgreSQL cluster.
 //!
 //! `scripts/test` starts what is needed and runs every suite on each combination.
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use tasklane_check::supervisor::RedisServer;
+use tasklane_check::supervisor::{Postgres, find_postgres_bin};
 use tasklane_server::cache::{Consistency, RedisTier};
 use tasklane_server::store::{Opening, Storage};
 use tempfile::TempDir;
@@ -146,6 +148,31 @@ pub async fn start_redis_on(port: u16) -> RedisServer {
     RedisServer::start(&binary, port, None)
         .await
         .expect("redis-server runs (scripts/test provides it)")
+}
+
+/// A PostgreSQL cluster of a test's own, to crash and restart, and a database on it
+/// (with the test Redis, if this run has one). Stopped when dropped.
+pub struct OwnPostgres {
+    pub server: Postgres,
+    // After `server`: the cluster stops before its directory is removed.
+    pub database: TestDatabase,
+}
+
+/// Starts a cluster of this test's own from the newest PostgreSQL binaries installed.
+pub async fn own_postgres() -> OwnPostgres {
+    let bin = find_postgres_bin().expect("PostgreSQL's server binaries (initdb, pg_ctl)");
+    let dir = tempfile::tempdir().unwrap();
+    let (server, url) = Postgres::start(&bin, dir.path())
+        .await
+        .expect("a PostgreSQL cluster of the test's own starts");
+    OwnPostgres {
+        server,
+        database: TestDatabase {
+            url,
+            redis: test_redis(),
+            _dir: Some(dir),
+        },
+    }
 }
 
 /// Opens (creating and migrating) the database `url` names, as `tasklane serve` does,
