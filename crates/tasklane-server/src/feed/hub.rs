@@ -11,7 +11,9 @@
 //! A subscription first catches up from the log itself (from the position its client
 //! gave), then joins the broadcast, catches up once more over the moment it joined, and
 //! from then on takes the broadcast's changes, skipping any it already sent. Each step
-//! asks for "after the last `seq` sent", so nothing is sent twice and nothing skipped.
+//! asks for "after the last `seq` sent", so nothing is sent twice and nothing skipped;
+//! a follower it starts starts from that `seq` too, so every change after it is either
+//! in that catch-up or broadcast.
 //!
 //! Memory is bounded: the broadcast keeps the last [`HubConfig::buffer`] changes, shared
 //! by every subscriber, and a subscriber that falls further behind than that (its
@@ -183,7 +185,7 @@ impl Hub {
                 }
                 // Join the broadcast, then catch up once more over the moment of joining.
                 let Some((_follower, live)) = &mut joined else {
-                    let follower = hub.follow(&workspace);
+                    let follower = hub.follow(&workspace, sent);
                     let live = follower.changes.subscribe();
                     joined = Some((follower, live));
                     continue;
@@ -241,8 +243,11 @@ impl Hub {
         }
     }
 
-    /// The follower of `workspace`, started if it has none.
-    fn follow(self: &Arc<Self>, workspace: &Workspace) -> Arc<Follower> {
+    /// The follower of `workspace`, started from `from` (its first subscriber's position)
+    /// if it has none. Not from the log's head: the follower would read it only after
+    /// its subscriber's last catch-up, and a change committed in between would be left
+    /// to nobody until the next one.
+    fn follow(self: &Arc<Self>, workspace: &Workspace, from: u64) -> Arc<Follower> {
         let mut followers = self.followers.lock().expect("never poisoned");
         if let Some(follower) = followers.get(workspace).and_then(Weak::upgrade) {
             return follower;
@@ -253,24 +258,20 @@ impl Hub {
             wake: Notify::new(),
         });
         followers.insert(workspace.clone(), Arc::downgrade(&follower));
-        tokio::spawn(self.clone().run(Arc::downgrade(&follower)));
+        tokio::spawn(self.clone().run(Arc::downgrade(&follower), from));
         follower
     }
 
-    /// A follower's task: from the log's head, read and broadcast each change, until its
-    /// last subscriber is gone or the server stops.
-    async fn run(self: Arc<Self>, follower: Weak<Follower>) {
+    /// A follower's task: after `from`, read and broadcast each change, until its last
+    /// subscriber is gone or the server stops.
+    async fn run(self: Arc<Self>, follower: Weak<Follower>, from: u64) {
         let mut closed = self.closed.subscribe();
-        let mut position = None;
+        let mut position = from;
         loop {
             let Some(current) = follower.upgrade() else {
                 break;
             };
-            position = match position {
-                // Nobody listens for earlier changes: subscribers catch up from the log.
-                None => self.feed.head(&current.workspace).await.ok(),
-                Some(position) => Some(self.broadcast(&current, position, &mut closed).await),
-            };
+            position = self.broadcast(&current, position, &mut closed).await;
             tokio::select! {
                 () = current.wake.notified() => {}
                 () = tokio::time::sleep(self.config.poll) => {}

@@ -49,6 +49,9 @@ pub trait Hooks: Send + Sync + 'static {
     async fn after_write(&self, _write: Write) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Before a workspace's generation (its change log's head) is read.
+    async fn before_generation(&self) {}
 }
 
 /// Holds every read back by a fixed time after its query.
@@ -173,6 +176,7 @@ impl<H: Hooks> Store for Hooked<H> {
     }
 
     async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError> {
+        self.hooks.before_generation().await;
         self.inner.generation(workspace).await
     }
 

@@ -12,6 +12,7 @@ mod delivery;
 #[allow(dead_code)] // the API suite's helpers; this suite uses a few of them
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod hub;
 mod sse;
 mod support;
 mod sync;
