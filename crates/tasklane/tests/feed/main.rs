@@ -13,6 +13,7 @@ mod delivery;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod hub;
+mod instances;
 mod sse;
 mod support;
 mod sync;
