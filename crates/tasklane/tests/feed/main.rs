@@ -14,6 +14,7 @@ mod delivery;
 mod helpers;
 mod hub;
 mod instances;
+mod outages;
 mod sse;
 mod support;
 mod sync;

@@ -182,19 +182,6 @@ impl EventStream {
         events
     }
 
-    /// Every event up to and including the one with `id` `last`.
-    pub async fn events_through(&mut self, last: u64) -> Vec<SseEvent> {
-        let mut events = Vec::new();
-        loop {
-            let event = self.event().await;
-            let seq = event.seq();
-            events.push(event);
-            if seq >= last {
-                return events;
-            }
-        }
-    }
-
     /// What the stream sends until it ends, which it must within `within`.
     pub async fn rest_within(&mut self, within: Duration) -> Vec<Frame> {
         let rest = async {

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
-use crate::sse::{EventStream, SseEvent};
+use crate::sse::{EventStream, Frame, PROMPTLY, SseEvent};
 
 /// The stream of `app`'s workspace, opened with this query string (`since=...`, or "").
 pub async fn subscribe(app: &TestApp, query: &str) -> EventStream {
@@ -57,4 +57,39 @@ pub fn assert_consecutive(events: &[SseEvent], since: u64) {
     let ids: Vec<u64> = events.iter().map(SseEvent::seq).collect();
     let expected: Vec<u64> = (since + 1..=since + events.len() as u64).collect();
     assert_eq!(ids, expected, "every change after {since}, once, in order");
+}
+
+/// The events of `stream` through change `last`, resuming on `app` after the last one
+/// received whenever the stream ends (each change is expected within
+/// [`PROMPTLY`]); returns them and how many times the stream was resumed.
+pub async fn follow_through(
+    app: &TestApp,
+    mut stream: EventStream,
+    since: u64,
+    last: u64,
+) -> (Vec<SseEvent>, usize) {
+    const RESUMPTIONS: usize = 20;
+    let (mut events, mut resumed) = (Vec::<SseEvent>::new(), 0);
+    loop {
+        let next = tokio::time::timeout(PROMPTLY, stream.next()).await;
+        match next.unwrap_or_else(|_| panic!("no change within {PROMPTLY:?} after {events:?}")) {
+            Some(Frame::Event(event)) => {
+                let seq = event.seq();
+                events.push(event);
+                if seq >= last {
+                    return (events, resumed);
+                }
+            }
+            Some(Frame::Comment(_)) => {}
+            None => {
+                resumed += 1;
+                assert!(
+                    resumed <= RESUMPTIONS,
+                    "the stream keeps ending: {events:?}"
+                );
+                let after = events.last().map_or(since, SseEvent::seq);
+                stream = resume(app, after).await;
+            }
+        }
+    }
 }

@@ -1,0 +1,88 @@
+//! The services going away under open streams: PostgreSQL restarted abruptly, Redis
+//! flushed. Each stream goes on (or is resumed) with every change exactly once.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{TestRedis, fresh_database, own_postgres, start_redis, test_redis};
+use crate::helpers::{TestApp, spawn_app_configured};
+use crate::support::{assert_events_are, change_log, follow_through, subscribe};
+
+/// Creates a task on `app`, retrying while the database is not back yet.
+async fn create_when_back(app: &TestApp, title: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = app.post_task(&json!({ "title": title })).await;
+        if response.status() == StatusCode::CREATED {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{:?}", response.text().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_goes_on_across_a_postgresql_restart_with_every_change_once() {
+    if std::env::var("TASKLANE_TEST_STORE").as_deref() != Ok("postgres") {
+        eprintln!("a PostgreSQL leg runs this test");
+        return;
+    }
+    let postgres = own_postgres().await;
+    // A's subscriber is woken by B's notifications only: no poll within the test. Its
+    // listener must come back with the database, and catch up on what it missed.
+    let a = spawn_app_configured(&postgres.database, |args| args.feed_poll_ms = 600_000).await;
+    let b = spawn_app_configured(&postgres.database, |_| {}).await;
+    let stream = subscribe(&a, "").await;
+    b.create_titled("before").await;
+
+    postgres.server.crash().await.unwrap();
+    postgres.server.start_server().await.unwrap();
+    for n in 0..5 {
+        create_when_back(&b, &format!("after {n}")).await;
+    }
+
+    let (events, resumed) = follow_through(&a, stream, 0, 6).await;
+    println!("resumed {resumed} times");
+    assert_events_are(&events, &change_log(&b, 0).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_goes_on_across_a_redis_flush_with_every_change_once() {
+    // The Redis leg runs this, on a redis-server of its own: FLUSHALL there wipes no
+    // other test's keys.
+    if test_redis().is_none() {
+        eprintln!("the Redis leg runs this test");
+        return;
+    }
+    let server = start_redis().await;
+    let redis = TestRedis {
+        url: server.url(),
+        prefix: "feed-".to_owned(),
+    };
+    let database = fresh_database().await;
+    let on_redis = |args: &mut tasklane_server::config::ServeArgs| {
+        args.redis_url = Some(redis.url.parse().unwrap());
+        args.redis_key_prefix = redis.prefix.clone();
+    };
+    let a = spawn_app_configured(&database, on_redis).await;
+    let b = spawn_app_configured(&database, on_redis).await;
+    let stream = subscribe(&a, "").await;
+    for n in 0..3 {
+        b.create_titled(&format!("before {n}")).await;
+    }
+    tasklane_check::supervisor::redis_command(&server.url(), "FLUSHALL")
+        .await
+        .unwrap();
+    for n in 0..3 {
+        b.create_titled(&format!("after {n}")).await;
+    }
+
+    let (events, resumed) = follow_through(&a, stream, 0, 6).await;
+    println!("resumed {resumed} times");
+    assert_events_are(&events, &change_log(&b, 0).await);
+    // Announced, so read: the last change is in a list read from A's cache.
+    let titles = a.titles("sort=title").await;
+    assert!(titles.contains(&"after 2".to_owned()), "{titles:?}");
+}
