@@ -6,6 +6,7 @@
 //! A test binary of its own: streams stay open for seconds, and several tests start
 //! `tasklane serve` processes or a PostgreSQL cluster of their own.
 
+mod auth;
 #[path = "../common/mod.rs"]
 mod common;
 mod delivery;
@@ -14,6 +15,7 @@ mod delivery;
 mod helpers;
 mod hub;
 mod instances;
+mod lifetime;
 mod outages;
 mod sse;
 mod support;
