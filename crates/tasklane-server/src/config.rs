@@ -159,6 +159,15 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub feed_poll_ms: u64,
 
+    /// How many changes each workspace followed by an event stream keeps in memory for
+    /// the streams that are behind, shared by them all: a stream further behind (its
+    /// client reads too slowly) is ended with a `lagged` event, and resumes from the log
+    /// when its client reconnects. At least 512: a follower hands out up to 500 changes
+    /// at once.
+    #[arg(long, env = "TASKLANE_FEED_BUFFER", value_name = "CHANGES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(512..=1 << 20))]
+    pub feed_buffer: u64,
+
     /// How long, in seconds, an event stream may stay silent before a heartbeat comment
     /// is sent.
     #[arg(long, env = "TASKLANE_STREAM_HEARTBEAT_SECS", value_name = "SECONDS", default_value_t = 10,

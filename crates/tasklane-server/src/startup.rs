@@ -32,10 +32,6 @@ pub struct Application {
     hub: Arc<Hub>,
 }
 
-/// Changes each followed workspace keeps for subscribers that are behind; a subscriber
-/// further behind than this is ended with a `lagged` event.
-const FEED_BUFFER: usize = 4096;
-
 /// The set-up as a person reads it at start: the database without its password, and
 /// every mode as spelled on the command line.
 struct Settings {
@@ -111,7 +107,7 @@ impl Application {
             feed.clone(),
             HubConfig {
                 poll: Duration::from_millis(args.feed_poll_ms),
-                buffer: FEED_BUFFER,
+                buffer: usize::try_from(args.feed_buffer).expect("bounded by its option"),
             },
         );
         // Other instances' writes: PostgreSQL notifies on commit; instances on one SQLite
