@@ -17,6 +17,7 @@ mod hub;
 mod instances;
 mod lifetime;
 mod outages;
+mod slow;
 mod sse;
 mod support;
 mod sync;

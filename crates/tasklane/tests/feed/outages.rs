@@ -32,7 +32,7 @@ async fn a_stream_goes_on_across_a_postgresql_restart_with_every_change_once() {
     let postgres = own_postgres().await;
     // A's subscriber is woken by B's notifications only: no poll within the test. Its
     // listener must come back with the database, and catch up on what it missed.
-    let a = spawn_app_configured(&postgres.database, |args| args.feed_poll_ms = 600_000).await;
+    let a = spawn_app_configured(&postgres.database, |args| args.feed_poll_ms = 60_000).await;
     let b = spawn_app_configured(&postgres.database, |_| {}).await;
     let stream = subscribe(&a, "").await;
     b.create_titled("before").await;
@@ -43,9 +43,9 @@ async fn a_stream_goes_on_across_a_postgresql_restart_with_every_change_once() {
         create_when_back(&b, &format!("after {n}")).await;
     }
 
-    let (events, resumed) = follow_through(&a, stream, 0, 6).await;
-    println!("resumed {resumed} times");
-    assert_events_are(&events, &change_log(&b, 0).await);
+    let followed = follow_through(&a, stream, 0, 6).await;
+    println!("resumed {} times", followed.resumed);
+    assert_events_are(&followed.events, &change_log(&b, 0).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,9 +79,9 @@ async fn a_stream_goes_on_across_a_redis_flush_with_every_change_once() {
         b.create_titled(&format!("after {n}")).await;
     }
 
-    let (events, resumed) = follow_through(&a, stream, 0, 6).await;
-    println!("resumed {resumed} times");
-    assert_events_are(&events, &change_log(&b, 0).await);
+    let followed = follow_through(&a, stream, 0, 6).await;
+    println!("resumed {} times", followed.resumed);
+    assert_events_are(&followed.events, &change_log(&b, 0).await);
     // Announced, so read: the last change is in a list read from A's cache.
     let titles = a.titles("sort=title").await;
     assert!(titles.contains(&"after 2".to_owned()), "{titles:?}");

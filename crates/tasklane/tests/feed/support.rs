@@ -43,9 +43,8 @@ pub async fn change_log(app: &TestApp, since: u64) -> Vec<Value> {
 /// Asserts that `events` are exactly the changes of `log`, in its order: each event's
 /// `id` is its change's `seq`, its name the change's kind, its data the change.
 pub fn assert_events_are(events: &[SseEvent], log: &[Value]) {
-    let ids: Vec<u64> = events.iter().map(SseEvent::seq).collect();
     let seqs: Vec<u64> = log.iter().map(|c| c["seq"].as_u64().unwrap()).collect();
-    assert_eq!(ids, seqs, "the events' ids against the log's seqs");
+    assert_ids(events, &seqs);
     for (event, change) in events.iter().zip(log) {
         assert_eq!(event.event, change["kind"].as_str().unwrap(), "{event:?}");
         assert_eq!(&event.json(), change, "{event:?}");
@@ -54,41 +53,72 @@ pub fn assert_events_are(events: &[SseEvent], log: &[Value]) {
 
 /// Asserts that `events` are the changes right after `since`, each once, in order.
 pub fn assert_consecutive(events: &[SseEvent], since: u64) {
-    let ids: Vec<u64> = events.iter().map(SseEvent::seq).collect();
     let expected: Vec<u64> = (since + 1..=since + events.len() as u64).collect();
-    assert_eq!(ids, expected, "every change after {since}, once, in order");
+    assert_ids(events, &expected);
 }
 
-/// The events of `stream` through change `last`, resuming on `app` after the last one
-/// received whenever the stream ends (each change is expected within
-/// [`PROMPTLY`]); returns them and how many times the stream was resumed.
+/// Asserts that the events' ids are `expected`, naming the first difference (the lists
+/// may be long).
+fn assert_ids(events: &[SseEvent], expected: &[u64]) {
+    let ids: Vec<u64> = events.iter().map(SseEvent::seq).collect();
+    let differs = ids.iter().zip(expected).position(|(id, seq)| id != seq);
+    if let Some(n) =
+        differs.or((ids.len() != expected.len()).then_some(ids.len().min(expected.len())))
+    {
+        let around = |list: &[u64]| list[n.saturating_sub(2)..(n + 3).min(list.len())].to_vec();
+        panic!(
+            "{} events where {} changes were expected; from position {n}: ids {:?}, expected {:?}",
+            ids.len(),
+            expected.len(),
+            around(&ids),
+            around(expected),
+        );
+    }
+}
+
+/// What [`follow_through`] received, and the stream it ended on.
+pub struct Followed {
+    pub events: Vec<SseEvent>,
+    /// How many times the stream was resumed.
+    pub resumed: usize,
+    pub stream: EventStream,
+}
+
+/// The changes `stream` sends through change `last`, resuming on `app` after the last
+/// one received whenever the stream ends or says it `lagged` (each change is expected
+/// within [`PROMPTLY`]).
 pub async fn follow_through(
     app: &TestApp,
     mut stream: EventStream,
     since: u64,
     last: u64,
-) -> (Vec<SseEvent>, usize) {
+) -> Followed {
     const RESUMPTIONS: usize = 20;
     let (mut events, mut resumed) = (Vec::<SseEvent>::new(), 0);
     loop {
         let next = tokio::time::timeout(PROMPTLY, stream.next()).await;
-        match next.unwrap_or_else(|_| panic!("no change within {PROMPTLY:?} after {events:?}")) {
+        let last_seen = events.last().map_or(since, SseEvent::seq);
+        match next.unwrap_or_else(|_| panic!("no change within {PROMPTLY:?} after {last_seen}")) {
+            Some(Frame::Event(event)) if event.event == "lagged" => {
+                let expected = serde_json::json!({ "resume_after": last_seen });
+                assert_eq!(event.json(), expected);
+            }
             Some(Frame::Event(event)) => {
                 let seq = event.seq();
                 events.push(event);
                 if seq >= last {
-                    return (events, resumed);
+                    return Followed {
+                        events,
+                        resumed,
+                        stream,
+                    };
                 }
             }
             Some(Frame::Comment(_)) => {}
             None => {
                 resumed += 1;
-                assert!(
-                    resumed <= RESUMPTIONS,
-                    "the stream keeps ending: {events:?}"
-                );
-                let after = events.last().map_or(since, SseEvent::seq);
-                stream = resume(app, after).await;
+                assert!(resumed <= RESUMPTIONS, "the stream keeps ending");
+                stream = resume(app, last_seen).await;
             }
         }
     }
