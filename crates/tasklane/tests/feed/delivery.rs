@@ -1,11 +1,16 @@
 //! What one stream delivers: every change in order, as the write left its task; where
 //! it starts (`since`, `Last-Event-ID`, the head); what it refuses; and `reset`, which
-//! ends a stream whose position the log does not continue from.
+//! ends a stream whose position the log does not continue from (ahead of it, or older
+//! than retention kept).
+
+use std::num::NonZeroU64;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tasklane_server::config::ServeArgs;
 
-use crate::helpers::{problem, spawn_app};
+use crate::helpers::{problem, spawn_app, spawn_app_configured, spawn_app_with};
 use crate::sse::{PROMPTLY, events_of};
 use crate::support::{assert_consecutive, assert_events_are, change_log, resume, subscribe};
 
@@ -184,4 +189,37 @@ async fn a_position_ahead_of_the_log_is_told_to_reset_and_the_stream_ends() {
     let mut at_head = subscribe(&app, "since=2").await;
     app.create_titled("three").await;
     assert_eq!(at_head.event().await.seq(), 3);
+}
+
+#[tokio::test]
+async fn a_position_older_than_retention_is_told_to_reset_and_a_kept_one_follows_on() {
+    let keep_three = |args: &mut ServeArgs| {
+        args.changes_retention_count = NonZeroU64::new(3).unwrap();
+    };
+    let app = spawn_app_with(keep_three).await;
+    for n in 1..=5 {
+        app.create_titled(&format!("task {n}")).await;
+    }
+    // The pruner runs as a server starts: changes 1 and 2 go.
+    let database = app.stop().await;
+    let app = spawn_app_configured(&database, keep_three).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (reset, mut stream) = loop {
+        let mut stream = subscribe(&app, "since=1").await;
+        let first = stream.event().await;
+        if first.event == "reset" {
+            break (first, stream);
+        }
+        assert!(Instant::now() < deadline, "nothing was pruned in 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(reset.json(), json!({"head": 5}));
+    let rest = stream.rest_within(PROMPTLY).await;
+    assert_eq!(events_of(&rest), [], "the end after the reset");
+    let frames = resume(&app, 0).await.rest_within(PROMPTLY).await;
+    assert_eq!(events_of(&frames)[0].event, "reset", "{frames:?}");
+
+    // Right after the last change forgotten, the stream follows on.
+    let mut kept = subscribe(&app, "since=2").await;
+    assert_events_are(&kept.events(3).await, &change_log(&app, 2).await);
 }
