@@ -1,6 +1,7 @@
-//! The hub's own interleavings, replayed in process on a store whose timing the test
-//! controls: a subscription joining a follower that is just starting must not leave a
-//! change to nobody.
+//! The hub's own interleavings: a subscription joining a follower that is just starting
+//! must not leave a change to nobody (replayed in process, on a store whose timing the
+//! test controls), and one joining a follower that is behind must not send a change
+//! twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +9,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use tasklane_server::cache::{CacheConfig, Consistency, TaskCache};
-use tasklane_server::domain::{NewTask, Workspace};
+use tasklane_server::domain::{NewTask, Timestamp, Workspace};
 use tasklane_server::feed::{Feed, Hub, HubConfig, Item, wake};
 use tasklane_server::store::{Hooked, Hooks, Store};
 use tokio::sync::mpsc;
 
 use crate::common::{fresh_database, open_store};
+use crate::helpers::spawn_app_configured;
 use crate::sse::PROMPTLY;
+use crate::support::{assert_consecutive, subscribe};
 
 /// Reads of a workspace's log head take this long (a loaded database's).
 struct SlowHead(Duration);
@@ -86,4 +89,39 @@ async fn a_change_committed_while_a_new_follower_starts_reaches_its_first_subscr
         "a change committed after the subscription caught up, before its new follower \
          read the head, was left to nobody"
     );
+}
+
+#[tokio::test]
+async fn a_subscription_joining_a_follower_behind_it_sends_no_change_twice() {
+    let database = fresh_database().await;
+    // Without a poll, only this instance's writes (and PostgreSQL's notifications) wake
+    // its follower.
+    let app = spawn_app_configured(&database, |args| args.feed_poll_ms = 60_000).await;
+    let mut first = subscribe(&app, "").await;
+    app.create_titled("one").await;
+    assert_eq!(first.event().await.seq(), 1);
+
+    // Changes 2 to 4 written behind the server's back: on SQLite, its follower does not
+    // know of them yet.
+    let store = open_store(&database.url).await.unwrap().tasks;
+    for title in ["two", "three", "four"] {
+        store
+            .insert(
+                &Workspace::default(),
+                &titled(title).into_task(Timestamp::now()),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    // A second subscription reads them from the log, then joins that follower.
+    let mut second = subscribe(&app, "since=1").await;
+    assert_consecutive(&second.events(3).await, 1);
+    // The next write wakes the follower, which broadcasts 2 to 5: the second
+    // subscription sends only 5, the first all four.
+    app.create_titled("five").await;
+    assert_eq!(second.event().await.seq(), 5);
+    assert_consecutive(&first.events(4).await, 1);
+    app.create_titled("six").await;
+    assert_eq!(second.event().await.seq(), 6);
 }
