@@ -83,7 +83,8 @@ async fn write(app: TestApp, writer: usize, done: Arc<AtomicUsize>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_list_then_its_stream_rebuild_exactly_the_final_list_under_concurrent_writes() {
+async fn a_list_and_the_stream_from_its_seq_rebuild_exactly_the_final_list_under_concurrent_writes()
+{
     let app = spawn_app().await;
     for n in 0..10 {
         app.create_titled(&format!("before {n}")).await;
