@@ -16,6 +16,7 @@ use std::time::Duration;
 pub use tasklane_check::supervisor::RedisServer;
 use tasklane_check::supervisor::{Postgres, find_postgres_bin};
 use tasklane_server::cache::{Consistency, RedisTier};
+use tasklane_server::config::ServeArgs;
 use tasklane_server::store::{Opening, Storage};
 use tempfile::TempDir;
 
@@ -56,6 +57,20 @@ impl TestRedis {
             "--redis-key-prefix".into(),
             self.prefix.clone(),
         ]
+    }
+
+    /// A `redis-server` of a test's own, as a test Redis.
+    pub fn on(server: &RedisServer) -> TestRedis {
+        TestRedis {
+            url: server.url(),
+            prefix: unique("test-"),
+        }
+    }
+
+    /// The options of an in-process server, set to use it.
+    pub fn apply(&self, args: &mut ServeArgs) {
+        args.redis_url = Some(self.url.parse().unwrap());
+        args.redis_key_prefix = self.prefix.clone();
     }
 }
 

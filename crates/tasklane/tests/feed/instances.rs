@@ -1,27 +1,39 @@
 //! Several instances on one database: a subscriber on one receives the writes made on
-//! another (woken by PostgreSQL's `NOTIFY`, not by its poll), and a subscriber whose
-//! instance is killed resumes on another with every change exactly once.
+//! another at once, woken by PostgreSQL's `NOTIFY` or, on SQLite, by their Redis's
+//! pub/sub (not by its poll), and a subscriber whose instance is killed resumes on
+//! another with every change exactly once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::common::{TestRedis, fresh_database};
+use crate::common::{TestRedis, fresh_database, start_redis};
 use crate::helpers::{ServerProcess, TestApp, spawn_app_configured};
 use crate::sse::{PROMPTLY, events_of};
 use crate::support::{assert_consecutive, assert_events_are, change_log, resume, subscribe};
 
-fn on_postgres() -> bool {
-    std::env::var("TASKLANE_TEST_STORE").as_deref() == Ok("postgres")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_on_one_instance_reaches_a_subscriber_on_another_promptly() {
+async fn a_write_on_one_instance_reaches_a_subscriber_on_another_without_its_poll() {
     let database = fresh_database().await;
-    let a = spawn_app_configured(&database, |_| {}).await;
-    // On PostgreSQL, B would not poll within the test: only A's NOTIFY can wake it. On
-    // SQLite, which has no notifications, B's poll is what brings A's writes.
-    let poll_ms = if on_postgres() { 60_000 } else { 200 };
-    let b = spawn_app_configured(&database, |args| args.feed_poll_ms = poll_ms).await;
+    // On SQLite, instances on one file tell each other through the Redis they share:
+    // the run's, or one of the test's own.
+    let postgres = database.url.starts_with("postgres");
+    let own = match (&database.redis, postgres) {
+        (None, false) => Some(start_redis().await),
+        _ => None,
+    };
+    let redis = database.redis.clone().or(own.as_ref().map(TestRedis::on));
+    let shared = |args: &mut tasklane_server::config::ServeArgs| {
+        if let Some(redis) = &redis {
+            redis.apply(args);
+        }
+    };
+    let a = spawn_app_configured(&database, shared).await;
+    // B does not poll within the test: only a wake-up from A brings it A's writes.
+    let b = spawn_app_configured(&database, |args| {
+        shared(args);
+        args.feed_poll_ms = 60_000;
+    })
+    .await;
     let mut stream = subscribe(&b, "").await;
     // B's own write shows that its subscription follows the broadcast: from now on
     // only a wake-up brings B the log's new changes.
