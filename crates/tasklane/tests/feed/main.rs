@@ -1,7 +1,7 @@
 //! The change feed's event stream (`/v1/changes/stream`), followed by real clients
 //! against real servers: every change once and in order, resumed across disconnections,
-//! instance kills, database restarts and Redis flushes; `reset`, `lagged`, heartbeats,
-//! revoked tokens, workspaces kept apart, and shutdown with streams open.
+//! instance kills, database restarts, Redis flushes and restarts; `reset`, `lagged`,
+//! heartbeats, revoked tokens, workspaces kept apart, and shutdown with streams open.
 //!
 //! A test binary of its own: streams stay open for seconds, and several tests start
 //! `tasklane serve` processes or a PostgreSQL cluster of their own.
