@@ -117,8 +117,11 @@ async fn listen(hub: &Hub, url: &str) {
                         hub.wake(&Workspace::named(workspace.to_owned()));
                     }
                 }
-                // The connection was lost, and with it any notification meanwhile; the
-                // next call reconnects.
+                // The connection was lost, and with it any notification meanwhile. The
+                // listener has already connected again and listens anew (it reconnects
+                // eagerly, before returning `None`; if it could not, the next call errs
+                // and the outer loop starts over), so waking every follower now covers
+                // every change committed while it was away.
                 Ok(None) => hub.wake_all(),
                 Err(error) => {
                     tracing::warn!(%error, "lost the listener for other instances' changes; reconnecting");
