@@ -11,7 +11,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 
 use crate::cache::{CacheConfig, Consistency, Design, RedisUrl};
-use crate::feed::Retention;
+use crate::feed::{FeedDesign, Retention};
 use crate::http::AuthMode;
 use crate::store::{Backend, DatabaseUrl};
 use crate::telemetry::LogFormat;
@@ -228,6 +228,18 @@ pub struct BaselineArgs {
     )]
     pub cache_design: Design,
 
+    /// Test-only: when the change feed hands out a change; `announce-first` leaves out
+    /// the advance of the workspace's generation before it, which a Redis that loses a
+    /// write's announcement turns into reads that miss an event already received.
+    #[arg(
+        long,
+        env = "TASKLANE_FEED_DESIGN",
+        value_name = "DESIGN",
+        value_enum,
+        default_value_t
+    )]
+    pub feed_design: FeedDesign,
+
     /// Test-only: hold every database read back this long after its query, before the
     /// cache sees its rows (the window of the incident's stale fill).
     #[arg(
@@ -290,6 +302,19 @@ impl ServeArgs {
     #[cfg(not(feature = "baselines"))]
     fn design(&self) -> Design {
         Design::Generational
+    }
+
+    /// The change feed's design: Tasklane's own, except where a `baselines` build asks
+    /// for the baseline that announces before it advances.
+    #[cfg(feature = "baselines")]
+    pub fn feed_design(&self) -> FeedDesign {
+        self.baselines.feed_design
+    }
+
+    /// The change feed's design: Tasklane's own (a release build has no other).
+    #[cfg(not(feature = "baselines"))]
+    pub fn feed_design(&self) -> FeedDesign {
+        FeedDesign::AdvanceFirst
     }
 }
 

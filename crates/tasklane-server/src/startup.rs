@@ -102,7 +102,8 @@ impl Application {
                 .map_or("none".to_owned(), ToString::to_string),
         };
         let tasks = Arc::new(TaskCache::new(store.clone(), shared.clone(), &cache)?);
-        let feed = Arc::new(Feed::new(store.clone(), tasks.clone()));
+        let feed =
+            Arc::new(Feed::new(store.clone(), tasks.clone()).with_design(args.feed_design()));
         let hub = Hub::new(
             feed.clone(),
             HubConfig {

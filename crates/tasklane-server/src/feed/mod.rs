@@ -37,7 +37,12 @@
 //! consistency needs no extra step: its generation is the very row whose value is the
 //! change's `seq`, advanced in the write's transaction. Advancing is always safe: it
 //! only costs misses.
+//!
+//! The test-only baseline that leaves the step out is [`FeedDesign::AnnounceFirst`]
+//! (`baselines` builds); the freshness tests' `feed.rs` and `tasklane check`'s
+//! `redis-rollback` scenario show it failing.
 
+mod design;
 mod hub;
 mod retention;
 pub mod wake;
@@ -50,6 +55,7 @@ use crate::cache::{CacheError, TaskCache};
 use crate::domain::{Change, ChangeLog, TaskId, Workspace};
 use crate::store::Store;
 
+pub use design::FeedDesign;
 pub use hub::{Event, Hub, HubConfig, Item};
 pub use retention::{Pruner, Retention};
 
@@ -81,6 +87,8 @@ pub struct Feed {
     /// a change at or before it needs no advance again (so that ten thousand
     /// subscribers catching up, or a client polling the same position, cost one).
     advanced: DashMap<Workspace, u64>,
+    /// Whether changes wait for an advance (always, but in the test-only baseline).
+    design: FeedDesign,
 }
 
 impl Feed {
@@ -90,7 +98,13 @@ impl Feed {
             store,
             cache,
             advanced: DashMap::new(),
+            design: FeedDesign::default(),
         }
+    }
+
+    /// The same feed, handing changes out as `design` says.
+    pub fn with_design(self, design: FeedDesign) -> Self {
+        Feed { design, ..self }
     }
 
     /// Up to `limit` changes of the workspace after `since`, in order; [`FeedError::Gone`]
@@ -115,6 +129,7 @@ impl Feed {
             });
         }
         if let Some(last) = log.changes.last()
+            && self.design.advances()
             && self
                 .advanced
                 .get(workspace)
