@@ -141,17 +141,27 @@ impl Drop for Process {
     }
 }
 
-/// A `redis-server` of its own on a loopback port: no persistence, so a restart
-/// starts empty.
+/// A `redis-server` of its own on a loopback port. It never saves by itself, so a
+/// restart starts empty; only [`RedisServer::save`] writes a snapshot (into a data
+/// directory of its own), which [`RedisServer::roll_back`] restarts from.
 pub struct RedisServer {
     process: Process,
     /// The port it listens on.
     pub port: u16,
+    /// Its data directory, where `SAVE` writes [`SNAPSHOT`].
+    data: tempfile::TempDir,
 }
+
+/// The file name of a [`RedisServer`]'s snapshot in its data directory.
+const SNAPSHOT: &str = "snapshot.rdb";
 
 impl RedisServer {
     /// Starts `binary` on `port` and waits until it answers.
     pub async fn start(binary: &str, port: u16, log: Option<&Path>) -> anyhow::Result<Self> {
+        let data = tempfile::Builder::new()
+            .prefix("tasklane-redis.")
+            .tempdir()
+            .context("creating Redis's data directory")?;
         let command = [
             binary,
             "--port",
@@ -162,11 +172,16 @@ impl RedisServer {
             "",
             "--appendonly",
             "no",
+            "--dir",
+            &data.path().display().to_string(),
+            "--dbfilename",
+            SNAPSHOT,
         ]
         .map(str::to_owned);
         let mut server = RedisServer {
             process: Process::start(&command, &[], log)?,
             port,
+            data,
         };
         server.wait().await?;
         Ok(server)
@@ -179,6 +194,29 @@ impl RedisServer {
 
     /// Kills it and starts it again, empty, on the same port.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.process.kill();
+        if let Err(error) = std::fs::remove_file(self.data.path().join(SNAPSHOT))
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(error).context("removing Redis's snapshot");
+        }
+        self.process.restart()?;
+        self.wait().await
+    }
+
+    /// Writes a snapshot of everything it holds now (`SAVE`), for
+    /// [`RedisServer::roll_back`].
+    pub async fn save(&self) -> anyhow::Result<()> {
+        redis_command(&self.url(), "SAVE").await
+    }
+
+    /// Kills it and starts it again on the same port from its last snapshot: whatever it
+    /// was told since [`RedisServer::save`] is lost, as after a failover to a replica
+    /// that had not received it.
+    pub async fn roll_back(&mut self) -> anyhow::Result<()> {
+        if !self.data.path().join(SNAPSHOT).exists() {
+            bail!("no Redis snapshot to roll back to");
+        }
         self.process.restart()?;
         self.wait().await
     }
