@@ -90,6 +90,15 @@ pub struct CheckArgs {
           value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
     pub clients: usize,
 
+    /// Clients that follow the change feed (`GET /v1/changes/stream`) in every scenario,
+    /// each on a random instance, opening another stream where one is cut; 0: none (a
+    /// server without the feed). Every change must reach each of them once, in order,
+    /// as its write left the task, and no read that starts after one received a change
+    /// may miss it.
+    #[arg(long, value_name = "N", default_value_t = 2,
+          value_parser = clap::value_parser!(u16).range(0..=64).map(usize::from))]
+    pub subscribers: usize,
+
     /// How long each scenario's workload runs: seconds (`10`), or with a unit (`500ms`,
     /// `10s`, `2m`, `1h`, `1m30s`); at most a day.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]

@@ -29,6 +29,14 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure for `cause`, without a `Retry-After`.
+    pub fn caused_by(cause: Cause) -> Failure {
+        Failure {
+            cause,
+            retry_after: None,
+        }
+    }
+
     /// Why `op` failed, if it did.
     pub fn of(op: &Operation) -> Option<Failure> {
         match op.outcome {

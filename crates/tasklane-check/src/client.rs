@@ -1,9 +1,14 @@
 //! One checking client: sends a [`Request`] to an instance over HTTP and records it as
 //! an [`Operation`], timed on the scenario's clock. A client waits for each answer
-//! before sending its next request, as one user of the API does.
+//! before sending its next request, as one user of the API does. A client made
+//! [for streams](Client::for_streams) opens the change feed's event stream instead,
+//! and decodes its server-sent events.
 
+use std::pin::Pin;
 use std::time::Duration;
 
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
@@ -14,6 +19,10 @@ use crate::history::{Cause, Clock, Operation, Outcome, Phase, Request, Seen};
 /// How long a request may take before it counts as failed (and, for a write,
 /// indeterminate).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long an event stream may stay silent before it counts as lost: longer than the
+/// longest heartbeat interval a server may be given (15 s).
+const STREAM_SILENCE: Duration = Duration::from_secs(20);
 
 /// The instances under check, and what marks this run's tasks.
 #[derive(Debug, Clone)]
@@ -42,23 +51,113 @@ struct Page {
     next_cursor: Option<String>,
 }
 
+/// Where an event stream starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// After this position (`?since=`): the first stream.
+    Since(u64),
+    /// Right after the event with this `id` (`Last-Event-ID`): a stream that replaces
+    /// one that was cut.
+    After(u64),
+}
+
+impl Resume {
+    /// The position the stream continues from.
+    pub fn position(self) -> u64 {
+        match self {
+            Resume::Since(seq) | Resume::After(seq) => seq,
+        }
+    }
+}
+
+/// The events of an open stream, decoded; an error ends it.
+pub type Events =
+    Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send + 'static>>;
+
 impl Client {
     /// Client number `id`, timing its operations on `clock`, sending `token` (if any)
     /// as its bearer token.
     pub fn new(id: usize, clock: Clock, token: Option<&TokenSecret>) -> Self {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(token) = token {
-            let bearer = format!("Bearer {}", token.reveal())
-                .parse()
-                .expect("a token secret is ASCII (checked on the command line)");
-            headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        let http = builder(token).timeout(REQUEST_TIMEOUT);
+        Client {
+            http: http.build().expect("a plain HTTP client builds"),
+            id,
+            clock,
         }
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .default_headers(headers)
-            .build()
-            .expect("a plain HTTP client builds");
-        Client { http, id, clock }
+    }
+
+    /// Client number `id` for event streams: an answer may last as long as it keeps
+    /// talking, but may not fall silent for longer than a heartbeat allows.
+    pub fn for_streams(id: usize, clock: Clock, token: Option<&TokenSecret>) -> Self {
+        let http = builder(token)
+            .connect_timeout(REQUEST_TIMEOUT)
+            .read_timeout(STREAM_SILENCE);
+        Client {
+            http: http.build().expect("a plain HTTP client builds"),
+            id,
+            clock,
+        }
+    }
+
+    /// Opens the change feed's event stream (`GET /v1/changes/stream`) on instance
+    /// `instance` of `target`, from `from`; why not, if the server answered otherwise.
+    pub async fn stream(
+        &self,
+        target: &Target,
+        instance: usize,
+        from: Resume,
+    ) -> Result<Events, (Cause, String)> {
+        let url = format!("{}/v1/changes/stream", target.instances[instance]);
+        let request = match from {
+            Resume::Since(seq) => self.http.get(format!("{url}?since={seq}")),
+            Resume::After(seq) => self.http.get(url).header("Last-Event-ID", seq.to_string()),
+        };
+        let events = ok(request).await?.bytes_stream().eventsource();
+        Ok(Box::pin(
+            events.map(|event| event.map_err(|error| error.to_string())),
+        ))
+    }
+
+    /// The log position a list read on instance `instance` reflects (its `seq`): where
+    /// following the feed must start to miss nothing written after it.
+    pub async fn position(&self, target: &Target, instance: usize) -> Result<u64, (Cause, String)> {
+        #[derive(Deserialize)]
+        struct Listed {
+            seq: u64,
+        }
+        let url = format!("{}/v1/tasks?limit=1", target.instances[instance]);
+        Ok(self.read::<Listed>(&url).await?.seq)
+    }
+
+    /// The log's head (`GET /v1/changes`), read on instance `instance`, after `since`.
+    pub async fn head(
+        &self,
+        target: &Target,
+        instance: usize,
+        since: u64,
+    ) -> Result<u64, (Cause, String)> {
+        #[derive(Deserialize)]
+        struct Changes {
+            head: u64,
+        }
+        let base = &target.instances[instance];
+        let url = format!("{base}/v1/changes?since={since}&limit=1");
+        Ok(self.read::<Changes>(&url).await?.head)
+    }
+
+    /// A `200`'s JSON body; why not, otherwise.
+    async fn read<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, (Cause, String)> {
+        ok(self.http.get(url)).await?.json().await.map_err(failed)
+    }
+
+    /// Microseconds since the scenario began, on this client's clock.
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// This client's number.
+    pub fn id(&self) -> usize {
+        self.id
     }
 
     /// Sends `request` to instance `instance` of `target` and records what happened.
@@ -75,7 +174,7 @@ impl Client {
             .await
             .unwrap_or_else(|error| Outcome::Failed {
                 cause: cause_of(&error),
-                reason: tasklane_server::errors::describe(&error),
+                reason: describe(&error),
                 retry_after: None,
             });
         Operation {
@@ -98,7 +197,7 @@ impl Client {
         let response = match request {
             Request::Create { status, assignee } => {
                 let body = json!({
-                    "title": format!("checked by client {}", self.id),
+                    "title": title(self.id),
                     "description": target.marker,
                     "status": status,
                     "assignee": assignee,
@@ -125,9 +224,7 @@ impl Client {
             (_, StatusCode::NOT_FOUND) if request.task().is_some() => Outcome::Absent,
             (Request::Delete { .. }, StatusCode::NO_CONTENT) => Outcome::Deleted,
             (Request::Create { .. } | Request::Update { .. }, s) if s.is_success() => {
-                Outcome::Written {
-                    task: response.json().await?,
-                }
+                Outcome::written(response.json().await?)
             }
             (Request::Get { .. }, StatusCode::OK) => Outcome::Found {
                 task: response.json().await?,
@@ -150,12 +247,60 @@ impl Client {
                 let body = response.text().await.unwrap_or_default();
                 Outcome::Failed {
                     cause: Cause::Status(status.as_u16()),
-                    reason: format!("{status}: {}", body.chars().take(200).collect::<String>()),
+                    reason: answered(status, &body),
                     retry_after,
                 }
             }
         })
     }
+}
+
+/// The title of the tasks client `id` creates ([`author`] reads it back).
+pub fn title(id: usize) -> String {
+    format!("checked by client {id}")
+}
+
+/// The client whose create made a task with this title, if it is one of [`title`]'s.
+pub fn author(title: &str) -> Option<usize> {
+    title.strip_prefix("checked by client ")?.parse().ok()
+}
+
+/// A client's own headers: the bearer token, if any.
+fn builder(token: Option<&TokenSecret>) -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let bearer = format!("Bearer {}", token.reveal())
+            .parse()
+            .expect("a token secret is ASCII (checked on the command line)");
+        headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    }
+    reqwest::Client::builder().default_headers(headers)
+}
+
+/// Sends `request`; its response if it is a `200`, else why not.
+async fn ok(request: reqwest::RequestBuilder) -> Result<reqwest::Response, (Cause, String)> {
+    let response = request.send().await.map_err(failed)?;
+    let status = response.status();
+    if status != StatusCode::OK {
+        let body = response.text().await.unwrap_or_default();
+        return Err((Cause::Status(status.as_u16()), answered(status, &body)));
+    }
+    Ok(response)
+}
+
+/// A client error as a failure: its kind, and what happened in full.
+fn failed(error: reqwest::Error) -> (Cause, String) {
+    (cause_of(&error), describe(&error))
+}
+
+/// An error status and the start of its body, as the report quotes it.
+fn answered(status: StatusCode, body: &str) -> String {
+    format!("{status}: {}", body.chars().take(200).collect::<String>())
+}
+
+/// A client error in full, causes included.
+fn describe(error: &reqwest::Error) -> String {
+    tasklane_server::errors::describe(error)
 }
 
 /// What kind of failure a client error is. reqwest says "error sending request" for

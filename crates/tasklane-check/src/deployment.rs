@@ -129,6 +129,10 @@ impl Deployment {
             spelled(spawn.consistency),
             "--redis-timeout-ms".to_owned(),
             "200".to_owned(),
+            // Subscribers catch up within a tenth of a second where no wake-up reaches
+            // an instance (SQLite has no notifications between instances).
+            "--feed-poll-ms".to_owned(),
+            "100".to_owned(),
             "--log".to_owned(),
             "warn".to_owned(),
         ];

@@ -1,6 +1,7 @@
 //! What a check run records: every operation a client performed, when it started and
-//! ended (microseconds since the run began), what it asked and what it saw, and every
-//! fault injected. `--history FILE` writes it as JSON lines for offline analysis.
+//! ended (microseconds since the run began), what it asked and what it saw; every event
+//! a subscriber received from the change feed, and when; every fault injected.
+//! `--history FILE` writes it as JSON lines for offline analysis.
 
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,9 @@ pub enum Outcome {
     Written {
         /// The task.
         task: Seen,
+        /// The whole body, which the change feed's event must repeat.
+        #[serde(skip)]
+        body: serde_json::Value,
     },
     /// A delete was acknowledged (`204`).
     Deleted,
@@ -138,6 +142,21 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// A create or update acknowledged with `body`; `Failed` as unreadable if the body
+    /// is not a task.
+    pub fn written(body: serde_json::Value) -> Outcome {
+        match serde_json::from_value(body.clone()) {
+            Ok(task) => Outcome::Written { task, body },
+            Err(error) => Outcome::Failed {
+                cause: Cause::Unreadable,
+                reason: format!("an acknowledgement that is not a task: {error}"),
+                retry_after: None,
+            },
+        }
+    }
+}
+
 /// Why a request got no usable answer. The report counts failures by cause, and a run
 /// in which too many requests failed judges too little to pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -153,6 +172,18 @@ pub enum Cause {
     Status(u16),
     /// A success status with a body that is not what the API answers.
     Unreadable,
+}
+
+impl Cause {
+    /// Whether a write that failed so may still have been applied: anything but a
+    /// refused connection (nothing was sent) or a `4xx` (the server refused it).
+    pub fn may_have_applied(self) -> bool {
+        match self {
+            Cause::Refused => false,
+            Cause::Status(code) => code >= 500,
+            Cause::Timeout | Cause::Connection | Cause::Unreadable => true,
+        }
+    }
 }
 
 impl std::fmt::Display for Cause {
@@ -220,15 +251,113 @@ impl Operation {
     /// The task this operation wrote or read singly, if known.
     pub fn task(&self) -> Option<&str> {
         match (&self.request, &self.outcome) {
-            (Request::Create { .. }, Outcome::Written { task }) => Some(&task.id),
+            (Request::Create { .. }, Outcome::Written { task, .. }) => Some(&task.id),
             (request, _) => request.task(),
         }
     }
 
-    /// Whether the write was acknowledged before `instant`.
-    pub fn acknowledged_before(&self, instant: u64) -> bool {
-        self.end_us < instant && matches!(self.outcome, Outcome::Written { .. } | Outcome::Deleted)
+    /// Whether the write was acknowledged.
+    pub fn acknowledged(&self) -> bool {
+        matches!(self.outcome, Outcome::Written { .. } | Outcome::Deleted)
     }
+
+    /// Whether the write is indeterminate: it got no acknowledgement, yet may have been
+    /// applied.
+    pub fn indeterminate(&self) -> bool {
+        matches!(self.outcome, Outcome::Failed { cause, .. } if cause.may_have_applied())
+    }
+}
+
+/// What a write did to its task, as the change feed names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChangeKind {
+    /// `task.created`.
+    #[serde(rename = "task.created")]
+    Created,
+    /// `task.updated`.
+    #[serde(rename = "task.updated")]
+    Updated,
+    /// `task.deleted`.
+    #[serde(rename = "task.deleted")]
+    Deleted,
+}
+
+impl ChangeKind {
+    /// The event type that carries it (`task.created`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "task.created",
+            ChangeKind::Updated => "task.updated",
+            ChangeKind::Deleted => "task.deleted",
+        }
+    }
+
+    /// The kind an event of type `name` carries, if it carries a change.
+    pub fn of_event(name: &str) -> Option<ChangeKind> {
+        [
+            ChangeKind::Created,
+            ChangeKind::Updated,
+            ChangeKind::Deleted,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
+}
+
+/// A change as the feed sent it: an event's `data`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// Its position in the workspace's log.
+    pub seq: u64,
+    /// What the write did.
+    pub kind: ChangeKind,
+    /// The task it did it to.
+    pub task_id: String,
+    /// The task's version after the write (for a delete: the version deleted).
+    pub version: i64,
+    /// The task as the write left it; none for a delete.
+    pub task: Option<serde_json::Value>,
+}
+
+impl Change {
+    /// The task's state as the checks compare it, if the change carries one.
+    pub fn seen(&self) -> Option<Seen> {
+        serde_json::from_value(self.task.clone()?).ok()
+    }
+}
+
+/// One change a subscriber received.
+#[derive(Debug, Clone, Serialize)]
+pub struct Received {
+    /// Which subscriber.
+    pub subscriber: usize,
+    /// The instance whose stream sent it.
+    pub instance: usize,
+    /// Microseconds since the scenario began, when it arrived.
+    pub received_us: u64,
+    /// The event's `id`, which must be the change's `seq`.
+    pub id: String,
+    /// The change.
+    pub change: Change,
+}
+
+/// One event stream a subscriber held, from its request to its end.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stream {
+    /// Which subscriber.
+    pub subscriber: usize,
+    /// The instance it was opened on.
+    pub instance: usize,
+    /// Microseconds since the scenario began, when it was requested.
+    pub start_us: u64,
+    /// When it ended.
+    pub end_us: u64,
+    /// The position it asked to follow from (`?since=` or `Last-Event-ID`).
+    pub after: u64,
+    /// Whether the server answered with a stream at all.
+    pub opened: bool,
+    /// Why it ended (`stopped` for the scenario's own end).
+    pub ended: String,
 }
 
 /// A fault injected during a scenario.

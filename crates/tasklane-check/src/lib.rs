@@ -25,6 +25,7 @@ pub mod client;
 pub mod deployment;
 pub mod history;
 pub mod scenario;
+pub mod subscriber;
 pub mod supervisor;
 pub mod tally;
 pub mod verdict;
@@ -44,6 +45,7 @@ pub use args::{CheckArgs, EXIT_STATUS, parse_duration};
 use deployment::{Deployment, Spawn};
 use history::{Cause, seconds};
 use scenario::{Scenario, ScenarioReport, Settings};
+use subscriber::Followed;
 
 /// How many violations of each scenario the report prints in full.
 const SHOWN: usize = 10;
@@ -84,7 +86,7 @@ impl Summary {
             .iter()
             .filter_map(|report| {
                 let tally = report.tally();
-                let shortfall = tally.shortfall()?;
+                let shortfall = tally.shortfall().or_else(|| report.feed_shortfall())?;
                 let mut reason = format!("{}: {shortfall}", report.scenario.name());
                 if tally.failures() > 0 {
                     reason += &format!("; failed: {}", tally.failure_causes());
@@ -132,6 +134,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         seed: args.seed.unwrap_or_else(|| fastrand::u64(..)),
         stale_fill_gap: Duration::from_millis(args.stale_fill_gap_ms),
         token: args.token.clone(),
+        subscribers: args.subscribers,
     };
     writeln!(
         out,
@@ -244,6 +247,24 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
     if tally.failures() > 0 {
         writeln!(out, "  failed: {}", tally.failure_causes())?;
     }
+    let followed = &report.following.followed;
+    if !followed.is_empty() {
+        let each: Vec<String> = followed
+            .iter()
+            .map(|followed| followed.received.len().to_string())
+            .collect();
+        let events: usize = followed
+            .iter()
+            .map(|followed| followed.received.len())
+            .sum();
+        let reconnections: usize = followed.iter().map(Followed::reconnections).sum();
+        writeln!(
+            out,
+            "  feed: {} subscribers, {events} events received ({}), {reconnections} reconnections",
+            followed.len(),
+            each.join(" + ")
+        )?;
+    }
     if let Some(leftovers) = &report.leftovers {
         writeln!(
             out,
@@ -309,11 +330,17 @@ fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io
     Ok(())
 }
 
-/// One JSON line per operation and per fault, each naming its scenario.
+/// One JSON line per operation, per fault, per event a subscriber received and per
+/// stream it held, each naming its scenario.
 fn write_history(out: &mut impl Write, report: &ScenarioReport) -> std::io::Result<()> {
     let scenario = report.scenario.name();
     write_lines(out, &scenario, &report.operations)?;
-    write_lines(out, &scenario, &report.faults)
+    write_lines(out, &scenario, &report.faults)?;
+    for followed in &report.following.followed {
+        write_lines(out, &scenario, &followed.received)?;
+        write_lines(out, &scenario, &followed.streams)?;
+    }
+    Ok(())
 }
 
 fn write_lines<T: Serialize>(

@@ -1,5 +1,7 @@
 //! Named scenarios: a workload, sometimes a fault injected into it while it runs, then
-//! a read-back and the checks.
+//! a read-back and the checks. In every one, [subscribers](crate::subscriber) follow
+//! the change feed from the log position the scenario starts at until they have caught
+//! up with the log after the read-back.
 //!
 //! Every scenario marks its tasks with a fresh word (see [`Target::marker`]), so the
 //! scenarios of one run, or of runs against the same database, never judge each
@@ -17,6 +19,7 @@ use crate::backoff::{Backoff, Failure};
 use crate::client::{Client, Target};
 use crate::deployment::{Deployment, Fault};
 use crate::history::{Cause, Clock, FaultEvent, Filter, Operation, Outcome, Phase, Request};
+use crate::subscriber::{Following, Subscribers};
 use crate::tally::Tally;
 use crate::verdict::{Kind, Violation, check};
 use crate::workload::{LiveTasks, Mix, Step, next_step};
@@ -90,6 +93,8 @@ pub struct Settings {
     pub stale_fill_gap: Duration,
     /// The bearer token of every request, if the servers require one.
     pub token: Option<TokenSecret>,
+    /// Clients that follow the change feed (0: none).
+    pub subscribers: usize,
 }
 
 /// What one scenario did and found.
@@ -107,12 +112,40 @@ pub struct ScenarioReport {
     pub duration: Duration,
     /// What deleting its tasks afterwards left behind, if anything.
     pub leftovers: Option<Leftovers>,
+    /// What its subscribers received.
+    pub following: Following,
 }
 
 impl ScenarioReport {
     /// Its operations, counted by what came of them.
     pub fn tally(&self) -> Tally {
         Tally::of(&self.operations)
+    }
+
+    /// Why its feed was judged too little to pass, if it was followed at all: it could
+    /// not be followed, or a subscriber never got a stream.
+    pub fn feed_shortfall(&self) -> Option<String> {
+        if let Some(why) = &self.following.unjudged {
+            return Some(format!("the change feed was not judged: {why}"));
+        }
+        let (n, never) = self
+            .following
+            .followed
+            .iter()
+            .enumerate()
+            .find(|(_, followed)| !followed.connected())?;
+        let why = never
+            .streams
+            .last()
+            .map_or("", |stream| stream.ended.as_str());
+        let hint = if why.starts_with("404") {
+            " (a server without the change feed is checked with --subscribers 0)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "subscriber {n} never opened an event stream: {why}{hint}"
+        ))
     }
 }
 
@@ -134,6 +167,8 @@ struct Run {
     history: History,
     live: LiveTasks,
     done: AtomicUsize,
+    /// The clients following the feed, if any.
+    subscribers: Option<Subscribers>,
 }
 
 impl Run {
@@ -166,16 +201,20 @@ pub async fn run(
     progress: &ProgressBar,
 ) -> anyhow::Result<ScenarioReport> {
     let started = Instant::now();
+    let target = Target {
+        instances: deployment.urls.clone(),
+        token: settings.token.clone(),
+        marker: format!("chk{:012x}", fastrand::u64(..) >> 16),
+    };
+    let clock = Clock::start();
+    let (subscribers, following) = follow(&target, clock, settings).await;
     let run = Arc::new(Run {
-        target: Target {
-            instances: deployment.urls.clone(),
-            token: settings.token.clone(),
-            marker: format!("chk{:012x}", fastrand::u64(..) >> 16),
-        },
-        clock: Clock::start(),
+        target,
+        clock,
         history: History::default(),
         live: LiveTasks::default(),
         done: AtomicUsize::new(0),
+        subscribers,
     });
     let deadline = Instant::now() + settings.duration;
     let clients: Vec<_> = match scenario {
@@ -218,15 +257,17 @@ pub async fn run(
         deployment.settle().await;
     }
     // Its own client number: after the workload's, and after stale-fill's three.
-    let unverified = read_back(&run, settings.clients.max(3)).await;
+    let own = settings.clients.max(3);
+    let unverified = read_back(&run, own).await;
+    let following = caught_up(&run, following, own).await;
     let leftovers = if may_have_created(&run) {
-        clean_up(&run, settings.clients.max(3)).await
+        clean_up(&run, own).await
     } else {
         None
     };
 
     let operations = std::mem::take(&mut *run.history.lock().expect("not poisoned"));
-    let mut violations = check(&operations);
+    let mut violations = check(&operations, &following);
     violations.extend(unverified);
     Ok(ScenarioReport {
         scenario,
@@ -235,7 +276,86 @@ pub async fn run(
         violations,
         duration: started.elapsed(),
         leftovers,
+        following,
     })
+}
+
+/// How long the subscribers are given, once the read-back is over, to catch up with
+/// the log.
+const CATCH_UP: Duration = Duration::from_secs(10);
+
+/// Starts `settings.subscribers` subscribers of `target`'s feed, from the position a
+/// list read reflects before the scenario writes anything (the feed's own recipe for
+/// following a list); what they will have followed, so far.
+async fn follow(
+    target: &Target,
+    clock: Clock,
+    settings: &Settings,
+) -> (Option<Subscribers>, Following) {
+    let mut following = Following {
+        marker: target.marker.clone(),
+        ..Following::default()
+    };
+    if settings.subscribers == 0 {
+        return (None, following);
+    }
+    let client = Client::new(usize::MAX, clock, target.token.as_ref());
+    let since = retried(target, |instance| client.position(target, instance)).await;
+    match since {
+        Ok(since) => {
+            following.since = since;
+            let seed = settings.seed.rotate_left(32);
+            let subscribers = Subscribers::start(settings.subscribers, target, clock, since, seed);
+            (Some(subscribers), following)
+        }
+        Err(why) => {
+            following.unjudged = Some(format!("the log's position could not be read: {why}"));
+            (None, following)
+        }
+    }
+}
+
+/// After the read-back: waits (for [`CATCH_UP`] at most) until every subscriber has
+/// received the log up to its head, then stops them; what they followed.
+async fn caught_up(run: &Run, mut following: Following, client: usize) -> Following {
+    let Some(subscribers) = &run.subscribers else {
+        return following;
+    };
+    let client = run.client(client);
+    let target = &run.target;
+    let since = following.since;
+    match retried(target, |instance| client.head(target, instance, since)).await {
+        Ok(head) => {
+            following.head = Some(head);
+            subscribers.catch_up(head, CATCH_UP).await;
+        }
+        Err(why) => {
+            following.unjudged = Some(format!("the log's head could not be read: {why}"));
+        }
+    }
+    following.followed = subscribers.stop().await;
+    following
+}
+
+/// `read` on the first instance that answers, trying each in turn for about five
+/// seconds; the last failure if none does, or the first refusal (a `4xx` other than
+/// `429`: asking again changes nothing).
+async fn retried<T, F: Future<Output = Result<T, (Cause, String)>>>(
+    target: &Target,
+    read: impl Fn(usize) -> F,
+) -> Result<T, String> {
+    let mut failure = String::new();
+    for attempt in 0..20 {
+        match read(attempt % target.instances.len()).await {
+            Ok(value) => return Ok(value),
+            Err((Cause::Status(code), why)) if (400..500).contains(&code) && code != 429 => {
+                return Err(why);
+            }
+            Err((_, why)) => failure = why,
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(failure)
 }
 
 /// Client `n`'s share of the random mix, until the deadline.
@@ -375,7 +495,7 @@ async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
                 task: id,
                 detail: "every read-back attempt failed".to_owned(),
                 read: None,
-                evidence: None,
+                evidence: Vec::new(),
             });
         }
     }
@@ -388,11 +508,7 @@ async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
 fn may_have_created(run: &Run) -> bool {
     let history = run.history.lock().expect("not poisoned");
     history.iter().any(|op| match (&op.request, &op.outcome) {
-        (Request::Create { .. }, Outcome::Failed { cause, .. }) => match cause {
-            Cause::Refused => false,
-            Cause::Status(code) => *code >= 500,
-            Cause::Timeout | Cause::Connection | Cause::Unreadable => true,
-        },
+        (Request::Create { .. }, Outcome::Failed { cause, .. }) => cause.may_have_applied(),
         (Request::Create { .. }, _) => true,
         _ => false,
     })

@@ -98,7 +98,7 @@ pub struct LiveTasks(Mutex<Vec<String>>);
 impl LiveTasks {
     /// Notes the outcome of an operation: an acknowledged create adds a task.
     pub fn record(&self, outcome: &Outcome, request: &Request) {
-        if let (Request::Create { .. }, Outcome::Written { task }) = (request, outcome) {
+        if let (Request::Create { .. }, Outcome::Written { task, .. }) = (request, outcome) {
             self.0.lock().expect("not poisoned").push(task.id.clone());
         }
     }

@@ -188,12 +188,32 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(lines.len(), summary.operations());
-    for line in &lines {
-        for field in ["scenario", "client", "start_us", "end_us", "op", "outcome"] {
+    let kept = |field: &'static str| lines.iter().filter(move |line| line.get(field).is_some());
+    assert_eq!(kept("op").count(), summary.operations());
+    for line in kept("op") {
+        for field in ["scenario", "client", "start_us", "end_us", "outcome"] {
             assert!(line.get(field).is_some(), "no `{field}` in {line}");
         }
     }
+    // Every change each subscriber received, and every stream it held.
+    let events: usize = summary
+        .scenarios
+        .iter()
+        .flat_map(|s| &s.following.followed)
+        .map(|followed| followed.received.len())
+        .sum();
+    assert!(events > 0, "no event received");
+    assert_eq!(kept("change").count(), events);
+    for line in kept("change") {
+        for field in ["scenario", "subscriber", "instance", "received_us", "id"] {
+            assert!(line.get(field).is_some(), "no `{field}` in {line}");
+        }
+    }
+    assert!(kept("ended").count() >= 2 * summary.scenarios.len());
+    assert_eq!(
+        lines.len(),
+        kept("op").count() + events + kept("ended").count()
+    );
     server.stop().await;
 }
 

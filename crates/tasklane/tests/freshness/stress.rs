@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 use tasklane_check::history::{Clock, Filter, Operation, Outcome, Phase, Request, Seen};
+use tasklane_check::subscriber::Following;
 use tasklane_check::verdict::{self, Violation};
 use tasklane_server::cache::{Consistency, Design, ListRead, TaskCache};
 use tasklane_server::domain::{ListQuery, Task, TaskId, TaskPatch, Workspace};
@@ -54,8 +55,8 @@ impl Run {
     }
 }
 
-fn seen(task: &Task) -> Seen {
-    serde_json::from_value(serde_json::to_value(task).unwrap()).unwrap()
+fn written(task: &Task) -> Outcome {
+    Outcome::written(serde_json::to_value(task).unwrap())
 }
 
 async fn writer(run: Arc<Run>, client: usize) {
@@ -72,12 +73,10 @@ async fn writer(run: Arc<Run>, client: usize) {
             let outcome = run
                 .record(client, request, async {
                     let task = run.cache.create(&workspace, new_task("t"), None).await;
-                    Outcome::Written {
-                        task: seen(&task.unwrap()),
-                    }
+                    written(&task.unwrap())
                 })
                 .await;
-            if let Outcome::Written { task } = outcome {
+            if let Outcome::Written { task, .. } = outcome {
                 live.push(task.id.parse().unwrap());
                 run.created.lock().unwrap().push(task.id);
             }
@@ -105,9 +104,7 @@ async fn writer(run: Arc<Run>, client: usize) {
                 let task = run
                     .cache
                     .update(&workspace, id, &Precondition::None, &patch, None);
-                Outcome::Written {
-                    task: seen(&task.await.unwrap()),
-                }
+                written(&task.await.unwrap())
             })
             .await;
         }
@@ -203,7 +200,7 @@ async fn run(
     }
     let history = run.history.lock().unwrap();
     let reads = history.iter().filter(|op| !op.request.is_write()).count();
-    (reads, verdict::check(&history))
+    (reads, verdict::check(&history, &Following::default()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
