@@ -145,6 +145,19 @@ impl Client {
         Ok(self.read::<Changes>(&url).await?.head)
     }
 
+    /// Whether instance `instance` serves reads through its cache (`/readyz` says
+    /// `ready`, not `degraded`). Asking also makes it repair what it owes its cache, if
+    /// its Redis answers.
+    pub async fn cached(&self, target: &Target, instance: usize) -> bool {
+        #[derive(Deserialize)]
+        struct Readiness {
+            status: String,
+        }
+        let url = format!("{}/readyz", target.instances[instance]);
+        let readiness = self.read::<Readiness>(&url).await;
+        readiness.is_ok_and(|readiness| readiness.status == "ready")
+    }
+
     /// A `200`'s JSON body; why not, otherwise.
     async fn read<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, (Cause, String)> {
         ok(self.http.get(url)).await?.json().await.map_err(failed)

@@ -71,6 +71,8 @@ pub struct Deployment {
     redis_url: Option<String>,
     redis: Option<RedisServer>,
     postgres: Option<Postgres>,
+    /// The consistency of the instances it started (none for live instances).
+    consistency: Option<Consistency>,
     /// The run's own files (SQLite database, logs), removed at the end.
     _workdir: Option<tempfile::TempDir>,
 }
@@ -91,6 +93,7 @@ impl Deployment {
             redis_url: redis_url.map(|url| url.as_str().to_owned()),
             redis: None,
             postgres: None,
+            consistency: None,
             _workdir: None,
         })
     }
@@ -108,6 +111,7 @@ impl Deployment {
             redis_url: None,
             redis: None,
             postgres: None,
+            consistency: Some(spawn.consistency),
             _workdir: None,
         };
         let database_url = match (&spawn.database_url, &spawn.postgres_bin) {
@@ -229,6 +233,22 @@ impl Deployment {
                 ))
             }
         }
+    }
+
+    /// Why Redis cannot be rolled back under these instances, if it cannot: it must be
+    /// one `tasklane check` started, and hold the writes' announcements.
+    pub fn cannot_roll_back(&self) -> Option<&'static str> {
+        self.cannot(Fault::RedisRestart).or_else(|| {
+            (self.consistency != Some(Consistency::Redis)).then_some(
+                "needs --consistency redis: in the other modes Redis holds no announcement of \
+                 a write to lose",
+            )
+        })
+    }
+
+    /// The Redis it started, if it started one.
+    pub fn redis(&mut self) -> Option<&mut RedisServer> {
+        self.redis.as_mut()
     }
 
     /// Waits until every instance answers `/healthz` (after a fault, before the

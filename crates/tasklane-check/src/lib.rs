@@ -86,7 +86,7 @@ impl Summary {
             .iter()
             .filter_map(|report| {
                 let tally = report.tally();
-                let shortfall = tally.shortfall().or_else(|| report.feed_shortfall())?;
+                let shortfall = report.shortfall()?;
                 let mut reason = format!("{}: {shortfall}", report.scenario.name());
                 if tally.failures() > 0 {
                     reason += &format!("; failed: {}", tally.failure_causes());
@@ -118,7 +118,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         // A scenario asked for by name that cannot run is refused before any other
         // runs: a report without it would read as if its fault had been survived.
         for &scenario in &args.scenario {
-            if let Some(reason) = scenario::cannot_run(scenario, &deployment) {
+            if let Some(reason) = scenario::cannot_run(scenario, &deployment, args.subscribers) {
                 anyhow::bail!(
                     "--scenario {} cannot run here: it {reason}",
                     scenario.name()
@@ -153,7 +153,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
     };
     let mut reports = Vec::new();
     for scenario in chosen {
-        if let Some(reason) = scenario::cannot_run(scenario, &deployment) {
+        if let Some(reason) = scenario::cannot_run(scenario, &deployment, args.subscribers) {
             writeln!(out, "{}: skipped ({reason})", scenario.name())?;
             continue;
         }

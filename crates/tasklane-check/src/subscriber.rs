@@ -73,6 +73,7 @@ struct Progress {
 
 /// The subscribers of one scenario.
 pub struct Subscribers {
+    since: u64,
     followers: Mutex<Vec<JoinHandle<Followed>>>,
     progress: watch::Sender<Progress>,
     stop: watch::Sender<bool>,
@@ -101,10 +102,16 @@ impl Subscribers {
             })
             .collect();
         Subscribers {
+            since,
             followers: Mutex::new(followers),
             progress,
             stop,
         }
+    }
+
+    /// The position they follow from.
+    pub fn since(&self) -> u64 {
+        self.since
     }
 
     /// Waits until some subscriber has received a change of `task` past `version`, for

@@ -244,6 +244,58 @@ impl RedisServer {
     }
 }
 
+/// A connection to a Redis for the commands that stop it applying writes and tell
+/// what it applied.
+pub struct RedisAdmin(redis::aio::MultiplexedConnection);
+
+impl RedisAdmin {
+    /// Connects to the Redis at `url`, within a second.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).context("the Redis URL")?;
+        let connection = tokio::time::timeout(
+            Duration::from_secs(1),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .context("connecting to Redis timed out")??;
+        Ok(RedisAdmin(connection))
+    }
+
+    /// How many changes it has applied since its last snapshot (`INFO persistence`'s
+    /// `rdb_changes_since_last_save`).
+    pub async fn changes_since_save(&mut self) -> anyhow::Result<u64> {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query_async(&mut self.0)
+            .await?;
+        info.lines()
+            .find_map(|line| line.strip_prefix("rdb_changes_since_last_save:"))
+            .and_then(|count| count.trim().parse().ok())
+            .context("INFO persistence names no rdb_changes_since_last_save")
+    }
+
+    /// Stops it applying any client's writes (`CLIENT PAUSE ... WRITE`): they wait, and
+    /// their callers time out; reads such as `INFO` still answer.
+    pub async fn pause_writes(&mut self) -> anyhow::Result<()> {
+        redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(60_000)
+            .arg("WRITE")
+            .query_async::<()>(&mut self.0)
+            .await?;
+        Ok(())
+    }
+
+    /// Lets the writes paused by [`RedisAdmin::pause_writes`] go on.
+    pub async fn unpause(&mut self) -> anyhow::Result<()> {
+        redis::cmd("CLIENT")
+            .arg("UNPAUSE")
+            .query_async::<()>(&mut self.0)
+            .await?;
+        Ok(())
+    }
+}
+
 /// Runs one argument-less command (`PING`, `FLUSHALL`) on the Redis at `url`, within
 /// a second.
 pub async fn redis_command(url: &str, name: &str) -> anyhow::Result<()> {

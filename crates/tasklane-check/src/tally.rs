@@ -55,20 +55,35 @@ impl Tally {
     /// Why these operations are too few to judge, if they are.
     pub fn shortfall(&self) -> Option<String> {
         if self.reads < FLOOR || self.writes < FLOOR {
-            Some(format!(
+            return Some(format!(
                 "{} successful reads and {} acknowledged writes (at least {FLOOR} of each are \
                  needed)",
                 self.reads, self.writes
-            ))
-        } else if self.failures() > self.succeeded() {
-            Some(format!(
+            ));
+        }
+        self.mostly_failed()
+    }
+
+    /// As [`Tally::shortfall`], for a scenario whose writes are meant to fail: only its
+    /// reads count.
+    pub fn read_shortfall(&self) -> Option<String> {
+        if self.reads < FLOOR {
+            return Some(format!(
+                "{} successful reads (at least {FLOOR} are needed)",
+                self.reads
+            ));
+        }
+        self.mostly_failed()
+    }
+
+    fn mostly_failed(&self) -> Option<String> {
+        (self.failures() > self.succeeded()).then(|| {
+            format!(
                 "{} of {} requests failed (more than succeeded)",
                 self.failures(),
                 self.failures() + self.succeeded()
-            ))
-        } else {
-            None
-        }
+            )
+        })
     }
 
     /// `12 connection refused, 3 HTTP 503 Service Unavailable`, most frequent first.

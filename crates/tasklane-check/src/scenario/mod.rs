@@ -8,10 +8,13 @@
 //! other's data, and once judged it deletes every task carrying its word, so a
 //! database in use is left as it was found.
 
+mod rollback;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use indicatif::ProgressBar;
 use tasklane_server::domain::TokenSecret;
 
@@ -40,6 +43,12 @@ pub enum Scenario {
     RedisRestart,
     /// The mix, with the Redis frozen (SIGSTOP) for a while now and then.
     RedisPause,
+    /// Round after round, Redis loses one write's announcement after the write
+    /// committed, keeping the generation and an entry filled before it (restarted from
+    /// a snapshot taken just before the announcement); a read that starts after a
+    /// subscriber received the write's change must not be served that entry. Driven by
+    /// two clients, not the mix (see `scenario/rollback.rs` for why).
+    RedisRollback,
     /// The mix, with an instance killed (SIGKILL) and restarted now and then.
     InstanceKill,
     /// The mix, with the PostgreSQL stopped abruptly and restarted now and then.
@@ -48,12 +57,13 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order `--scenario all` runs them.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::StaleFill,
         Scenario::Mixed,
         Scenario::RedisFlush,
         Scenario::RedisRestart,
         Scenario::RedisPause,
+        Scenario::RedisRollback,
         Scenario::InstanceKill,
         Scenario::PostgresRestart,
     ];
@@ -66,9 +76,10 @@ impl Scenario {
             .to_owned()
     }
 
+    /// The fault injected now and then while the mix runs, if any.
     fn fault(self) -> Option<Fault> {
         match self {
-            Scenario::StaleFill | Scenario::Mixed => None,
+            Scenario::StaleFill | Scenario::Mixed | Scenario::RedisRollback => None,
             Scenario::RedisFlush => Some(Fault::RedisFlush),
             Scenario::RedisRestart => Some(Fault::RedisRestart),
             Scenario::RedisPause => Some(Fault::RedisPause),
@@ -114,6 +125,10 @@ pub struct ScenarioReport {
     pub leftovers: Option<Leftovers>,
     /// What its subscribers received.
     pub following: Following,
+    /// `redis-rollback`: the rounds in which Redis lost a committed write's
+    /// announcement, a subscriber received the write's change and reads followed it
+    /// (none for the other scenarios).
+    pub rollbacks: usize,
 }
 
 impl ScenarioReport {
@@ -122,9 +137,27 @@ impl ScenarioReport {
         Tally::of(&self.operations)
     }
 
+    /// Why it judged too little to pass, if it did: too few requests answered (for
+    /// `redis-rollback`, whose writes are meant to fail, too few reads, or no round that
+    /// lost an announcement), or its feed could not be judged.
+    pub fn shortfall(&self) -> Option<String> {
+        let tally = self.tally();
+        let requests = match self.scenario {
+            Scenario::RedisRollback => tally.read_shortfall().or_else(|| {
+                (self.rollbacks == 0).then(|| {
+                    "no round lost a committed write's announcement and had its change \
+                     received before the reads"
+                        .to_owned()
+                })
+            }),
+            _ => tally.shortfall(),
+        };
+        requests.or_else(|| self.feed_shortfall())
+    }
+
     /// Why its feed was judged too little to pass, if it was followed at all: it could
     /// not be followed, or a subscriber never got a stream.
-    pub fn feed_shortfall(&self) -> Option<String> {
+    fn feed_shortfall(&self) -> Option<String> {
         if let Some(why) = &self.following.unjudged {
             return Some(format!("the change feed was not judged: {why}"));
         }
@@ -188,9 +221,23 @@ impl Run {
     }
 }
 
-/// Why `scenario` cannot run on `deployment`, if it cannot.
-pub fn cannot_run(scenario: Scenario, deployment: &Deployment) -> Option<&'static str> {
-    scenario.fault().and_then(|fault| deployment.cannot(fault))
+/// Why `scenario` cannot run on `deployment` with `subscribers` following the feed, if
+/// it cannot.
+pub fn cannot_run(
+    scenario: Scenario,
+    deployment: &Deployment,
+    subscribers: usize,
+) -> Option<&'static str> {
+    if scenario == Scenario::RedisRollback && subscribers == 0 {
+        return Some(
+            "needs subscribers (--subscribers 1 or more): it judges reads against the changes \
+             they receive",
+        );
+    }
+    match scenario {
+        Scenario::RedisRollback => deployment.cannot_roll_back(),
+        _ => scenario.fault().and_then(|fault| deployment.cannot(fault)),
+    }
 }
 
 /// Runs one scenario against `deployment`, showing progress on `progress`.
@@ -217,41 +264,22 @@ pub async fn run(
         subscribers,
     });
     let deadline = Instant::now() + settings.duration;
-    let clients: Vec<_> = match scenario {
-        Scenario::StaleFill => vec![tokio::spawn(stale_fill(
-            run.clone(),
-            settings.stale_fill_gap,
-            deadline,
-        ))],
-        _ => (0..settings.clients)
-            .map(|n| tokio::spawn(mixed(run.clone(), n, settings.clone(), deadline)))
-            .collect(),
-    };
-
-    // The fault, a few times during the run, and the progress bar.
     let mut faults = Vec::new();
-    let period = settings.duration / 4;
-    let mut next_fault = Instant::now() + period;
-    while Instant::now() < deadline {
-        progress.set_position(started.elapsed().as_millis() as u64);
-        progress.set_message(format!(
-            "{} operations, {} faults",
-            run.done.load(Ordering::Relaxed),
-            faults.len()
-        ));
-        if let Some(fault) = scenario.fault()
-            && Instant::now() >= next_fault
-            && Instant::now() + period / 2 < deadline
-        {
-            let at_us = run.clock.now();
-            let what = deployment.inject(fault, faults.len()).await?;
-            faults.push(FaultEvent { at_us, fault: what });
-            next_fault = Instant::now() + period;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    for client in clients {
-        client.await?;
+    let mut rollbacks = 0;
+    if scenario == Scenario::RedisRollback {
+        let redis = deployment.redis().context("no Redis process")?;
+        rollbacks = rollback::rounds(&run, redis, deadline, &mut faults).await?;
+    } else {
+        workload(
+            scenario,
+            &run,
+            deployment,
+            settings,
+            deadline,
+            &mut faults,
+            progress,
+        )
+        .await?;
     }
     if !faults.is_empty() {
         deployment.settle().await;
@@ -277,7 +305,56 @@ pub async fn run(
         duration: started.elapsed(),
         leftovers,
         following,
+        rollbacks,
     })
+}
+
+/// The clients of `scenario` until `deadline`, with its fault a few times meanwhile
+/// (recorded in `faults`), and the progress bar.
+async fn workload(
+    scenario: Scenario,
+    run: &Arc<Run>,
+    deployment: &mut Deployment,
+    settings: &Settings,
+    deadline: Instant,
+    faults: &mut Vec<FaultEvent>,
+    progress: &ProgressBar,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let clients: Vec<_> = match scenario {
+        Scenario::StaleFill => vec![tokio::spawn(stale_fill(
+            run.clone(),
+            settings.stale_fill_gap,
+            deadline,
+        ))],
+        _ => (0..settings.clients)
+            .map(|n| tokio::spawn(mixed(run.clone(), n, settings.clone(), deadline)))
+            .collect(),
+    };
+    let period = settings.duration / 4;
+    let mut next_fault = Instant::now() + period;
+    while Instant::now() < deadline {
+        progress.set_position(started.elapsed().as_millis() as u64);
+        progress.set_message(format!(
+            "{} operations, {} faults",
+            run.done.load(Ordering::Relaxed),
+            faults.len()
+        ));
+        if let Some(fault) = scenario.fault()
+            && Instant::now() >= next_fault
+            && Instant::now() + period / 2 < deadline
+        {
+            let at_us = run.clock.now();
+            let what = deployment.inject(fault, faults.len()).await?;
+            faults.push(FaultEvent { at_us, fault: what });
+            next_fault = Instant::now() + period;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for client in clients {
+        client.await?;
+    }
+    Ok(())
 }
 
 /// How long the subscribers are given, once the read-back is over, to catch up with
@@ -403,21 +480,8 @@ async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
     let [reader, writer, follower] = [0, 1, 2].map(|n| run.client(n));
     let instances = run.target.instances.len();
     let mut backoff = Backoff::default();
-    // The task to race on: created again (each failure in the history) until a create
-    // is acknowledged, as an instance may refuse the first one for a moment.
-    let id = loop {
-        if Instant::now() >= deadline {
-            return;
-        }
-        let create = Request::Create {
-            status: "todo".to_owned(),
-            assignee: None,
-        };
-        let created = run.perform(&writer, 0, create).await;
-        if let Some(id) = created.task() {
-            break id.to_owned();
-        }
-        backoff.pause(Failure::of(&created), deadline).await;
+    let Some(id) = create_one(&run, &writer, deadline).await else {
+        return;
     };
     let statuses = ["in_progress", "blocked", "done", "todo"];
     let mut round = 0;
@@ -450,6 +514,25 @@ async fn stale_fill(run: Arc<Run>, gap: Duration, deadline: Instant) {
         backoff.pause(failure, deadline).await;
         round += 1;
     }
+}
+
+/// The task a driven scenario works on: created through the first instance again (each
+/// failure in the history) until a create is acknowledged, as an instance may refuse
+/// the first one for a moment; none if `deadline` passes first.
+async fn create_one(run: &Run, writer: &Client, deadline: Instant) -> Option<String> {
+    let mut backoff = Backoff::default();
+    while Instant::now() < deadline {
+        let create = Request::Create {
+            status: "todo".to_owned(),
+            assignee: None,
+        };
+        let created = run.perform(writer, 0, create).await;
+        if let Some(id) = created.task() {
+            return Some(id.to_owned());
+        }
+        backoff.pause(Failure::of(&created), deadline).await;
+    }
+    None
 }
 
 /// After the run: every task whose creation was acknowledged, read once more through
