@@ -13,13 +13,16 @@
 //!
 //! # Why a round of its own, not the mix
 //!
-//! Rolling Redis back under the random mix also loses the advances of writes that were
-//! acknowledged meanwhile, and of the feed: the generation goes back to a value whose
-//! entries predate acknowledged writes, and every design serves stale reads, the feed
-//! or not. Redis consistency does not promise to survive a Redis that loses confirmed
-//! writes (strict consistency does); a check that broke it so would say nothing about
-//! the feed. So the rollback must lose exactly one thing: the announcement of a write
-//! that no one was told had happened. Each round makes sure of it:
+//! Rolling Redis back to a snapshot while the random mix runs loses more than one
+//! announcement: the advances of writes acknowledged meanwhile, and of the feed, so the
+//! generation goes back to values whose entries predate acknowledged writes. Redis
+//! consistency does not promise to survive a Redis that loses confirmed writes (strict
+//! consistency does); what keeps such a run clean in practice is the second every
+//! instance leaves Redis alone after an error, while writers announce and advance
+//! again at once. That same second hides the entry a lost announcement left behind:
+//! under the mix, the announce-first feed passes (tried, run after run). So each round
+//! loses exactly one thing, the announcement of a write no one was told had happened,
+//! and then reads where the entry is still there to be served:
 //!
 //! 1. every instance has made the advances it owed, and every subscriber has caught up
 //!    with the log (so no advance is still on its way);
@@ -27,10 +30,10 @@
 //! 3. Redis writes a snapshot (`SAVE`);
 //! 4. the writer updates the task through instance A; as soon as Redis has applied one
 //!    change since the snapshot, its writes are paused (`CLIENT PAUSE WRITE`);
-//! 5. if that one change is all it applied (the write's announcement: its advance, a
-//!    feed's advance or a fill would be more), Redis is killed, the write fails (`503`,
-//!    committed) and Redis restarts from the snapshot; otherwise writes resume and the
-//!    round is not counted;
+//! 5. if Redis applied just that one change (the announcement; the write's advance,
+//!    or a feed's, would make more), Redis is killed, the write fails (`503`, yet
+//!    committed) and Redis restarts from the snapshot; otherwise its writes resume and
+//!    the round is not counted;
 //! 6. once C uses Redis again (its readiness says so) and a subscriber has received the
 //!    write's change, the reader reads the list and the task on C a few times, without
 //!    touching A (whose repair would advance the generation in the feed's place).
