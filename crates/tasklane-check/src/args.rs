@@ -129,8 +129,9 @@ Exit status:
   1  violations were found
   2  no verdict: too few requests succeeded to judge (fewer than 10 successful reads or
      10 acknowledged writes in a scenario, or more failed requests than successful
-     ones), or the check could not run (a wrong option, an instance that does not answer,
-     a server that would not start)";
+     ones; redis-rollback: fewer than 10 reads, or no round that lost an announcement),
+     or a subscriber never got an event stream, or the check could not run (a wrong
+     option, an instance that does not answer, a server that would not start)";
 
 /// `tasklane check --url`: an instance's base URL; `HOST:PORT` means
 /// `http://HOST:PORT`, as a browser reads it.

@@ -3,21 +3,30 @@
 //! Many concurrent [clients](client) send a mix of creates, updates, deletes, single
 //! reads and filtered, paginated list reads ([`workload`]) to one or more instances,
 //! while a [scenario] may inject faults into the [deployment]
-//! (Redis flushed, restarted or frozen; an instance killed; PostgreSQL restarted). Every
-//! operation is recorded with its start and end time ([`history`]); after the run,
-//! every acknowledged write is read back, and the whole history is [judged](verdict):
-//! fresh reads, monotonic reads per client, no lost write. A run that judged too little
-//! (too few requests answered: a wrong URL, a missing token) is not a pass but
-//! inconclusive, with its failed requests counted by cause ([`tally`]).
+//! (Redis flushed, restarted, frozen or rolled back; an instance killed; PostgreSQL
+//! restarted), and [subscribers](subscriber) follow the change feed's event stream on
+//! random instances, resuming where a stream is cut. Every operation is recorded with
+//! its start and end time, and every event with the time it arrived ([`history`]);
+//! after the run, every acknowledged write is read back, the subscribers catch up with
+//! the log, and the whole history is [judged](verdict): fresh reads, monotonic reads
+//! per client, no lost write; every change delivered to every subscriber once, in
+//! order, as its write left the task, and traced to a write that may have been applied;
+//! no read that started after a subscriber received a change misses it. A run that
+//! judged too little (too few requests answered: a wrong URL, a missing token; a
+//! subscriber that never got a stream) is not a pass but inconclusive, with its failed
+//! requests counted by cause ([`tally`]).
 //!
 //! Its [supervisor] starts, kills, freezes and restarts the processes of a deployment
-//! it runs itself; the integration tests use it too.
+//! it runs itself (and rolls a Redis back to a snapshot); the integration tests use it
+//! too.
 //!
 //! The checker can fail: run against a `baselines` build with
 //! `--serve-option=--cache-design=delete-on-write` (the cache-aside of the incident,
 //! `docs/incident.md`) or with `--consistency local` on two instances (the in-process
-//! counter first proposed for it), it reports stale reads within seconds; the test
-//! suite shows both.
+//! counter first proposed for it), it reports stale reads within seconds; with
+//! `--serve-option=--feed-design=announce-first` (a feed that hands changes out before
+//! it advances the cache), `redis-rollback` reports reads behind events already
+//! received. The test suite shows all three.
 
 mod args;
 pub mod backoff;
@@ -138,10 +147,11 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
     };
     writeln!(
         out,
-        "Checking {} instance(s): {}; {} clients, {} per scenario, seed {}",
+        "Checking {} instance(s): {}; {} clients, {} subscribers, {} per scenario, seed {}",
         deployment.urls.len(),
         deployment.urls.join(", "),
         settings.clients,
+        settings.subscribers,
         seconds(settings.duration.as_micros() as u64),
         settings.seed
     )?;

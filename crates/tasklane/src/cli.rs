@@ -113,8 +113,9 @@ pub enum Command {
     /// Run the API server (SQLite file and in-process cache by default: no set-up).
     Serve(ServeArgs),
     /// Check the freshness contract: drive concurrent clients against instances (started
-    /// here, or live ones with --url), inject faults, and judge every read; exits 1 on
-    /// any violation, 2 when too few requests succeeded to judge.
+    /// here, or live ones with --url), follow the change feed with subscribers, inject
+    /// faults, and judge every read and every event; exits 1 on any violation, 2 when too
+    /// few requests succeeded to judge.
     #[command(after_help = EXIT_STATUS)]
     Check(CheckArgs),
     /// Manage API tokens.

@@ -43,11 +43,12 @@ pub enum Scenario {
     RedisRestart,
     /// The mix, with the Redis frozen (SIGSTOP) for a while now and then.
     RedisPause,
-    /// Round after round, Redis loses one write's announcement after the write
-    /// committed, keeping the generation and an entry filled before it (restarted from
-    /// a snapshot taken just before the announcement); a read that starts after a
-    /// subscriber received the write's change must not be served that entry. Driven by
-    /// two clients, not the mix (see `scenario/rollback.rs` for why).
+    /// Round after round, Redis loses exactly one committed write's announcement
+    /// (restarted from a snapshot taken just before it), keeping the generation and an
+    /// entry filled before the write; once a subscriber has received the write's
+    /// change, another instance is read, and must not serve that entry. Driven by two
+    /// clients, not the mix, under which Redis would lose acknowledged writes too.
+    /// Needs `--consistency redis`.
     RedisRollback,
     /// The mix, with an instance killed (SIGKILL) and restarted now and then.
     InstanceKill,
