@@ -154,6 +154,13 @@ impl Subscribers {
     }
 }
 
+impl Drop for Subscribers {
+    /// A scenario that ends early (an error) leaves no subscriber following.
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
 /// One subscriber, while it follows.
 struct Subscriber {
     n: usize,

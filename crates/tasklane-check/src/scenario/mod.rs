@@ -643,3 +643,83 @@ async fn clean_up(run: &Run, client: usize) -> Option<Leftovers> {
         reason: failure.unwrap_or_else(|| "more tasks than it could delete".to_owned()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Stream;
+    use crate::subscriber::Followed;
+
+    fn report(scenario: Scenario, following: Following) -> ScenarioReport {
+        let read = Operation {
+            client: 0,
+            instance: 0,
+            start_us: 0,
+            end_us: 1,
+            phase: Phase::Run,
+            request: Request::Get { id: "t".into() },
+            outcome: Outcome::Absent,
+        };
+        let write = Operation {
+            request: Request::Delete { id: "t".into() },
+            outcome: Outcome::Deleted,
+            ..read.clone()
+        };
+        ScenarioReport {
+            scenario,
+            operations: [vec![read; 10], vec![write; 10]].concat(),
+            faults: Vec::new(),
+            violations: Vec::new(),
+            duration: Duration::ZERO,
+            leftovers: None,
+            following,
+            rollbacks: 0,
+        }
+    }
+
+    fn stream(opened: bool, ended: &str) -> Stream {
+        Stream {
+            subscriber: 0,
+            instance: 0,
+            start_us: 0,
+            end_us: 1,
+            after: 0,
+            opened,
+            ended: ended.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_subscriber_that_never_got_a_stream_leaves_no_verdict() {
+        let connected = Followed {
+            received: Vec::new(),
+            streams: vec![stream(true, "stopped")],
+        };
+        let refused = Followed {
+            received: Vec::new(),
+            streams: vec![stream(false, "404 Not Found: ")],
+        };
+        let following = |followed: Vec<Followed>| Following {
+            followed,
+            ..Following::default()
+        };
+        let judged = report(Scenario::Mixed, following(vec![connected.clone()]));
+        assert_eq!(judged.shortfall(), None);
+        let unjudged = report(Scenario::Mixed, following(vec![connected, refused]));
+        let why = unjudged.shortfall().expect("a subscriber never connected");
+        assert!(
+            why.starts_with("subscriber 1 never opened an event stream: 404"),
+            "{why}"
+        );
+        assert!(why.contains("--subscribers 0"), "{why}");
+    }
+
+    #[test]
+    fn a_rollback_that_lost_no_announcement_leaves_no_verdict() {
+        let mut rolled = report(Scenario::RedisRollback, Following::default());
+        let why = rolled.shortfall().expect("no round judged");
+        assert!(why.starts_with("no round lost"), "{why}");
+        rolled.rollbacks = 1;
+        assert_eq!(rolled.shortfall(), None);
+    }
+}
