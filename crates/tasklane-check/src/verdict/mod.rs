@@ -10,14 +10,14 @@
 //!    already saw.
 //! 3. **No lost write.** The read-back after the run (freshness judged in the same way)
 //!    finds every acknowledged write.
-//! 4. **The change feed** ([`feed`]): every subscriber received every change once, in
+//! 4. **The change feed** (`feed.rs`): every subscriber received every change once, in
 //!    order, without a gap, and caught up with the log; every change traces to a write
 //!    that was acknowledged or may have been applied, never to one that was refused;
 //!    every acknowledged write reached every subscriber with the state its answer
 //!    showed.
 //! 5. **No read behind the feed.** A read that starts after a subscriber received a
 //!    change reflects it, on any instance: the first receipt of a change is an
-//!    acknowledgement of its write from then on ([`knowledge`]), so the checks of 1
+//!    acknowledgement of its write from then on (`knowledge.rs`), so the checks of 1
 //!    apply to it.
 //!
 //! A write that failed or timed out is indeterminate: it may have happened or not. It
