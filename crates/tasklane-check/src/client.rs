@@ -168,11 +168,6 @@ impl Client {
         self.clock.now()
     }
 
-    /// This client's number.
-    pub fn id(&self) -> usize {
-        self.id
-    }
-
     /// Sends `request` to instance `instance` of `target` and records what happened.
     pub async fn perform(
         &self,
