@@ -145,11 +145,16 @@ async fn fill_racing_a_write(
 async fn redis_entries(redis: &RedisServer) -> Vec<String> {
     let client = redis::Client::open(redis.url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("fault:task*")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
+    // Entries of lists (`list:`) and of tasks (`one:`); not the generation hashes.
+    let mut keys: Vec<String> = Vec::new();
+    for pattern in ["fault:list:*", "fault:one:*"] {
+        let found: Vec<String> = redis::cmd("KEYS")
+            .arg(pattern)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        keys.extend(found);
+    }
     let mut entries = Vec::new();
     for key in keys {
         let value: Vec<u8> = redis::cmd("GET")
