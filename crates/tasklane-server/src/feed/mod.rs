@@ -20,9 +20,16 @@
 //!
 //! A write advances its cache generation *after* its commit, and that advance can fail
 //! (Redis away: the write answers `503`, the change stays committed). A reader of the
-//! log may then see a change whose generation has not moved: sent as it is, a client
-//! could receive the event, read the list on another instance, and be served an entry
-//! filled before the commit. So before this instance hands out changes it read from the
+//! log may then see a change whose generation has not moved. For an ordinary reader the
+//! write's announcement covers that window (see "Monotonic reads" in [`crate::cache`]):
+//! while it stands, reads go to the database. But an announcement can be gone while the
+//! generation has still not moved: Redis lost it (a restart from a snapshot taken before
+//! it, a failover to a replica it had not reached) while the generation and an entry
+//! filled before the commit survived, or the write committed only after its lease
+//! expired and a reader withdrew it. A `503` write is indeterminate to an ordinary
+//! reader, so that is no stale read; but a client that received its change *knows* it
+//! committed. Sent as it is, that client could read the list on another instance and
+//! be served the entry from before the commit. So before this instance hands out changes it read from the
 //! log, it advances the generation of their workspace itself ([`Feed::read`] calls
 //! [`TaskCache::advance`]); if it cannot, it hands out nothing and tries again later.
 //! One advance covers every change up to the head its read saw, so changes already
