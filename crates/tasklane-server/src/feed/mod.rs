@@ -29,9 +29,10 @@
 //! expired and a reader withdrew it. A `503` write is indeterminate to an ordinary
 //! reader, so that is no stale read; but a client that received its change *knows* it
 //! committed. Sent as it is, that client could read the list on another instance and
-//! be served the entry from before the commit. So before this instance hands out changes it read from the
-//! log, it advances the generation of their workspace itself ([`Feed::read`] calls
-//! [`TaskCache::advance`]); if it cannot, it hands out nothing and tries again later.
+//! be served the entry from before the commit. So before this instance hands out
+//! changes it read from the log, it advances the generation of their workspace itself
+//! ([`Feed::read`] calls [`TaskCache::advance`]); if it cannot, it hands out nothing
+//! and tries again later.
 //! One advance covers every change up to the head its read saw, so changes already
 //! covered by an earlier advance here (a subscriber catching up, a client polling) are
 //! handed out without another.
