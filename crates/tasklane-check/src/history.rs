@@ -6,6 +6,8 @@
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+/// What a write did to its task, as the change feed names it: the server's own type.
+pub use tasklane_server::domain::ChangeKind;
 
 /// A task as a client saw it: what the checks compare.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,42 +267,6 @@ impl Operation {
     /// applied.
     pub fn indeterminate(&self) -> bool {
         matches!(self.outcome, Outcome::Failed { cause, .. } if cause.may_have_applied())
-    }
-}
-
-/// What a write did to its task, as the change feed names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ChangeKind {
-    /// `task.created`.
-    #[serde(rename = "task.created")]
-    Created,
-    /// `task.updated`.
-    #[serde(rename = "task.updated")]
-    Updated,
-    /// `task.deleted`.
-    #[serde(rename = "task.deleted")]
-    Deleted,
-}
-
-impl ChangeKind {
-    /// The event type that carries it (`task.created`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Created => "task.created",
-            ChangeKind::Updated => "task.updated",
-            ChangeKind::Deleted => "task.deleted",
-        }
-    }
-
-    /// The kind an event of type `name` carries, if it carries a change.
-    pub fn of_event(name: &str) -> Option<ChangeKind> {
-        [
-            ChangeKind::Created,
-            ChangeKind::Updated,
-            ChangeKind::Deleted,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == name)
     }
 }
 

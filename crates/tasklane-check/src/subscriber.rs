@@ -264,7 +264,7 @@ impl Subscriber {
                         failure: None,
                     };
                 }
-                name if ChangeKind::of_event(name).is_some() => {}
+                name if ChangeKind::parse(name).is_some() => {}
                 // Event types the feed may add later mean nothing to the checks.
                 _ => continue,
             }
