@@ -229,7 +229,7 @@ impl Hub {
             if *closed.borrow() {
                 return Err(None);
             }
-            match self.feed.read(workspace, since, PAGE).await {
+            match self.feed.read(workspace, Some(since), PAGE).await {
                 Ok(log) => return Ok(log.changes.iter().map(Event::of).collect()),
                 Err(FeedError::Gone { head, .. }) => return Err(Some(Item::Reset { head })),
                 Err(FeedError::Cache(error)) => {

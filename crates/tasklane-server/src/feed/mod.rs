@@ -116,20 +116,24 @@ impl Feed {
     }
 
     /// Up to `limit` changes of the workspace after `since`, in order; [`FeedError::Gone`]
-    /// if the log no longer continues from `since`. The workspace's generation has
-    /// advanced past every change returned (see "Advance before announce").
+    /// if the log no longer continues from `since`. Without `since`, from the oldest
+    /// change the log keeps: a client that names no position has none to continue. The
+    /// workspace's generation has advanced past every change returned (see "Advance
+    /// before announce").
     pub async fn read(
         &self,
         workspace: &Workspace,
-        since: u64,
+        since: Option<u64>,
         limit: u32,
     ) -> Result<ChangeLog, FeedError> {
         let log = self
             .store
-            .changes(workspace, since, limit)
+            .changes(workspace, since.unwrap_or(0), limit)
             .await
             .map_err(CacheError::from)?;
-        if !log.continues(since) {
+        if let Some(since) = since
+            && !log.continues(since)
+        {
             return Err(FeedError::Gone {
                 since,
                 first_kept: log.first_kept,

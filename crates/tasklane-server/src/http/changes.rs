@@ -64,7 +64,7 @@ pub struct ChangePage {
     operation_id = "listChanges",
     tag = "changes",
     params(
-        ("since" = Option<u64>, Query, description = "The position after which to read: a list's `seq`, or a previous page's `next_since` (default 0: from the first change retention kept)."),
+        ("since" = Option<u64>, Query, description = "The position after which to read: a list's `seq`, or a previous page's `next_since` (default: from the oldest change the log keeps; an explicit `0` is a `410` once retention has forgotten any change)."),
         ("limit" = Option<u32>, Query, description = format!("At most this many changes (1 to {}, default {}).", LogQuery::MAX_LIMIT, LogQuery::DEFAULT_LIMIT)),
     ),
     responses(
@@ -80,8 +80,11 @@ pub async fn changes(
     RawQuery(raw): RawQuery,
 ) -> Result<impl IntoResponse, Problem> {
     let query = LogQuery::parse(raw.as_deref().unwrap_or(""), &LOG_PARAMETERS)?;
-    let since = query.since.unwrap_or(0);
-    let log = app.feed.read(&workspace, since, query.limit).await?;
+    let log = app.feed.read(&workspace, query.since, query.limit).await?;
+    // Read without `since`, the page starts after the last change retention forgot.
+    let since = query
+        .since
+        .unwrap_or_else(|| log.first_kept.saturating_sub(1));
     Ok(Json(ChangePage {
         next_since: log.changes.last().map_or(since, |change| change.seq),
         head: log.head,

@@ -430,6 +430,11 @@ async fn changes_older_than_the_retention_are_forgotten() {
     // a restore would need.
     assert_eq!(app.get_task(&kept).await.status(), StatusCode::OK);
     assert_eq!(app.history(&kept, "").await["data"], json!([]));
+    // Without `since`: nothing kept, so nothing to read, and the next page is from the
+    // head.
+    let nothing_kept = app.changes("").await;
+    assert_eq!(nothing_kept["data"], json!([]));
+    assert_eq!(nothing_kept["next_since"], 3);
     problem(app.restore(&deleted, None).await, StatusCode::NOT_FOUND).await;
 
     // A client at the head follows on as before.
@@ -475,6 +480,15 @@ async fn each_workspace_keeps_at_most_the_retention_count() {
         [3, 4, 5],
         "the last three"
     );
+    // Without `since`, the log is read from the oldest change it keeps; an explicit
+    // `since=0` still says that the changes after it are gone.
+    let oldest = app.changes("").await;
+    assert_eq!(
+        summary(&oldest).iter().map(|c| c.1).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_eq!(oldest["next_since"], 5);
+    problem(app.changes_raw("since=0").await, StatusCode::GONE).await;
     let others = storage.tasks.changes(&other, 0, 10).await.unwrap();
     assert_eq!(
         others.changes.len(),
