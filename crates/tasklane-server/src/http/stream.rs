@@ -3,7 +3,9 @@
 //! Each change is an event whose `id` is its `seq`, whose `event` is its kind and whose
 //! `data` is the change as JSON (as in `/v1/changes`). A client that reconnects with
 //! `Last-Event-ID` (as browsers' `EventSource` does by itself) resumes right after the
-//! last event it received. Two events end a stream: `reset` (the position is older
+//! last event it received, or right after where the stream started when no event came
+//! (the first block names that position as an `id`, with no data, so it is no event).
+//! Two events end a stream: `reset` (the position is older
 //! than retention kept: reload the list) and `lagged` (the client read too slowly:
 //! reconnect to resume). A comment line is sent whenever nothing else was for the
 //! heartbeat interval, so proxies and clients can tell a quiet stream from a dead one.
@@ -52,7 +54,7 @@ pub(super) struct StreamApi;
         ("Last-Event-ID" = Option<String>, Header, nullable = false, description = "The `id` of the last event received: resume right after it (takes precedence over `since`)."),
     ),
     responses(
-        (status = 200, description = "`text/event-stream`: one event per change (`id: <seq>`, `event: task.created | task.updated | task.deleted`, `data: <change as JSON>`), a comment line as heartbeat; ended by `event: reset` (`data: {\"head\": <seq>}`: the position is older than retention, reload the list) or `event: lagged` (`data: {\"resume_after\": <seq>}`: too slow a reader, reconnect), by the server stopping, or within seconds of the token's revocation", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`: first the starting position as an `id` without data (no event: the id a reconnection sends as `Last-Event-ID`), then one event per change (`id: <seq>`, `event: task.created | task.updated | task.deleted`, `data: <change as JSON>`), a comment line as heartbeat; ended by `event: reset` (`data: {\"head\": <seq>}`: the position is older than retention keeps, or ahead of the log; reload the list) or `event: lagged` (`data: {\"resume_after\": <seq>}`: too slow a reader, reconnect), by the server stopping, or within seconds of the token's revocation", content_type = "text/event-stream", body = String),
         (status = 400, description = "Unknown, repeated or invalid `since`, or an invalid `Last-Event-ID`"),
     )
 )]
@@ -71,7 +73,11 @@ pub async fn stream(
     let token = app.auth.presented(&headers);
     let auth = app.auth.clone();
     let events = async_stream::stream! {
-        yield Ok(Event::default().retry(RECONNECT).comment(format!("following after {since}")));
+        // The starting position as an `id` without data: no event, but an `EventSource`
+        // cut before the first change still reconnects with `Last-Event-ID`, so a stream
+        // opened at the head misses nothing written while it was away.
+        yield Ok(Event::default().retry(RECONNECT).id(since.to_string()));
+        yield Ok(Event::default().comment(format!("following after {since}")));
         let mut items = std::pin::pin!(items);
         let mut check = tokio::time::interval(TOKEN_CHECK);
         loop {

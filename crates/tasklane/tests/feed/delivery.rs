@@ -81,6 +81,30 @@ async fn since_replays_from_there_and_without_it_the_stream_starts_at_the_head()
 }
 
 #[tokio::test]
+async fn a_stream_cut_before_its_first_change_resumes_without_a_gap() {
+    let app = spawn_app().await;
+    app.create_titled("before the stream").await;
+    // Opened at the head, as an `EventSource` without `since` is, and cut before any
+    // change came: the position it started at is still the id it resumes after.
+    let mut stream = subscribe(&app, "").await;
+    let opening = stream.next().await;
+    assert_eq!(
+        opening,
+        Some(crate::sse::Frame::Comment("following after 1".into()))
+    );
+    let last = stream
+        .last_event_id()
+        .expect("the stream names its starting position as an id");
+    assert_eq!(last, 1);
+    drop(stream);
+
+    let missed = app.create_titled("while the client was away").await;
+    let event = resume(&app, last).await.event().await;
+    assert_eq!(event.seq(), 2);
+    assert_eq!(event.json()["task"], missed);
+}
+
+#[tokio::test]
 async fn last_event_id_resumes_right_after_it_and_wins_over_since() {
     let app = spawn_app().await;
     let mut stream = subscribe(&app, "").await;

@@ -5,6 +5,8 @@
 //! The parser follows the format's rules that the server's output uses: lines end in
 //! `\n` (or `\r\n`), a line starting with `:` is a comment, `field: value` loses one
 //! space after the colon, `data` lines join with `\n`, and a blank line ends an event.
+//! As in a browser's `EventSource`, a block without `data` is no event, but its `id`
+//! still becomes the last event id, the one a reconnection sends.
 
 use std::time::Duration;
 
@@ -55,6 +57,8 @@ pub enum Frame {
 struct Parser {
     /// Received bytes not yet split into lines.
     unread: Vec<u8>,
+    /// The last `id` received, in an event or not: what `Last-Event-ID` would say.
+    last_id: Option<String>,
     /// The fields of the event being read, if any came yet.
     id: Option<String>,
     event: Option<String>,
@@ -81,13 +85,15 @@ impl Parser {
     /// One line's effect: a comment, the event it completes, or nothing yet.
     fn line(&mut self, line: &str) -> Option<Frame> {
         if line.is_empty() {
-            let started = self.id.is_some() || self.event.is_some() || self.data.is_some();
-            let event = SseEvent {
-                id: self.id.take(),
-                event: self.event.take().unwrap_or_else(|| "message".to_owned()),
-                data: self.data.take().unwrap_or_default(),
-            };
-            return started.then_some(Frame::Event(event));
+            let (id, event) = (self.id.take(), self.event.take());
+            if id.is_some() {
+                self.last_id.clone_from(&id);
+            }
+            return Some(Frame::Event(SseEvent {
+                id,
+                event: event.unwrap_or_else(|| "message".to_owned()),
+                data: self.data.take()?,
+            }));
         }
         if let Some(comment) = line.strip_prefix(':') {
             return Some(Frame::Comment(strip_space(comment).to_owned()));
@@ -182,6 +188,12 @@ impl EventStream {
         events
     }
 
+    /// The id a browser's `EventSource` would resume after, from what was read so far.
+    pub fn last_event_id(&self) -> Option<u64> {
+        let id = self.parser.last_id.as_deref()?;
+        Some(id.parse().unwrap_or_else(|_| panic!("id {id:?} is no seq")))
+    }
+
     /// What the stream sends until it ends, which it must within `within`.
     pub async fn rest_within(&mut self, within: Duration) -> Vec<Frame> {
         let rest = async {
@@ -236,4 +248,15 @@ fn the_parser_reads_events_comments_and_multiline_data() {
             Frame::Comment(String::new()),
         ]
     );
+    // An id without data is no event, but the id is kept; it is not the next event's.
+    parser.feed(b"id: 9\n\nevent: reset\ndata: {}\n\n");
+    assert_eq!(
+        parser.frame(),
+        Some(Frame::Event(SseEvent {
+            id: None,
+            event: "reset".into(),
+            data: "{}".into(),
+        }))
+    );
+    assert_eq!(parser.last_id.as_deref(), Some("9"));
 }
