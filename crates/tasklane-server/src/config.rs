@@ -168,6 +168,14 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(512..=1 << 20))]
     pub feed_buffer: u64,
 
+    /// Most event streams open at once on this instance (default: half of
+    /// `--max-connections`); beyond it a new stream is answered `503` with `Retry-After`.
+    /// A stream holds its connection for as long as it lasts: without a bound, streams
+    /// could take every connection and lock ordinary requests out.
+    #[arg(long, env = "TASKLANE_MAX_STREAMS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams: Option<u32>,
+
     /// How long, in seconds, an event stream may stay silent before a heartbeat comment
     /// is sent.
     #[arg(long, env = "TASKLANE_STREAM_HEARTBEAT_SECS", value_name = "SECONDS", default_value_t = 10,

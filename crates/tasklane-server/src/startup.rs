@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::cache::{RedisTier, TaskCache};
 use crate::config::{ServeArgs, spelled};
@@ -132,6 +133,10 @@ impl Application {
                     feed,
                     hub: hub.clone(),
                     heartbeat: Duration::from_secs(args.stream_heartbeat_secs),
+                    streams: Arc::new(Semaphore::new(
+                        args.max_streams
+                            .map_or((connections.max / 2).max(1), |max| max as usize),
+                    )),
                     tasks,
                     auth,
                 },

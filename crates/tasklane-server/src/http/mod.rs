@@ -60,6 +60,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// How long an event stream may stay silent before a heartbeat comment is sent.
     pub heartbeat: Duration,
+    /// One permit per event stream this instance may have open at once.
+    pub streams: Arc<tokio::sync::Semaphore>,
     /// Who each request acts for.
     pub auth: Arc<Authenticator>,
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures_util::{Stream, StreamExt};
@@ -29,6 +29,9 @@ use crate::feed::Item;
 
 /// How often a stream checks that its token is still valid.
 const TOKEN_CHECK: Duration = Duration::from_secs(1);
+
+/// How long a client refused for want of a stream slot is asked to wait.
+const STREAMS_FULL: Duration = Duration::from_secs(5);
 
 /// How long a client should wait before reconnecting (the `retry` field).
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -56,6 +59,7 @@ pub(super) struct StreamApi;
     responses(
         (status = 200, description = "`text/event-stream`: first the starting position as an `id` without data (no event: the id a reconnection sends as `Last-Event-ID`), then one event per change (`id: <seq>`, `event: task.created | task.updated | task.deleted`, `data: <change as JSON>`), a comment line as heartbeat; ended by `event: reset` (`data: {\"head\": <seq>}`: the position is older than retention keeps, or ahead of the log; reload the list) or `event: lagged` (`data: {\"resume_after\": <seq>}`: too slow a reader, reconnect), by the server stopping, or within seconds of the token's revocation", content_type = "text/event-stream", body = String),
         (status = 400, description = "Unknown, repeated or invalid `since`, or an invalid `Last-Event-ID`"),
+        (status = 503, description = "This instance has as many streams open as `--max-streams` allows: retry after `Retry-After`, or on another instance"),
     )
 )]
 pub async fn stream(
@@ -65,6 +69,15 @@ pub async fn stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
     let query = LogQuery::parse(raw.as_deref().unwrap_or(""), &["since"])?;
+    // Held for as long as the stream lasts.
+    let permit = app.streams.clone().try_acquire_owned().map_err(|_| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this instance has as many event streams open as it allows (--max-streams); \
+             reconnect later, or to another instance",
+        )
+        .retry_after(STREAMS_FULL)
+    })?;
     let since = match last_event_id(&headers)?.or(query.since) {
         Some(since) => since,
         None => app.feed.head(&workspace).await?,
@@ -73,6 +86,7 @@ pub async fn stream(
     let token = app.auth.presented(&headers);
     let auth = app.auth.clone();
     let events = async_stream::stream! {
+        let _permit = permit;
         // The starting position as an `id` without data: no event, but an `EventSource`
         // cut before the first change still reconnects with `Last-Event-ID`, so a stream
         // opened at the head misses nothing written while it was away.
@@ -111,7 +125,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         .map(Some)
         .ok_or_else(|| {
             Problem::new(
-                axum::http::StatusCode::BAD_REQUEST,
+                StatusCode::BAD_REQUEST,
                 "Last-Event-ID must be the id of an event of this stream (a whole number)",
             )
             .at("Last-Event-ID")

@@ -100,6 +100,7 @@ pub async fn spawn_app_configured(
         cache_ttl_secs: 300,
         feed_poll_ms: 1000,
         feed_buffer: 4096,
+        max_streams: None,
         stream_heartbeat_secs: 10,
         changes_retention: Duration::from_secs(7 * 86_400),
         changes_retention_count: NonZeroU64::new(100_000).unwrap(),

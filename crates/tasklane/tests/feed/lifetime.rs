@@ -96,3 +96,53 @@ async fn sigterm_ends_the_streams_and_the_process_exits_cleanly() {
     assert!(status.success(), "a clean exit: {status}");
     println!("exited in {:?}", started.elapsed());
 }
+
+/// Streams hold their connections: beyond `--max-streams`, a new one is refused with a
+/// `503` and `Retry-After` (so that streams cannot take every connection), ordinary
+/// requests still go through, and a stream that ends gives its slot back.
+#[tokio::test]
+async fn streams_beyond_their_cap_are_refused_and_a_closed_one_frees_its_slot() {
+    let app = spawn_app_with(|args| args.max_streams = Some(2)).await;
+    let first = subscribe(&app, "").await;
+    let mut second = subscribe(&app, "").await;
+
+    let refused = app
+        .client
+        .get(app.url("/v1/changes/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--max-streams"),
+        "{problem}"
+    );
+    // Ordinary requests are not streams.
+    app.create_titled("one").await;
+    assert_eq!(second.event().await.seq(), 1);
+
+    drop(first);
+    // The slot comes back once the server has seen the stream go.
+    let deadline = Instant::now() + PROMPTLY;
+    loop {
+        let response = app
+            .client
+            .get(app.url("/v1/changes/stream"))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == reqwest::StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's slot never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
