@@ -154,7 +154,7 @@ pub struct ServeArgs {
     /// How often, in milliseconds, each workspace followed by an event stream reads its
     /// change log's head without being woken: the most a change can be delayed when a
     /// wake-up is lost (this instance's writes and, on PostgreSQL, every instance's wake
-    /// their followers at once).
+    /// their followers at once). 10 to 60,000.
     #[arg(long, env = "TASKLANE_FEED_POLL_MS", value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub feed_poll_ms: u64,
@@ -162,8 +162,8 @@ pub struct ServeArgs {
     /// How many changes each workspace followed by an event stream keeps in memory for
     /// the streams that are behind, shared by them all: a stream further behind (its
     /// client reads too slowly) is ended with a `lagged` event, and resumes from the log
-    /// when its client reconnects. At least 512: a follower hands out up to 500 changes
-    /// at once.
+    /// when its client reconnects. 512 (a follower hands out up to 500 changes at once)
+    /// to 1,048,576.
     #[arg(long, env = "TASKLANE_FEED_BUFFER", value_name = "CHANGES", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(512..=1 << 20))]
     pub feed_buffer: u64,
@@ -177,7 +177,7 @@ pub struct ServeArgs {
     pub max_streams: Option<u32>,
 
     /// How long, in seconds, an event stream may stay silent before a heartbeat comment
-    /// is sent.
+    /// is sent. 1 to 15.
     #[arg(long, env = "TASKLANE_STREAM_HEARTBEAT_SECS", value_name = "SECONDS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=15))]
     pub stream_heartbeat_secs: u64,

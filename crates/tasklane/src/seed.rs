@@ -130,9 +130,10 @@ pub async fn run(args: &SeedArgs) -> anyhow::Result<()> {
         .await
         .context("refreshing the query planner's statistics")?;
     eprintln!(
-        "Seeded {} tasks into {} workspaces ({}-0001 to {}-{:04}) in {:.1}s",
+        "Seeded {} tasks into {} workspace{} ({}-0001 to {}-{:04}) in {:.1}s",
         HumanCount(args.tasks),
         HumanCount(args.workspaces),
+        if args.workspaces == 1 { "" } else { "s" },
         args.workspace_prefix,
         args.workspace_prefix,
         args.workspaces,

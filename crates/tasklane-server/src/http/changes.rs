@@ -150,6 +150,10 @@ impl From<FeedError> for Problem {
             } => {
                 let why = if since > head {
                     format!("position {since} is ahead of the log (its latest change is {head})")
+                } else if first_kept > head {
+                    format!(
+                        "the changes after {since} are no longer kept (none is: the latest was {head})"
+                    )
                 } else {
                     format!(
                         "the changes after {since} are no longer kept (the oldest kept is {first_kept})"
