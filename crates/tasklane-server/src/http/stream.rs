@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use utoipa::OpenApi;
 
 use super::AppState;
@@ -67,7 +68,7 @@ pub async fn stream(
     workspace: Workspace,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Problem> {
+) -> Result<impl IntoResponse, Problem> {
     let query = LogQuery::parse(raw.as_deref().unwrap_or(""), &["since"])?;
     // Held for as long as the stream lasts.
     let permit = app.streams.clone().try_acquire_owned().map_err(|_| {
@@ -90,7 +91,7 @@ pub async fn stream(
         // The starting position as an `id` without data: no event, but an `EventSource`
         // cut before the first change still reconnects with `Last-Event-ID`, so a stream
         // opened at the head misses nothing written while it was away.
-        yield Ok(Event::default().retry(RECONNECT).id(since.to_string()));
+        yield Ok::<_, Infallible>(Event::default().retry(RECONNECT).id(since.to_string()));
         yield Ok(Event::default().comment(format!("following after {since}")));
         let mut items = std::pin::pin!(items);
         let mut check = tokio::time::interval(TOKEN_CHECK);
@@ -109,7 +110,12 @@ pub async fn stream(
             }
         }
     };
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(app.heartbeat)))
+    // nginx buffers a proxied response unless told not to: events must pass at once.
+    let unbuffered = [(HeaderName::from_static("x-accel-buffering"), "no")];
+    Ok((
+        unbuffered,
+        Sse::new(events).keep_alive(KeepAlive::new().interval(app.heartbeat)),
+    ))
 }
 
 /// The position in `Last-Event-ID`, if the header is sent.

@@ -137,6 +137,8 @@ async fn streams_beyond_their_cap_are_refused_and_a_closed_one_frees_its_slot() 
             .await
             .unwrap();
         if response.status() == reqwest::StatusCode::OK {
+            // And passes through nginx unbuffered.
+            assert_eq!(response.headers()["x-accel-buffering"], "no");
             break;
         }
         assert!(
