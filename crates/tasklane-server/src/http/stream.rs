@@ -20,7 +20,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use futures_util::StreamExt;
-use utoipa::OpenApi;
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::framing::one_header;
@@ -44,7 +44,7 @@ pub(super) fn router() -> Router<AppState> {
 
 /// The OpenAPI description of [`router`]'s route.
 #[derive(OpenApi)]
-#[openapi(paths(stream))]
+#[openapi(paths(stream), components(schemas(StreamEvent)))]
 pub(super) struct StreamApi;
 
 /// Follow the workspace's changes as they commit (server-sent events).
@@ -58,7 +58,7 @@ pub(super) struct StreamApi;
         ("Last-Event-ID" = Option<String>, Header, nullable = false, description = "The `id` of the last event received: resume right after it (takes precedence over `since`)."),
     ),
     responses(
-        (status = 200, description = "`text/event-stream`: first the starting position as an `id` without data (no event: the id a reconnection sends as `Last-Event-ID`), then one event per change (`id: <seq>`, `event: task.created | task.updated | task.deleted`, `data: <change as JSON>`), a comment line as heartbeat; ended by `event: reset` (`data: {\"head\": <seq>}`: the position is older than retention keeps, or ahead of the log; reload the list) or `event: lagged` (`data: {\"resume_after\": <seq>}`: too slow a reader, reconnect), by the server stopping, or within seconds of the token's revocation", content_type = "text/event-stream", body = String),
+        (status = 200, description = "`text/event-stream`: first the starting position as an `id` without data (no event: the id a reconnection sends as `Last-Event-ID`), then one event per change (`id: <seq>`, `event: task.created | task.updated | task.deleted`, `data: <change as JSON>`), a comment line as heartbeat; ended by `event: reset` (`data: {\"head\": <seq>}`: the position is older than retention keeps, or ahead of the log; reload the list) or `event: lagged` (`data: {\"resume_after\": <seq>}`: too slow a reader, reconnect), by the server stopping, or within seconds of the token's revocation. The schema is each event's.", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "Unknown, repeated or invalid `since`, or an invalid `Last-Event-ID`"),
         (status = 503, description = "This instance has as many streams open as `--max-streams` allows: retry after `Retry-After`, or on another instance"),
     )
@@ -138,18 +138,53 @@ fn last_event_id(headers: &HeaderMap) -> Result<Option<u64>, Problem> {
         })
 }
 
+/// One event of the stream: a change, or the `reset` or `lagged` that ends it. The
+/// OpenAPI document describes each event with this.
+#[derive(ToSchema)]
+struct StreamEvent<'a> {
+    /// The change's `seq` (none on `reset` and `lagged`): what a reconnection sends as
+    /// `Last-Event-ID`.
+    #[schema(value_type = Option<String>, pattern = "^[0-9]+$")]
+    id: Option<u64>,
+    /// `task.created`, `task.updated` or `task.deleted`; `reset` or `lagged` last.
+    #[schema(pattern = "^(task\\.(created|updated|deleted)|reset|lagged)$")]
+    event: &'a str,
+    /// As JSON: the change (as in `/v1/changes`); `{"head": <seq>}` for `reset`;
+    /// `{"resume_after": <seq>}` for `lagged`.
+    #[schema(value_type = String, content_media_type = "application/json")]
+    data: &'a str,
+}
+
+impl From<StreamEvent<'_>> for Event {
+    fn from(framed: StreamEvent<'_>) -> Event {
+        let event = Event::default().event(framed.event).data(framed.data);
+        match framed.id {
+            Some(id) => event.id(id.to_string()),
+            None => event,
+        }
+    }
+}
+
 /// The event that carries `item`.
 fn event(item: Item) -> Event {
     match item {
-        Item::Change(change) => Event::default()
-            .id(change.seq.to_string())
-            .event(change.kind.as_str())
-            .data(&change.data),
-        Item::Reset { head } => Event::default()
-            .event("reset")
-            .data(format!("{{\"head\":{head}}}")),
-        Item::Lagged { resume_after } => Event::default()
-            .event("lagged")
-            .data(format!("{{\"resume_after\":{resume_after}}}")),
+        Item::Change(change) => StreamEvent {
+            id: Some(change.seq),
+            event: change.kind.as_str(),
+            data: &change.data,
+        }
+        .into(),
+        Item::Reset { head } => StreamEvent {
+            id: None,
+            event: "reset",
+            data: &format!("{{\"head\":{head}}}"),
+        }
+        .into(),
+        Item::Lagged { resume_after } => StreamEvent {
+            id: None,
+            event: "lagged",
+            data: &format!("{{\"resume_after\":{resume_after}}}"),
+        }
+        .into(),
     }
 }
