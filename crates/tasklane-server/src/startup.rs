@@ -112,19 +112,21 @@ impl Application {
                 buffer: usize::try_from(args.feed_buffer).expect("bounded by its option"),
             },
         );
-        // Other instances' writes: PostgreSQL notifies on commit; instances on one SQLite
-        // file tell each other through their Redis, if they share one.
-        let publish = match args.database_url.backend() {
-            Backend::Postgres => {
-                wake::on_postgres_notifications(hub.clone(), args.database_url.as_str().to_owned());
-                None
+        // Instances tell each other of their writes through PostgreSQL's NOTIFY, or,
+        // on one SQLite file, through their Redis if they share one.
+        let url = args.database_url.as_str();
+        let others = match (args.database_url.backend(), shared) {
+            (Backend::Postgres, _) => {
+                wake::on_postgres_notifications(hub.clone(), url.to_owned());
+                Some(wake::Others::postgres(url)?)
             }
-            Backend::Sqlite => shared,
+            (Backend::Sqlite, Some(tier)) => {
+                wake::on_redis_messages(hub.clone(), tier.clone());
+                Some(wake::Others::Redis(tier))
+            }
+            (Backend::Sqlite, None) => None,
         };
-        if let Some(tier) = &publish {
-            wake::on_redis_messages(hub.clone(), tier.clone());
-        }
-        wake::on_local_writes(hub.clone(), tasks.writes(), publish);
+        wake::on_local_writes(hub.clone(), tasks.writes(), others);
         Ok(Application {
             listener,
             store,

@@ -1,42 +1,88 @@
 //! What wakes a follower up: this instance's own writes, and every instance's through
 //! PostgreSQL's `NOTIFY` or, on SQLite with a Redis (several instances on one file),
-//! Redis pub/sub. Wake-ups are hints that save a follower its poll interval; the log is
-//! the source of truth, so a wake-up lost (a dropped listener connection, a full queue,
-//! a publish that failed) delays changes by at most one poll and loses none. Where a
+//! Redis pub/sub. Each instance tells the others of its writes once they have
+//! committed. Wake-ups are hints that save a follower its poll interval; the log is the
+//! source of truth, so a wake-up lost (a dropped listener connection, a full queue, a
+//! notification that failed) delays changes by at most one poll and loses none. Where a
 //! wake-up source may have missed some, it wakes every follower.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::broadcast;
 
 use super::Hub;
 use crate::cache::RedisTier;
 use crate::domain::Workspace;
-use crate::store::CHANGES_CHANNEL;
 
-/// Wakes the follower of each workspace this instance writes to, and tells the other
-/// instances through `publish` if given.
+/// The PostgreSQL channel an instance notifies, with the workspace's name as payload,
+/// once a write to it has committed.
+const CHANGES_CHANNEL: &str = "tasklane_changes";
+
+/// How this instance tells the others of its writes.
+pub enum Others {
+    /// `NOTIFY` on [`CHANGES_CHANNEL`], through a connection of its own.
+    Postgres(PgPool),
+    /// Redis pub/sub, for instances on one SQLite file.
+    Redis(Arc<RedisTier>),
+}
+
+impl Others {
+    /// Notifications through the PostgreSQL at `url` (connected on first use).
+    pub fn postgres(url: &str) -> Result<Others, sqlx::Error> {
+        let pool = PgPoolOptions::new().max_connections(1).connect_lazy(url)?;
+        Ok(Others::Postgres(pool))
+    }
+
+    async fn tell(&self, workspace: &Workspace) -> Result<(), String> {
+        match self {
+            Others::Postgres(pool) => sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGES_CHANNEL)
+                .bind(workspace.as_str())
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(|error| error.to_string()),
+            Others::Redis(tier) => tier
+                .publish_change(workspace)
+                .await
+                .map_err(|error| error.to_string()),
+        }
+    }
+}
+
+/// Wakes the follower of each workspace this instance writes to, and tells `others` if
+/// given: after the commit, off the request's path, once for all the writes to one
+/// workspace that came meanwhile.
 pub fn on_local_writes(
     hub: Arc<Hub>,
     mut writes: broadcast::Receiver<Workspace>,
-    publish: Option<Arc<RedisTier>>,
+    others: Option<Others>,
 ) {
     tokio::spawn(async move {
         loop {
+            let mut written = HashSet::new();
             match writes.recv().await {
                 Ok(workspace) => {
-                    hub.wake(&workspace);
-                    if let Some(tier) = &publish
-                        && let Err(error) = tier.publish_change(&workspace).await
-                    {
-                        tracing::debug!(%error, "could not publish a change to the other instances; they poll");
-                    }
+                    written.insert(workspace);
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => hub.wake_all(),
                 Err(broadcast::error::RecvError::Closed) => return,
+            }
+            while let Ok(workspace) = writes.try_recv() {
+                written.insert(workspace);
+            }
+            for workspace in &written {
+                hub.wake(workspace);
+                if let Some(others) = &others
+                    && let Err(error) = others.tell(workspace).await
+                {
+                    tracing::debug!(%error, "could not tell the other instances of a change; they poll");
+                }
             }
         }
     });
@@ -78,10 +124,8 @@ async fn subscribe(hub: &Hub, tier: &RedisTier) {
     }
 }
 
-/// Wakes the follower of each workspace any instance commits a write to, from the
-/// notifications the write transactions send (`{seq} {workspace}` on
-/// [`CHANGES_CHANNEL`]), until the hub closes. PostgreSQL delivers a notification only
-/// once its transaction has committed.
+/// Wakes the follower of each workspace any instance writes to, from the notifications
+/// on [`CHANGES_CHANNEL`] (see [`on_local_writes`]), until the hub closes.
 pub fn on_postgres_notifications(hub: Arc<Hub>, url: String) {
     tokio::spawn(async move {
         let mut closed = hub.closed();
@@ -113,9 +157,7 @@ async fn listen(hub: &Hub, url: &str) {
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
-                    if let Some((_seq, workspace)) = notification.payload().split_once(' ') {
-                        hub.wake(&Workspace::named(workspace.to_owned()));
-                    }
+                    hub.wake(&Workspace::named(notification.payload().to_owned()));
                 }
                 // The connection was lost, and with it any notification meanwhile. The
                 // listener has already connected again and listens anew (it reconnects

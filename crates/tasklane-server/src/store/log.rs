@@ -17,10 +17,6 @@ use super::sql::Bind;
 
 type Builder<'args, DB> = QueryBuilder<'args, DB>;
 
-/// The PostgreSQL channel a committed write notifies, with `{seq} {workspace}` as the
-/// payload (`NOTIFY` is delivered only once the transaction commits).
-pub const CHANGES_CHANNEL: &str = "tasklane_changes";
-
 /// The columns of a [`ChangeRow`], in `SELECT` order.
 const CHANGE_COLUMNS: &str = "seq, kind, task_id, version, task, at";
 
@@ -158,17 +154,6 @@ where
             )
             .push_bind(at.as_micros());
     });
-    sql
-}
-
-/// Wakes the instances that follow the workspace (PostgreSQL only; delivered on commit).
-pub(super) fn notify<'args, DB: Database>(workspace: &Workspace, seq: i64) -> Builder<'args, DB>
-where
-    String: Bind<DB>,
-{
-    let mut sql = QueryBuilder::new(format!("SELECT pg_notify('{CHANGES_CHANNEL}', "));
-    sql.push_bind(format!("{seq} {}", workspace.as_str()))
-        .push(")");
     sql
 }
 

@@ -42,7 +42,6 @@ use crate::domain::{
 pub use bulk::BulkLoad;
 #[cfg(feature = "baselines")]
 pub use hooked::{Hooked, Hooks, ReadDelay, Write};
-pub use log::CHANGES_CHANNEL;
 pub use open::{OpenError, Opening, Storage};
 pub use postgres::PostgresStore;
 pub use sql::SqlStore;

@@ -80,7 +80,6 @@ impl SqlStore<Postgres> {
             lock_for_write: " FOR UPDATE",
             snapshot: Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
             begin_write: "BEGIN",
-            notifies: true,
         };
         Ok(SqlStore {
             writer: pool.clone(),

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
 
 use super::log::{
-    Entry, advance_generation, append_changes, changes_after, first_kept, notify, prune_beyond,
+    Entry, advance_generation, append_changes, changes_after, first_kept, prune_beyond,
     prune_older, read_generation, task_history,
 };
 use super::row::{COLUMNS, TaskRow, storable};
@@ -374,9 +374,6 @@ pub(super) struct Dialect {
     /// another process wrote (`SQLITE_BUSY_SNAPSHOT`, with no wait), which is what two
     /// instances on one file would meet.
     pub begin_write: &'static str,
-    /// Whether a write notifies the other instances from its transaction
-    /// ([`CHANGES_CHANNEL`](super::log::CHANGES_CHANNEL), PostgreSQL's `NOTIFY`).
-    pub notifies: bool,
 }
 
 /// Tasks in a SQL database: the one implementation of [`Store`], the shared SQL over a
@@ -758,8 +755,10 @@ where
     }
 
     /// Appends `entries` to the workspace's change log, advancing its generation row by
-    /// one for each (so the row's value is the last change's `seq`), and wakes the other
-    /// instances on commit where the database can. Part of every write transaction.
+    /// one for each (so the row's value is the last change's `seq`). Part of every write
+    /// transaction. (Other instances are woken after the commit, by the feed: a
+    /// `NOTIFY` here would serialise the commits of every workspace on PostgreSQL's
+    /// notification queue lock while this one holds its generation row.)
     pub(super) async fn log(
         &self,
         conn: &mut DB::Connection,
@@ -774,11 +773,7 @@ where
             &mut *conn,
             append_changes(workspace, seq, entries, Timestamp::now()),
         )
-        .await?;
-        if self.dialect.notifies {
-            DB::execute(&mut *conn, notify(workspace, seq)).await?;
-        }
-        Ok(())
+        .await
     }
 }
 

@@ -129,7 +129,6 @@ impl SqlStore<Sqlite> {
             lock_for_write: "",
             snapshot: None,
             begin_write: "BEGIN IMMEDIATE",
-            notifies: false,
         };
         Ok(SqlStore {
             writer,
