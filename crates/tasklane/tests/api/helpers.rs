@@ -221,46 +221,43 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// `GET {path}`.
+    pub async fn get_raw(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `GET {path}`'s JSON body, asserting `200`.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let response = self.get_raw(path).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{path}: {:?}",
+            response.text().await
+        );
+        response.json().await.unwrap()
+    }
+
     /// `GET /v1/changes?{query}`.
     pub async fn changes_raw(&self, query: &str) -> Response {
-        self.client
-            .get(self.url(&format!("/v1/changes?{query}")))
-            .send()
-            .await
-            .unwrap()
+        self.get_raw(&format!("/v1/changes?{query}")).await
     }
 
     /// A page of the change log, asserting `200`.
     pub async fn changes(&self, query: &str) -> Value {
-        let response = self.changes_raw(query).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{query}: {:?}",
-            response.text().await
-        );
-        response.json().await.unwrap()
+        self.get_ok(&format!("/v1/changes?{query}")).await
     }
 
     /// `GET /v1/tasks/{id}/changes?{query}`.
     pub async fn history_raw(&self, id: &str, query: &str) -> Response {
-        self.client
-            .get(self.url(&format!("/v1/tasks/{id}/changes?{query}")))
-            .send()
+        self.get_raw(&format!("/v1/tasks/{id}/changes?{query}"))
             .await
-            .unwrap()
     }
 
     /// A page of a task's history, asserting `200`.
     pub async fn history(&self, id: &str, query: &str) -> Value {
-        let response = self.history_raw(id, query).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{id}?{query}: {:?}",
-            response.text().await
-        );
-        response.json().await.unwrap()
+        self.get_ok(&format!("/v1/tasks/{id}/changes?{query}"))
+            .await
     }
 
     /// `POST /v1/tasks/{id}/restore`, with an `Idempotency-Key` when given.
@@ -304,23 +301,12 @@ impl TestApp {
     }
 
     pub async fn list_raw(&self, query: &str) -> Response {
-        self.client
-            .get(self.url(&format!("/v1/tasks?{query}")))
-            .send()
-            .await
-            .unwrap()
+        self.get_raw(&format!("/v1/tasks?{query}")).await
     }
 
     /// A list page, asserting `200`.
     pub async fn list(&self, query: &str) -> Value {
-        let response = self.list_raw(query).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::OK,
-            "{query}: {:?}",
-            response.text().await
-        );
-        response.json().await.unwrap()
+        self.get_ok(&format!("/v1/tasks?{query}")).await
     }
 
     /// The titles a list query returns, in order.
