@@ -91,17 +91,29 @@ pub fn on_local_writes(
 /// Wakes the follower of each workspace another instance publishes a write to (see
 /// [`on_local_writes`]), until the hub closes.
 pub fn on_redis_messages(hub: Arc<Hub>, tier: Arc<RedisTier>) {
+    until_closed(hub, move |hub| async move { subscribe(&hub, &tier).await });
+}
+
+/// Runs `source` (a loop that never ends by itself) in a task of its own, until the hub
+/// closes.
+fn until_closed<F: Future<Output = ()> + Send + 'static>(
+    hub: Arc<Hub>,
+    source: impl FnOnce(Arc<Hub>) -> F,
+) {
+    let mut closed = hub.closed();
+    let source = source(hub);
     tokio::spawn(async move {
-        let mut closed = hub.closed();
         tokio::select! {
-            () = subscribe(&hub, &tier) => {}
+            () = source => {}
             _ = closed.wait_for(|closed| *closed) => {}
         }
     });
 }
 
+/// How long a lost subscription or listener waits before it connects again.
+const RECONNECT: Duration = Duration::from_secs(1);
+
 async fn subscribe(hub: &Hub, tier: &RedisTier) {
-    const RECONNECT: Duration = Duration::from_secs(1);
     loop {
         let pubsub = match tier.subscribe_changes().await {
             Ok(pubsub) => pubsub,
@@ -127,17 +139,10 @@ async fn subscribe(hub: &Hub, tier: &RedisTier) {
 /// Wakes the follower of each workspace any instance writes to, from the notifications
 /// on [`CHANGES_CHANNEL`] (see [`on_local_writes`]), until the hub closes.
 pub fn on_postgres_notifications(hub: Arc<Hub>, url: String) {
-    tokio::spawn(async move {
-        let mut closed = hub.closed();
-        tokio::select! {
-            () = listen(&hub, &url) => {}
-            _ = closed.wait_for(|closed| *closed) => {}
-        }
-    });
+    until_closed(hub, move |hub| async move { listen(&hub, &url).await });
 }
 
 async fn listen(hub: &Hub, url: &str) {
-    const RECONNECT: Duration = Duration::from_secs(1);
     loop {
         let mut listener = match PgListener::connect(url).await {
             Ok(listener) => listener,
