@@ -14,8 +14,10 @@ use utoipa::ToSchema;
 use super::query::invalid;
 use super::{QueryError, Task, TaskId, Timestamp};
 
-/// What a write did to its task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+/// What a write did to its task (ordered as listed, for sets of kinds).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 pub enum ChangeKind {
     /// The task was created (or restored after a delete).
     #[serde(rename = "task.created")]

@@ -8,6 +8,7 @@ mod cursor;
 mod query;
 mod task;
 mod timestamp;
+mod webhook;
 mod workspace;
 
 pub use account::{ApiToken, Member, NewToken, TokenSecret};
@@ -22,6 +23,10 @@ pub use task::{
     UnreadableTask,
 };
 pub use timestamp::Timestamp;
+pub use webhook::{
+    Attempt, EventKinds, NewWebhook, RequestedStatus, SigningSecret, Skipped, Webhook,
+    WebhookDescription, WebhookPatch, WebhookStatus, WebhookUrl,
+};
 pub use workspace::Workspace;
 
 pub(crate) use task::parse_variant;

@@ -29,6 +29,7 @@ mod sql;
 mod sqlite;
 mod tokens;
 mod url;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -48,6 +49,9 @@ pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 pub use tokens::{TokenStore, issue};
 pub use url::{Backend, DatabaseUrl};
+pub use webhooks::{
+    EndpointChange, KEPT_ATTEMPTS, NewEndpoint, Progress, StoredWebhook, WebhookStore,
+};
 
 /// What a write requires of the task's current version (from `If-Match`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::{BulkLoad, DatabaseUrl, PostgresStore, SqliteStore, Store, TokenStore};
+use super::{BulkLoad, DatabaseUrl, PostgresStore, SqliteStore, Store, TokenStore, WebhookStore};
 
 /// What a database URL opens: the task store, the token store and bulk loading, all on
 /// the same database.
@@ -19,6 +19,8 @@ pub struct Storage {
     pub tokens: Arc<dyn TokenStore>,
     /// Bulk loading, for `tasklane seed`.
     pub bulk: Arc<dyn BulkLoad>,
+    /// Webhook endpoints and their delivery state.
+    pub webhooks: Arc<dyn WebhookStore>,
 }
 
 impl Storage {
@@ -45,11 +47,12 @@ impl Storage {
         })
     }
 
-    fn of<S: Store + TokenStore + BulkLoad + Clone + 'static>(store: S) -> Storage {
+    fn of<S: Store + TokenStore + BulkLoad + WebhookStore + Clone + 'static>(store: S) -> Storage {
         Storage {
             tasks: Arc::new(store.clone()),
             tokens: Arc::new(store.clone()),
-            bulk: Arc::new(store),
+            bulk: Arc::new(store.clone()),
+            webhooks: Arc::new(store),
         }
     }
 }

@@ -80,6 +80,7 @@ impl SqlStore<Postgres> {
             lock_for_write: " FOR UPDATE",
             snapshot: Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
             begin_write: "BEGIN",
+            skip_locked: " FOR UPDATE SKIP LOCKED",
         };
         Ok(SqlStore {
             writer: pool.clone(),

@@ -374,6 +374,10 @@ pub(super) struct Dialect {
     /// another process wrote (`SQLITE_BUSY_SNAPSHOT`, with no wait), which is what two
     /// instances on one file would meet.
     pub begin_write: &'static str,
+    /// Appended to the selection of webhooks a sender claims, so that two instances
+    /// claiming at once take different ones without waiting (empty where writes are
+    /// already serialised).
+    pub skip_locked: &'static str,
 }
 
 /// Tasks in a SQL database: the one implementation of [`Store`], the shared SQL over a
@@ -546,6 +550,16 @@ pub trait Runner: Database + Interrupt {
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<Vec<crate::domain::ApiToken>, StoreError>;
+    /// Every webhook the statement returns.
+    async fn fetch_webhooks(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Vec<super::webhooks::StoredWebhook>, StoreError>;
+    /// Every webhook attempt the statement returns.
+    async fn fetch_attempts(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Vec<crate::domain::Attempt>, StoreError>;
     /// A single text value, if a row came back.
     async fn fetch_text(
         conn: &mut Self::Connection,
@@ -599,6 +613,29 @@ macro_rules! runner {
                     sql.build_query_as().fetch_all(conn).await?;
                 rows.into_iter()
                     .map($crate::domain::ApiToken::try_from)
+                    .collect()
+            }
+
+            async fn fetch_webhooks(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Vec<$crate::store::webhooks::StoredWebhook>, $crate::store::StoreError>
+            {
+                let rows: Vec<$crate::store::webhooks::WebhookRow> =
+                    sql.build_query_as().fetch_all(conn).await?;
+                rows.into_iter()
+                    .map($crate::store::webhooks::StoredWebhook::try_from)
+                    .collect()
+            }
+
+            async fn fetch_attempts(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Vec<$crate::domain::Attempt>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::webhooks::AttemptRow> =
+                    sql.build_query_as().fetch_all(conn).await?;
+                rows.into_iter()
+                    .map($crate::domain::Attempt::try_from)
                     .collect()
             }
 

@@ -129,6 +129,7 @@ impl SqlStore<Sqlite> {
             lock_for_write: "",
             snapshot: None,
             begin_write: "BEGIN IMMEDIATE",
+            skip_locked: "",
         };
         Ok(SqlStore {
             writer,

@@ -1,0 +1,580 @@
+//! Webhook endpoints and their delivery state, in the same database as the tasks and
+//! their change log.
+//!
+//! Besides what clients set (URL, events, description, status, secrets), a row holds
+//! where delivery stands (`position`, failed attempts, the next attempt's time) and
+//! who is delivering: a *lease* (`lease_owner` until `lease_until`). A sender takes
+//! leases with one conditional statement ([`WebhookStore::claim`]: on PostgreSQL the
+//! rows are locked `FOR UPDATE SKIP LOCKED`, so two instances claiming at once take
+//! different endpoints and never wait for each other) and writes its progress only
+//! while it still holds the lease ([`WebhookStore::progress`] matches on the owner).
+//! So at most one sender delivers to an endpoint at a time, with no coordinator but
+//! the database: an instance that dies holds its leases until they expire, then any
+//! other takes them and continues from the position last written.
+
+use async_trait::async_trait;
+use sqlx::{FromRow, QueryBuilder};
+use uuid::Uuid;
+
+use super::StoreError;
+use super::sql::{Bind, Runner, SqlStore};
+use crate::domain::{
+    Attempt, EventKinds, RequestedStatus, Skipped, Timestamp, Webhook, WebhookStatus, WebhookUrl,
+    Workspace,
+};
+
+/// A webhook as stored: what clients see, and what only the server reads.
+#[derive(Debug, Clone)]
+pub struct StoredWebhook {
+    /// What clients see.
+    pub webhook: Webhook,
+    /// Its workspace.
+    pub workspace: Workspace,
+    /// The signing secret as stored (sealed under the server key, or as issued).
+    pub secret: String,
+    /// The secret it replaced, still signing until `previous_until`.
+    pub previous_secret: Option<String>,
+    /// When the previous secret stops signing.
+    pub previous_until: Option<Timestamp>,
+    /// Grows with every change a client makes, so a sender notices one.
+    pub config_version: i64,
+}
+
+/// A webhook to create.
+#[derive(Debug)]
+pub struct NewEndpoint {
+    /// Its id.
+    pub id: Uuid,
+    /// Where deliveries go.
+    pub url: WebhookUrl,
+    /// What it is sent.
+    pub events: EventKinds,
+    /// What it is for.
+    pub description: String,
+    /// Its signing secret, in stored form.
+    pub secret: String,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// What a client changes in a webhook.
+#[derive(Debug)]
+pub struct EndpointChange {
+    /// A new URL.
+    pub url: Option<WebhookUrl>,
+    /// New events.
+    pub events: Option<EventKinds>,
+    /// A new description.
+    pub description: Option<String>,
+    /// Pause, or resume (from `paused` or `disabled`, with a fresh count of attempts).
+    pub status: Option<RequestedStatus>,
+    /// A new secret in stored form, and until when the current one keeps signing.
+    pub rotation: Option<(String, Timestamp)>,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// What a sender writes after delivering (or failing to).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The last change handled.
+    pub position: u64,
+    /// `Active`, `Retrying` or `Disabled` (a client's pause is never overwritten).
+    pub status: WebhookStatus,
+    /// Failed attempts at the next change.
+    pub attempts: u32,
+    /// Since when the next change has been failing.
+    pub failing_since: Option<Timestamp>,
+    /// When the next attempt is due.
+    pub next_attempt_at: Option<Timestamp>,
+    /// Why the sender disabled the webhook.
+    pub disabled_reason: Option<String>,
+    /// A gap retention left, if one was just met.
+    pub skipped: Option<Skipped>,
+    /// Keep the lease until then; `None` gives it up.
+    pub lease_until: Option<Timestamp>,
+}
+
+/// Where webhooks are kept.
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// Creates a webhook positioned at its workspace's latest `seq`; `None` if the
+    /// workspace already has `max` webhooks.
+    async fn create(
+        &self,
+        workspace: &Workspace,
+        new: &NewEndpoint,
+        max: u32,
+    ) -> Result<Option<StoredWebhook>, StoreError>;
+
+    /// Every webhook of a workspace, oldest first.
+    async fn webhooks(&self, workspace: &Workspace) -> Result<Vec<StoredWebhook>, StoreError>;
+
+    /// One webhook of a workspace.
+    async fn webhook(
+        &self,
+        workspace: &Workspace,
+        id: Uuid,
+    ) -> Result<Option<StoredWebhook>, StoreError>;
+
+    /// Applies a client's change; `NotFound` if the workspace has no such webhook.
+    async fn change(
+        &self,
+        workspace: &Workspace,
+        id: Uuid,
+        change: &EndpointChange,
+    ) -> Result<StoredWebhook, StoreError>;
+
+    /// Deletes a webhook and its attempts; `NotFound` if the workspace has no such one.
+    async fn remove(&self, workspace: &Workspace, id: Uuid) -> Result<(), StoreError>;
+
+    /// The webhook's latest `limit` attempts, newest first.
+    async fn attempts(&self, id: Uuid, limit: u32) -> Result<Vec<Attempt>, StoreError>;
+
+    /// Records an attempt that moves nothing (a test event); its id.
+    async fn record(&self, id: Uuid, attempt: &Attempt) -> Result<i64, StoreError>;
+
+    /// Takes the lease, until `until`, of up to `limit` webhooks that deliver, are due
+    /// and whose lease is free or expired at `now`.
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredWebhook>, StoreError>;
+
+    /// Extends, until `until`, every lease `owner` holds on a webhook that still
+    /// delivers; those webhooks. A lease `owner` held and that is not returned was
+    /// lost (taken over, the webhook paused, disabled or deleted).
+    async fn renew(&self, owner: &str, until: Timestamp) -> Result<Vec<StoredWebhook>, StoreError>;
+
+    /// Writes a sender's progress and its attempts, if `owner` still holds the lease;
+    /// the webhook as it now is, or `None` if the lease was lost.
+    async fn progress(
+        &self,
+        id: Uuid,
+        owner: &str,
+        progress: &Progress,
+        attempts: &[Attempt],
+    ) -> Result<Option<StoredWebhook>, StoreError>;
+
+    /// A webhook whose current or previous secret is stored sealed, if any (to check
+    /// at start that the server key opens it).
+    async fn any_sealed(&self) -> Result<Option<StoredWebhook>, StoreError>;
+}
+
+/// How many attempts each webhook keeps.
+pub const KEPT_ATTEMPTS: i64 = 100;
+
+const COLUMNS: &str = "id, workspace, url, events, description, secret, previous_secret, \
+     previous_until, status, position, attempts, failing_since, next_attempt_at, \
+     disabled_reason, skipped_after, skipped_through, config_version, created_at, updated_at";
+
+/// The statuses a sender delivers in, as SQL.
+const DELIVERING: &str = "('active', 'retrying')";
+
+/// A `webhooks` row as either database returns it.
+#[derive(FromRow)]
+pub(super) struct WebhookRow {
+    id: String,
+    workspace: String,
+    url: String,
+    events: String,
+    description: String,
+    secret: String,
+    previous_secret: Option<String>,
+    previous_until: Option<i64>,
+    status: String,
+    position: i64,
+    attempts: i64,
+    failing_since: Option<i64>,
+    next_attempt_at: Option<i64>,
+    disabled_reason: Option<String>,
+    skipped_after: Option<i64>,
+    skipped_through: Option<i64>,
+    config_version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn corrupt(id: &str, what: &str) -> StoreError {
+    StoreError::from(sqlx::Error::Decode(
+        format!("webhook {id}: bad {what}").into(),
+    ))
+}
+
+fn instant(id: &str, what: &str, micros: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_micros(micros).ok_or_else(|| corrupt(id, what))
+}
+
+fn optional_instant(
+    id: &str,
+    what: &str,
+    micros: Option<i64>,
+) -> Result<Option<Timestamp>, StoreError> {
+    micros.map(|m| instant(id, what, m)).transpose()
+}
+
+impl TryFrom<WebhookRow> for StoredWebhook {
+    type Error = StoreError;
+
+    fn try_from(row: WebhookRow) -> Result<StoredWebhook, StoreError> {
+        let id = row.id.as_str();
+        let skipped = match (row.skipped_after, row.skipped_through) {
+            (Some(after), Some(through)) => Some(Skipped {
+                after: after as u64,
+                through: through as u64,
+            }),
+            _ => None,
+        };
+        let webhook = Webhook {
+            id: id.parse().map_err(|_| corrupt(id, "id"))?,
+            url: row.url.clone(),
+            events: EventKinds::from_stored(&row.events).ok_or_else(|| corrupt(id, "events"))?,
+            description: row.description.clone(),
+            status: WebhookStatus::parse(&row.status).ok_or_else(|| corrupt(id, "status"))?,
+            position: u64::try_from(row.position).map_err(|_| corrupt(id, "position"))?,
+            attempts: u32::try_from(row.attempts).map_err(|_| corrupt(id, "attempts"))?,
+            failing_since: optional_instant(id, "failing_since", row.failing_since)?,
+            next_attempt_at: optional_instant(id, "next_attempt_at", row.next_attempt_at)?,
+            disabled_reason: row.disabled_reason.clone(),
+            skipped,
+            created_at: instant(id, "created_at", row.created_at)?,
+            updated_at: instant(id, "updated_at", row.updated_at)?,
+        };
+        Ok(StoredWebhook {
+            previous_until: optional_instant(id, "previous_until", row.previous_until)?,
+            webhook,
+            workspace: Workspace::named(row.workspace),
+            secret: row.secret,
+            previous_secret: row.previous_secret,
+            config_version: row.config_version,
+        })
+    }
+}
+
+/// An `webhook_attempts` row as either database returns it.
+#[derive(FromRow)]
+pub(super) struct AttemptRow {
+    id: i64,
+    event_id: String,
+    kind: String,
+    seq: Option<i64>,
+    attempted_at: i64,
+    status_code: Option<i64>,
+    latency_us: i64,
+    error: Option<String>,
+}
+
+impl TryFrom<AttemptRow> for Attempt {
+    type Error = StoreError;
+
+    fn try_from(row: AttemptRow) -> Result<Attempt, StoreError> {
+        let id = row.event_id.as_str();
+        Ok(Attempt {
+            id: row.id,
+            seq: row.seq.map(|seq| seq as u64),
+            attempted_at: instant(id, "attempted_at", row.attempted_at)?,
+            status_code: row.status_code.and_then(|code| u16::try_from(code).ok()),
+            latency_ms: row.latency_us as f64 / 1000.0,
+            event_id: row.event_id,
+            kind: row.kind,
+            error: row.error,
+        })
+    }
+}
+
+/// `INSERT`s `attempts` of webhook `id`.
+fn insert_attempts<'args, DB: sqlx::Database>(
+    id: Uuid,
+    attempts: &[Attempt],
+) -> QueryBuilder<'args, DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+    Option<i64>: Bind<DB>,
+    Option<String>: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new(
+        "INSERT INTO webhook_attempts \
+         (webhook_id, event_id, kind, seq, attempted_at, status_code, latency_us, error) ",
+    );
+    sql.push_values(attempts, |mut row, attempt| {
+        row.push_bind(id.to_string())
+            .push_bind(attempt.event_id.clone())
+            .push_bind(attempt.kind.clone())
+            .push_bind(attempt.seq.map(|seq| seq as i64))
+            .push_bind(attempt.attempted_at.as_micros())
+            .push_bind(attempt.status_code.map(i64::from))
+            .push_bind((attempt.latency_ms * 1000.0) as i64)
+            .push_bind(attempt.error.clone());
+    });
+    sql
+}
+
+/// Forgets all but the webhook's newest [`KEPT_ATTEMPTS`] attempts.
+fn prune_attempts<'args, DB: sqlx::Database>(id: Uuid) -> QueryBuilder<'args, DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("DELETE FROM webhook_attempts WHERE webhook_id = ");
+    sql.push_bind(id.to_string())
+        .push(" AND id <= (SELECT id FROM webhook_attempts WHERE webhook_id = ")
+        .push_bind(id.to_string())
+        .push(" ORDER BY id DESC LIMIT 1 OFFSET ")
+        .push_bind(KEPT_ATTEMPTS)
+        .push(")");
+    sql
+}
+
+/// ` WHERE id = ? AND workspace = ?`.
+fn push_one<DB: sqlx::Database>(sql: &mut QueryBuilder<'_, DB>, workspace: &Workspace, id: Uuid)
+where
+    String: Bind<DB>,
+{
+    sql.push(" WHERE id = ")
+        .push_bind(id.to_string())
+        .push(" AND workspace = ")
+        .push_bind(workspace.as_str().to_owned());
+}
+
+#[async_trait]
+impl<DB> WebhookStore for SqlStore<DB>
+where
+    DB: Runner,
+    String: Bind<DB>,
+    i64: Bind<DB>,
+    Option<i64>: Bind<DB>,
+    Option<String>: Bind<DB>,
+{
+    async fn create(
+        &self,
+        workspace: &Workspace,
+        new: &NewEndpoint,
+        max: u32,
+    ) -> Result<Option<StoredWebhook>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new(
+            "INSERT INTO webhooks (id, workspace, url, events, description, secret, status, \
+             position, attempts, config_version, created_at, updated_at) SELECT ",
+        );
+        let mut values = sql.separated(", ");
+        values
+            .push_bind(new.id.to_string())
+            .push_bind(workspace.as_str().to_owned())
+            .push_bind(new.url.as_str().to_owned())
+            .push_bind(new.events.to_stored())
+            .push_bind(new.description.clone())
+            .push_bind(new.secret.clone())
+            .push("'active'")
+            .push("COALESCE((SELECT generation FROM scope_generations WHERE scope = ")
+            .push_bind_unseparated(workspace.as_str().to_owned())
+            .push_unseparated("), 0)")
+            .push("0")
+            .push("1")
+            .push_bind(new.now.as_micros())
+            .push_bind(new.now.as_micros());
+        sql.push(" WHERE (SELECT COUNT(*) FROM webhooks WHERE workspace = ")
+            .push_bind(workspace.as_str().to_owned())
+            .push(") < ")
+            .push_bind(i64::from(max))
+            .push(format!(" RETURNING {COLUMNS}"));
+        let rows = DB::fetch_webhooks(&mut *self.writer.acquire().await?, sql).await?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn webhooks(&self, workspace: &Workspace) -> Result<Vec<StoredWebhook>, StoreError> {
+        let mut sql =
+            QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM webhooks WHERE workspace = "));
+        sql.push_bind(workspace.as_str().to_owned())
+            .push(" ORDER BY created_at, id");
+        DB::fetch_webhooks(&mut *self.readers.acquire().await?, sql).await
+    }
+
+    async fn webhook(
+        &self,
+        workspace: &Workspace,
+        id: Uuid,
+    ) -> Result<Option<StoredWebhook>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new(format!("SELECT {COLUMNS} FROM webhooks"));
+        push_one(&mut sql, workspace, id);
+        let rows = DB::fetch_webhooks(&mut *self.readers.acquire().await?, sql).await?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn change(
+        &self,
+        workspace: &Workspace,
+        id: Uuid,
+        change: &EndpointChange,
+    ) -> Result<StoredWebhook, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new(
+            "UPDATE webhooks SET config_version = config_version + 1, updated_at = ",
+        );
+        sql.push_bind(change.now.as_micros());
+        if let Some(url) = &change.url {
+            sql.push(", url = ").push_bind(url.as_str().to_owned());
+        }
+        if let Some(events) = &change.events {
+            sql.push(", events = ").push_bind(events.to_stored());
+        }
+        if let Some(description) = &change.description {
+            sql.push(", description = ").push_bind(description.clone());
+        }
+        match change.status {
+            Some(RequestedStatus::Paused) => {
+                sql.push(", status = 'paused'");
+            }
+            // A resume starts afresh: the next change gets every attempt again.
+            Some(RequestedStatus::Active) => {
+                sql.push(format!(
+                    ", status = CASE WHEN status IN {DELIVERING} THEN status ELSE 'active' END, \
+                     attempts = CASE WHEN status IN {DELIVERING} THEN attempts ELSE 0 END, \
+                     failing_since = CASE WHEN status IN {DELIVERING} THEN failing_since END, \
+                     next_attempt_at = CASE WHEN status IN {DELIVERING} THEN next_attempt_at END, \
+                     disabled_reason = NULL"
+                ));
+            }
+            None => {}
+        }
+        if let Some((secret, until)) = &change.rotation {
+            sql.push(", previous_secret = secret, previous_until = ")
+                .push_bind(until.as_micros())
+                .push(", secret = ")
+                .push_bind(secret.clone());
+        }
+        push_one(&mut sql, workspace, id);
+        sql.push(format!(" RETURNING {COLUMNS}"));
+        let rows = DB::fetch_webhooks(&mut *self.writer.acquire().await?, sql).await?;
+        rows.into_iter().next().ok_or(StoreError::NotFound)
+    }
+
+    async fn remove(&self, workspace: &Workspace, id: Uuid) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
+        let mut delete = QueryBuilder::<DB>::new("DELETE FROM webhooks");
+        push_one(&mut delete, workspace, id);
+        if DB::execute_counted(&mut tx, delete).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let mut attempts =
+            QueryBuilder::<DB>::new("DELETE FROM webhook_attempts WHERE webhook_id = ");
+        attempts.push_bind(id.to_string());
+        DB::execute(&mut tx, attempts).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn attempts(&self, id: Uuid, limit: u32) -> Result<Vec<Attempt>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new(
+            "SELECT id, event_id, kind, seq, attempted_at, status_code, latency_us, error \
+             FROM webhook_attempts WHERE webhook_id = ",
+        );
+        sql.push_bind(id.to_string())
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(i64::from(limit));
+        DB::fetch_attempts(&mut *self.readers.acquire().await?, sql).await
+    }
+
+    async fn record(&self, id: Uuid, attempt: &Attempt) -> Result<i64, StoreError> {
+        let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
+        let mut insert = insert_attempts(id, std::slice::from_ref(attempt));
+        insert.push(" RETURNING id");
+        let recorded = DB::fetch_integer(&mut tx, insert).await?;
+        DB::execute(&mut tx, prune_attempts(id)).await?;
+        tx.commit().await?;
+        recorded.ok_or_else(|| StoreError::from(sqlx::Error::RowNotFound))
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<StoredWebhook>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new("UPDATE webhooks SET lease_owner = ");
+        sql.push_bind(owner.to_owned())
+            .push(", lease_until = ")
+            .push_bind(until.as_micros())
+            .push(format!(
+                " WHERE id IN (SELECT id FROM webhooks WHERE status IN {DELIVERING} \
+                 AND (lease_until IS NULL OR lease_until < "
+            ))
+            .push_bind(now.as_micros())
+            .push(") AND (next_attempt_at IS NULL OR next_attempt_at <= ")
+            .push_bind(now.as_micros())
+            .push(") ORDER BY id LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(self.dialect.skip_locked)
+            .push(format!(") RETURNING {COLUMNS}"));
+        DB::fetch_webhooks(&mut *self.writer.acquire().await?, sql).await
+    }
+
+    async fn renew(&self, owner: &str, until: Timestamp) -> Result<Vec<StoredWebhook>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new("UPDATE webhooks SET lease_until = ");
+        sql.push_bind(until.as_micros())
+            .push(" WHERE lease_owner = ")
+            .push_bind(owner.to_owned())
+            .push(format!(" AND status IN {DELIVERING} RETURNING {COLUMNS}"));
+        DB::fetch_webhooks(&mut *self.writer.acquire().await?, sql).await
+    }
+
+    async fn progress(
+        &self,
+        id: Uuid,
+        owner: &str,
+        progress: &Progress,
+        attempts: &[Attempt],
+    ) -> Result<Option<StoredWebhook>, StoreError> {
+        let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
+        let mut sql = QueryBuilder::<DB>::new("UPDATE webhooks SET position = ");
+        sql.push_bind(progress.position as i64)
+            .push(", attempts = ")
+            .push_bind(i64::from(progress.attempts))
+            .push(format!(", status = CASE WHEN status IN {DELIVERING} THEN "))
+            .push_bind(progress.status.as_str().to_owned())
+            .push(" ELSE status END, failing_since = ")
+            .push_bind(progress.failing_since.map(Timestamp::as_micros))
+            .push(", next_attempt_at = ")
+            .push_bind(progress.next_attempt_at.map(Timestamp::as_micros))
+            .push(format!(
+                ", disabled_reason = CASE WHEN status IN {DELIVERING} THEN "
+            ))
+            .push_bind(progress.disabled_reason.clone())
+            .push(" ELSE disabled_reason END");
+        if let Some(skipped) = &progress.skipped {
+            sql.push(", skipped_after = ")
+                .push_bind(skipped.after as i64)
+                .push(", skipped_through = ")
+                .push_bind(skipped.through as i64);
+        }
+        match progress.lease_until {
+            Some(until) => sql.push(", lease_until = ").push_bind(until.as_micros()),
+            None => sql.push(", lease_owner = NULL, lease_until = NULL"),
+        };
+        sql.push(" WHERE id = ")
+            .push_bind(id.to_string())
+            .push(" AND lease_owner = ")
+            .push_bind(owner.to_owned())
+            .push(format!(" RETURNING {COLUMNS}"));
+        let Some(webhook) = DB::fetch_webhooks(&mut tx, sql).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        if !attempts.is_empty() {
+            DB::execute(&mut tx, insert_attempts(id, attempts)).await?;
+            DB::execute(&mut tx, prune_attempts(id)).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(webhook))
+    }
+
+    async fn any_sealed(&self) -> Result<Option<StoredWebhook>, StoreError> {
+        let sql = QueryBuilder::<DB>::new(format!(
+            "SELECT {COLUMNS} FROM webhooks WHERE secret LIKE 'sealed:%' \
+             OR previous_secret LIKE 'sealed:%' LIMIT 1"
+        ));
+        let rows = DB::fetch_webhooks(&mut *self.readers.acquire().await?, sql).await?;
+        Ok(rows.into_iter().next())
+    }
+}
