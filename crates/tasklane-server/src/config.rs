@@ -15,6 +15,7 @@ use crate::feed::{FeedDesign, Retention};
 use crate::http::AuthMode;
 use crate::store::{Backend, DatabaseUrl};
 use crate::telemetry::LogFormat;
+use crate::webhook::{Schedule, ServerKey, WebhookConfig};
 
 /// `tasklane serve` options.
 #[derive(Debug, Clone, Args)]
@@ -151,10 +152,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(0..=1 << 20))]
     pub cache_mib: u64,
 
-    /// How often, in milliseconds, each workspace followed by an event stream reads its
-    /// change log's head without being woken: the most a change can be delayed when a
-    /// wake-up is lost (this instance's writes and, on PostgreSQL, every instance's wake
-    /// their followers at once). 10 to 60,000.
+    /// How often, in milliseconds, each workspace followed by an event stream or a
+    /// webhook reads its change log's head without being woken: the most a change can
+    /// be delayed when a wake-up is lost (this instance's writes and, on PostgreSQL,
+    /// every instance's wake their followers at once). Also how often due webhooks
+    /// (a retry's time come, a lease expired) are looked for. 10 to 60,000.
     #[arg(long, env = "TASKLANE_FEED_POLL_MS", value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub feed_poll_ms: u64,
@@ -200,6 +202,45 @@ pub struct ServeArgs {
     #[arg(long, env = "TASKLANE_CHANGES_RETENTION_COUNT", value_name = "N", default_value = "100000",
           value_parser = parse_retention_count)]
     pub changes_retention_count: NonZeroU64,
+
+    /// Let webhooks reach addresses that are not public: loopback, private networks,
+    /// link-local (where cloud metadata services answer), and the like. Off by default,
+    /// so that a client cannot make the server call its own network; turn it on only
+    /// where every client is trusted with that (receivers on the same machine, tests).
+    #[arg(long, env = "TASKLANE_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+
+    /// How long one webhook delivery attempt may take, from connecting to the end of
+    /// the receiver's answer (`10s`, `500ms`). 100ms to 5m.
+    #[arg(long, env = "TASKLANE_WEBHOOK_TIMEOUT", value_name = "DURATION", default_value = "10s",
+          value_parser = parse_webhook_duration)]
+    pub webhook_timeout: Duration,
+
+    /// How long a webhook's sender holds it without renewing (renewed every third of
+    /// it): after an instance dies, how long its webhooks wait for another instance to
+    /// take them over. Longer than `--webhook-timeout` plus 2s. 100ms to 5m.
+    #[arg(long, env = "TASKLANE_WEBHOOK_LEASE", value_name = "DURATION", default_value = "30s",
+          value_parser = parse_webhook_duration)]
+    pub webhook_lease: Duration,
+
+    /// The wait after a webhook's first failed attempt at a change; later waits grow
+    /// from it (x6, x24, x120, ... x8640: with 5s, about 22 hours in all). 100ms to 5m.
+    #[arg(long, env = "TASKLANE_WEBHOOK_FIRST_RETRY", value_name = "DURATION", default_value = "5s",
+          value_parser = parse_webhook_duration)]
+    pub webhook_first_retry: Duration,
+
+    /// Attempts at one change before a webhook is disabled. 1 to 10.
+    #[arg(long, env = "TASKLANE_WEBHOOK_ATTEMPTS", value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub webhook_attempts: u32,
+
+    /// The key webhook signing secrets are sealed with at rest: 32 bytes as base64
+    /// (`openssl rand -base64 32`), the same on every instance. Without it, secrets are
+    /// stored as issued. Prefer the environment variable to the option, which other
+    /// users of the machine can read in the process list.
+    #[arg(long, env = "TASKLANE_SECRET_KEY", value_name = "BASE64", hide_env_values = true,
+          value_parser = parse_secret_key)]
+    pub secret_key: Option<ServerKey>,
 
     /// Log line format.
     #[arg(long, env = "TASKLANE_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -290,6 +331,28 @@ impl ServeArgs {
             consistency,
             design: self.design(),
         }
+    }
+
+    /// How webhooks are delivered; refused when the lease could end during an attempt.
+    pub fn webhooks(&self) -> Result<WebhookConfig, String> {
+        if self.webhook_lease < self.webhook_timeout + Duration::from_secs(2) {
+            return Err(format!(
+                "--webhook-lease ({}) must be longer than --webhook-timeout ({}) plus 2s: a \
+                 sender must be able to finish an attempt within its lease",
+                humantime::format_duration(self.webhook_lease),
+                humantime::format_duration(self.webhook_timeout)
+            ));
+        }
+        Ok(WebhookConfig {
+            schedule: Schedule {
+                first: self.webhook_first_retry,
+                attempts: self.webhook_attempts,
+            },
+            timeout: self.webhook_timeout,
+            lease: self.webhook_lease,
+            poll: Duration::from_millis(self.feed_poll_ms),
+            allow_private: self.webhook_allow_private,
+        })
     }
 
     /// How long, and how much, the change log keeps.
@@ -388,6 +451,22 @@ fn parse_retention(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(age)
+}
+
+/// A webhook duration option: from 100ms to 5 minutes.
+fn parse_webhook_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|error| {
+        format!("`{text}` is not a duration such as `10s` or `500ms` ({error})")
+    })?;
+    if !(Duration::from_millis(100)..=Duration::from_secs(300)).contains(&duration) {
+        return Err(format!("`{text}` is outside 100ms to 5m"));
+    }
+    Ok(duration)
+}
+
+/// `--secret-key`: 32 bytes as base64.
+fn parse_secret_key(text: &str) -> Result<ServerKey, String> {
+    ServerKey::parse(text)
 }
 
 /// `--changes-retention-count`: a positive number of changes.

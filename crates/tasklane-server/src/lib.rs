@@ -16,7 +16,8 @@
 //!
 //! Beside the read path, [`feed`] reads each workspace's change log (appended by every
 //! write in its own transaction) for `/v1/changes` and the event stream, advancing the
-//! cache's generation before it hands a change out.
+//! cache's generation before it hands a change out; [`webhook`] sends each change to the
+//! endpoints that asked for it, following the same log through the feed.
 //!
 //! Around them: [`config`] (`tasklane serve`'s options and the defaults they imply),
 //! [`startup`] (building and running the server), [`server`] (connections: their cap
@@ -34,3 +35,4 @@ pub mod shutdown;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhook;

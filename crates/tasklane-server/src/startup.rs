@@ -17,6 +17,7 @@ use crate::feed::{Feed, Hub, HubConfig, Pruner, Retention, wake};
 use crate::http::{AppState, Authenticator, Limits, router};
 use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
 use crate::store::{Backend, Opening, Storage, Store};
+use crate::webhook::Webhooks;
 
 /// A bound, ready-to-run server.
 pub struct Application {
@@ -31,6 +32,9 @@ pub struct Application {
     /// The change feed's followers, closed when the server stops so that event streams
     /// end and shutdown does not wait for them.
     hub: Arc<Hub>,
+    /// Webhook delivery, started with the server and stopped before the database
+    /// closes (each sender writes where it stopped).
+    webhooks: Arc<Webhooks>,
 }
 
 /// The set-up as a person reads it at start: the database without its password, and
@@ -68,9 +72,11 @@ impl Application {
             .await
             .map_err(|error| bind_error(args.listen, &error))?;
 
+        let webhook_config = args.webhooks().map_err(anyhow::Error::msg)?;
         let Storage {
             tasks: store,
             tokens,
+            webhooks,
             ..
         } = Storage::open(&args.database_url, Opening::Create, Some(request_timeout)).await?;
         #[cfg(feature = "baselines")]
@@ -127,6 +133,15 @@ impl Application {
             (Backend::Sqlite, None) => None,
         };
         wake::on_local_writes(hub.clone(), tasks.writes(), others);
+        let webhooks = Arc::new(
+            Webhooks::new(
+                webhooks,
+                hub.clone(),
+                args.secret_key.clone(),
+                webhook_config,
+            )
+            .await?,
+        );
         Ok(Application {
             listener,
             store,
@@ -141,6 +156,7 @@ impl Application {
                     )),
                     tasks,
                     auth,
+                    webhooks: webhooks.clone(),
                 },
                 Limits {
                     cors_origins: args.cors_origin.clone(),
@@ -152,6 +168,7 @@ impl Application {
             retention: args.retention(),
             settings,
             hub,
+            webhooks,
         })
     }
 
@@ -175,7 +192,10 @@ impl Application {
             hub.close();
         };
         let pruner = Pruner::start(self.store.clone(), self.retention);
+        let dispatcher = self.webhooks.dispatcher().clone();
+        dispatcher.start();
         crate::server::serve(self.listener, self.router, self.connections, stop).await;
+        dispatcher.stop().await;
         pruner.stop().await;
         self.store.close().await;
         tracing::info!("stopped");

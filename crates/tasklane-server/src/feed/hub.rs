@@ -111,6 +111,11 @@ impl Hub {
         })
     }
 
+    /// The feed the followers read.
+    pub fn feed(&self) -> &Arc<Feed> {
+        &self.feed
+    }
+
     /// Ends every subscription (the server is stopping).
     pub fn close(&self) {
         self.closed.send_replace(true);

@@ -1,6 +1,6 @@
 //! The HTTP API: the application router, assembled from one router per resource
-//! (`tasks`, `changes` and its `stream`, `tokens`, the operations routes in `health`; each with its handlers and its
-//! part of the OpenAPI document) and the document's own (`openapi`), under the
+//! (`tasks`, `changes` and its `stream`, `tokens`, `webhooks`, the operations routes in
+//! `health`; each with its handlers and its part of the OpenAPI document) and the document's own (`openapi`), under the
 //! middleware every request passes through; the shared state and the request-wide
 //! limits.
 //!
@@ -23,6 +23,7 @@ mod problem;
 mod stream;
 mod tasks;
 mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::cache::TaskCache;
 use crate::feed::{Feed, Hub};
+use crate::webhook::Webhooks;
 
 pub use auth::{AuthMode, Authenticator};
 pub use openapi::ApiDoc;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub streams: Arc<tokio::sync::Semaphore>,
     /// Who each request acts for.
     pub auth: Arc<Authenticator>,
+    /// Webhook endpoints, and the test events sent to them.
+    pub webhooks: Arc<Webhooks>,
 }
 
 /// Browsers on these origins may call the API.
@@ -127,6 +131,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .merge(changes::router())
         .merge(stream::router())
         .merge(tokens::router())
+        .merge(webhooks::router())
         .merge(health::router())
         .merge(openapi::router());
     #[cfg(feature = "bench")]

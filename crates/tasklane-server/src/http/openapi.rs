@@ -18,6 +18,7 @@ use super::health::OperationsApi;
 use super::stream::StreamApi;
 use super::tasks::TasksApi;
 use super::tokens::TokensApi;
+use super::webhooks::WebhooksApi;
 use super::{AppState, MAX_BODY_BYTES, ProblemBody};
 use crate::server::{MAX_HEAD_BYTES, MAX_HEADERS};
 
@@ -32,6 +33,7 @@ impl OpenApi for ApiDoc {
         document.merge(ChangesApi::openapi());
         document.merge(StreamApi::openapi());
         document.merge(TokensApi::openapi());
+        document.merge(WebhooksApi::openapi());
         document.merge(OperationsApi::openapi());
         let completions: [&dyn Modify; 5] = [
             &ProblemBodies,

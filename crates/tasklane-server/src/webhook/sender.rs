@@ -1,0 +1,403 @@
+//! One webhook's sender: follows its workspace's log from the webhook's position and
+//! delivers each matching change in turn, while it holds the webhook's lease.
+//!
+//! A change is attempted until it gets a `2xx`; the position moves past it only then.
+//! After a failure the sender writes when the next attempt is due and waits for it,
+//! keeping the lease; after the last attempt it disables the webhook and gives the
+//! lease up. It writes its position at most every [`PERSIST_EVERY`](super::PERSIST_EVERY)
+//! while delivering, whenever it waits, and when it stops: a change delivered and not
+//! yet written is delivered again by whoever sends next (at least once). It never
+//! starts an attempt that could outlast its lease as last confirmed.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::dispatch::{Dispatcher, micros};
+use super::schedule::jitter;
+use super::{Event, PERSIST_EVERY, Sealer, UnsealError};
+use crate::domain::{Attempt, Change, SigningSecret, Skipped, Timestamp, WebhookStatus, Workspace};
+use crate::feed::{FeedError, Item};
+use crate::store::{Progress, StoredWebhook};
+
+use std::sync::Arc;
+
+/// What the dispatcher tells a sender: until when its lease surely holds (by this
+/// instance's clock), and the webhook's settings as the lease's last renewal read them.
+#[derive(Debug, Clone)]
+pub(super) struct Lease {
+    pub valid_until: Instant,
+    pub webhook: StoredWebhook,
+}
+
+/// The margin kept between an attempt's time limit and the lease's end.
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
+
+/// The signing secrets of `webhook` at `now`: its secret, and the one it replaced while
+/// that still signs.
+pub(super) fn secrets(
+    sealer: &Sealer,
+    webhook: &StoredWebhook,
+    now: Timestamp,
+) -> Result<Vec<SigningSecret>, UnsealError> {
+    let id = webhook.webhook.id;
+    let mut secrets = vec![sealer.unseal(id, &webhook.secret)?];
+    if let (Some(previous), Some(until)) = (&webhook.previous_secret, webhook.previous_until)
+        && until > now
+    {
+        secrets.push(sealer.unseal(id, previous)?);
+    }
+    Ok(secrets)
+}
+
+/// Completes when the server is stopping.
+async fn stopping(closed: &mut watch::Receiver<bool>) {
+    let _ = closed.wait_for(|closed| *closed).await;
+}
+
+/// Why a sender stopped.
+enum Stop {
+    /// Told to stop (paused, deleted, lease lost or not renewed): give the lease up.
+    Released,
+    /// The server is stopping.
+    Closed,
+    /// Every attempt at a change failed, or its secret cannot be read.
+    Disabled(String),
+}
+
+/// What a sender does after a change.
+enum Next {
+    /// Take the next change.
+    Continue,
+    /// Wait for the next attempt, then follow the log again from the position.
+    Retry,
+    /// Stop.
+    Stop(Stop),
+}
+
+struct Sender {
+    dispatcher: Arc<Dispatcher>,
+    webhook: StoredWebhook,
+    secrets: Vec<SigningSecret>,
+    position: u64,
+    attempts: u32,
+    failing_since: Option<Timestamp>,
+    next_attempt_at: Option<Timestamp>,
+    skipped: Option<Skipped>,
+    /// Attempts not yet written.
+    pending: Vec<Attempt>,
+    /// Whether the position moved since it was last written.
+    dirty: bool,
+    written_at: Instant,
+    valid_until: Instant,
+}
+
+/// Runs webhook `id`'s sender until it stops, then gives its lease up.
+pub(super) async fn run(
+    dispatcher: Arc<Dispatcher>,
+    id: Uuid,
+    token: u64,
+    mut control: watch::Receiver<Lease>,
+) {
+    let lease = control.borrow_and_update().clone();
+    let webhook = &lease.webhook.webhook;
+    let mut sender = Sender {
+        position: webhook.position,
+        attempts: webhook.attempts,
+        failing_since: webhook.failing_since,
+        next_attempt_at: webhook.next_attempt_at,
+        skipped: None,
+        pending: Vec::new(),
+        dirty: false,
+        written_at: Instant::now(),
+        valid_until: lease.valid_until,
+        secrets: Vec::new(),
+        webhook: lease.webhook,
+        dispatcher: dispatcher.clone(),
+    };
+    let stop = match secrets(&dispatcher.sealer, &sender.webhook, Timestamp::now()) {
+        Ok(secrets) => {
+            sender.secrets = secrets;
+            sender.deliver(&mut control).await
+        }
+        Err(error) => Stop::Disabled(error.to_string()),
+    };
+    dispatcher.forget(id, token);
+    sender.finish(stop).await;
+}
+
+impl Sender {
+    fn workspace(&self) -> &Workspace {
+        &self.webhook.workspace
+    }
+
+    fn id(&self) -> Uuid {
+        self.webhook.webhook.id
+    }
+
+    async fn deliver(&mut self, control: &mut watch::Receiver<Lease>) -> Stop {
+        let mut closed = self.dispatcher.closed.subscribe();
+        loop {
+            // Wait for the next attempt, if one is scheduled.
+            while let Some(due) = self.next_attempt_at {
+                let wait = due.as_micros() - Timestamp::now().as_micros();
+                if wait <= 0 {
+                    break;
+                }
+                tokio::select! {
+                    () = stopping(&mut closed) => return Stop::Closed,
+                    changed = control.changed() => {
+                        if let Some(stop) = self.take_lease(changed.is_ok(), control) {
+                            return stop;
+                        }
+                    }
+                    () = tokio::time::sleep(Duration::from_micros(wait as u64)) => break,
+                }
+            }
+            let changes = self
+                .dispatcher
+                .hub
+                .subscribe(self.workspace().clone(), self.position);
+            let mut changes = std::pin::pin!(changes);
+            loop {
+                let persist_at = self.written_at + PERSIST_EVERY;
+                tokio::select! {
+                    biased;
+                    () = stopping(&mut closed) => return Stop::Closed,
+                    changed = control.changed() => {
+                        if let Some(stop) = self.take_lease(changed.is_ok(), control) {
+                            return stop;
+                        }
+                    }
+                    () = tokio::time::sleep_until(persist_at), if self.dirty => {
+                        if !self.write(true).await {
+                            return Stop::Released;
+                        }
+                    }
+                    item = changes.next() => match item {
+                        None => return Stop::Closed,
+                        Some(Item::Change(event)) => {
+                            let change: Change = match serde_json::from_str(&event.data) {
+                                Ok(change) => change,
+                                Err(error) => {
+                                    tracing::error!(%error, seq = event.seq, "a change does not read back");
+                                    return Stop::Released;
+                                }
+                            };
+                            match self.handle(&change).await {
+                                Next::Continue => {}
+                                Next::Retry => break,
+                                Next::Stop(stop) => return stop,
+                            }
+                        }
+                        Some(Item::Reset { .. }) => {
+                            self.skip_pruned().await;
+                            break;
+                        }
+                        // Fell behind the broadcast: follow the log again from the position.
+                        Some(Item::Lagged { .. }) => break,
+                    },
+                }
+            }
+        }
+    }
+
+    /// Takes a renewal from the dispatcher; a reason to stop if there is one.
+    fn take_lease(&mut self, renewed: bool, control: &mut watch::Receiver<Lease>) -> Option<Stop> {
+        if !renewed {
+            return Some(Stop::Released);
+        }
+        let lease = control.borrow_and_update().clone();
+        self.valid_until = lease.valid_until;
+        self.adopt(lease.webhook)
+    }
+
+    /// Takes a webhook's settings as a renewal or a write of progress read them.
+    fn adopt(&mut self, webhook: StoredWebhook) -> Option<Stop> {
+        if !webhook.webhook.status.delivers() {
+            return Some(Stop::Released);
+        }
+        if webhook.config_version != self.webhook.config_version {
+            match secrets(&self.dispatcher.sealer, &webhook, Timestamp::now()) {
+                Ok(secrets) => self.secrets = secrets,
+                Err(error) => return Some(Stop::Disabled(error.to_string())),
+            }
+            self.webhook = webhook;
+        }
+        None
+    }
+
+    /// Delivers `change` if the webhook is sent its kind, and moves the position past it.
+    async fn handle(&mut self, change: &Change) -> Next {
+        if change.seq <= self.position {
+            return Next::Continue;
+        }
+        if !self.webhook.webhook.events.includes(change.kind) {
+            self.position = change.seq;
+            self.dirty = true;
+            return Next::Continue;
+        }
+        if !self.lease_covers_an_attempt().await {
+            return Next::Stop(Stop::Released);
+        }
+        let event = Event::of_change(self.id(), change);
+        let attempt =
+            self.dispatcher
+                .deliverer
+                .attempt(&self.webhook.webhook.url, &self.secrets, &event);
+        let mut closed = self.dispatcher.closed.subscribe();
+        let outcome = tokio::select! {
+            outcome = attempt => outcome,
+            () = stopping(&mut closed) => return Next::Stop(Stop::Closed),
+        };
+        let attempted_at = outcome.attempt.attempted_at;
+        let error = outcome.attempt.error.clone();
+        self.pending.push(outcome.attempt);
+        let Some(error) = error else {
+            self.position = change.seq;
+            self.attempts = 0;
+            self.failing_since = None;
+            self.next_attempt_at = None;
+            self.dirty = true;
+            if self.written_at.elapsed() >= PERSIST_EVERY && !self.write(true).await {
+                return Next::Stop(Stop::Released);
+            }
+            return Next::Continue;
+        };
+        self.attempts += 1;
+        let since = *self.failing_since.get_or_insert(attempted_at);
+        let schedule = self.dispatcher.config.schedule;
+        match schedule.wait(self.attempts, outcome.retry_after, jitter()) {
+            Some(wait) => {
+                let due = Timestamp::now().as_micros().saturating_add(micros(wait));
+                self.next_attempt_at = Some(Timestamp::from_micros(due).unwrap_or(Timestamp::MAX));
+                if self.write(true).await {
+                    Next::Retry
+                } else {
+                    Next::Stop(Stop::Released)
+                }
+            }
+            None => Next::Stop(Stop::Disabled(format!(
+                "{} attempts at change {} failed, from {since} to {attempted_at}; the last: {error}",
+                self.attempts, change.seq
+            ))),
+        }
+    }
+
+    /// Whether the lease surely holds for the length of an attempt, renewing it first
+    /// if it might not.
+    async fn lease_covers_an_attempt(&mut self) -> bool {
+        let needed = self.dispatcher.config.timeout + LEASE_MARGIN;
+        if Instant::now() + needed < self.valid_until {
+            return true;
+        }
+        self.write(true).await && Instant::now() + needed < self.valid_until
+    }
+
+    /// Continues after changes retention pruned before they were delivered (or, when
+    /// the log is behind the position, a database restored from an older copy, from
+    /// the log's head).
+    async fn skip_pruned(&mut self) {
+        let read = self
+            .dispatcher
+            .feed
+            .read(self.workspace(), Some(self.position), 1)
+            .await;
+        let Err(FeedError::Gone {
+            first_kept, head, ..
+        }) = read
+        else {
+            return;
+        };
+        if self.position > head {
+            tracing::warn!(webhook = %self.id(), position = self.position, head,
+                "the change log is behind this webhook's position (a database restored from a copy?); continuing from its head");
+            self.position = head;
+        } else {
+            let through = first_kept.saturating_sub(1);
+            tracing::warn!(webhook = %self.id(), after = self.position, through,
+                "retention pruned changes this webhook had not been sent; continuing after them");
+            self.skipped = Some(Skipped {
+                after: self.position,
+                through,
+            });
+            self.position = through;
+        }
+        self.dirty = true;
+        self.write(true).await;
+    }
+
+    /// Writes the position, the state of retries and the pending attempts, keeping
+    /// the lease (renewed) or giving it up; `false` if the lease is lost or the
+    /// webhook no longer delivers. A failed write is tried again later.
+    async fn write(&mut self, keep: bool) -> bool {
+        let status = if self.next_attempt_at.is_some() {
+            WebhookStatus::Retrying
+        } else {
+            WebhookStatus::Active
+        };
+        self.write_as(status, None, keep).await
+    }
+
+    async fn write_as(
+        &mut self,
+        status: WebhookStatus,
+        reason: Option<String>,
+        keep: bool,
+    ) -> bool {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let progress = Progress {
+            position: self.position,
+            status,
+            attempts: self.attempts,
+            failing_since: self.failing_since,
+            next_attempt_at: self.next_attempt_at,
+            disabled_reason: reason,
+            skipped: self.skipped.clone(),
+            lease_until: keep.then(|| self.dispatcher.lease_end(now)),
+        };
+        let owner = &self.dispatcher.owner;
+        match self
+            .dispatcher
+            .store
+            .progress(self.id(), owner, &progress, &self.pending)
+            .await
+        {
+            Ok(Some(webhook)) => {
+                self.pending.clear();
+                self.skipped = None;
+                self.dirty = false;
+                self.written_at = Instant::now();
+                if keep {
+                    self.valid_until = started + self.dispatcher.config.lease;
+                }
+                self.adopt(webhook).is_none()
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(webhook = %self.id(), %error, "cannot write a webhook's progress; trying again");
+                self.written_at = Instant::now();
+                true
+            }
+        }
+    }
+
+    /// Writes where the sender stopped and gives the lease up.
+    async fn finish(&mut self, stop: Stop) {
+        match stop {
+            Stop::Released | Stop::Closed => {
+                self.write(false).await;
+            }
+            Stop::Disabled(reason) => {
+                tracing::warn!(webhook = %self.id(), %reason, "webhook disabled");
+                self.next_attempt_at = None;
+                self.write_as(WebhookStatus::Disabled, Some(reason), false)
+                    .await;
+            }
+        }
+    }
+}
