@@ -9,6 +9,9 @@
 //!   acknowledgement until every subscriber has its event, and the server's resident
 //!   memory with all of them connected.
 //!
+//! - `webhooks`: delivery latency and throughput, and writes with 100 webhooks
+//!   registered against none ([`webhooks`]).
+//!
 //! Each prints one line of figures (milliseconds, MiB) for the script to record.
 
 use std::time::{Duration, Instant};
@@ -17,6 +20,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
+
+mod webhooks;
 
 #[derive(Parser)]
 struct Cli {
@@ -59,6 +64,24 @@ enum Command {
         #[arg(long)]
         pid: u32,
     },
+    /// Webhook deliveries from one instance (run with `--webhook-allow-private`) to a
+    /// receiver of this process. Prints `p50 p99 one_per_s hundred_per_s
+    /// writes_without_per_s writes_with_per_s`.
+    Webhooks {
+        /// The instance.
+        #[arg(long)]
+        url: String,
+        /// Writes, one at a time, for the latency.
+        #[arg(long, default_value_t = 300)]
+        writes: usize,
+        /// Writes delivered to one endpoint for its throughput (a fifth of them to each
+        /// of 100 endpoints).
+        #[arg(long, default_value_t = 2000)]
+        backlog: usize,
+        /// Seconds of writes without webhooks, then with 100.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -84,9 +107,16 @@ async fn main() -> anyhow::Result<()> {
             writes,
             pid,
         } => bench.fanout(&url, subscribers, writes, pid).await,
+        Command::Webhooks {
+            url,
+            writes,
+            backlog,
+            seconds,
+        } => bench.webhooks(&url, writes, backlog, seconds).await,
     }
 }
 
+#[derive(Clone)]
 struct Bench {
     client: reqwest::Client,
     token: String,

@@ -122,7 +122,7 @@ pub async fn list(State(app): State<AppState>, workspace: Workspace) -> Result<R
     (status = 201, description = "Created; the signing secret is shown this once", body = WebhookWithSecret,
      headers(("location" = String, description = "The webhook's URL"))),
     (status = 400, description = "Malformed JSON"),
-    (status = 409, description = "The workspace has 50 webhooks already"),
+    (status = 409, description = "The workspace has 100 webhooks already"),
     (status = 422, description = "Missing, unknown or invalid member; a URL whose host is not a public address (unless the server allows private ones)"),
 ))]
 pub async fn create(

@@ -95,6 +95,17 @@ pub struct Progress {
     pub lease_until: Option<Timestamp>,
 }
 
+/// One sender's progress and the attempts it made since its last report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The webhook.
+    pub id: Uuid,
+    /// Where its delivery stands.
+    pub progress: Progress,
+    /// Attempts not yet written, oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
 /// Where webhooks are kept.
 #[async_trait]
 pub trait WebhookStore: Send + Sync + 'static {
@@ -149,15 +160,14 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// lost (taken over, the webhook paused, disabled or deleted).
     async fn renew(&self, owner: &str, until: Timestamp) -> Result<Vec<StoredWebhook>, StoreError>;
 
-    /// Writes a sender's progress and its attempts, if `owner` still holds the lease;
-    /// the webhook as it now is, or `None` if the lease was lost.
+    /// Writes senders' progress and attempts, in one transaction, for each webhook
+    /// whose lease `owner` still holds; for each report, the webhook as it now is, or
+    /// `None` if the lease was lost.
     async fn progress(
         &self,
-        id: Uuid,
         owner: &str,
-        progress: &Progress,
-        attempts: &[Attempt],
-    ) -> Result<Option<StoredWebhook>, StoreError>;
+        reports: &[Report],
+    ) -> Result<Vec<Option<StoredWebhook>>, StoreError>;
 
     /// A webhook whose current or previous secret is stored sealed, if any (to check
     /// at start that the server key opens it).
@@ -326,6 +336,51 @@ where
         .push(" ORDER BY id DESC LIMIT 1 OFFSET ")
         .push_bind(KEPT_ATTEMPTS)
         .push(")");
+    sql
+}
+
+/// The `UPDATE` of one report, if `owner` still holds the lease, returning the row.
+fn progress_update<'args, DB: sqlx::Database>(
+    owner: &str,
+    report: &Report,
+) -> QueryBuilder<'args, DB>
+where
+    String: Bind<DB>,
+    i64: Bind<DB>,
+    Option<i64>: Bind<DB>,
+    Option<String>: Bind<DB>,
+{
+    let progress = &report.progress;
+    let mut sql = QueryBuilder::<DB>::new("UPDATE webhooks SET position = ");
+    sql.push_bind(progress.position as i64)
+        .push(", attempts = ")
+        .push_bind(i64::from(progress.attempts))
+        .push(format!(", status = CASE WHEN status IN {DELIVERING} THEN "))
+        .push_bind(progress.status.as_str().to_owned())
+        .push(" ELSE status END, failing_since = ")
+        .push_bind(progress.failing_since.map(Timestamp::as_micros))
+        .push(", next_attempt_at = ")
+        .push_bind(progress.next_attempt_at.map(Timestamp::as_micros))
+        .push(format!(
+            ", disabled_reason = CASE WHEN status IN {DELIVERING} THEN "
+        ))
+        .push_bind(progress.disabled_reason.clone())
+        .push(" ELSE disabled_reason END");
+    if let Some(skipped) = &progress.skipped {
+        sql.push(", skipped_after = ")
+            .push_bind(skipped.after as i64)
+            .push(", skipped_through = ")
+            .push_bind(skipped.through as i64);
+    }
+    match progress.lease_until {
+        Some(until) => sql.push(", lease_until = ").push_bind(until.as_micros()),
+        None => sql.push(", lease_owner = NULL, lease_until = NULL"),
+    };
+    sql.push(" WHERE id = ")
+        .push_bind(report.id.to_string())
+        .push(" AND lease_owner = ")
+        .push_bind(owner.to_owned())
+        .push(format!(" RETURNING {COLUMNS}"));
     sql
 }
 
@@ -522,51 +577,25 @@ where
 
     async fn progress(
         &self,
-        id: Uuid,
         owner: &str,
-        progress: &Progress,
-        attempts: &[Attempt],
-    ) -> Result<Option<StoredWebhook>, StoreError> {
+        reports: &[Report],
+    ) -> Result<Vec<Option<StoredWebhook>>, StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
-        let mut sql = QueryBuilder::<DB>::new("UPDATE webhooks SET position = ");
-        sql.push_bind(progress.position as i64)
-            .push(", attempts = ")
-            .push_bind(i64::from(progress.attempts))
-            .push(format!(", status = CASE WHEN status IN {DELIVERING} THEN "))
-            .push_bind(progress.status.as_str().to_owned())
-            .push(" ELSE status END, failing_since = ")
-            .push_bind(progress.failing_since.map(Timestamp::as_micros))
-            .push(", next_attempt_at = ")
-            .push_bind(progress.next_attempt_at.map(Timestamp::as_micros))
-            .push(format!(
-                ", disabled_reason = CASE WHEN status IN {DELIVERING} THEN "
-            ))
-            .push_bind(progress.disabled_reason.clone())
-            .push(" ELSE disabled_reason END");
-        if let Some(skipped) = &progress.skipped {
-            sql.push(", skipped_after = ")
-                .push_bind(skipped.after as i64)
-                .push(", skipped_through = ")
-                .push_bind(skipped.through as i64);
-        }
-        match progress.lease_until {
-            Some(until) => sql.push(", lease_until = ").push_bind(until.as_micros()),
-            None => sql.push(", lease_owner = NULL, lease_until = NULL"),
-        };
-        sql.push(" WHERE id = ")
-            .push_bind(id.to_string())
-            .push(" AND lease_owner = ")
-            .push_bind(owner.to_owned())
-            .push(format!(" RETURNING {COLUMNS}"));
-        let Some(webhook) = DB::fetch_webhooks(&mut tx, sql).await?.into_iter().next() else {
-            return Ok(None);
-        };
-        if !attempts.is_empty() {
-            DB::execute(&mut tx, insert_attempts(id, attempts)).await?;
-            DB::execute(&mut tx, prune_attempts(id)).await?;
+        let mut written = Vec::with_capacity(reports.len());
+        for report in reports {
+            let update = progress_update::<DB>(owner, report);
+            let webhook = DB::fetch_webhooks(&mut tx, update)
+                .await?
+                .into_iter()
+                .next();
+            if webhook.is_some() && !report.attempts.is_empty() {
+                DB::execute(&mut tx, insert_attempts(report.id, &report.attempts)).await?;
+                DB::execute(&mut tx, prune_attempts(report.id)).await?;
+            }
+            written.push(webhook);
         }
         tx.commit().await?;
-        Ok(Some(webhook))
+        Ok(written)
     }
 
     async fn any_sealed(&self) -> Result<Option<StoredWebhook>, StoreError> {

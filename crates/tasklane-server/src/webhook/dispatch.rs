@@ -19,11 +19,12 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::ledger::{Ledger, Written};
 use super::sender::{self, Lease};
-use super::{Deliverer, Sealer, WebhookConfig};
+use super::{Deliverer, PERSIST_EVERY, Sealer, WebhookConfig};
 use crate::domain::Timestamp;
 use crate::feed::{Feed, Hub};
-use crate::store::{StoredWebhook, WebhookStore};
+use crate::store::{Report, StoreError, StoredWebhook, WebhookStore};
 
 /// The most senders one instance runs at once.
 const MAX_SENDERS: usize = 1024;
@@ -47,9 +48,12 @@ pub struct Dispatcher {
     pub(super) config: WebhookConfig,
     /// This instance's name on the leases it holds.
     pub(super) owner: String,
+    /// Its senders' progress, written together.
+    ledger: Ledger,
     running: Mutex<HashMap<Uuid, Running>>,
     tokens: AtomicU64,
     wake: Notify,
+    claim_now: AtomicBool,
     renew_now: AtomicBool,
     /// Becomes `true` when the server stops.
     pub(super) closed: watch::Sender<bool>,
@@ -65,17 +69,20 @@ impl Dispatcher {
         sealer: Sealer,
         config: WebhookConfig,
     ) -> Arc<Self> {
+        let owner = Uuid::new_v4().to_string();
         Arc::new(Dispatcher {
+            ledger: Ledger::new(store.clone(), owner.clone(), config.lease),
             store,
             feed: hub.feed().clone(),
             hub,
             deliverer,
             sealer,
             config,
-            owner: Uuid::new_v4().to_string(),
+            owner,
             running: Mutex::new(HashMap::new()),
             tokens: AtomicU64::new(0),
             wake: Notify::new(),
+            claim_now: AtomicBool::new(false),
             renew_now: AtomicBool::new(false),
             closed: watch::Sender::new(false),
             task: Mutex::new(None),
@@ -100,36 +107,80 @@ impl Dispatcher {
 
     /// Looks for due webhooks now (one was just created or resumed).
     pub fn wake(&self) {
+        self.claim_now.store(true, Ordering::Relaxed);
         self.wake.notify_one();
     }
 
-    /// Renews now, so that senders here learn of a change to their webhook at once.
+    /// Renews now, so that senders here learn of a change to their webhook at once
+    /// (and claims, in case it was resumed).
     pub fn renew_now(&self) {
         self.renew_now.store(true, Ordering::Relaxed);
-        self.wake.notify_one();
+        self.wake();
     }
 
     async fn run(self: Arc<Self>) {
         let mut senders = JoinSet::new();
         let mut closed = self.closed.subscribe();
-        let every = (self.config.lease / 3).min(self.config.poll);
-        let mut renewed = Instant::now();
+        let (mut next_renewal, mut next_claim) = (Instant::now(), Instant::now());
         while !*closed.borrow() {
-            if self.renew_now.swap(false, Ordering::Relaxed)
-                || renewed.elapsed() >= self.config.lease / 3
-            {
-                renewed = Instant::now();
+            let now = Instant::now();
+            if self.renew_now.swap(false, Ordering::Relaxed) || now >= next_renewal {
+                next_renewal = now + self.config.lease / 3;
                 self.renew(&mut senders).await;
             }
-            self.claim(&mut senders).await;
+            if self.claim_now.swap(false, Ordering::Relaxed) || now >= next_claim {
+                next_claim = now + self.config.poll;
+                self.claim(&mut senders).await;
+            }
+            if !self.ledger.is_empty() {
+                match self.ledger.write().await {
+                    Ok(written) => self.settle(&written),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot write webhooks' progress; trying again")
+                    }
+                }
+            }
             while senders.try_join_next().is_some() {}
             tokio::select! {
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(every) => {}
+                () = tokio::time::sleep(PERSIST_EVERY) => {}
                 _ = closed.changed() => {}
             }
         }
         while senders.join_next().await.is_some() {}
+    }
+
+    /// Writes `report` and every report waiting now (for a sender that must know).
+    pub(super) async fn write_now(&self, report: Report) -> Result<Written, StoreError> {
+        let written = self.ledger.write_now(report).await?;
+        self.settle(&written);
+        Ok(written)
+    }
+
+    /// Hands each sender what a write of the ledger came to: its lease extended and its
+    /// webhook's settings, or the order to stop if it lost the lease.
+    fn settle(&self, written: &Written) {
+        let mut running = self.running.lock().expect("never poisoned");
+        for (id, row) in &written.rows {
+            match row {
+                Some(webhook) => {
+                    if let Some(sender) = running.get(id) {
+                        sender.lease.send_replace(Lease {
+                            valid_until: written.valid_until,
+                            webhook: webhook.clone(),
+                        });
+                    }
+                }
+                None => {
+                    running.remove(id);
+                }
+            }
+        }
+    }
+
+    /// Keeps a sender's report, to be written with the others.
+    pub(super) fn report(&self, report: Report) {
+        self.ledger.report(report);
     }
 
     /// Takes due webhooks with no live sender, as many as this instance has room for.
@@ -213,8 +264,7 @@ impl Dispatcher {
         senders.spawn(sender::run(self.clone(), id, token, control));
     }
 
-    /// Forgets a sender that is stopping, before it gives its lease up, so that the
-    /// webhook can be claimed again as soon as it is free.
+    /// Forgets a sender that has stopped and given its lease up.
     pub(super) fn forget(&self, id: Uuid, token: u64) {
         let mut running = self.running.lock().expect("never poisoned");
         if running.get(&id).is_some_and(|sender| sender.token == token) {

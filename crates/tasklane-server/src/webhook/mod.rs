@@ -26,9 +26,10 @@
 //!   before it hands a change out: a receiver that reads the list on hearing of a
 //!   change sees it ("advance before announce", in [`crate::feed`]).
 //! - **At least once, across crashes.** The position is written after deliveries
-//!   (at most [`PERSIST_EVERY`] later, and whenever a sender stops), never before: a
-//!   sender that dies after a delivery and before writing the position makes the
-//!   next sender deliver that change again, under the same `webhook-id`.
+//!   (within [`PERSIST_EVERY`], every sender's in one transaction, and whenever a
+//!   sender waits or stops), never before: a sender that dies after a delivery and
+//!   before writing the position makes the next sender deliver that change again,
+//!   under the same `webhook-id`.
 //! - **One sender per webhook.** A sender holds a lease on the webhook's row
 //!   ([`crate::store::WebhookStore`]), taken with one conditional statement and
 //!   renewed every third of its length; every write of its progress is conditional on
@@ -55,6 +56,7 @@
 
 mod deliver;
 mod dispatch;
+mod ledger;
 pub mod schedule;
 mod seal;
 mod sender;
@@ -80,12 +82,13 @@ pub use signature::sign;
 pub use target::TargetError;
 
 /// The most webhooks one workspace may have.
-pub const MAX_PER_WORKSPACE: u32 = 50;
+pub const MAX_PER_WORKSPACE: u32 = 100;
 
 /// How long a rotated secret keeps signing beside its successor.
 pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// How often, at most, a sender that is delivering writes its position.
+/// How often the progress of this instance's senders is written (all of them in one
+/// transaction).
 pub const PERSIST_EVERY: Duration = Duration::from_millis(200);
 
 /// How webhooks are delivered.

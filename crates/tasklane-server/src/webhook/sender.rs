@@ -4,10 +4,11 @@
 //! A change is attempted until it gets a `2xx`; the position moves past it only then.
 //! After a failure the sender writes when the next attempt is due and waits for it,
 //! keeping the lease; after the last attempt it disables the webhook and gives the
-//! lease up. It writes its position at most every [`PERSIST_EVERY`](super::PERSIST_EVERY)
-//! while delivering, whenever it waits, and when it stops: a change delivered and not
-//! yet written is delivered again by whoever sends next (at least once). It never
-//! starts an attempt that could outlast its lease as last confirmed.
+//! lease up. It reports its position after every change, to be written with the other
+//! senders' within [`PERSIST_EVERY`](super::PERSIST_EVERY) ([`super::ledger`]), and
+//! writes it at once whenever it waits or stops: a change delivered and not yet written
+//! is delivered again by whoever sends next (at least once). It never starts an attempt
+//! that could outlast its lease as last confirmed.
 
 use std::time::Duration;
 
@@ -18,10 +19,10 @@ use uuid::Uuid;
 
 use super::dispatch::{Dispatcher, micros};
 use super::schedule::jitter;
-use super::{Event, PERSIST_EVERY, Sealer, UnsealError};
+use super::{Event, Sealer, UnsealError};
 use crate::domain::{Attempt, Change, SigningSecret, Skipped, Timestamp, WebhookStatus, Workspace};
 use crate::feed::{FeedError, Item};
-use crate::store::{Progress, StoredWebhook};
+use crate::store::{Progress, Report, StoredWebhook};
 
 use std::sync::Arc;
 
@@ -87,11 +88,8 @@ struct Sender {
     failing_since: Option<Timestamp>,
     next_attempt_at: Option<Timestamp>,
     skipped: Option<Skipped>,
-    /// Attempts not yet written.
+    /// Attempts not yet reported.
     pending: Vec<Attempt>,
-    /// Whether the position moved since it was last written.
-    dirty: bool,
-    written_at: Instant,
     valid_until: Instant,
 }
 
@@ -111,8 +109,6 @@ pub(super) async fn run(
         next_attempt_at: webhook.next_attempt_at,
         skipped: None,
         pending: Vec::new(),
-        dirty: false,
-        written_at: Instant::now(),
         valid_until: lease.valid_until,
         secrets: Vec::new(),
         webhook: lease.webhook,
@@ -125,8 +121,11 @@ pub(super) async fn run(
         }
         Err(error) => Stop::Disabled(error.to_string()),
     };
-    dispatcher.forget(id, token);
+    // Give the lease up before the dispatcher forgets this sender: until then it will
+    // not start another for the webhook (which could then overlap this one's last
+    // write), and a lease it claims meanwhile is adopted at the next renewal.
     sender.finish(stop).await;
+    dispatcher.forget(id, token);
 }
 
 impl Sender {
@@ -163,18 +162,12 @@ impl Sender {
                 .subscribe(self.workspace().clone(), self.position);
             let mut changes = std::pin::pin!(changes);
             loop {
-                let persist_at = self.written_at + PERSIST_EVERY;
                 tokio::select! {
                     biased;
                     () = stopping(&mut closed) => return Stop::Closed,
                     changed = control.changed() => {
                         if let Some(stop) = self.take_lease(changed.is_ok(), control) {
                             return stop;
-                        }
-                    }
-                    () = tokio::time::sleep_until(persist_at), if self.dirty => {
-                        if !self.write(true).await {
-                            return Stop::Released;
                         }
                     }
                     item = changes.next() => match item {
@@ -211,16 +204,17 @@ impl Sender {
             return Some(Stop::Released);
         }
         let lease = control.borrow_and_update().clone();
-        self.valid_until = lease.valid_until;
+        self.valid_until = self.valid_until.max(lease.valid_until);
         self.adopt(lease.webhook)
     }
 
-    /// Takes a webhook's settings as a renewal or a write of progress read them.
+    /// Takes a webhook's settings as a renewal or a write of progress read them (newer
+    /// settings only: two reads may arrive out of order).
     fn adopt(&mut self, webhook: StoredWebhook) -> Option<Stop> {
         if !webhook.webhook.status.delivers() {
             return Some(Stop::Released);
         }
-        if webhook.config_version != self.webhook.config_version {
+        if webhook.config_version > self.webhook.config_version {
             match secrets(&self.dispatcher.sealer, &webhook, Timestamp::now()) {
                 Ok(secrets) => self.secrets = secrets,
                 Err(error) => return Some(Stop::Disabled(error.to_string())),
@@ -237,7 +231,7 @@ impl Sender {
         }
         if !self.webhook.webhook.events.includes(change.kind) {
             self.position = change.seq;
-            self.dirty = true;
+            self.report();
             return Next::Continue;
         }
         if !self.lease_covers_an_attempt().await {
@@ -261,10 +255,7 @@ impl Sender {
             self.attempts = 0;
             self.failing_since = None;
             self.next_attempt_at = None;
-            self.dirty = true;
-            if self.written_at.elapsed() >= PERSIST_EVERY && !self.write(true).await {
-                return Next::Stop(Stop::Released);
-            }
+            self.report();
             return Next::Continue;
         };
         self.attempts += 1;
@@ -326,20 +317,48 @@ impl Sender {
             });
             self.position = through;
         }
-        self.dirty = true;
         self.write(true).await;
     }
 
-    /// Writes the position, the state of retries and the pending attempts, keeping
-    /// the lease (renewed) or giving it up; `false` if the lease is lost or the
-    /// webhook no longer delivers. A failed write is tried again later.
-    async fn write(&mut self, keep: bool) -> bool {
-        let status = if self.next_attempt_at.is_some() {
+    /// Where delivery stands, with the attempts made since the last report.
+    fn progress(&mut self, status: WebhookStatus, reason: Option<String>, keep: bool) -> Report {
+        let skipped = self.skipped.take();
+        Report {
+            id: self.id(),
+            progress: Progress {
+                position: self.position,
+                status,
+                attempts: self.attempts,
+                failing_since: self.failing_since,
+                next_attempt_at: self.next_attempt_at,
+                disabled_reason: reason,
+                skipped,
+                // The ledger extends the lease from the moment it writes.
+                lease_until: keep.then_some(Timestamp::MAX),
+            },
+            attempts: std::mem::take(&mut self.pending),
+        }
+    }
+
+    fn status(&self) -> WebhookStatus {
+        if self.next_attempt_at.is_some() {
             WebhookStatus::Retrying
         } else {
             WebhookStatus::Active
-        };
-        self.write_as(status, None, keep).await
+        }
+    }
+
+    /// Reports where delivery stands, to be written with the other senders'.
+    fn report(&mut self) {
+        let report = self.progress(self.status(), None, true);
+        self.dispatcher.report(report);
+    }
+
+    /// Writes where delivery stands now, keeping the lease (renewed) or giving it up;
+    /// `false` if the lease is lost or the webhook no longer delivers. A failed write
+    /// is tried again with the next.
+    async fn write(&mut self, keep: bool) -> bool {
+        self.write_as(self.status(), None, keep).await
     }
 
     async fn write_as(
@@ -348,39 +367,20 @@ impl Sender {
         reason: Option<String>,
         keep: bool,
     ) -> bool {
-        let started = Instant::now();
-        let now = Timestamp::now();
-        let progress = Progress {
-            position: self.position,
-            status,
-            attempts: self.attempts,
-            failing_since: self.failing_since,
-            next_attempt_at: self.next_attempt_at,
-            disabled_reason: reason,
-            skipped: self.skipped.clone(),
-            lease_until: keep.then(|| self.dispatcher.lease_end(now)),
-        };
-        let owner = &self.dispatcher.owner;
-        match self
-            .dispatcher
-            .store
-            .progress(self.id(), owner, &progress, &self.pending)
-            .await
-        {
-            Ok(Some(webhook)) => {
-                self.pending.clear();
-                self.skipped = None;
-                self.dirty = false;
-                self.written_at = Instant::now();
-                if keep {
-                    self.valid_until = started + self.dispatcher.config.lease;
+        let report = self.progress(status, reason, keep);
+        match self.dispatcher.write_now(report).await {
+            Ok(written) => match written.rows.get(&self.id()) {
+                Some(Some(webhook)) => {
+                    if keep {
+                        self.valid_until = self.valid_until.max(written.valid_until);
+                    }
+                    self.adopt(webhook.clone()).is_none()
                 }
-                self.adopt(webhook).is_none()
-            }
-            Ok(None) => false,
+                Some(None) => false,
+                None => true,
+            },
             Err(error) => {
                 tracing::warn!(webhook = %self.id(), %error, "cannot write a webhook's progress; trying again");
-                self.written_at = Instant::now();
                 true
             }
         }
