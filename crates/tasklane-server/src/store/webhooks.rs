@@ -12,6 +12,8 @@
 //! the database: an instance that dies holds its leases until they expire, then any
 //! other takes them and continues from the position last written.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use sqlx::{FromRow, QueryBuilder};
 use uuid::Uuid;
@@ -169,6 +171,10 @@ pub trait WebhookStore: Send + Sync + 'static {
         reports: &[Report],
     ) -> Result<Vec<Option<StoredWebhook>>, StoreError>;
 
+    /// Forgets all but each webhook's newest [`KEPT_ATTEMPTS`] attempts; how many it
+    /// forgot.
+    async fn prune_attempts(&self) -> Result<u64, StoreError>;
+
     /// A webhook whose current or previous secret is stored sealed, if any (to check
     /// at start that the server key opens it).
     async fn any_sealed(&self) -> Result<Option<StoredWebhook>, StoreError>;
@@ -180,6 +186,10 @@ pub const KEPT_ATTEMPTS: i64 = 100;
 const COLUMNS: &str = "id, workspace, url, events, description, secret, previous_secret, \
      previous_until, status, position, attempts, failing_since, next_attempt_at, \
      disabled_reason, skipped_after, skipped_through, config_version, created_at, updated_at";
+
+/// Rows per statement when many are written at once: within both databases' limits on
+/// bound parameters (10 per row at most here).
+const ROWS_PER_STATEMENT: usize = 1000;
 
 /// The statuses a sender delivers in, as SQL.
 const DELIVERING: &str = "('active', 'retrying')";
@@ -295,10 +305,9 @@ impl TryFrom<AttemptRow> for Attempt {
     }
 }
 
-/// `INSERT`s `attempts` of webhook `id`.
-fn insert_attempts<'args, DB: sqlx::Database>(
-    id: Uuid,
-    attempts: &[Attempt],
+/// `INSERT`s each webhook's attempts.
+fn insert_attempts<'a, 'args, DB: sqlx::Database>(
+    attempts: impl IntoIterator<Item = (Uuid, &'a Attempt)>,
 ) -> QueryBuilder<'args, DB>
 where
     String: Bind<DB>,
@@ -310,7 +319,7 @@ where
         "INSERT INTO webhook_attempts \
          (webhook_id, event_id, kind, seq, attempted_at, status_code, latency_us, error) ",
     );
-    sql.push_values(attempts, |mut row, attempt| {
+    sql.push_values(attempts, |mut row, (id, attempt)| {
         row.push_bind(id.to_string())
             .push_bind(attempt.event_id.clone())
             .push_bind(attempt.kind.clone())
@@ -324,7 +333,7 @@ where
 }
 
 /// Forgets all but the webhook's newest [`KEPT_ATTEMPTS`] attempts.
-fn prune_attempts<'args, DB: sqlx::Database>(id: Uuid) -> QueryBuilder<'args, DB>
+fn prune_attempts_of<'args, DB: sqlx::Database>(id: Uuid) -> QueryBuilder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
@@ -339,10 +348,12 @@ where
     sql
 }
 
-/// The `UPDATE` of one report, if `owner` still holds the lease, returning the row.
+/// One `UPDATE` of every report's webhook whose lease `owner` still holds, returning
+/// the rows it changed. The reports are a table of values (`r_*` columns) joined on
+/// the id; a client's pause, or its resume, is never overwritten.
 fn progress_update<'args, DB: sqlx::Database>(
     owner: &str,
-    report: &Report,
+    reports: &[Report],
 ) -> QueryBuilder<'args, DB>
 where
     String: Bind<DB>,
@@ -350,38 +361,48 @@ where
     Option<i64>: Bind<DB>,
     Option<String>: Bind<DB>,
 {
-    let progress = &report.progress;
-    let mut sql = QueryBuilder::<DB>::new("UPDATE webhooks SET position = ");
-    sql.push_bind(progress.position as i64)
-        .push(", attempts = ")
-        .push_bind(i64::from(progress.attempts))
-        .push(format!(", status = CASE WHEN status IN {DELIVERING} THEN "))
-        .push_bind(progress.status.as_str().to_owned())
-        .push(" ELSE status END, failing_since = ")
-        .push_bind(progress.failing_since.map(Timestamp::as_micros))
-        .push(", next_attempt_at = ")
-        .push_bind(progress.next_attempt_at.map(Timestamp::as_micros))
-        .push(format!(
-            ", disabled_reason = CASE WHEN status IN {DELIVERING} THEN "
-        ))
-        .push_bind(progress.disabled_reason.clone())
-        .push(" ELSE disabled_reason END");
-    if let Some(skipped) = &progress.skipped {
-        sql.push(", skipped_after = ")
-            .push_bind(skipped.after as i64)
-            .push(", skipped_through = ")
-            .push_bind(skipped.through as i64);
-    }
-    match progress.lease_until {
-        Some(until) => sql.push(", lease_until = ").push_bind(until.as_micros()),
-        None => sql.push(", lease_owner = NULL, lease_until = NULL"),
-    };
-    sql.push(" WHERE id = ")
-        .push_bind(report.id.to_string())
-        .push(" AND lease_owner = ")
-        .push_bind(owner.to_owned())
-        .push(format!(" RETURNING {COLUMNS}"));
+    let mut sql = QueryBuilder::<DB>::new(
+        "WITH r (r_id, r_position, r_attempts, r_status, r_failing_since, r_next_attempt_at, \
+         r_disabled_reason, r_skipped_after, r_skipped_through, r_lease_until) AS (",
+    );
+    sql.push_values(reports, |mut row, report| {
+        let progress = &report.progress;
+        let skipped = progress.skipped.as_ref();
+        row.push_bind(report.id.to_string())
+            .push_bind(progress.position as i64)
+            .push_bind(i64::from(progress.attempts))
+            .push_bind(progress.status.as_str().to_owned())
+            .push_bind(progress.failing_since.map(Timestamp::as_micros))
+            .push_bind(progress.next_attempt_at.map(Timestamp::as_micros))
+            .push_bind(progress.disabled_reason.clone())
+            .push_bind(skipped.map(|s| s.after as i64))
+            .push_bind(skipped.map(|s| s.through as i64))
+            .push_bind(progress.lease_until.map(Timestamp::as_micros));
+    });
+    sql.push(format!(
+        ") UPDATE webhooks SET position = r_position, attempts = r_attempts, \
+         status = CASE WHEN status IN {DELIVERING} THEN r_status ELSE status END, \
+         failing_since = r_failing_since, next_attempt_at = r_next_attempt_at, \
+         disabled_reason = CASE WHEN status IN {DELIVERING} THEN r_disabled_reason \
+         ELSE disabled_reason END, \
+         skipped_after = COALESCE(r_skipped_after, skipped_after), \
+         skipped_through = COALESCE(r_skipped_through, skipped_through), \
+         lease_owner = CASE WHEN r_lease_until IS NULL THEN NULL ELSE lease_owner END, \
+         lease_until = r_lease_until \
+         FROM r WHERE id = r_id AND lease_owner = "
+    ))
+    .push_bind(owner.to_owned())
+    .push(format!(" RETURNING {}", qualified("webhooks")));
     sql
+}
+
+/// [`COLUMNS`], each qualified by `table`.
+fn qualified(table: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{table}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// ` WHERE id = ? AND workspace = ?`.
@@ -533,10 +554,10 @@ where
 
     async fn record(&self, id: Uuid, attempt: &Attempt) -> Result<i64, StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
-        let mut insert = insert_attempts(id, std::slice::from_ref(attempt));
+        let mut insert = insert_attempts([(id, attempt)]);
         insert.push(" RETURNING id");
         let recorded = DB::fetch_integer(&mut tx, insert).await?;
-        DB::execute(&mut tx, prune_attempts(id)).await?;
+        DB::execute(&mut tx, prune_attempts_of(id)).await?;
         tx.commit().await?;
         recorded.ok_or_else(|| StoreError::from(sqlx::Error::RowNotFound))
     }
@@ -581,21 +602,33 @@ where
         reports: &[Report],
     ) -> Result<Vec<Option<StoredWebhook>>, StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
-        let mut written = Vec::with_capacity(reports.len());
-        for report in reports {
-            let update = progress_update::<DB>(owner, report);
-            let webhook = DB::fetch_webhooks(&mut tx, update)
-                .await?
-                .into_iter()
-                .next();
-            if webhook.is_some() && !report.attempts.is_empty() {
-                DB::execute(&mut tx, insert_attempts(report.id, &report.attempts)).await?;
-                DB::execute(&mut tx, prune_attempts(report.id)).await?;
-            }
-            written.push(webhook);
+        let mut written: HashMap<Uuid, StoredWebhook> = HashMap::with_capacity(reports.len());
+        for chunk in reports.chunks(ROWS_PER_STATEMENT) {
+            let rows = DB::fetch_webhooks(&mut tx, progress_update(owner, chunk)).await?;
+            written.extend(rows.into_iter().map(|row| (row.webhook.id, row)));
+        }
+        let attempts: Vec<(Uuid, &Attempt)> = reports
+            .iter()
+            .filter(|report| written.contains_key(&report.id))
+            .flat_map(|report| report.attempts.iter().map(|attempt| (report.id, attempt)))
+            .collect();
+        for chunk in attempts.chunks(ROWS_PER_STATEMENT) {
+            DB::execute(&mut tx, insert_attempts(chunk.iter().copied())).await?;
         }
         tx.commit().await?;
-        Ok(written)
+        Ok(reports
+            .iter()
+            .map(|report| written.remove(&report.id))
+            .collect())
+    }
+
+    async fn prune_attempts(&self) -> Result<u64, StoreError> {
+        let sql = QueryBuilder::<DB>::new(format!(
+            "DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM (SELECT id, \
+             ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY id DESC) AS newer \
+             FROM webhook_attempts) AS ranked WHERE newer > {KEPT_ATTEMPTS})"
+        ));
+        DB::execute_counted(&mut *self.writer.acquire().await?, sql).await
     }
 
     async fn any_sealed(&self) -> Result<Option<StoredWebhook>, StoreError> {

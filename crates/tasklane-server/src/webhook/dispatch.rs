@@ -7,7 +7,9 @@
 //! renewal (paused, disabled, deleted, or taken over after this instance could not
 //! renew in time) is told to stop; a webhook that came back with new settings is
 //! handed them. A lease held here with no sender (one that stopped between two
-//! renewals) is adopted by a new sender, so no lease is renewed for nothing.
+//! renewals) is adopted by a new sender, so no lease is renewed for nothing. The same
+//! loop writes the senders' reports ([`super::ledger`]) and, every minute, forgets the
+//! attempts beyond what each webhook keeps.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +27,9 @@ use super::{Deliverer, PERSIST_EVERY, Sealer, WebhookConfig};
 use crate::domain::Timestamp;
 use crate::feed::{Feed, Hub};
 use crate::store::{Report, StoreError, StoredWebhook, WebhookStore};
+
+/// How often attempts beyond what each webhook keeps are forgotten.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// The most senders one instance runs at once.
 const MAX_SENDERS: usize = 1024;
@@ -122,6 +127,7 @@ impl Dispatcher {
         let mut senders = JoinSet::new();
         let mut closed = self.closed.subscribe();
         let (mut next_renewal, mut next_claim) = (Instant::now(), Instant::now());
+        let mut next_prune = Instant::now() + PRUNE_EVERY;
         while !*closed.borrow() {
             let now = Instant::now();
             if self.renew_now.swap(false, Ordering::Relaxed) || now >= next_renewal {
@@ -138,6 +144,12 @@ impl Dispatcher {
                     Err(error) => {
                         tracing::warn!(%error, "cannot write webhooks' progress; trying again")
                     }
+                }
+            }
+            if now >= next_prune {
+                next_prune = now + PRUNE_EVERY;
+                if let Err(error) = self.store.prune_attempts().await {
+                    tracing::warn!(%error, "cannot forget old webhook attempts; trying again later");
                 }
             }
             while senders.try_join_next().is_some() {}
