@@ -237,6 +237,15 @@ impl Sender {
         if !self.lease_covers_an_attempt().await {
             return Next::Stop(Stop::Released);
         }
+        // A rotated secret stops signing once its 24 hours are over.
+        if self.secrets.len() > 1
+            && self
+                .webhook
+                .previous_until
+                .is_none_or(|until| until <= Timestamp::now())
+        {
+            self.secrets.truncate(1);
+        }
         let event = Event::of_change(self.id(), change);
         let attempt =
             self.dispatcher
