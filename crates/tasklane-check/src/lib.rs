@@ -33,6 +33,7 @@ pub mod backoff;
 pub mod client;
 pub mod deployment;
 pub mod history;
+pub mod receiver;
 pub mod scenario;
 pub mod subscriber;
 pub mod supervisor;

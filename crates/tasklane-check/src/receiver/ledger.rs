@@ -1,0 +1,343 @@
+//! What a [`Receiver`](super::Receiver) records: every delivery as it arrived, its
+//! signature checked against the endpoint's secrets with the Standard Webhooks reference
+//! implementation (the `standardwebhooks` crate, not the server's signer), and how it
+//! was answered; and, per endpoint, the view the checks judge ([`Summary`]): the
+//! deliveries once each by `webhook-id`, in the order they first arrived, and every
+//! breach of the sending rules seen on the way.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use standardwebhooks::Webhook;
+
+/// One request that reached the receiver.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The endpoint it was sent to: its URL's path, without the leading `/`.
+    pub endpoint: String,
+    /// When it arrived, since the receiver started.
+    pub at: Duration,
+    /// When it arrived, by the wall clock (a `Retry-After` date is one).
+    pub wall: SystemTime,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body, as sent.
+    pub body: Bytes,
+    /// The event its body holds, if it holds one.
+    pub event: Option<Event>,
+    /// How the receiver answered it; none while it is in flight.
+    pub answer: Option<Answer>,
+    /// The endpoint's secrets its signature verifies with.
+    pub verified_by: Vec<String>,
+    /// Why no secret verified it (the reference implementation's error), if none did.
+    pub rejection: Option<String>,
+    /// Whether another change of the same endpoint was in flight when it arrived.
+    pub overlapped: bool,
+}
+
+/// How the receiver answered a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// The status sent; none when the connection was closed without an answer.
+    pub status: Option<u16>,
+    /// When, since the receiver started.
+    pub at: Duration,
+}
+
+impl Answer {
+    /// Whether the sender was told the delivery succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.status
+            .is_some_and(|status| (200..300).contains(&status))
+    }
+}
+
+/// A delivery's body: a Standard Webhooks event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Event {
+    /// `task.created`, `task.updated`, `task.deleted` or `webhook.test`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When its change committed (a test event: when it was sent).
+    pub timestamp: String,
+    /// What happened.
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    /// The change's position in its workspace's log; none for a test event.
+    pub fn seq(&self) -> Option<u64> {
+        self.data.get("seq")?.as_u64()
+    }
+}
+
+/// A delivery as the checks see it: one per `webhook-id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivered {
+    /// Its `webhook-id`.
+    pub webhook_id: String,
+    /// Its event.
+    pub event: Event,
+    /// When it first arrived, since the receiver started.
+    pub at: Duration,
+}
+
+/// What one endpoint received, deduplicated by `webhook-id`, and what went wrong.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Each delivery once, in the order of first arrivals.
+    pub delivered: Vec<Delivered>,
+    /// Requests that arrived, repeats included.
+    pub arrivals: usize,
+    /// Repeats of a `webhook-id` already received (at least once allows them).
+    pub duplicates: usize,
+    /// Requests whose signature verifies with none of the endpoint's secrets.
+    pub signature_failures: Vec<String>,
+    /// Requests without a `webhook-id` or an event body.
+    pub unreadable: Vec<String>,
+    /// Repeats of a `webhook-id` with another body than its first arrival.
+    pub conflicts: Vec<String>,
+    /// Changes sent out of order: one that arrived after a later one, or one that
+    /// arrived before the receiver had answered the previous one with a 2xx.
+    pub out_of_order: Vec<String>,
+    /// Changes that arrived while another of the same endpoint was in flight.
+    pub overlaps: Vec<String>,
+}
+
+impl Summary {
+    /// The `seq`s of the changes delivered, in order (test events left out).
+    pub fn seqs(&self) -> Vec<u64> {
+        self.delivered
+            .iter()
+            .filter_map(|delivered| delivered.event.seq())
+            .collect()
+    }
+
+    /// Every breach of the sending rules, one line each: bad signatures, unreadable
+    /// requests, conflicting repeats, changes out of order, overlapping sends.
+    pub fn breaches(&self) -> Vec<String> {
+        [
+            &self.signature_failures,
+            &self.unreadable,
+            &self.conflicts,
+            &self.out_of_order,
+            &self.overlaps,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
+    }
+}
+
+/// Everything that arrived, and the secrets each endpoint signs with.
+#[derive(Debug, Default)]
+pub(super) struct Ledger {
+    arrivals: Vec<Arrival>,
+    secrets: HashMap<String, Vec<String>>,
+}
+
+impl Ledger {
+    /// Records a request that just arrived; its index, for [`Ledger::answer`].
+    pub(super) fn arrive(
+        &mut self,
+        endpoint: String,
+        at: Duration,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> usize {
+        let event: Option<Event> = serde_json::from_slice(&body).ok();
+        let seq = event.as_ref().and_then(Event::seq);
+        // Test events may be sent beside a change; two changes may not.
+        let overlapped = seq.is_some()
+            && self.arrivals.iter().any(|earlier| {
+                earlier.endpoint == endpoint
+                    && earlier.answer.is_none()
+                    && earlier.event.as_ref().and_then(Event::seq).is_some()
+            });
+        let mut arrival = Arrival {
+            endpoint,
+            at,
+            wall: SystemTime::now(),
+            headers,
+            body,
+            event,
+            answer: None,
+            verified_by: Vec::new(),
+            rejection: None,
+            overlapped,
+        };
+        let secrets = self.secrets.get(&arrival.endpoint).cloned();
+        match secrets {
+            Some(secrets) => {
+                for secret in &secrets {
+                    verify(&mut arrival, secret);
+                }
+            }
+            None => arrival.rejection = Some("no secret is known for its endpoint".to_owned()),
+        }
+        self.arrivals.push(arrival);
+        self.arrivals.len() - 1
+    }
+
+    /// Records the answer to arrival `index`, unless it already has one.
+    pub(super) fn answer(&mut self, index: usize, answer: Answer) {
+        let arrival = &mut self.arrivals[index];
+        arrival.answer.get_or_insert(answer);
+    }
+
+    /// Adds a secret `endpoint` signs with, checking what already arrived against it
+    /// too (a delivery may come before the test learns the secret).
+    pub(super) fn trust(&mut self, endpoint: &str, secret: &str) {
+        let secrets = self.secrets.entry(endpoint.to_owned()).or_default();
+        if secrets.iter().any(|known| known == secret) {
+            return;
+        }
+        secrets.push(secret.to_owned());
+        for arrival in self.arrivals.iter_mut().filter(|a| a.endpoint == endpoint) {
+            verify(arrival, secret);
+        }
+    }
+
+    /// Every request `endpoint` received, in order.
+    pub(super) fn arrivals(&self, endpoint: &str) -> Vec<Arrival> {
+        self.arrivals
+            .iter()
+            .filter(|arrival| arrival.endpoint == endpoint)
+            .cloned()
+            .collect()
+    }
+
+    /// The endpoints that received anything, in order of their first request.
+    pub(super) fn endpoints(&self) -> Vec<String> {
+        let mut endpoints: Vec<String> = Vec::new();
+        for arrival in &self.arrivals {
+            if !endpoints.contains(&arrival.endpoint) {
+                endpoints.push(arrival.endpoint.clone());
+            }
+        }
+        endpoints
+    }
+
+    /// What `endpoint` received, judged.
+    pub(super) fn summary(&self, endpoint: &str) -> Summary {
+        let arrivals: Vec<&Arrival> = self
+            .arrivals
+            .iter()
+            .filter(|arrival| arrival.endpoint == endpoint)
+            .collect();
+        let mut summary = Summary {
+            arrivals: arrivals.len(),
+            ..Summary::default()
+        };
+        let mut first: HashMap<&str, &Arrival> = HashMap::new();
+        // The newest change so far: its seq.
+        let mut newest: Option<u64> = None;
+        for arrival in &arrivals {
+            let id = arrival.webhook_id().unwrap_or("(none)");
+            let when = format!("{id} at {:.3}s", arrival.at.as_secs_f64());
+            if arrival.verified_by.is_empty() {
+                let why = arrival.rejection.as_deref().unwrap_or("not verified");
+                summary.signature_failures.push(format!(
+                    "{when}: its signature verifies with no secret of the endpoint: {why}"
+                ));
+            }
+            let (Some(id), Some(event)) = (arrival.webhook_id(), &arrival.event) else {
+                summary.unreadable.push(format!(
+                    "{when}: no webhook-id, or a body that is not an event: {}",
+                    String::from_utf8_lossy(&arrival.body)
+                ));
+                continue;
+            };
+            if arrival.overlapped {
+                summary.overlaps.push(format!(
+                    "{when}: arrived while another change was in flight"
+                ));
+            }
+            match first.get(id) {
+                Some(earlier) => {
+                    summary.duplicates += 1;
+                    if earlier.event.as_ref() != Some(event) {
+                        summary.conflicts.push(format!(
+                            "{when}: another event than its first arrival at {:.3}s",
+                            earlier.at.as_secs_f64()
+                        ));
+                    }
+                }
+                None => {
+                    first.insert(id, arrival);
+                    summary.delivered.push(Delivered {
+                        webhook_id: id.to_owned(),
+                        event: event.clone(),
+                        at: arrival.at,
+                    });
+                }
+            }
+            let Some(seq) = event.seq() else { continue };
+            match newest {
+                Some(last) if seq < last => summary
+                    .out_of_order
+                    .push(format!("{when}: seq {seq} arrived after seq {last}")),
+                Some(last) if seq > last => {
+                    let acknowledged = arrivals.iter().any(|earlier| {
+                        earlier.event.as_ref().and_then(Event::seq) == Some(last)
+                            && earlier
+                                .answer
+                                .is_some_and(|answer| answer.succeeded() && answer.at <= arrival.at)
+                    });
+                    if !acknowledged {
+                        summary.out_of_order.push(format!(
+                            "{when}: seq {seq} arrived before seq {last} had been answered \
+                             with a 2xx"
+                        ));
+                    }
+                }
+                _ => {}
+            }
+            newest = newest.max(Some(seq));
+        }
+        summary
+    }
+}
+
+impl Arrival {
+    /// Its `webhook-id` header.
+    pub fn webhook_id(&self) -> Option<&str> {
+        self.header(standardwebhooks::HEADER_WEBHOOK_ID)
+    }
+
+    /// A header's value, if it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The signatures its `webhook-signature` header holds (space-separated), as sent.
+    pub fn signatures(&self) -> Vec<&str> {
+        self.header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE)
+            .map_or_else(Vec::new, |value| value.split(' ').collect())
+    }
+
+    /// Whether its signature verifies with `secret` (`whsec_...`), by the reference
+    /// implementation; why not if it does not.
+    pub fn verify_with(&self, secret: &str) -> Result<(), String> {
+        let webhook = Webhook::new(secret).map_err(|error| error.to_string())?;
+        webhook
+            .verify(&self.body, &self.headers)
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// Checks `arrival` against one more secret, noting the secret if it verifies.
+fn verify(arrival: &mut Arrival, secret: &str) {
+    match arrival.verify_with(secret) {
+        Ok(()) => {
+            arrival.verified_by.push(secret.to_owned());
+            arrival.rejection = None;
+        }
+        Err(why) if arrival.verified_by.is_empty() => arrival.rejection = Some(why),
+        Err(_) => {}
+    }
+}
