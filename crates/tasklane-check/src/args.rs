@@ -99,6 +99,15 @@ pub struct CheckArgs {
           value_parser = clap::value_parser!(u16).range(0..=64).map(usize::from))]
     pub subscribers: usize,
 
+    /// In every scenario, register a webhook (in the workspace the check writes to) to
+    /// a receiver of the check's own on 127.0.0.1, and judge what it delivers: every
+    /// change once deduplicated, in order, with the state its write produced, signed,
+    /// never sent before the one before it was acknowledged. Instances the check starts
+    /// get `--webhook-allow-private` and quick retries, and the receiver fails a request
+    /// now and then; instances given with --url must allow private targets themselves.
+    #[arg(long)]
+    pub webhooks: bool,
+
     /// How long each scenario's workload runs: seconds (`10`), or with a unit (`500ms`,
     /// `10s`, `2m`, `1h`, `1m30s`); at most a day.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -130,7 +139,8 @@ Exit status:
   2  no verdict: too few requests succeeded to judge (fewer than 10 successful reads or
      10 acknowledged writes in a scenario, or more failed requests than successful
      ones; redis-rollback: fewer than 10 reads, or no round that lost an announcement),
-     or a subscriber never got an event stream, or the check could not run (a wrong
+     or a subscriber never got an event stream, or a webhook (--webhooks) delivered
+     nothing, or the check could not run (a wrong
      option, an instance that does not answer, a server that would not start)";
 
 /// `tasklane check --url`: an instance's base URL; `HOST:PORT` means

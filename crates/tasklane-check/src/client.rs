@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tasklane_server::domain::TokenSecret;
 
-use crate::history::{Cause, Clock, Operation, Outcome, Phase, Request, Seen};
+use crate::history::{Cause, Change, Clock, Operation, Outcome, Phase, Request, Seen};
 
 /// How long a request may take before it counts as failed (and, for a write,
 /// indeterminate).
@@ -49,6 +49,27 @@ struct Page {
     data: Vec<Seen>,
     page: u32,
     next_cursor: Option<String>,
+}
+
+/// A webhook as `POST /v1/webhooks` answers it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Webhook {
+    /// Its id.
+    pub id: String,
+    /// The secret its deliveries are signed with (shown only on creation).
+    pub secret: String,
+    /// The log position it starts after.
+    pub position: u64,
+}
+
+/// A change as the change log (`GET /v1/changes`) lists it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Logged {
+    /// The change.
+    #[serde(flatten)]
+    pub change: Change,
+    /// When it committed.
+    pub at: String,
 }
 
 /// Where an event stream starts.
@@ -143,6 +164,71 @@ impl Client {
         let base = &target.instances[instance];
         let url = format!("{base}/v1/changes?since={since}&limit=1");
         Ok(self.read::<Changes>(&url).await?.head)
+    }
+
+    /// The log's changes after `since` (`GET /v1/changes`), read on instance
+    /// `instance` page by page up to the head it reports; and that head.
+    pub async fn log(
+        &self,
+        target: &Target,
+        instance: usize,
+        since: u64,
+    ) -> Result<(Vec<Logged>, u64), (Cause, String)> {
+        #[derive(Deserialize)]
+        struct Page {
+            data: Vec<Logged>,
+            next_since: u64,
+            head: u64,
+        }
+        let base = &target.instances[instance];
+        let (mut changes, mut since) = (Vec::new(), since);
+        loop {
+            let url = format!("{base}/v1/changes?since={since}&limit=1000");
+            let page = self.read::<Page>(&url).await?;
+            changes.extend(page.data);
+            if page.next_since >= page.head {
+                return Ok((changes, page.head));
+            }
+            since = page.next_since;
+        }
+    }
+
+    /// Registers a webhook to `url` for every kind of change (`POST /v1/webhooks`) on
+    /// instance `instance`.
+    pub async fn create_webhook(
+        &self,
+        target: &Target,
+        instance: usize,
+        url: &str,
+    ) -> Result<Webhook, (Cause, String)> {
+        let request = self
+            .http
+            .post(format!("{}/v1/webhooks", target.instances[instance]))
+            .json(&json!({ "url": url, "description": "tasklane check" }));
+        let response = request.send().await.map_err(failed)?;
+        let status = response.status();
+        if status != StatusCode::CREATED {
+            let body = response.text().await.unwrap_or_default();
+            return Err((Cause::Status(status.as_u16()), answered(status, &body)));
+        }
+        response.json().await.map_err(failed)
+    }
+
+    /// Deletes webhook `id` (`DELETE /v1/webhooks/{id}`) on instance `instance`.
+    pub async fn delete_webhook(
+        &self,
+        target: &Target,
+        instance: usize,
+        id: &str,
+    ) -> Result<(), (Cause, String)> {
+        let url = format!("{}/v1/webhooks/{id}", target.instances[instance]);
+        let response = self.http.delete(url).send().await.map_err(failed)?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err((Cause::Status(status.as_u16()), answered(status, &body)));
+        }
+        Ok(())
     }
 
     /// Whether instance `instance` serves reads through its cache (`/readyz` says

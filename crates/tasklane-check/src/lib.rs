@@ -39,9 +39,11 @@ pub mod subscriber;
 pub mod supervisor;
 pub mod tally;
 pub mod verdict;
+pub mod webhook;
 pub mod workload;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -54,8 +56,10 @@ use tasklane_server::store::Backend;
 pub use args::{CheckArgs, EXIT_STATUS, parse_duration};
 use deployment::{Deployment, Spawn};
 use history::{Cause, seconds};
+use receiver::Receiver;
 use scenario::{Scenario, ScenarioReport, Settings};
 use subscriber::Followed;
+use webhook::Webhooks;
 
 /// How many violations of each scenario the report prints in full.
 const SHOWN: usize = 10;
@@ -145,6 +149,15 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         stale_fill_gap: Duration::from_millis(args.stale_fill_gap_ms),
         token: args.token.clone(),
         subscribers: args.subscribers,
+        webhooks: if args.webhooks {
+            Some(Webhooks {
+                receiver: Arc::new(Receiver::start().await?),
+                // Only instances it started retry quickly enough to be failed on.
+                faults: args.url.is_empty(),
+            })
+        } else {
+            None
+        },
     };
     writeln!(
         out,
@@ -235,7 +248,11 @@ async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
         consistency,
         with_redis: args.with_redis,
         redis_server: args.redis_server.clone(),
-        serve_options: args.serve_option.clone(),
+        serve_options: if args.webhooks {
+            [Webhooks::serve_options(), args.serve_option.clone()].concat()
+        } else {
+            args.serve_option.clone()
+        },
     };
     Deployment::start(&spawn).await
 }
@@ -274,6 +291,17 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
             "  feed: {} subscribers, {events} events received ({}), {reconnections} reconnections",
             followed.len(),
             each.join(" + ")
+        )?;
+    }
+    if let Some(watched) = &report.webhook {
+        let summary = &watched.summary;
+        writeln!(
+            out,
+            "  webhook: {} changes delivered ({} requests, {} repeats) to {}",
+            summary.seqs().len(),
+            summary.arrivals,
+            summary.duplicates,
+            watched.endpoint
         )?;
     }
     if let Some(leftovers) = &report.leftovers {

@@ -12,7 +12,8 @@
 //! At run time it can be told to fail ([`Fault`]): answer an error status, or
 //! `429`/`503` with `Retry-After`, answer only after a delay, close the connection
 //! without answering, answer a redirect; for the next few requests
-//! ([`Receiver::fail_next`]) or until healed ([`Receiver::fail_until_healed`]). It can
+//! ([`Receiver::fail_next`]), every `n`th ([`Receiver::fail_every`]) or until healed
+//! ([`Receiver::fail_until_healed`]). It can
 //! also go away altogether ([`Receiver::down`]: the listener and every open
 //! connection closed) and come back on the same port ([`Receiver::up`]).
 //!
@@ -87,6 +88,10 @@ struct Faults {
     next: VecDeque<Fault>,
     /// For every request after those, until healed.
     standing: Option<Fault>,
+    /// Otherwise, for every `n`th request, these in turn.
+    every: Option<(usize, Vec<Fault>)>,
+    /// Requests met so far, to count every `n`th.
+    requests: usize,
     /// How long every answer is held back, fault or not.
     hold: Duration,
 }
@@ -188,11 +193,23 @@ impl Receiver {
         self.shared.faults().standing = Some(fault);
     }
 
+    /// Every `n`th request (`n` of 2 or more) meets the next of `faults` in turn, until
+    /// [`Receiver::heal`]: a delivery is never failed twice in a row by it, as the
+    /// retry is the next request.
+    pub fn fail_every(&self, n: usize, faults: Vec<Fault>) {
+        assert!(
+            n >= 2 && !faults.is_empty(),
+            "every 2nd request or fewer, some fault"
+        );
+        self.shared.faults().every = Some((n, faults));
+    }
+
     /// No more faults: every request is answered `200` from now on.
     pub fn heal(&self) {
         let mut faults = self.shared.faults();
         faults.next.clear();
         faults.standing = None;
+        faults.every = None;
     }
 
     /// Every answer is held back this long (shorter than the sender's timeout: not a
@@ -361,8 +378,15 @@ async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     };
     let (fault, hold) = {
         let mut faults = shared.faults();
+        faults.requests += 1;
         let fault = faults.next.pop_front().or_else(|| faults.standing.clone());
-        (fault, faults.hold)
+        let periodic = match &faults.every {
+            Some((n, cycle)) if faults.requests % n == 0 => {
+                Some(cycle[(faults.requests / n - 1) % cycle.len()].clone())
+            }
+            _ => None,
+        };
+        (fault.or(periodic), faults.hold)
     };
     tokio::time::sleep(hold).await;
     let response = match fault {

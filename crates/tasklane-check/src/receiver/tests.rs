@@ -195,6 +195,20 @@ async fn it_fails_until_healed() {
 }
 
 #[tokio::test]
+async fn it_fails_every_nth_request_with_each_fault_in_turn() {
+    let receiver = started().await;
+    receiver.fail_every(2, vec![Fault::Status(500), Fault::Status(503)]);
+    let mut statuses = Vec::new();
+    for seq in 1..=6 {
+        statuses.push(change(&receiver, "e", seq).await);
+    }
+    assert_eq!(statuses, [200, 500, 200, 503, 200, 500]);
+    receiver.heal();
+    assert_eq!(change(&receiver, "e", 7).await, 200);
+    assert_eq!(change(&receiver, "e", 8).await, 200);
+}
+
+#[tokio::test]
 async fn it_asks_for_a_pause_in_seconds_or_until_a_date() {
     let receiver = started().await;
     let date = SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000);

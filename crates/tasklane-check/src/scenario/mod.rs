@@ -25,6 +25,7 @@ use crate::history::{Cause, Clock, FaultEvent, Filter, Operation, Outcome, Phase
 use crate::subscriber::{Following, Subscribers};
 use crate::tally::Tally;
 use crate::verdict::{Kind, Violation, check};
+use crate::webhook::{Watched, Webhooks};
 use crate::workload::{LiveTasks, Mix, Step, next_step};
 
 /// A named scenario.
@@ -107,6 +108,8 @@ pub struct Settings {
     pub token: Option<TokenSecret>,
     /// Clients that follow the change feed (0: none).
     pub subscribers: usize,
+    /// The receiver each scenario's webhook delivers to, with `--webhooks`.
+    pub webhooks: Option<Webhooks>,
 }
 
 /// What one scenario did and found.
@@ -126,6 +129,8 @@ pub struct ScenarioReport {
     pub leftovers: Option<Leftovers>,
     /// What its subscribers received.
     pub following: Following,
+    /// What its webhook delivered, with `--webhooks`.
+    pub webhook: Option<Watched>,
     /// `redis-rollback`: the rounds in which Redis lost a committed write's
     /// announcement, a subscriber received the write's change and reads followed it
     /// (none for the other scenarios).
@@ -153,7 +158,23 @@ impl ScenarioReport {
             }),
             _ => tally.shortfall(),
         };
-        requests.or_else(|| self.feed_shortfall())
+        requests
+            .or_else(|| self.feed_shortfall())
+            .or_else(|| self.webhook_shortfall())
+    }
+
+    /// Why its webhook was judged too little to pass, if it had one: it could not be
+    /// registered or its log read, or it delivered nothing.
+    fn webhook_shortfall(&self) -> Option<String> {
+        let watched = self.webhook.as_ref()?;
+        if let Some(why) = &watched.unjudged {
+            return Some(format!("the webhook was not judged: {why}"));
+        }
+        watched
+            .summary
+            .delivered
+            .is_empty()
+            .then(|| "the webhook received nothing".to_owned())
     }
 
     /// Why its feed was judged too little to pass, if it was followed at all: it could
@@ -256,6 +277,14 @@ pub async fn run(
     };
     let clock = Clock::start();
     let (subscribers, following) = follow(&target, clock, settings).await;
+    // Registered before any write, so that it owes every change of the scenario.
+    let registered = match &settings.webhooks {
+        None => None,
+        Some(webhooks) => {
+            let client = Client::new(usize::MAX, clock, target.token.as_ref());
+            Some(webhooks.register(&client, &target, &scenario.name()).await)
+        }
+    };
     let run = Arc::new(Run {
         target,
         clock,
@@ -289,6 +318,17 @@ pub async fn run(
     let own = settings.clients.max(3);
     let unverified = read_back(&run, own).await;
     let following = caught_up(&run, following, own).await;
+    let webhook = match (registered, &settings.webhooks) {
+        (Some(Ok(registered)), Some(webhooks)) => {
+            let client = run.client(own);
+            Some(registered.finish(webhooks, &client, &run.target).await)
+        }
+        (Some(Err(why)), _) => Some(Watched {
+            unjudged: Some(format!("it could not be registered: {why}")),
+            ..Watched::default()
+        }),
+        _ => None,
+    };
     let leftovers = if may_have_created(&run) {
         clean_up(&run, own).await
     } else {
@@ -296,7 +336,7 @@ pub async fn run(
     };
 
     let operations = std::mem::take(&mut *run.history.lock().expect("not poisoned"));
-    let mut violations = check(&operations, &following);
+    let mut violations = check(&operations, &following, webhook.as_ref());
     violations.extend(unverified);
     Ok(ScenarioReport {
         scenario,
@@ -306,6 +346,7 @@ pub async fn run(
         duration: started.elapsed(),
         leftovers,
         following,
+        webhook,
         rollbacks,
     })
 }
@@ -673,6 +714,7 @@ mod tests {
             duration: Duration::ZERO,
             leftovers: None,
             following,
+            webhook: None,
             rollbacks: 0,
         }
     }
@@ -712,6 +754,23 @@ mod tests {
             "{why}"
         );
         assert!(why.contains("--subscribers 0"), "{why}");
+    }
+
+    #[test]
+    fn a_webhook_that_received_nothing_leaves_no_verdict() {
+        let mut hooked = report(Scenario::Mixed, Following::default());
+        hooked.webhook = Some(Watched::default());
+        let why = hooked.shortfall().expect("nothing delivered");
+        assert_eq!(why, "the webhook received nothing");
+        hooked.webhook = Some(Watched {
+            unjudged: Some("it could not be registered: 400".to_owned()),
+            ..Watched::default()
+        });
+        let why = hooked.shortfall().expect("not registered");
+        assert!(
+            why.starts_with("the webhook was not judged: it could not"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -15,7 +15,11 @@
 //!    that was acknowledged or may have been applied, never to one that was refused;
 //!    every acknowledged write reached every subscriber with the state its answer
 //!    showed.
-//! 5. **No read behind the feed.** A read that starts after a subscriber received a
+//! 5. **The webhook** (`webhook.rs`, with `--webhooks`): after deduplication by
+//!    `webhook-id`, exactly the log's changes, in order, each signed, none sent before
+//!    the one before it was acknowledged nor beside another; every acknowledged write's
+//!    change delivered with the state its answer showed.
+//! 6. **No read behind the feed.** A read that starts after a subscriber received a
 //!    change reflects it, on any instance: the first receipt of a change is an
 //!    acknowledgement of its write from then on (`knowledge.rs`), so the checks of 1
 //!    apply to it.
@@ -33,9 +37,11 @@
 mod feed;
 mod knowledge;
 mod reads;
+mod webhook;
 
 use crate::history::{Operation, Received, seconds};
 use crate::subscriber::Following;
+use crate::webhook::Watched;
 
 /// What kind of rule a violation breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,8 +76,16 @@ pub enum Kind {
     Phantom,
     /// An acknowledged write whose change did not reach a subscriber.
     Undelivered,
-    /// A subscriber had not caught up with the log's head when the run was over.
+    /// A subscriber, or the webhook, had not caught up with the log's head when the
+    /// run was over.
     Behind,
+    /// A webhook delivery whose signature does not verify with the webhook's secret.
+    Unsigned,
+    /// A webhook change sent after a later one, or before the one before it had been
+    /// answered with a 2xx.
+    SentEarly,
+    /// Two webhook changes of one endpoint in flight at once.
+    Overlapped,
 }
 
 impl Kind {
@@ -90,7 +104,10 @@ impl Kind {
             Kind::Mismatch => "change not what its write did",
             Kind::Phantom => "change without a write",
             Kind::Undelivered => "acknowledged write not delivered",
-            Kind::Behind => "subscriber behind the log",
+            Kind::Behind => "behind the log",
+            Kind::Unsigned => "webhook signature not verified",
+            Kind::SentEarly => "webhook change sent out of order",
+            Kind::Overlapped => "webhook deliveries overlapped",
         }
     }
 }
@@ -157,12 +174,20 @@ impl std::fmt::Display for Violation {
     }
 }
 
-/// Every violation in a history and in what its subscribers received.
-pub fn check(history: &[Operation], following: &Following) -> Vec<Violation> {
+/// Every violation in a history, in what its subscribers received and in what its
+/// webhook delivered (if it had one).
+pub fn check(
+    history: &[Operation],
+    following: &Following,
+    webhook: Option<&Watched>,
+) -> Vec<Violation> {
     let (feed, learned) = feed::check(history, following);
     let knowledge = knowledge::Knowledge::build(history, &learned);
     let mut violations = reads::check(history, &knowledge);
     violations.extend(feed);
+    if let Some(watched) = webhook {
+        violations.extend(webhook::check(history, watched));
+    }
     violations
 }
 
@@ -270,7 +295,7 @@ mod tests {
                 .collect(),
             unjudged: None,
         };
-        let mut kinds: Vec<Kind> = check(history, &following)
+        let mut kinds: Vec<Kind> = check(history, &following, None)
             .into_iter()
             .map(|v| v.kind)
             .collect();

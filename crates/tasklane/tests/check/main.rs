@@ -617,3 +617,63 @@ async fn a_check_of_a_live_server_leaves_none_of_its_tasks_behind() {
     );
     server.stop().await;
 }
+
+/// Asserts that every scenario of `summary` had a webhook that delivered changes
+/// (repeating some, when the receiver failed now and then).
+fn assert_webhooks_delivered(summary: &Summary, repeats: bool) {
+    for scenario in &summary.scenarios {
+        let name = scenario.scenario.name();
+        let watched = scenario.webhook.as_ref().expect("a webhook");
+        assert_eq!(watched.unjudged, None, "{name}");
+        let delivered = watched.summary.seqs().len();
+        assert!(delivered > 0, "{name}: the webhook received nothing");
+        assert_eq!(
+            Some(watched.position + delivered as u64),
+            watched.head,
+            "{name}"
+        );
+        if repeats {
+            assert!(watched.summary.duplicates > 0, "{name}: no delivery failed");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_reaches_a_webhook_in_order_through_every_scenario() {
+    // One instance: stale-fill, mixed and instance-kill, with a receiver that fails
+    // every tenth request.
+    let summary = check(&["--consistency=local", "--webhooks"]).await;
+    assert_clean(&summary, 3);
+    assert_webhooks_delivered(&summary, true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_deliver_to_a_webhook_in_order_as_one_is_killed() {
+    let summary = check(&[
+        "--consistency=strict",
+        "--instances=2",
+        "--scenario=mixed",
+        "--scenario=instance-kill",
+        "--webhooks",
+    ])
+    .await;
+    assert_clean(&summary, 2);
+    assert_webhooks_delivered(&summary, true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_server_that_refuses_a_loopback_webhook_is_inconclusive_and_says_why() {
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url]).await;
+    let summary = run(&["--url", &url, "--scenario=mixed", "--webhooks"]).await;
+    assert_eq!(summary.violations(), 0);
+    let inconclusive = summary.inconclusive();
+    assert_eq!(inconclusive.len(), 1, "{inconclusive:?}");
+    assert!(
+        inconclusive[0].contains("the webhook was not judged")
+            && inconclusive[0].contains("--webhook-allow-private"),
+        "{inconclusive:?}"
+    );
+    assert_eq!(summary.exit_status(), check::EXIT_INCONCLUSIVE);
+    server.stop().await;
+}

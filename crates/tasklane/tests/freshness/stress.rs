@@ -200,7 +200,7 @@ async fn run(
     }
     let history = run.history.lock().unwrap();
     let reads = history.iter().filter(|op| !op.request.is_write()).count();
-    (reads, verdict::check(&history, &Following::default()))
+    (reads, verdict::check(&history, &Following::default(), None))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
