@@ -76,9 +76,9 @@ impl Webhooks {
         [
             "--webhook-allow-private",
             "--webhook-first-retry",
-            "50ms",
+            "100ms",
             "--webhook-timeout",
-            "2s",
+            "1s",
             "--webhook-lease",
             "3s",
         ]

@@ -19,7 +19,7 @@ async fn a_failing_receiver_gets_every_change_in_order_once_it_is_healthy() {
     let hook = hooked.hook("flaky", None).await;
     // The first change fails twice with error statuses; then two attempts time out or
     // find their connection closed; then the receiver goes away for a while. No change
-    // fails four times in a row, so none waits longer than 1.2 s for its next attempt.
+    // fails four times in a row, so none waits longer than 2.4 s for its next attempt.
     receiver.fail_next(1, Fault::Status(500));
     receiver.fail_next(1, Fault::Status(503));
     for n in 0..6 {

@@ -16,16 +16,18 @@ use crate::helpers::{ServerProcess, TestApp, problem};
 /// How long a test waits for what a healthy sender does at once.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// The webhook timings of the test servers: first retry after 50 ms (then 300 ms,
-/// 1.2 s, 6 s...), 1 s per attempt, a 2 s lease.
+/// The webhook timings of the test servers: first retry after 100 ms (then 600 ms,
+/// 2.4 s, 12 s...), 1 s per attempt, a 3 s lease, due webhooks looked for every 100 ms.
 pub fn fast_retries() -> Vec<String> {
     [
         "--webhook-first-retry",
-        "50ms",
+        "100ms",
         "--webhook-timeout",
         "1s",
         "--webhook-lease",
-        "2s",
+        "3s",
+        "--feed-poll-ms",
+        "100",
     ]
     .map(str::to_owned)
     .to_vec()
