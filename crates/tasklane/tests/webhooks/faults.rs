@@ -103,6 +103,8 @@ async fn a_redirect_is_a_failure_and_is_not_followed() {
     let summary = assert_all_delivered(app, receiver, "moved", &hook).await;
     assert_eq!(summary.arrivals, 3);
     assert!(receiver.arrivals("moved/moved").is_empty());
+    // Attempts are written with the position.
+    await_hook(app, &hook["id"], "past the change", |h| h["position"] == 1).await;
     let attempts = deliveries(app, &hook["id"]).await;
     let codes: Vec<&Value> = attempts["data"]
         .as_array()
