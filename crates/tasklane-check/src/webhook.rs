@@ -157,9 +157,11 @@ impl Registered {
             Ok((log, head)) => {
                 watched.log = log;
                 watched.head = Some(head);
-                let position = watched.position;
-                let reached =
-                    |summary: &Summary| head <= position || summary.seqs().last() >= Some(&head);
+                // Every change up to the head acknowledged (each delivered change is
+                // the next, or the receiver reports it out of order).
+                let owed = usize::try_from(head.saturating_sub(watched.position));
+                let owed = owed.unwrap_or(usize::MAX);
+                let reached = |summary: &Summary| summary.acknowledged() >= owed;
                 receiver.wait_until(&self.endpoint, CATCH_UP, reached).await;
             }
             Err(why) => watched.unjudged = Some(format!("the log could not be read: {why}")),

@@ -83,6 +83,8 @@ pub struct Delivered {
     pub event: Event,
     /// When it first arrived, since the receiver started.
     pub at: Duration,
+    /// Whether the receiver has answered one of its arrivals with a 2xx.
+    pub acknowledged: bool,
 }
 
 /// What one endpoint received, deduplicated by `webhook-id`, and what went wrong.
@@ -114,6 +116,15 @@ impl Summary {
             .iter()
             .filter_map(|delivered| delivered.event.seq())
             .collect()
+    }
+
+    /// How many of the changes delivered the receiver has acknowledged (answered one
+    /// of their arrivals with a 2xx): the sender may move past those only.
+    pub fn acknowledged(&self) -> usize {
+        self.delivered
+            .iter()
+            .filter(|delivered| delivered.acknowledged && delivered.event.seq().is_some())
+            .count()
     }
 
     /// Every breach of the sending rules, one line each: bad signatures, unreadable
@@ -233,7 +244,8 @@ impl Ledger {
             arrivals: arrivals.len(),
             ..Summary::default()
         };
-        let mut first: HashMap<&str, &Arrival> = HashMap::new();
+        // Each webhook-id's first arrival, and its place among the deliveries.
+        let mut first: HashMap<&str, (&Arrival, usize)> = HashMap::new();
         // The newest change so far: its seq.
         let mut newest: Option<u64> = None;
         for arrival in &arrivals {
@@ -257,9 +269,11 @@ impl Ledger {
                     "{when}: arrived while another change was in flight"
                 ));
             }
+            let acknowledged = arrival.answer.is_some_and(|answer| answer.succeeded());
             match first.get(id) {
-                Some(earlier) => {
+                Some(&(earlier, place)) => {
                     summary.duplicates += 1;
+                    summary.delivered[place].acknowledged |= acknowledged;
                     if earlier.event.as_ref() != Some(event) {
                         summary.conflicts.push(format!(
                             "{when}: another event than its first arrival at {:.3}s",
@@ -268,11 +282,12 @@ impl Ledger {
                     }
                 }
                 None => {
-                    first.insert(id, arrival);
+                    first.insert(id, (arrival, summary.delivered.len()));
                     summary.delivered.push(Delivered {
                         webhook_id: id.to_owned(),
                         event: event.clone(),
                         at: arrival.at,
+                        acknowledged,
                     });
                 }
             }

@@ -171,12 +171,16 @@ async fn a_rotation_s_two_signatures_verify_with_either_secret() {
 async fn it_fails_the_next_requests_then_answers_200() {
     let receiver = started().await;
     receiver.fail_next(2, Fault::Status(503));
-    let statuses = [
-        change(&receiver, "e", 1).await,
-        change(&receiver, "e", 1).await,
-        change(&receiver, "e", 1).await,
-    ];
+    let mut statuses = vec![change(&receiver, "e", 1).await];
+    assert_eq!(
+        receiver.summary("e").acknowledged(),
+        0,
+        "arrived, not acknowledged"
+    );
+    statuses.push(change(&receiver, "e", 1).await);
+    statuses.push(change(&receiver, "e", 1).await);
     assert_eq!(statuses, [503, 503, 200]);
+    assert_eq!(receiver.summary("e").acknowledged(), 1);
     let summary = receiver.summary("e");
     assert_eq!((summary.arrivals, summary.duplicates), (3, 2));
     assert_eq!(summary.seqs(), [1]);

@@ -230,6 +230,7 @@ mod tests {
                 }),
             },
             at: Duration::from_millis(change.seq),
+            acknowledged: true,
         }
     }
 

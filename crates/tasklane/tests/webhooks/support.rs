@@ -173,10 +173,10 @@ pub async fn refused(response: Response, field: &str, what: &str) {
     assert_eq!(body["field"], field, "{what}: {body}");
 }
 
-/// Waits (for [`PATIENCE`] at most) until `endpoint` has received `count` changes
-/// (test events aside); what it received.
+/// Waits (for [`PATIENCE`] at most) until `endpoint` has acknowledged `count` changes
+/// (answered each with a 2xx; test events aside); what it received.
 pub async fn received(receiver: &Receiver, endpoint: &str, count: usize) -> Summary {
-    let enough = |summary: &Summary| summary.seqs().len() >= count;
+    let enough = |summary: &Summary| summary.acknowledged() >= count;
     if !receiver.wait_until(endpoint, PATIENCE, enough).await {
         panic!(
             "{endpoint} did not receive {count} changes within {PATIENCE:?}: {:#?}",
