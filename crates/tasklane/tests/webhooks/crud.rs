@@ -1,5 +1,5 @@
 //! Webhooks as a resource: created with a secret shown once, listed oldest first,
-//! changed, deleted; every invalid body refused with a `400` naming its field; another
+//! changed, deleted; every invalid body refused with a problem naming its field; another
 //! workspace's webhook not found; the attempts list keeping the last 100.
 
 use base64::Engine;
@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, problem, token};
-use crate::support::{self, Hooked, create_raw, get, patch, patch_raw, ping, refused};
+use crate::support::{self, Hooked, INVALID, create_raw, get, patch, patch_raw, ping, refused};
 
 const ALL_EVENTS: [&str; 3] = ["task.created", "task.updated", "task.deleted"];
 
@@ -129,13 +129,18 @@ async fn a_patch_changes_only_what_it_names_and_a_delete_removes_the_webhook() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_webhooks_are_400_naming_the_field() {
+async fn invalid_webhooks_are_refused_naming_the_field() {
     let hooked = Hooked::start().await;
     let app = &hooked.app;
     let good = hooked.receiver.url("good");
     let long = format!("{good}/{}", "a".repeat(2048));
+    // A missing member is named in the detail only, as for tasks.
+    let missing = problem(create_raw(app, &json!({})).await, INVALID).await;
+    assert!(
+        missing["detail"].as_str().unwrap().contains("`url`"),
+        "{missing}"
+    );
     let cases = [
-        (json!({}), "url"),
         (json!({ "url": null }), "url"),
         (json!({ "url": 7 }), "url"),
         (json!({ "url": "" }), "url"),
@@ -154,6 +159,7 @@ async fn invalid_webhooks_are_400_naming_the_field() {
         ),
         (json!({ "url": good, "events": "task.created" }), "events"),
         (json!({ "url": good, "events": ["webhook.test"] }), "events"),
+        (json!({ "url": good, "colour": "red" }), "colour"),
     ];
     for (body, field) in &cases {
         refused(create_raw(app, body).await, field, &body.to_string()).await;
@@ -167,6 +173,8 @@ async fn invalid_webhooks_are_400_naming_the_field() {
         (json!({ "status": "disabled" }), "status"),
         (json!({ "status": "retrying" }), "status"),
         (json!({ "status": "on" }), "status"),
+        (json!({ "secret": "whsec_AAAA" }), "secret"),
+        (json!({ "position": 0 }), "position"),
     ] {
         refused(patch_raw(app, id, &body).await, field, &body.to_string()).await;
     }

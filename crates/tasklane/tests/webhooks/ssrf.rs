@@ -1,7 +1,7 @@
 //! Without `--webhook-allow-private`, a webhook may not point into the server's own
 //! network: loopback, private, link-local (the cloud metadata address), unspecified
 //! and shared addresses, in every spelling, and names that resolve to them, are
-//! refused with a `400` naming `url`, on creation and on a change of URL. A public
+//! refused with a problem naming `url`, on creation and on a change of URL. A public
 //! address is accepted.
 
 use reqwest::StatusCode;
