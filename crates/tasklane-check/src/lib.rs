@@ -293,7 +293,7 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
             each.join(" + ")
         )?;
     }
-    if let Some(watched) = &report.webhook {
+    if let Some(watched) = report.webhook.as_ref().filter(|w| w.unjudged.is_none()) {
         let summary = &watched.summary;
         writeln!(
             out,

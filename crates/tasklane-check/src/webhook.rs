@@ -115,7 +115,8 @@ impl Webhooks {
                     }
                     return Ok(Registered { webhook, endpoint });
                 }
-                Err((Cause::Status(400), why)) => {
+                // The URL refused (Tasklane answers 422; a 400 is as plain).
+                Err((Cause::Status(400 | 422), why)) => {
                     return Err(format!(
                         "{url} was refused: {why} (instances checked with --url must run \
                          with --webhook-allow-private, as the receiver is on 127.0.0.1)"
