@@ -1,6 +1,7 @@
 //! Webhooks as a resource: created with a secret shown once, listed oldest first,
 //! changed, deleted; every invalid body refused with a problem naming its field; another
-//! workspace's webhook not found; the attempts list keeping the last 100.
+//! workspace's webhook not found; the attempts list keeping the last 100; at most 50
+//! webhooks per workspace.
 
 use base64::Engine;
 use reqwest::StatusCode;
@@ -160,6 +161,10 @@ async fn invalid_webhooks_are_refused_naming_the_field() {
         (json!({ "url": good, "events": "task.created" }), "events"),
         (json!({ "url": good, "events": ["webhook.test"] }), "events"),
         (json!({ "url": good, "colour": "red" }), "colour"),
+        (
+            json!({ "url": good, "description": "d".repeat(1001) }),
+            "description",
+        ),
     ];
     for (body, field) in &cases {
         refused(create_raw(app, body).await, field, &body.to_string()).await;
@@ -248,4 +253,30 @@ async fn the_attempts_list_keeps_the_last_100_newest_first() {
     let newest: Vec<&Value> = sent.iter().rev().take(100).collect();
     assert_eq!(shown, newest);
     assert_eq!(hooked.receiver.summary("pinged").delivered.len(), 101);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_holds_50_webhooks_at_most() {
+    let hooked = Hooked::start().await;
+    let app = &hooked.app;
+    let mut created = Vec::new();
+    for n in 0..50 {
+        let url = hooked.receiver.url(&format!("hook-{n}"));
+        let response = create_raw(app, &json!({ "url": url })).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "webhook {n}");
+        created.push(response.json::<Value>().await.unwrap());
+    }
+    let url = hooked.receiver.url("one-too-many");
+    problem(
+        create_raw(app, &json!({ "url": url })).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let path = format!("/v1/webhooks/{}", created[0]["id"].as_str().unwrap());
+    let deleted = app.client.delete(app.url(&path)).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let again = create_raw(app, &json!({ "url": url })).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let listed = app.get_ok("/v1/webhooks").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 50);
 }
