@@ -102,8 +102,10 @@ pub struct Summary {
     pub unreadable: Vec<String>,
     /// Repeats of a `webhook-id` with another body than its first arrival.
     pub conflicts: Vec<String>,
-    /// Changes sent out of order: one that arrived after a later one, or one that
-    /// arrived before the receiver had answered the previous one with a 2xx.
+    /// Changes sent out of order: one that first arrived after a later one, or one
+    /// that arrived before the receiver had answered the one before it with a 2xx. (A
+    /// change sent again after later ones is a repeat, which at least once allows: a
+    /// sender that died before it recorded how far it got starts again from there.)
     pub out_of_order: Vec<String>,
     /// Changes that arrived while another of the same endpoint was in flight.
     pub overlaps: Vec<String>,
@@ -270,6 +272,7 @@ impl Ledger {
                 ));
             }
             let acknowledged = arrival.answer.is_some_and(|answer| answer.succeeded());
+            let repeat = first.contains_key(id);
             match first.get(id) {
                 Some(&(earlier, place)) => {
                     summary.duplicates += 1;
@@ -293,9 +296,9 @@ impl Ledger {
             }
             let Some(seq) = event.seq() else { continue };
             match newest {
-                Some(last) if seq < last => summary
+                Some(last) if seq < last && !repeat => summary
                     .out_of_order
-                    .push(format!("{when}: seq {seq} arrived after seq {last}")),
+                    .push(format!("{when}: seq {seq} first arrived after seq {last}")),
                 Some(last) if seq > last => {
                     let acknowledged = arrivals.iter().any(|earlier| {
                         earlier.event.as_ref().and_then(Event::seq) == Some(last)

@@ -306,10 +306,20 @@ async fn change_fails(receiver: &Receiver) -> bool {
 #[tokio::test]
 async fn a_change_after_a_later_one_or_before_an_answer_of_2xx_is_out_of_order() {
     let in_order = started().await;
-    for seq in [1, 2, 2, 3] {
+    // A repeat of changes already acknowledged, after later ones, is a replay.
+    for seq in [1, 2, 2, 3, 4, 2, 3, 4, 5] {
         change(&in_order, "e", seq).await;
     }
-    assert!(in_order.summary("e").out_of_order.is_empty());
+    let summary = in_order.summary("e");
+    assert!(
+        summary.out_of_order.is_empty(),
+        "{:?}",
+        summary.out_of_order
+    );
+    assert_eq!(
+        (summary.seqs(), summary.duplicates),
+        (vec![1, 2, 3, 4, 5], 4)
+    );
 
     let regressed = started().await;
     for seq in [1, 3, 2] {
@@ -317,7 +327,7 @@ async fn a_change_after_a_later_one_or_before_an_answer_of_2xx_is_out_of_order()
     }
     let summary = regressed.summary("e");
     assert_eq!(summary.out_of_order.len(), 1, "{:?}", summary.out_of_order);
-    assert!(summary.out_of_order[0].contains("seq 2 arrived after seq 3"));
+    assert!(summary.out_of_order[0].contains("seq 2 first arrived after seq 3"));
 
     let premature = started().await;
     premature.fail_next(1, Fault::Status(503));

@@ -3,8 +3,8 @@
 //!
 //! - every request's signature verifies with the webhook's secret (by the Standard
 //!   Webhooks reference implementation); no change was sent before the one before it
-//!   had been answered with a 2xx, or after a later one; no two were in flight at once;
-//!   a repeat carries the same event as its first arrival;
+//!   had been answered with a 2xx, nor first sent after a later one; no two were in
+//!   flight at once; a repeat carries the same event as its first arrival;
 //! - the changes delivered are exactly the log's, from the webhook's position to the
 //!   head after the run, in order, each the log's change (kind, task, version, the task
 //!   as its write left it, its commit time);
