@@ -2,7 +2,8 @@
 //! this run's database: it must find the stale reads of both of the incident's
 //! designs, and a change feed that announces before it advances, and none in
 //! Tasklane, in every consistency mode, through every scenario and fault, with
-//! subscribers following the feed throughout.
+//! subscribers following the feed throughout, and webhooks delivered (`--webhooks`)
+//! through every fault of strict mode.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -223,9 +224,11 @@ async fn tasklane_in_redis_mode_passes_every_scenario() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasklane_in_strict_mode_passes_every_scenario_even_as_redis_loses_writes() {
-    // Every one but redis-rollback: Redis holds no announcement in this mode.
-    let summary = check(&["--consistency=strict", "--with-redis"]).await;
+    // Every one but redis-rollback: Redis holds no announcement in this mode. A webhook
+    // in each, its receiver failing now and then, must get every change through them.
+    let summary = check(&["--consistency=strict", "--with-redis", "--webhooks"]).await;
     assert_clean(&summary, 6);
+    assert_webhooks_delivered(&summary, true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -415,6 +418,9 @@ async fn postgres_restarts(consistency: &str, options: &[&str]) {
         !summary.scenarios[0].faults.is_empty(),
         "PostgreSQL was never restarted"
     );
+    if options.contains(&"--webhooks") {
+        assert_webhooks_delivered(&summary, false);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,7 +435,7 @@ async fn tasklane_in_redis_mode_survives_postgresql_restarts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasklane_in_strict_mode_survives_postgresql_restarts() {
-    postgres_restarts("strict", &["--with-redis"]).await;
+    postgres_restarts("strict", &["--with-redis", "--webhooks"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
