@@ -1,13 +1,16 @@
 //! A healthy receiver gets every change a webhook asks for, once each in `seq` order,
-//! as the Standard Webhooks request the spec describes, with the state its write
+//! as a Standard Webhooks request (its headers and signature), with the state its write
 //! produced; changes it did not ask for are skipped, and its position still passes
-//! them.
+//! them; another workspace's changes never reach it.
 
 use std::time::SystemTime;
 
 use serde_json::Value;
 
-use crate::support::{Hooked, assert_all_delivered, await_hook, change_log, every_kind_of_write};
+use crate::helpers::token;
+use crate::support::{
+    Hooked, assert_all_delivered, await_hook, change_log, every_kind_of_write, hook,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_change_arrives_in_order_with_the_state_its_write_produced() {
@@ -79,4 +82,27 @@ async fn changes_a_webhook_did_not_ask_for_are_skipped_and_its_position_passes_t
     for hook in [&deletes, &others] {
         await_hook(app, &hook["id"], "at the head", |h| h["position"] == 5).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_gets_only_its_own_workspace_s_changes() {
+    let hooked = Hooked::start_with(&["--auth", "token"]).await;
+    let ours = hooked
+        .app
+        .as_holder_of(&token(&hooked.database, "ours", "ana").await);
+    let theirs = hooked
+        .app
+        .as_holder_of(&token(&hooked.database, "theirs", "bo").await);
+    let receiver = &hooked.receiver;
+    let our_hook = hook(&ours, receiver, "ours", None).await;
+    let their_hook = hook(&theirs, receiver, "theirs", None).await;
+    theirs.create_titled("theirs 1").await;
+    theirs.create_titled("theirs 2").await;
+    ours.create_titled("ours").await;
+    // Both logs start at seq 1: a change sent to the wrong endpoint would show as a
+    // second delivery, or a repeat of msg_..._1 with another body.
+    assert_all_delivered(&theirs, receiver, "theirs", &their_hook).await;
+    let summary = assert_all_delivered(&ours, receiver, "ours", &our_hook).await;
+    assert_eq!(summary.seqs(), [1]);
+    assert_eq!(summary.delivered[0].event.data["task"]["title"], "ours");
 }

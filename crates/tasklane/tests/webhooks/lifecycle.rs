@@ -1,14 +1,16 @@
 //! A webhook's life: disabled once a change's attempts are exhausted, with the reason
 //! shown, and resumed from where it stopped; paused and resumed; moved to another URL;
 //! its secret rotated (both signatures sent meanwhile); a test event on demand; its
-//! attempts listed with their status codes and errors.
+//! attempts listed with their status codes and errors; behind what retention keeps,
+//! it says what it skipped and goes on.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tasklane_check::receiver::{Arrival, Fault};
 
 use crate::support::{
-    Hooked, assert_all_delivered, await_hook, deliveries, get, owed, patch, ping, received,
+    Hooked, PATIENCE, assert_all_delivered, await_hook, deliveries, get, owed, patch, ping,
+    received,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,4 +227,38 @@ async fn the_attempts_show_status_codes_and_errors_newest_first() {
         "{closed}"
     );
     assert_eq!(refused["status_code"], 503);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_behind_what_retention_keeps_says_what_it_skipped_and_goes_on() {
+    let hooked = Hooked::start_with(&["--changes-retention", "2s"]).await;
+    let (app, receiver) = (&hooked.app, &hooked.receiver);
+    let hook = hooked.hook("behind", None).await;
+    patch(app, &hook["id"], &json!({ "status": "paused" })).await;
+    for n in 0..3 {
+        app.create_titled(&format!("pruned {n}")).await;
+    }
+    // Retention forgets them: the log no longer continues from the webhook's position.
+    let pruned = tokio::time::timeout(PATIENCE, async {
+        while app.changes_raw("since=0").await.status() != StatusCode::GONE {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    });
+    pruned.await.expect("retention pruned the changes");
+
+    patch(app, &hook["id"], &json!({ "status": "active" })).await;
+    await_hook(app, &hook["id"], "told what it skipped", |h| {
+        h["skipped"].is_object()
+    })
+    .await;
+    let skipped = get(app, &hook["id"]).await["skipped"].clone();
+    assert_eq!(
+        (&skipped["after"], &skipped["through"]),
+        (&json!(0), &json!(3))
+    );
+
+    app.create_titled("kept").await;
+    let summary = received(receiver, "behind", 1).await;
+    assert!(summary.breaches().is_empty(), "{:#?}", summary.breaches());
+    assert_eq!(summary.seqs(), [4], "only the change written after the gap");
 }

@@ -168,8 +168,7 @@ pub async fn await_hook(app: &TestApp, id: &Value, what: &str, done: impl Fn(&Va
 }
 
 /// The status of a webhook the server refuses (an invalid member, a private target):
-/// `422`, as for tasks. The webhook contract's draft said `400`; the server answers as
-/// its task routes do.
+/// `422`, as for an invalid task.
 pub const INVALID: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
 /// Asserts an RFC 9457 [`INVALID`] naming `field`.
@@ -224,9 +223,9 @@ pub async fn owed(app: &TestApp, hook: &Value) -> Vec<Value> {
 
 /// Asserts that what an endpoint of webhook `hook` received is, after deduplication by
 /// `webhook-id`, exactly `changes` in order, each event the change (kind, seq, task,
-/// version, the task as its write left it, its commit time) under the id the spec
-/// gives it; and that nothing broke a sending rule (a bad signature, a change out of
-/// order or beside another).
+/// version, the task as its write left it, its commit time) under the id Tasklane
+/// gives it (`msg_`, the webhook's id without dashes, `_`, the `seq`); and that nothing
+/// broke a sending rule (a bad signature, a change out of order or beside another).
 pub fn assert_delivered(summary: &Summary, hook: &Value, changes: &[Value]) {
     let breaches = summary.breaches();
     assert!(breaches.is_empty(), "{breaches:#?}");
