@@ -1,7 +1,7 @@
 //! Webhooks as a resource: created with a secret shown once, listed oldest first,
 //! changed, deleted; every invalid body refused with a problem naming its field; another
-//! workspace's webhook not found; the attempts list keeping the last 100; at most 50
-//! webhooks per workspace.
+//! workspace's webhook not found; the attempts list keeping the last 100; a bounded
+//! number of webhooks per workspace.
 
 use base64::Engine;
 use reqwest::StatusCode;
@@ -256,11 +256,12 @@ async fn the_attempts_list_keeps_the_last_100_newest_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workspace_holds_50_webhooks_at_most() {
+async fn a_workspace_holds_a_bounded_number_of_webhooks() {
     let hooked = Hooked::start().await;
     let app = &hooked.app;
+    let most = tasklane_server::webhook::MAX_PER_WORKSPACE as usize;
     let mut created = Vec::new();
-    for n in 0..50 {
+    for n in 0..most {
         let url = hooked.receiver.url(&format!("hook-{n}"));
         let response = create_raw(app, &json!({ "url": url })).await;
         assert_eq!(response.status(), StatusCode::CREATED, "webhook {n}");
@@ -278,5 +279,5 @@ async fn a_workspace_holds_50_webhooks_at_most() {
     let again = create_raw(app, &json!({ "url": url })).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     let listed = app.get_ok("/v1/webhooks").await;
-    assert_eq!(listed["data"].as_array().unwrap().len(), 50);
+    assert_eq!(listed["data"].as_array().unwrap().len(), most);
 }

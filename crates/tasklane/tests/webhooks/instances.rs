@@ -4,15 +4,17 @@
 //! another then resumes, redelivering what the dead one never saw answered; two
 //! instances competing never have two deliveries of one endpoint in flight at once
 //! (the receiver holds every answer back, to widen the window) and every endpoint
-//! still gets its exact sequence.
+//! still gets its exact sequence. A setting changed through one instance (a pause, a
+//! rotated secret) applies to the next change another instance sends.
 
 use std::time::Duration;
 
+use serde_json::json;
 use tasklane_check::receiver::Receiver;
 
 use crate::common::fresh_database;
 use crate::helpers::{ServerProcess, TestApp};
-use crate::support::{assert_all_delivered, hook, serve_options};
+use crate::support::{assert_all_delivered, hook, patch, received, serve_options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_mid_delivery_is_replaced_once_its_lease_expires() {
@@ -84,4 +86,42 @@ async fn two_instances_never_deliver_to_one_endpoint_at_once() {
         let summary = assert_all_delivered(&apps[0], &receiver, &endpoint, created).await;
         assert_eq!(summary.seqs().len(), 30);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_changed_through_another_instance_apply_to_the_next_change() {
+    let database = fresh_database().await;
+    let options = serve_options(&database, &[]);
+    // The first instance alone: it takes both webhooks and keeps sending them.
+    let sender = ServerProcess::start(&database.url, &options).await;
+    let on_sender = TestApp::of(&sender.base);
+    let receiver = Receiver::start().await.unwrap();
+    let rotated = hook(&on_sender, &receiver, "rotated", None).await;
+    let paused = hook(&on_sender, &receiver, "paused", None).await;
+    let witness = hook(&on_sender, &receiver, "witness", None).await;
+    on_sender.create_titled("before").await;
+    for endpoint in ["rotated", "paused", "witness"] {
+        received(&receiver, endpoint, 1).await;
+    }
+
+    let other = ServerProcess::start(&database.url, &options).await;
+    let on_other = TestApp::of(&other.base);
+    let new = patch(&on_other, &rotated["id"], &json!({ "rotate_secret": true })).await;
+    let new = new["secret"].as_str().unwrap().to_owned();
+    receiver.trust("rotated", &new).unwrap();
+    patch(&on_other, &paused["id"], &json!({ "status": "paused" })).await;
+    on_other.create_titled("after").await;
+
+    let summary = assert_all_delivered(&on_other, &receiver, "witness", &witness).await;
+    assert_eq!(summary.seqs(), [1, 2]);
+    let arrivals = receiver.arrivals("paused");
+    let seqs: Vec<Option<u64>> = arrivals.iter().map(|a| a.event.as_ref()?.seq()).collect();
+    assert_eq!(seqs, [Some(1)], "a change written after the pause was sent");
+    received(&receiver, "rotated", 2).await;
+    let after = receiver.arrivals("rotated").pop().unwrap();
+    assert!(
+        after.verified_by.contains(&new),
+        "a change written after the rotation was not signed with the new secret: {:?}",
+        after.signatures()
+    );
 }
