@@ -98,10 +98,24 @@ async fn a_new_url_receives_the_changes_after_it_was_set() {
         .trust("new", hook["secret"].as_str().unwrap())
         .unwrap();
     app.create_titled("to the new url").await;
+    // Wherever it goes first: the old URL must not get it.
+    let sent = tokio::time::timeout(PATIENCE, async {
+        while receiver.summary("old").seqs().len() < 2 && receiver.summary("new").acknowledged() < 1
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    sent.await
+        .expect("the change written after the move was sent");
+    let old = receiver.summary("old").seqs();
+    assert_eq!(
+        old,
+        [1],
+        "a change written after the move went to the old URL"
+    );
     let summary = received(receiver, "new", 1).await;
     assert_eq!(summary.seqs(), [2]);
     assert!(summary.breaches().is_empty(), "{:#?}", summary.breaches());
-    assert_eq!(receiver.summary("old").seqs(), [1]);
 }
 
 /// `arrival` with only its `n`th signature.
