@@ -171,6 +171,9 @@ pub trait WebhookStore: Send + Sync + 'static {
         reports: &[Report],
     ) -> Result<Vec<Option<StoredWebhook>>, StoreError>;
 
+    /// Every webhook whose lease `owner` holds, as it now is.
+    async fn held(&self, owner: &str) -> Result<Vec<StoredWebhook>, StoreError>;
+
     /// Forgets all but each webhook's newest [`KEPT_ATTEMPTS`] attempts; how many it
     /// forgot.
     async fn prune_attempts(&self) -> Result<u64, StoreError>;
@@ -620,6 +623,14 @@ where
             .iter()
             .map(|report| written.remove(&report.id))
             .collect())
+    }
+
+    async fn held(&self, owner: &str) -> Result<Vec<StoredWebhook>, StoreError> {
+        let mut sql = QueryBuilder::<DB>::new(format!(
+            "SELECT {COLUMNS} FROM webhooks WHERE lease_owner = "
+        ));
+        sql.push_bind(owner.to_owned());
+        DB::fetch_webhooks(&mut *self.readers.acquire().await?, sql).await
     }
 
     async fn prune_attempts(&self) -> Result<u64, StoreError> {

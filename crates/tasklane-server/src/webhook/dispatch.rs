@@ -34,6 +34,15 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The most senders one instance runs at once.
 const MAX_SENDERS: usize = 1024;
 
+/// The webhooks held here, as one read found them.
+#[derive(Clone)]
+pub(super) struct Settings {
+    /// When the read started.
+    pub read_at: Instant,
+    /// Each webhook held, by id.
+    pub webhooks: Arc<HashMap<Uuid, StoredWebhook>>,
+}
+
 /// A running sender, as the dispatcher knows it.
 struct Running {
     /// Tells the sender its lease and settings; dropped to stop it.
@@ -60,6 +69,8 @@ pub struct Dispatcher {
     wake: Notify,
     claim_now: AtomicBool,
     renew_now: AtomicBool,
+    /// The latest read of every webhook held here, and when it started.
+    settings: tokio::sync::Mutex<Option<Settings>>,
     /// Becomes `true` when the server stops.
     pub(super) closed: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -89,6 +100,7 @@ impl Dispatcher {
             wake: Notify::new(),
             claim_now: AtomicBool::new(false),
             renew_now: AtomicBool::new(false),
+            settings: tokio::sync::Mutex::new(None),
             closed: watch::Sender::new(false),
             task: Mutex::new(None),
         })
@@ -188,6 +200,23 @@ impl Dispatcher {
                 }
             }
         }
+    }
+
+    /// The settings of every webhook held here, read after `after`: a read that started
+    /// later is shared, so senders that ask together cost one query.
+    pub(super) async fn settings_after(&self, after: Instant) -> Result<Settings, StoreError> {
+        let mut latest = self.settings.lock().await;
+        if let Some(settings) = latest.as_ref().filter(|s| s.read_at > after) {
+            return Ok(settings.clone());
+        }
+        let read_at = Instant::now();
+        let held = self.store.held(&self.owner).await?;
+        let settings = Settings {
+            read_at,
+            webhooks: Arc::new(held.into_iter().map(|w| (w.webhook.id, w)).collect()),
+        };
+        *latest = Some(settings.clone());
+        Ok(settings)
     }
 
     /// Keeps a sender's report, to be written with the others.

@@ -39,6 +39,11 @@
 //!   mid-delivery loses its leases when they expire; another takes them and resumes
 //!   from the last position written. Leases are compared with the instances' clocks:
 //!   instances must keep them synchronised (NTP) to well within the lease.
+//! - **Settings apply from the next change.** A client's change to a webhook (its URL,
+//!   events, secret, a pause) that was answered before a change committed applies to
+//!   that change, whichever instance sends it: a sender reads the settings of its
+//!   webhooks after it takes changes from the log and before it delivers them (one
+//!   read for all the senders of an instance that ask together).
 //! - **No endpoint delays another.** Each webhook has a sender of its own; a slow or
 //!   failing receiver holds only its own.
 //!
@@ -218,8 +223,9 @@ impl Webhooks {
     }
 
     /// Applies a client's change; the webhook as it now is, and its new secret if the
-    /// change rotated it. A sender on this instance notices at once, one on another
-    /// within a third of the lease.
+    /// change rotated it. It applies to every change committed after it (see the
+    /// module's "Settings apply from the next change"); an idle sender here stops at
+    /// once when paused, one elsewhere within a third of the lease.
     pub async fn change(
         &self,
         workspace: &Workspace,

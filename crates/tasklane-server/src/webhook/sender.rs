@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -67,6 +67,19 @@ enum Stop {
     Closed,
     /// Every attempt at a change failed, or its secret cannot be read.
     Disabled(String),
+}
+
+/// The most changes handled with one read of the settings.
+const BATCH: usize = 500;
+
+/// What a sender does after what the log handed out.
+enum Flow {
+    /// Take the next.
+    Next,
+    /// Follow the log again from the position (after a retry's wait, a gap, a lag).
+    Again,
+    /// Stop.
+    Stop(Stop),
 }
 
 /// What a sender does after a change.
@@ -170,32 +183,80 @@ impl Sender {
                             return stop;
                         }
                     }
-                    item = changes.next() => match item {
-                        None => return Stop::Closed,
-                        Some(Item::Change(event)) => {
-                            let change: Change = match serde_json::from_str(&event.data) {
-                                Ok(change) => change,
-                                Err(error) => {
-                                    tracing::error!(%error, seq = event.seq, "a change does not read back");
-                                    return Stop::Released;
-                                }
-                            };
-                            match self.handle(&change).await {
-                                Next::Continue => {}
-                                Next::Retry => break,
-                                Next::Stop(stop) => return stop,
+                    item = changes.next() => {
+                        let pulled = Instant::now();
+                        // Take what is already waiting too: one read of the settings
+                        // covers it all.
+                        let mut items = vec![item];
+                        while items.len() < BATCH
+                            && matches!(items.last(), Some(Some(Item::Change(_))))
+                        {
+                            match changes.next().now_or_never() {
+                                Some(item) => items.push(item),
+                                None => break,
                             }
                         }
-                        Some(Item::Reset { .. }) => {
-                            self.skip_pruned().await;
-                            break;
+                        match self.take(items, pulled).await {
+                            Flow::Next => {}
+                            Flow::Again => break,
+                            Flow::Stop(stop) => return stop,
                         }
-                        // Fell behind the broadcast: follow the log again from the position.
-                        Some(Item::Lagged { .. }) => break,
-                    },
+                    }
                 }
             }
         }
+    }
+
+    /// Handles what the log handed out, in order, with the webhook's settings as they
+    /// were after it was pulled (at `pulled`): a client's change to the webhook that
+    /// was answered before a change committed applies to that change.
+    async fn take(&mut self, items: Vec<Option<Item>>, pulled: Instant) -> Flow {
+        if items
+            .iter()
+            .any(|item| matches!(item, Some(Item::Change(_))))
+        {
+            match self.dispatcher.settings_after(pulled).await {
+                Ok(settings) => {
+                    let Some(webhook) = settings.webhooks.get(&self.id()) else {
+                        // Deleted, or its lease lost.
+                        return Flow::Stop(Stop::Released);
+                    };
+                    if let Some(stop) = self.adopt(webhook.clone()) {
+                        return Flow::Stop(stop);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(webhook = %self.id(), %error, "cannot read a webhook's settings; stopping its sender until it can");
+                    return Flow::Stop(Stop::Released);
+                }
+            }
+        }
+        for item in items {
+            match item {
+                None => return Flow::Stop(Stop::Closed),
+                Some(Item::Change(event)) => {
+                    let change: Change = match serde_json::from_str(&event.data) {
+                        Ok(change) => change,
+                        Err(error) => {
+                            tracing::error!(%error, seq = event.seq, "a change does not read back");
+                            return Flow::Stop(Stop::Released);
+                        }
+                    };
+                    match self.handle(&change).await {
+                        Next::Continue => {}
+                        Next::Retry => return Flow::Again,
+                        Next::Stop(stop) => return Flow::Stop(stop),
+                    }
+                }
+                Some(Item::Reset { .. }) => {
+                    self.skip_pruned().await;
+                    return Flow::Again;
+                }
+                // Fell behind the broadcast: follow the log again from the position.
+                Some(Item::Lagged { .. }) => return Flow::Again,
+            }
+        }
+        Flow::Next
     }
 
     /// Takes a renewal from the dispatcher; a reason to stop if there is one.
