@@ -239,8 +239,8 @@ pub struct ServeArgs {
     /// stored as issued. Prefer the environment variable to the option, which other
     /// users of the machine can read in the process list.
     #[arg(long, env = "TASKLANE_SECRET_KEY", value_name = "BASE64", hide_env_values = true,
-          value_parser = parse_secret_key)]
-    pub secret_key: Option<ServerKey>,
+          value_parser = keep_secret)]
+    pub secret_key: Option<SecretText>,
 
     /// Log line format.
     #[arg(long, env = "TASKLANE_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -355,6 +355,17 @@ impl ServeArgs {
         })
     }
 
+    /// The server key, if one is given; refused without repeating it.
+    pub fn server_key(&self) -> Result<Option<ServerKey>, String> {
+        self.secret_key
+            .as_ref()
+            .map(|SecretText(text)| {
+                ServerKey::parse(text)
+                    .map_err(|reason| format!("--secret-key (TASKLANE_SECRET_KEY) {reason}"))
+            })
+            .transpose()
+    }
+
     /// How long, and how much, the change log keeps.
     pub fn retention(&self) -> Retention {
         Retention {
@@ -464,9 +475,19 @@ fn parse_webhook_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// `--secret-key`: 32 bytes as base64.
-fn parse_secret_key(text: &str) -> Result<ServerKey, String> {
-    ServerKey::parse(text)
+/// Text that must not be shown: kept as given, and checked by the code that uses it,
+/// whose errors never repeat it (a parser that refused it would have it printed).
+#[derive(Clone)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretText(..)")
+    }
+}
+
+fn keep_secret(text: &str) -> Result<SecretText, String> {
+    Ok(SecretText(text.to_owned()))
 }
 
 /// `--changes-retention-count`: a positive number of changes.

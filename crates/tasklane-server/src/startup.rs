@@ -73,6 +73,7 @@ impl Application {
             .map_err(|error| bind_error(args.listen, &error))?;
 
         let webhook_config = args.webhooks().map_err(anyhow::Error::msg)?;
+        let server_key = args.server_key().map_err(anyhow::Error::msg)?;
         let Storage {
             tasks: store,
             tokens,
@@ -133,15 +134,8 @@ impl Application {
             (Backend::Sqlite, None) => None,
         };
         wake::on_local_writes(hub.clone(), tasks.writes(), others);
-        let webhooks = Arc::new(
-            Webhooks::new(
-                webhooks,
-                hub.clone(),
-                args.secret_key.clone(),
-                webhook_config,
-            )
-            .await?,
-        );
+        let webhooks =
+            Arc::new(Webhooks::new(webhooks, hub.clone(), server_key, webhook_config).await?);
         Ok(Application {
             listener,
             store,

@@ -65,6 +65,9 @@ impl TryFrom<String> for WebhookUrl {
         if url.host().is_none() {
             return Err("must name a host".to_owned());
         }
+        if url.port() == Some(0) {
+            return Err("must not name port 0".to_owned());
+        }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(
                 "must not hold a user name or password: a receiver verifies \
@@ -168,16 +171,16 @@ impl Serialize for EventKinds {
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// Required: where deliveries are sent (`http` or `https`, no credentials, at most
-    /// 2048 bytes).
-    #[schema(value_type = String)]
+    /// 2048 bytes; its host must resolve, to public addresses only).
+    #[schema(value_type = String, max_length = 2048)]
     pub url: WebhookUrl,
     /// The change kinds to send; default all three.
     #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["task.created", "task.updated"]))]
+    #[schema(value_type = Vec<ChangeKind>, example = json!(["task.created", "task.updated"]))]
     pub events: EventKinds,
     /// Default "".
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1000)]
     pub description: WebhookDescription,
 }
 
@@ -187,21 +190,34 @@ pub struct NewWebhook {
 #[serde(deny_unknown_fields)]
 pub struct WebhookPatch {
     /// A new URL.
-    #[schema(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, max_length = 2048)]
     pub url: Option<WebhookUrl>,
     /// New change kinds.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<ChangeKind>)]
     pub events: Option<EventKinds>,
-    /// A new description.
-    #[schema(value_type = Option<String>)]
+    /// A new description (`""` for none).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, max_length = 1000)]
     pub description: Option<WebhookDescription>,
     /// `paused` stops deliveries; `active` resumes a paused or disabled webhook from
     /// where it stopped.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = RequestedStatus)]
     pub status: Option<RequestedStatus>,
     /// `true`: issue a new signing secret (returned once). The old one keeps signing
     /// beside it for 24 hours, so receivers can switch without losing a delivery.
     #[serde(default)]
     pub rotate_secret: bool,
+}
+
+/// A member that, when given, must hold a value (`null` is refused, not taken as
+/// "unchanged").
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 /// A status a client may ask for.
@@ -278,7 +294,7 @@ pub struct Webhook {
     /// Where deliveries go.
     pub url: String,
     /// The change kinds it is sent.
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<ChangeKind>)]
     pub events: EventKinds,
     /// What it is for.
     pub description: String,
@@ -385,6 +401,7 @@ mod tests {
             "https://user:pw@example.com/",
             "https://user@example.com/",
             "file:///etc/passwd",
+            "http://example.com:0/",
             "",
         ] {
             assert!(WebhookUrl::try_from(bad.to_owned()).is_err(), "{bad}");

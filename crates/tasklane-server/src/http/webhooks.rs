@@ -4,7 +4,7 @@
 //! their OpenAPI description; delivery itself is [`crate::webhook`]'s.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,7 +18,8 @@ use super::json_body::JsonBody;
 use super::path_id::PathId;
 use super::problem::Problem;
 use crate::domain::{
-    Attempt, NewWebhook, RequestedStatus, Skipped, Webhook, WebhookPatch, WebhookStatus, Workspace,
+    Attempt, ChangeKind, NewWebhook, RequestedStatus, Skipped, Webhook, WebhookPatch,
+    WebhookStatus, Workspace,
 };
 use crate::store::StoreError;
 use crate::webhook::WebhookError;
@@ -38,6 +39,7 @@ pub(super) fn router() -> Router<AppState> {
     paths(list, create, read, change, remove, deliveries, test),
     components(schemas(
         Webhook, WebhookStatus, Skipped, NewWebhook, WebhookPatch, RequestedStatus, Attempt,
+        ChangeKind,
         WebhookWithSecret, WebhookList, Deliveries
     )),
     tags((name = "webhooks", description = "Changes sent to your endpoints as they commit: \
@@ -121,15 +123,24 @@ pub async fn list(State(app): State<AppState>, workspace: Workspace) -> Result<R
 #[utoipa::path(post, path = "/v1/webhooks", operation_id = "createWebhook", tag = "webhooks", security(("bearer" = [])), request_body = NewWebhook, responses(
     (status = 201, description = "Created; the signing secret is shown this once", body = WebhookWithSecret,
      headers(("location" = String, description = "The webhook's URL"))),
-    (status = 400, description = "Malformed JSON"),
+    (status = 400, description = "Malformed JSON, or an Idempotency-Key (a create is not repeatable)"),
     (status = 409, description = "The workspace has 100 webhooks already"),
     (status = 422, description = "Missing, unknown or invalid member; a URL whose host is not a public address (unless the server allows private ones)"),
 ))]
 pub async fn create(
     State(app): State<AppState>,
     workspace: Workspace,
+    headers: HeaderMap,
     JsonBody { value: new, .. }: JsonBody<NewWebhook>,
 ) -> Result<Response, Problem> {
+    if headers.contains_key("idempotency-key") {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "POST /v1/webhooks takes no Idempotency-Key: a create is not repeated safely; \
+             after a failure, list the webhooks (GET /v1/webhooks) to see whether it was made",
+        )
+        .at("Idempotency-Key"));
+    }
     let (webhook, secret) = app.webhooks.create(&workspace, new).await?;
     let location = format!("/v1/webhooks/{}", webhook.id);
     let mut response = with_secret(StatusCode::CREATED, webhook, secret.reveal().to_owned());
@@ -243,6 +254,7 @@ pub async fn deliveries(
     responses(
         (status = 200, description = "The attempt: `error` says why it failed, if it did", body = Attempt),
         (status = 404, description = "No such webhook in this workspace"),
+        (status = 415, description = "A body was sent: the route takes none"),
     )
 )]
 pub async fn test(

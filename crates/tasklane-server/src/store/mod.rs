@@ -50,7 +50,8 @@ pub use sqlite::SqliteStore;
 pub use tokens::{TokenStore, issue};
 pub use url::{Backend, DatabaseUrl};
 pub use webhooks::{
-    EndpointChange, KEPT_ATTEMPTS, NewEndpoint, Progress, Report, StoredWebhook, WebhookStore,
+    EndpointChange, KEPT_ATTEMPTS, NewEndpoint, Progress, Report, Rotation, StoredWebhook,
+    WebhookStore,
 };
 
 /// What a write requires of the task's current version (from `If-Match`).

@@ -70,10 +70,22 @@ pub struct EndpointChange {
     pub description: Option<String>,
     /// Pause, or resume (from `paused` or `disabled`, with a fresh count of attempts).
     pub status: Option<RequestedStatus>,
-    /// A new secret in stored form, and until when the current one keeps signing.
-    pub rotation: Option<(String, Timestamp)>,
+    /// A new secret and the current one (which keeps signing until the instant given),
+    /// both in stored form.
+    pub rotation: Option<Rotation>,
     /// Now.
     pub now: Timestamp,
+}
+
+/// A new signing secret, and the one it replaces, which keeps signing until `until`.
+#[derive(Debug)]
+pub struct Rotation {
+    /// The new secret, stored form.
+    pub secret: String,
+    /// The secret it replaces, stored form.
+    pub previous: String,
+    /// When the replaced secret stops signing.
+    pub until: Timestamp,
 }
 
 /// What a sender writes after delivering (or failing to).
@@ -178,9 +190,10 @@ pub trait WebhookStore: Send + Sync + 'static {
     /// forgot.
     async fn prune_attempts(&self) -> Result<u64, StoreError>;
 
-    /// A webhook whose current or previous secret is stored sealed, if any (to check
-    /// at start that the server key opens it).
-    async fn any_sealed(&self) -> Result<Option<StoredWebhook>, StoreError>;
+    /// The server key's check value (a secret sealed under the key, kept in
+    /// `server_secrets`): stores `proposed` if there is none yet, and returns the one
+    /// kept, so that every instance of a deployment can tell it holds the same key.
+    async fn key_check(&self, proposed: Option<String>) -> Result<Option<String>, StoreError>;
 }
 
 /// How many attempts each webhook keeps.
@@ -459,7 +472,15 @@ where
             .push(") < ")
             .push_bind(i64::from(max))
             .push(format!(" RETURNING {COLUMNS}"));
-        let rows = DB::fetch_webhooks(&mut *self.writer.acquire().await?, sql).await?;
+        // Creates in one workspace wait for each other here (SQLite's writes already
+        // do), so that the count each one checks includes the others.
+        let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
+        let mut lock = QueryBuilder::<DB>::new("SELECT id FROM webhooks WHERE workspace = ");
+        lock.push_bind(workspace.as_str().to_owned())
+            .push(self.dialect.lock_for_write);
+        DB::execute(&mut tx, lock).await?;
+        let rows = DB::fetch_webhooks(&mut tx, sql).await?;
+        tx.commit().await?;
         Ok(rows.into_iter().next())
     }
 
@@ -517,11 +538,13 @@ where
             }
             None => {}
         }
-        if let Some((secret, until)) = &change.rotation {
-            sql.push(", previous_secret = secret, previous_until = ")
-                .push_bind(until.as_micros())
+        if let Some(rotation) = &change.rotation {
+            sql.push(", previous_secret = ")
+                .push_bind(rotation.previous.clone())
+                .push(", previous_until = ")
+                .push_bind(rotation.until.as_micros())
                 .push(", secret = ")
-                .push_bind(secret.clone());
+                .push_bind(rotation.secret.clone());
         }
         push_one(&mut sql, workspace, id);
         sql.push(format!(" RETURNING {COLUMNS}"));
@@ -642,12 +665,19 @@ where
         DB::execute_counted(&mut *self.writer.acquire().await?, sql).await
     }
 
-    async fn any_sealed(&self) -> Result<Option<StoredWebhook>, StoreError> {
-        let sql = QueryBuilder::<DB>::new(format!(
-            "SELECT {COLUMNS} FROM webhooks WHERE secret LIKE 'sealed:%' \
-             OR previous_secret LIKE 'sealed:%' LIMIT 1"
-        ));
-        let rows = DB::fetch_webhooks(&mut *self.readers.acquire().await?, sql).await?;
-        Ok(rows.into_iter().next())
+    async fn key_check(&self, proposed: Option<String>) -> Result<Option<String>, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        if let Some(proposed) = proposed {
+            let mut insert = QueryBuilder::<DB>::new(
+                "INSERT INTO server_secrets (name, secret) VALUES ('webhook-key', ",
+            );
+            insert
+                .push_bind(proposed)
+                .push(") ON CONFLICT (name) DO NOTHING");
+            DB::execute(&mut conn, insert).await?;
+        }
+        let select =
+            QueryBuilder::<DB>::new("SELECT secret FROM server_secrets WHERE name = 'webhook-key'");
+        DB::fetch_text(&mut conn, select).await
     }
 }

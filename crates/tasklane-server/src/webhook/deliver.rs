@@ -139,7 +139,8 @@ impl Deliverer {
         let attempted_at = Timestamp::now();
         let started = Instant::now();
         let result = self.send(url, secrets, event).await;
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // Whole microseconds, as the attempt is stored.
+        let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
         let (status_code, error, retry_after) = match result {
             Ok((status, _)) if status.is_success() => (Some(status.as_u16()), None, None),
             Ok((status, headers)) => (

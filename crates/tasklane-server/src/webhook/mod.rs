@@ -77,7 +77,9 @@ use crate::domain::{
     Attempt, NewWebhook, SigningSecret, Timestamp, Webhook, WebhookPatch, Workspace,
 };
 use crate::feed::Hub;
-use crate::store::{EndpointChange, KEPT_ATTEMPTS, NewEndpoint, StoreError, WebhookStore};
+use crate::store::{
+    EndpointChange, KEPT_ATTEMPTS, NewEndpoint, Rotation, StoreError, WebhookStore,
+};
 
 pub use deliver::{Deliverer, Event, RESPONSE_CAP};
 pub use dispatch::Dispatcher;
@@ -139,8 +141,8 @@ pub struct Webhooks {
 
 impl Webhooks {
     /// Webhooks kept in `store`, delivered from the changes `hub` follows. Checks that
-    /// the server key opens the secrets already stored (a missing or different key
-    /// is refused at start, not discovered at a delivery).
+    /// this instance has the deployment's server key, if it has one (a missing or
+    /// different key is refused at start, not discovered at a delivery).
     pub async fn new(
         store: Arc<dyn WebhookStore>,
         hub: Arc<Hub>,
@@ -148,13 +150,7 @@ impl Webhooks {
         config: WebhookConfig,
     ) -> Result<Self, WebhookError> {
         let sealer = Sealer::new(key);
-        if let Some(sealed) = store.any_sealed().await? {
-            let id = sealed.webhook.id;
-            sealer.unseal(id, &sealed.secret)?;
-            if let Some(previous) = &sealed.previous_secret {
-                sealer.unseal(id, previous)?;
-            }
-        }
+        sealer.check(store.as_ref()).await?;
         let deliverer = Deliverer::new(config.timeout, config.allow_private);
         let dispatcher = Dispatcher::new(
             store.clone(),
@@ -232,21 +228,47 @@ impl Webhooks {
         id: Uuid,
         patch: WebhookPatch,
     ) -> Result<(Webhook, Option<SigningSecret>), WebhookError> {
+        let nothing = patch.url.is_none()
+            && patch.events.is_none()
+            && patch.description.is_none()
+            && patch.status.is_none()
+            && !patch.rotate_secret;
+        if nothing {
+            let current = self.store.webhook(workspace, id).await?;
+            return Ok((current.ok_or(StoreError::NotFound)?.webhook, None));
+        }
         if let Some(url) = &patch.url {
             self.check_target(&url.parsed()).await?;
         }
         let now = Timestamp::now();
-        let secret = patch.rotate_secret.then(SigningSecret::generate);
-        let until = Timestamp::from_micros(now.as_micros() + ROTATION_OVERLAP.as_micros() as i64)
-            .expect("a day from now is a valid instant");
+        let (rotation, secret) = if patch.rotate_secret {
+            let current = self
+                .store
+                .webhook(workspace, id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            let secret = SigningSecret::generate();
+            // Sealed again: a secret stored before the server key was set is sealed
+            // now, for the day it keeps signing.
+            let previous = self.sealer.unseal(id, &current.secret)?;
+            let rotation = Rotation {
+                secret: self.sealer.seal(id, &secret),
+                previous: self.sealer.seal(id, &previous),
+                until: Timestamp::from_micros(
+                    now.as_micros() + ROTATION_OVERLAP.as_micros() as i64,
+                )
+                .expect("a day from now is a valid instant"),
+            };
+            (Some(rotation), Some(secret))
+        } else {
+            (None, None)
+        };
         let change = EndpointChange {
             url: patch.url,
             events: patch.events,
             description: patch.description.map(|d| d.into_inner()),
             status: patch.status,
-            rotation: secret
-                .as_ref()
-                .map(|secret| (self.sealer.seal(id, secret), until)),
+            rotation,
             now,
         };
         let changed = self.store.change(workspace, id, &change).await?;

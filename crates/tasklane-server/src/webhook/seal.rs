@@ -11,7 +11,9 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use uuid::Uuid;
 
+use super::WebhookError;
 use crate::domain::SigningSecret;
+use crate::store::WebhookStore;
 
 const SEALED: &str = "sealed:";
 
@@ -70,6 +72,24 @@ impl Sealer {
     /// A sealer with `key`, or one that stores secrets as issued.
     pub fn new(key: Option<ServerKey>) -> Self {
         Sealer { key }
+    }
+
+    /// Checks this key against the deployment's: the first instance with a key leaves
+    /// a secret sealed under it in the database, and every later one (with a key or
+    /// without) must open it. So two instances never seal with different keys, and an
+    /// instance without the key never meets a secret it cannot read.
+    pub async fn check(&self, store: &dyn WebhookStore) -> Result<(), WebhookError> {
+        let proposed = self
+            .key
+            .as_ref()
+            .map(|_| self.seal(Uuid::nil(), &SigningSecret::generate()));
+        match store.key_check(proposed).await? {
+            Some(kept) if kept.starts_with(SEALED) => {
+                self.unseal(Uuid::nil(), &kept)?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The stored form of webhook `id`'s `secret`.

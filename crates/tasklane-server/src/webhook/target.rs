@@ -18,31 +18,26 @@ use url::Host;
 /// Why a target was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
-    /// The host resolves (or is) only to addresses that are not public.
+    /// The host is, or resolves to, an address that is not public, or does not
+    /// resolve at all: one answer for both, so that clients cannot use the server to
+    /// learn what its network's names resolve to.
     #[error(
-        "{host} is not a public address ({address}); a webhook may only reach public \
-         addresses unless the server runs with --webhook-allow-private"
+        "{host} is not a public address, or does not resolve to public addresses only; \
+         a webhook may only reach public addresses unless the server runs with \
+         --webhook-allow-private"
     )]
     NotPublic {
         /// The host as written.
         host: String,
-        /// The first address refused.
-        address: IpAddr,
-    },
-    /// The host does not resolve.
-    #[error("{host} does not resolve: {reason}")]
-    Unresolved {
-        /// The host as written.
-        host: String,
-        /// What the resolver said.
-        reason: String,
     },
 }
 
-/// Whether `address` is on the public internet: not loopback, private, shared
-/// (carrier-grade NAT), link-local (where cloud metadata services answer),
-/// multicast, broadcast, documentation, benchmarking or reserved; IPv4 addresses
-/// embedded in IPv6 (mapped, NAT64) are judged as IPv4.
+/// Whether `address` is on the public internet. IPv4: not loopback, private, shared
+/// (carrier-grade NAT), link-local (where cloud metadata services answer), multicast,
+/// broadcast, documentation, benchmarking, relay or reserved. IPv6: only global unicast
+/// (`2000::/3`), without the ranges set aside in it (protocol assignments such as
+/// Teredo, benchmarking and ORCHID, documentation); an IPv4 address carried in IPv6
+/// (mapped, well-known NAT64, 6to4) is judged as that IPv4 address.
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -51,20 +46,27 @@ pub fn is_public(address: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let segments = v6.segments();
-            // 64:ff9b::/96, NAT64: an IPv4 address in the last 32 bits.
+            let embedded = |high: u16, low: u16| {
+                let [a, b] = high.to_be_bytes();
+                let [c, d] = low.to_be_bytes();
+                Ipv4Addr::new(a, b, c, d)
+            };
+            // 64:ff9b::/96, well-known NAT64: an IPv4 address in the last 32 bits.
             if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = segments[6].to_be_bytes();
-                let [c, d] = segments[7].to_be_bytes();
-                return is_public_v4(Ipv4Addr::new(a, b, c, d));
+                return is_public_v4(embedded(segments[6], segments[7]));
             }
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (segments[0] & 0xfe00) == 0xfc00 // fc00::/7, unique local
-                || (segments[0] & 0xffc0) == 0xfe80 // fe80::/10, link-local
-                || (segments[0] & 0xffc0) == 0xfec0 // fec0::/10, site-local (deprecated)
-                || (segments[0] == 0x2001 && segments[1] == 0x0db8) // 2001:db8::/32, documentation
-                || segments[..6] == [0, 0, 0, 0, 0, 0]) // ::/96, IPv4-compatible (deprecated)
+            // 2002::/16, 6to4: an IPv4 address in the 32 bits after the prefix.
+            if segments[0] == 0x2002 {
+                return is_public_v4(embedded(segments[1], segments[2]));
+            }
+            let set_aside = match segments[0] {
+                // 2001::/23, protocol assignments; 2001:db8::/32, documentation.
+                0x2001 => segments[1] < 0x0200 || segments[1] == 0x0db8,
+                // 3fff::/20, documentation.
+                first => (first & 0xfff0) == 0x3ff0,
+            };
+            // 2000::/3, global unicast.
+            (segments[0] & 0xe000) == 0x2000 && !set_aside
         }
     }
 }
@@ -80,6 +82,7 @@ fn is_public_v4(v4: Ipv4Addr) -> bool {
         || (a == 192 && b == 0 && c == 0) // 192.0.0.0/24, protocol assignments
         || v4.is_documentation()
         || (a == 198 && (18..20).contains(&b)) // 198.18.0.0/15, benchmarking
+        || (a == 192 && b == 88 && c == 99) // 192.88.99.0/24, 6to4 relays
         || v4.is_multicast()
         || a >= 240) // 240.0.0.0/4, reserved, and the broadcast address
 }
@@ -96,7 +99,6 @@ pub fn check_literal(host: &Host<&str>) -> Result<(), TargetError> {
     } else {
         Err(TargetError::NotPublic {
             host: host.to_string(),
-            address,
         })
     }
 }
@@ -110,26 +112,25 @@ pub async fn check_host(host: &Host<&str>) -> Result<(), TargetError> {
         return Ok(());
     };
     let addresses = resolve(name).await?;
-    match addresses.iter().find(|address| !is_public(address.ip())) {
-        Some(address) => Err(TargetError::NotPublic {
+    if addresses.iter().all(|address| is_public(address.ip())) {
+        Ok(())
+    } else {
+        Err(TargetError::NotPublic {
             host: (*name).to_owned(),
-            address: address.ip(),
-        }),
-        None => Ok(()),
+        })
     }
 }
 
 async fn resolve(name: &str) -> Result<Vec<SocketAddr>, TargetError> {
-    let unresolved = |reason: String| TargetError::Unresolved {
+    let refused = || TargetError::NotPublic {
         host: name.to_owned(),
-        reason,
     };
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name, 0))
         .await
-        .map_err(|error| unresolved(error.to_string()))?
+        .map_err(|_| refused())?
         .collect();
     if addresses.is_empty() {
-        return Err(unresolved("no addresses".to_owned()));
+        return Err(refused());
     }
     Ok(addresses)
 }
@@ -142,16 +143,14 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
             let name = name.as_str();
-            let resolved = resolve(name).await?;
-            let first = resolved[0].ip();
-            let public: Vec<SocketAddr> = resolved
+            let public: Vec<SocketAddr> = resolve(name)
+                .await?
                 .into_iter()
                 .filter(|address| is_public(address.ip()))
                 .collect();
             if public.is_empty() {
                 return Err(TargetError::NotPublic {
                     host: name.to_owned(),
-                    address: first,
                 }
                 .into());
             }
@@ -190,6 +189,18 @@ mod tests {
             "64:ff9b::a00:1",
             "::127.0.0.1",
             "2001:db8::1",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::",
+            "2002:a00:1::",
+            "64:ff9b:1::7f00:1",
+            "::ffff:0:7f00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
+            "2001:2::1",
+            "2001:10::1",
+            "3fff::1",
+            "5f00::1",
+            "192.88.99.1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
