@@ -30,6 +30,9 @@ async fn a_failing_receiver_gets_every_change_in_order_once_it_is_healthy() {
     receiver.fail_next(1, Fault::Close);
     received(receiver, "flaky", 3).await;
     receiver.down().await;
+    // Down until an attempt has found it so (a refused connection), which the
+    // webhook's state shows while it lasts.
+    refused_once(app, &hook["id"]).await;
     await_hook(app, &hook["id"], "retrying", |h| {
         h["status"] == "retrying"
             && h["attempts"].as_u64() >= Some(1)
@@ -59,6 +62,23 @@ async fn a_failing_receiver_gets_every_change_in_order_once_it_is_healthy() {
         .count();
     // The timeout, the closed connection and at least one refused connection.
     assert!(errors >= 3, "{attempts:#?}");
+}
+
+/// Waits until an attempt at the webhook could not connect.
+async fn refused_once(app: &crate::helpers::TestApp, id: &Value) {
+    for _ in 0..200 {
+        let attempts = deliveries(app, id).await;
+        let refused = attempts["data"].as_array().unwrap().iter().any(|a| {
+            a["error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("could not connect"))
+        });
+        if refused {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no attempt found the receiver down within 10 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
