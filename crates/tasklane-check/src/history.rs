@@ -28,18 +28,26 @@ pub struct Seen {
 pub struct Filter {
     /// Any of these statuses (empty: any).
     pub statuses: Vec<String>,
-    /// Exactly this assignee.
-    pub assignee: Option<String>,
+    /// None of these statuses (`status_not`).
+    pub excluded: Vec<String>,
+    /// Any of these assignees (`assignee`, repeated).
+    pub assignees: Vec<String>,
+    /// Tasks with no assignee match too (`unassigned=true`); with no assignee named,
+    /// only they do.
+    pub unassigned: bool,
 }
 
 impl Filter {
     /// Whether a task in this state belongs in the list.
     pub fn matches(&self, task: &Seen) -> bool {
-        (self.statuses.is_empty() || self.statuses.contains(&task.status))
-            && self
-                .assignee
-                .as_ref()
-                .is_none_or(|wanted| task.assignee.as_ref() == Some(wanted))
+        let status = (self.statuses.is_empty() || self.statuses.contains(&task.status))
+            && !self.excluded.contains(&task.status);
+        let assignee = (self.assignees.is_empty() && !self.unassigned)
+            || match &task.assignee {
+                None => self.unassigned,
+                Some(assignee) => self.assignees.contains(assignee),
+            };
+        status && assignee
     }
 }
 

@@ -176,7 +176,7 @@ pub fn next_step(mix: &Mix, live: &LiveTasks, target: &Target, rng: &mut fastran
 /// numbered page or a keyset walk.
 fn list_step(target: &Target, rng: &mut fastrand::Rng) -> Step {
     let marker = &target.marker;
-    let (conditions, filter) = match rng.u8(..4) {
+    let (conditions, filter) = match rng.u8(..6) {
         0 => (String::new(), Filter::default()),
         1 => {
             let status = pick_status(rng);
@@ -184,7 +184,7 @@ fn list_step(target: &Target, rng: &mut fastrand::Rng) -> Step {
                 format!("&status={status}"),
                 Filter {
                     statuses: vec![status],
-                    assignee: None,
+                    ..Filter::default()
                 },
             )
         }
@@ -192,18 +192,50 @@ fn list_step(target: &Target, rng: &mut fastrand::Rng) -> Step {
             "&status=in_progress,done".to_owned(),
             Filter {
                 statuses: vec!["in_progress".to_owned(), "done".to_owned()],
-                assignee: None,
+                ..Filter::default()
             },
         ),
-        _ => (
+        3 => (
             "&assignee=ana".to_owned(),
             Filter {
-                statuses: Vec::new(),
-                assignee: Some("ana".to_owned()),
+                assignees: vec!["ana".to_owned()],
+                ..Filter::default()
+            },
+        ),
+        // Nobody's tasks, alone or beside someone's: the filter that `assignee` alone
+        // can never express.
+        4 => match rng.bool() {
+            true => (
+                "&unassigned=true".to_owned(),
+                Filter {
+                    unassigned: true,
+                    ..Filter::default()
+                },
+            ),
+            false => (
+                "&assignee=bo&unassigned=true".to_owned(),
+                Filter {
+                    assignees: vec!["bo".to_owned()],
+                    unassigned: true,
+                    ..Filter::default()
+                },
+            ),
+        },
+        _ => (
+            "&status_not=done,blocked".to_owned(),
+            Filter {
+                excluded: vec!["done".to_owned(), "blocked".to_owned()],
+                ..Filter::default()
             },
         ),
     };
-    let sort = ["created_at", "-updated_at", "title", "-priority"][rng.usize(..4)];
+    let sort = [
+        "created_at",
+        "-updated_at",
+        "title",
+        "-priority",
+        "-completed_at",
+    ][rng.usize(..5)];
     let base = format!("q={marker}{conditions}&sort={sort}");
     match rng.u8(..10) {
         0 => Step::One(Request::List {

@@ -188,6 +188,7 @@ fn task(rng: &mut fastrand::Rng, now: i64) -> Task {
         pick(rng, &NOUNS),
         rng.u32(1..100_000)
     );
+    let updated = at(created + rng.i64(0..30 * DAY).min(now - created));
     Task {
         id: TaskId::generate(),
         description: if rng.u8(..100) < 30 {
@@ -202,7 +203,9 @@ fn task(rng: &mut fastrand::Rng, now: i64) -> Task {
         labels,
         due_at: (rng.u8(..100) >= 35).then(|| at(now + rng.i64(-60 * DAY..120 * DAY))),
         created_at: at(created),
-        updated_at: at(created + rng.i64(0..30 * DAY).min(now - created)),
+        updated_at: updated,
+        // Done at its last change, as a patch to `done` would have left it.
+        completed_at: (status == Status::Done).then_some(updated),
         version: 1 + rng.i64(0..5),
     }
 }

@@ -395,7 +395,7 @@ mod tests {
     fn a_complete_list_must_hold_every_known_task_that_matches_it() {
         let todo = Filter {
             statuses: vec!["todo".to_owned()],
-            assignee: None,
+            ..Filter::default()
         };
         let history = [created((0, 10)), listed(1, (40, 50), todo.clone(), vec![])];
         assert_eq!(kinds(&history), [Kind::Missing]);
@@ -539,7 +539,7 @@ mod tests {
         // Nor may a complete list leave out what the change put in its filter...
         let done_only = Filter {
             statuses: vec!["done".to_owned()],
-            assignee: None,
+            ..Filter::default()
         };
         let history = [
             created((0, 10)),

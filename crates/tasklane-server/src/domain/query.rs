@@ -38,20 +38,39 @@ pub(super) fn invalid(parameter: &str, message: impl Into<String>) -> QueryError
 }
 
 /// Which tasks a list contains. Every condition must hold.
+///
+/// The members added after the first release are left out of the canonical form while
+/// they are unset, so a query that does not use them keeps the cache key, the ETag and
+/// the cursors it had.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Filter {
-    /// `status`: any of these (empty: any status).
+    /// `status` and `status_not`: any of these (empty: any status). `status_not` is
+    /// folded in as the statuses it leaves, so both spellings of one set share a cache
+    /// entry.
     pub statuses: BTreeSet<Status>,
     /// `priority`: any of these (empty: any priority).
     pub priorities: BTreeSet<Priority>,
-    /// `assignee`: exactly this assignee (unassigned tasks never match).
-    pub assignee: Option<String>,
+    /// `assignee`: any of these assignees (empty: any assignee, or none).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub assignees: BTreeSet<String>,
+    /// `unassigned`: whether tasks with no assignee match. Alone, `true` lists only
+    /// them and `false` only assigned tasks; beside `assignee`, `true` adds them (and
+    /// `false`, which `assignee` already implies, is normalised away).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unassigned: Option<bool>,
     /// `label`: every one of these labels.
     pub labels: BTreeSet<String>,
     /// `due_before`: due strictly before this instant (tasks with no due date never match).
     pub due_before: Option<Timestamp>,
     /// `due_after`: due at or after this instant (tasks with no due date never match).
     pub due_after: Option<Timestamp>,
+    /// `completed_before`: completed strictly before this instant (tasks not done never
+    /// match).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_before: Option<Timestamp>,
+    /// `completed_after`: completed at or after this instant (tasks not done never match).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_after: Option<Timestamp>,
     /// `q`, case-folded ([`fold_case`]): a substring of the folded title or description.
     pub text: Option<String>,
 }
@@ -71,12 +90,16 @@ pub enum SortKey {
     Priority,
     /// Title, by Unicode code point.
     Title,
+    /// Completion time; a task not done counts as later than every time, as for
+    /// [`SortKey::DueAt`].
+    CompletedAt,
 }
 
 impl SortKey {
     /// Where a task with no due date stands in the `due_at` order: as the latest time
     /// there is, after every date. The stores sort by this value (their `due_sort`
-    /// column), and a cursor continues from it.
+    /// column), and a cursor continues from it. A task not completed stands there in
+    /// the `completed_at` order too (`completed_sort`).
     pub const NO_DUE_DATE: i64 = i64::MAX;
 
     /// Whether `value` is of the kind this key orders by (a title's text, or a number).
@@ -85,7 +108,11 @@ impl SortKey {
             (self, value),
             (SortKey::Title, SortValue::Text(_))
                 | (
-                    SortKey::CreatedAt | SortKey::UpdatedAt | SortKey::DueAt | SortKey::Priority,
+                    SortKey::CreatedAt
+                        | SortKey::UpdatedAt
+                        | SortKey::DueAt
+                        | SortKey::Priority
+                        | SortKey::CompletedAt,
                     SortValue::Int(_)
                 )
         )
@@ -149,15 +176,46 @@ impl Default for ListQuery {
     }
 }
 
+impl Filter {
+    /// Narrows the statuses to those not in `excluded` (`status_not`); refuses a query
+    /// that leaves none, which could never match anything.
+    fn exclude(&mut self, excluded: &BTreeSet<Status>) -> Result<(), QueryError> {
+        if excluded.is_empty() {
+            return Ok(());
+        }
+        let from: BTreeSet<Status> = if self.statuses.is_empty() {
+            Status::ALL.into_iter().collect()
+        } else {
+            std::mem::take(&mut self.statuses)
+        };
+        self.statuses = from.difference(excluded).copied().collect();
+        if self.statuses.is_empty() {
+            return Err(invalid(
+                "status_not",
+                "excludes every status the query allows, so nothing could match",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl ListQuery {
+    /// The parameters that may be given more than once.
+    const REPEATABLE: [&str; 2] = ["label", "assignee"];
+
     /// Every parameter `GET /v1/tasks` understands.
-    pub const PARAMETERS: [&str; 12] = [
+    pub const PARAMETERS: [&str; 17] = [
         "status",
+        "status_not",
         "priority",
         "assignee",
+        "unassigned",
         "label",
         "due_before",
         "due_after",
+        "completed_before",
+        "completed_after",
+        "tz",
         "q",
         "sort",
         "page",
@@ -186,6 +244,17 @@ impl ListQuery {
     };
     /// Longest `cursor`, in characters (every cursor this server issues is shorter).
     pub const MAX_CURSOR_CHARS: usize = Cursor::MAX_CHARS;
+    /// Most `assignee` parameters.
+    pub const MAX_ASSIGNEES: usize = 20;
+    /// Longest `tz`, in characters (the longest IANA time zone name has 32).
+    pub const MAX_ZONE_CHARS: usize = 64;
+    /// The parameters that take a date as well as an instant.
+    const BOUNDS: [&str; 4] = [
+        "due_before",
+        "due_after",
+        "completed_before",
+        "completed_after",
+    ];
 
     /// Parses a raw query string (`status=todo,done&label=a&label=b&sort=-due_at`); a
     /// `cursor` is taken only if `key` signed it.
@@ -198,6 +267,11 @@ impl ListQuery {
         let mut page = None;
         let mut cursor = None;
         let mut labels = 0;
+        let mut excluded = BTreeSet::new();
+        let mut zone = None;
+        // Bounds are resolved once the whole query is read: a date needs `tz`, which
+        // may come after it.
+        let mut bounds: Vec<(String, String)> = Vec::new();
         for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
             let name = name.as_ref();
             if !Self::PARAMETERS.contains(&name) {
@@ -206,7 +280,7 @@ impl ListQuery {
                     format!("unknown parameter; known: {}", Self::PARAMETERS.join(", ")),
                 ));
             }
-            if name != "label" && !seen.insert(name.to_owned()) {
+            if !Self::REPEATABLE.contains(&name) && !seen.insert(name.to_owned()) {
                 return Err(invalid(name, "given more than once"));
             }
             if value.is_empty() {
@@ -216,11 +290,20 @@ impl ListQuery {
             let filter = &mut query.filter;
             match name {
                 "status" => filter.statuses = parse_list(name, &value)?,
+                "status_not" => excluded = parse_list(name, &value)?,
                 "priority" => filter.priorities = parse_list(name, &value)?,
                 "assignee" => {
                     let assignee = Assignee::try_from(value).map_err(|m| invalid(name, m))?;
-                    filter.assignee = Some(assignee.into_inner());
+                    filter.assignees.insert(assignee.into_inner());
+                    if filter.assignees.len() > Self::MAX_ASSIGNEES {
+                        return Err(invalid(
+                            name,
+                            format!("at most {} assignees", Self::MAX_ASSIGNEES),
+                        ));
+                    }
                 }
+                "unassigned" => filter.unassigned = Some(parse_bool(name, &value)?),
+                "tz" => zone = Some(parse_zone(name, &value)?),
                 "label" => {
                     labels += 1;
                     if labels > Self::MAX_LABELS {
@@ -235,8 +318,7 @@ impl ListQuery {
                     let label = Labels::check_one(value).map_err(|m| invalid(name, m))?;
                     filter.labels.insert(label);
                 }
-                "due_before" => filter.due_before = Some(parse_time(name, &value)?),
-                "due_after" => filter.due_after = Some(parse_time(name, &value)?),
+                name if Self::BOUNDS.contains(&name) => bounds.push((name.to_owned(), value)),
                 "q" => filter.text = Some(parse_text(name, &value)?),
                 "sort" => query.sort = parse_sort(name, &value)?,
                 "page" => page = Some(parse_number(name, &value, 1, Self::MAX_PAGE)?),
@@ -254,6 +336,22 @@ impl ListQuery {
                 "total" => query.counts_total = parse_bool(name, &value)?,
                 _ => unreachable!("every known parameter is matched above"),
             }
+        }
+        let zone = zone.unwrap_or(jiff::tz::TimeZone::UTC);
+        for (name, value) in bounds {
+            let at = Some(parse_bound(&name, &value, &zone)?);
+            let filter = &mut query.filter;
+            match name.as_str() {
+                "due_before" => filter.due_before = at,
+                "due_after" => filter.due_after = at,
+                "completed_before" => filter.completed_before = at,
+                "completed_after" => filter.completed_after = at,
+                _ => unreachable!("every bound is matched above"),
+            }
+        }
+        query.filter.exclude(&excluded)?;
+        if !query.filter.assignees.is_empty() && query.filter.unassigned == Some(false) {
+            query.filter.unassigned = None;
         }
         query.position = match (page, cursor) {
             (Some(_), Some(_)) => return Err(invalid("cursor", "cannot be combined with `page`")),
@@ -325,8 +423,60 @@ fn parse_list<T: Ord + for<'de> Deserialize<'de>>(
         .collect()
 }
 
-fn parse_time(name: &str, value: &str) -> Result<Timestamp, QueryError> {
-    Timestamp::parse(value).map_err(|m| invalid(name, m))
+/// A bound on a time: an RFC 3339 instant, or a date (`2026-12-01`) meaning the first
+/// instant of that day in `zone` (midnight, or the first time that exists when a
+/// transition skips midnight).
+fn parse_bound(
+    name: &str,
+    value: &str,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Timestamp, QueryError> {
+    if value.len() > 10 || value.contains('T') || value.contains('t') {
+        return Timestamp::parse(value).map_err(|m| invalid(name, m));
+    }
+    let date: jiff::civil::Date = value.parse().map_err(|_| {
+        invalid(
+            name,
+            format!("`{value}` is neither an RFC 3339 timestamp nor a date (YYYY-MM-DD)"),
+        )
+    })?;
+    let out_of_range = || {
+        invalid(
+            name,
+            format!(
+                "the start of {value} in this time zone is outside the range {} to {}",
+                Timestamp::MIN,
+                Timestamp::MAX
+            ),
+        )
+    };
+    let start = match date.to_zoned(zone.clone()) {
+        Ok(start) => start.timestamp().as_microsecond(),
+        // jiff's instants end on 9999-12-30 at 22:00 UTC (leaving room for any offset),
+        // before the last days a task may be due: those start at the zone's offset from
+        // then on (no rule of any zone changes it later).
+        Err(_) => {
+            let offset = zone.to_offset(jiff::Timestamp::MAX).seconds();
+            let since_epoch = date.duration_since(jiff::civil::date(1970, 1, 1));
+            (since_epoch.as_secs() - i64::from(offset)) * 1_000_000
+        }
+    };
+    Timestamp::from_micros(start).ok_or_else(out_of_range)
+}
+
+/// `tz`: an IANA time zone name (`Europe/Paris`), or `UTC`.
+fn parse_zone(name: &str, value: &str) -> Result<jiff::tz::TimeZone, QueryError> {
+    if value.chars().count() > ListQuery::MAX_ZONE_CHARS || value.contains('\0') {
+        return Err(invalid(
+            name,
+            format!(
+                "not a time zone name (at most {} characters, no NUL)",
+                ListQuery::MAX_ZONE_CHARS
+            ),
+        ));
+    }
+    jiff::tz::TimeZone::get(value)
+        .map_err(|_| invalid(name, format!("`{value}` is not an IANA time zone name")))
 }
 
 fn parse_text(name: &str, value: &str) -> Result<String, QueryError> {
@@ -526,7 +676,7 @@ mod tests {
             q.filter.priorities,
             BTreeSet::from([Priority::High, Priority::Urgent])
         );
-        assert_eq!(q.filter.assignee.as_deref(), Some("ann"));
+        assert_eq!(q.filter.assignees, BTreeSet::from(["ann".to_owned()]));
         assert_eq!(q.filter.labels, BTreeSet::from(["x".to_owned()]));
         assert!(q.filter.due_before.is_some() && q.filter.due_after.is_some());
         assert_eq!(q.filter.text.as_deref(), Some("réport"));
@@ -541,6 +691,116 @@ mod tests {
             }
         );
         assert_eq!((q.page(), q.limit, q.counts_total), (3, 50, false));
+    }
+
+    #[test]
+    fn status_not_is_the_statuses_it_leaves() {
+        let excluded = parse("status_not=done").unwrap();
+        let listed = parse("status=todo,in_progress,blocked").unwrap();
+        assert_eq!(excluded.canonical(), listed.canonical(), "one cache entry");
+        let both = parse("status=todo,done&status_not=done").unwrap();
+        assert_eq!(both.filter.statuses, BTreeSet::from([Status::Todo]));
+        let error = err("status=done&status_not=done,todo");
+        assert_eq!(error.parameter, "status_not");
+        assert_eq!(err("status_not=doing").parameter, "status_not");
+    }
+
+    #[test]
+    fn assignees_repeat_and_unassigned_adds_or_selects() {
+        let q = parse("assignee=bo&assignee=ann&unassigned=true").unwrap();
+        assert_eq!(
+            q.filter.assignees,
+            BTreeSet::from(["ann".to_owned(), "bo".to_owned()])
+        );
+        assert_eq!(q.filter.unassigned, Some(true));
+        // `false` beside assignees says what they already say.
+        assert_eq!(
+            parse("assignee=ann&unassigned=false").unwrap().canonical(),
+            parse("assignee=ann").unwrap().canonical()
+        );
+        assert_ne!(
+            parse("unassigned=false").unwrap().canonical(),
+            parse("").unwrap().canonical()
+        );
+        // A query without the new members keeps the canonical form it always had.
+        assert!(
+            !parse("status=todo")
+                .unwrap()
+                .canonical()
+                .contains("unassigned")
+        );
+        let many = (0..=ListQuery::MAX_ASSIGNEES)
+            .map(|n| format!("assignee=a{n}"))
+            .collect::<Vec<_>>();
+        assert!(parse(&many[1..].join("&")).is_ok());
+        assert_eq!(err(&many.join("&")).parameter, "assignee");
+        assert_eq!(err("unassigned=yes").parameter, "unassigned");
+    }
+
+    #[test]
+    fn a_date_bound_is_the_start_of_that_day_in_the_zone() {
+        let at = |raw: &str| parse(raw).unwrap().filter;
+        assert_eq!(
+            at("due_before=2026-12-01").due_before.unwrap().to_string(),
+            "2026-12-01T00:00:00Z"
+        );
+        // `tz` may come after the date it applies to.
+        assert_eq!(
+            at("due_after=2026-12-01&tz=Europe/Paris")
+                .due_after
+                .unwrap()
+                .to_string(),
+            "2026-11-30T23:00:00Z"
+        );
+        // A transition that skips midnight: the day starts at 01:00 (-02:00).
+        assert_eq!(
+            at("tz=America/Sao_Paulo&completed_after=2015-10-18")
+                .completed_after
+                .unwrap()
+                .to_string(),
+            "2015-10-18T03:00:00Z"
+        );
+        assert_eq!(
+            at("completed_before=2026-01-01T00:00:00%2B01:00")
+                .completed_before
+                .unwrap()
+                .to_string(),
+            "2025-12-31T23:00:00Z"
+        );
+        // The same instant spelt two ways is one query.
+        assert_eq!(
+            parse("due_before=2026-12-01&tz=Europe/Paris")
+                .unwrap()
+                .canonical(),
+            parse("due_before=2026-11-30T23:00:00Z")
+                .unwrap()
+                .canonical()
+        );
+        assert_eq!(err("tz=Mars/Olympus").parameter, "tz");
+        assert_eq!(err(&format!("tz={}", "a".repeat(65))).parameter, "tz");
+        assert_eq!(err("due_before=2026-02-30").parameter, "due_before");
+        assert_eq!(err("completed_after=tomorrow").parameter, "completed_after");
+        // The first day in a zone ahead of UTC starts before the first instant kept.
+        assert_eq!(
+            err("due_after=0001-01-01&tz=Asia/Tokyo").parameter,
+            "due_after"
+        );
+        assert!(parse("due_after=0001-01-01&tz=America/New_York").is_ok());
+        // Past the instants jiff computes with, the zone's last offset still applies.
+        assert_eq!(
+            at("due_before=9999-12-31&tz=Etc/GMT%2B12")
+                .due_before
+                .unwrap()
+                .to_string(),
+            "9999-12-31T12:00:00Z"
+        );
+        assert_eq!(
+            parse("sort=-completed_at").unwrap().sort,
+            Sort {
+                key: SortKey::CompletedAt,
+                descending: true
+            }
+        );
     }
 
     #[test]
@@ -635,6 +895,7 @@ mod tests {
             due_at: None,
             created_at: at,
             updated_at: at,
+            completed_at: None,
             version: 1,
         }
     }

@@ -332,6 +332,11 @@ pub struct Task {
     /// When it last changed.
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    /// When it entered `done` (set by the server; null while it is not done). Absent
+    /// from states recorded before the member existed, which read as null.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    pub completed_at: Option<Timestamp>,
     /// 1 at creation, +1 on every change; the task's ETag.
     pub version: i64,
 }
@@ -397,6 +402,7 @@ impl NewTask {
             due_at: self.due_at,
             created_at: now,
             updated_at: now,
+            completed_at: (self.status == Status::Done).then_some(now),
             version: 1,
         }
     }
@@ -484,6 +490,13 @@ impl TaskPatch {
         }
         next.version = task.version + 1;
         next.updated_at = now.max(task.updated_at);
+        // Completion follows the status: set when the task enters `done`, kept while it
+        // stays there, cleared when it leaves.
+        next.completed_at = match (task.status, next.status) {
+            (_, status) if status != Status::Done => None,
+            (Status::Done, _) => task.completed_at,
+            _ => Some(next.updated_at),
+        };
         Some(next)
     }
 }
@@ -631,6 +644,28 @@ mod tests {
             (retitled.title.as_str(), retitled.assignee.as_deref()),
             ("u", Some("ann"))
         );
+    }
+
+    #[test]
+    fn completion_follows_the_status() {
+        let at = |micros| Timestamp::from_micros(micros).unwrap();
+        let status = |s: &str| patch(json!({ "status": s })).unwrap();
+        let open = new_task(json!({"title": "t"})).unwrap().into_task(at(1));
+        assert_eq!(open.completed_at, None);
+        let done = status("done").apply(&open, at(2)).unwrap();
+        assert_eq!(done.completed_at, Some(at(2)));
+        // Staying done keeps the time it was done at.
+        let retitled = patch(json!({"title": "u"}))
+            .unwrap()
+            .apply(&done, at(3))
+            .unwrap();
+        assert_eq!(retitled.completed_at, Some(at(2)));
+        let reopened = status("in_progress").apply(&retitled, at(4)).unwrap();
+        assert_eq!(reopened.completed_at, None);
+        let created_done = new_task(json!({"title": "t", "status": "done"}))
+            .unwrap()
+            .into_task(at(5));
+        assert_eq!(created_done.completed_at, Some(at(5)));
     }
 
     #[test]

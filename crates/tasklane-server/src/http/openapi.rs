@@ -336,9 +336,14 @@ mod tests {
             ),
             format!("Comma list of at most {} values", ListQuery::MAX_CHOICES),
             format!(
-                "{}–{} characters, as the member",
+                "at most {} times, each {}–{} characters, as the member",
+                ListQuery::MAX_ASSIGNEES,
                 Assignee::MIN_CHARS,
                 Assignee::MAX_CHARS
+            ),
+            format!(
+                "IANA time zone name, at most {} characters",
+                ListQuery::MAX_ZONE_CHARS
             ),
             format!(
                 "at most {} times (a task carries no more), each 1–{} characters",
@@ -480,6 +485,13 @@ mod tests {
         );
         let label = &parameter(list, "label")["schema"]["items"];
         assert_eq!(label["maxLength"], json!(Labels::MAX_CHARS));
+        let assignees = &parameter(list, "assignee")["schema"];
+        assert_eq!(assignees["maxItems"], json!(ListQuery::MAX_ASSIGNEES));
+        assert_eq!(assignees["items"]["maxLength"], json!(Assignee::MAX_CHARS));
+        assert_eq!(
+            parameter(list, "tz")["schema"]["maxLength"],
+            json!(ListQuery::MAX_ZONE_CHARS)
+        );
 
         // A name means the bound of its own route: a log's `limit` is not a list's.
         let stream = &document["paths"]["/v1/changes/stream"]["get"];

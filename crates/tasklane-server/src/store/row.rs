@@ -19,7 +19,7 @@ use crate::domain::{
 };
 
 /// The columns of a [`TaskRow`], in `SELECT` order.
-pub(super) const COLUMNS: &str = "id, title, description, status, priority, assignee, labels, due_at, created_at, updated_at, version";
+pub(super) const COLUMNS: &str = "id, title, description, status, priority, assignee, labels, due_at, created_at, updated_at, completed_at, version";
 
 /// A `tasks` row as either database stores and returns it.
 #[derive(Debug, Clone, FromRow)]
@@ -35,6 +35,7 @@ pub struct TaskRow {
     pub(super) due_at: Option<i64>,
     pub(super) created_at: i64,
     pub(super) updated_at: i64,
+    pub(super) completed_at: Option<i64>,
     pub(super) version: i64,
     /// The workspace's log position, read in the same statement by a read that reports
     /// it (absent from every other `SELECT`).
@@ -56,6 +57,7 @@ impl TaskRow {
             due_at: task.due_at.map(Timestamp::as_micros),
             created_at: task.created_at.as_micros(),
             updated_at: task.updated_at.as_micros(),
+            completed_at: task.completed_at.map(Timestamp::as_micros),
             version: task.version,
             seq: None,
         }
@@ -70,6 +72,9 @@ impl TaskRow {
             SortKey::DueAt => SortValue::Int(self.due_at.unwrap_or(SortKey::NO_DUE_DATE)),
             SortKey::Priority => SortValue::Int(self.priority),
             SortKey::Title => SortValue::Text(self.title.clone()),
+            SortKey::CompletedAt => {
+                SortValue::Int(self.completed_at.unwrap_or(SortKey::NO_DUE_DATE))
+            }
         }
     }
 }
@@ -107,6 +112,10 @@ impl TryFrom<TaskRow> for Task {
             due_at: row.due_at.map(|due| time("due_at", due)).transpose()?,
             created_at: time("created_at", row.created_at)?,
             updated_at: time("updated_at", row.updated_at)?,
+            completed_at: row
+                .completed_at
+                .map(|at| time("completed_at", at))
+                .transpose()?,
             // Held to the rules a write is held to, so a hand-edited row that breaks
             // them is flagged, not served as if a client had written it.
             title: Title::try_from(row.title)
@@ -130,7 +139,7 @@ impl TryFrom<TaskRow> for Task {
 
 /// Refuses a task that would not read back exactly as it is, from its row or from the
 /// response body that serves it: the round trip of every write, before it is sent.
-pub(super) fn storable(task: &Task) -> Result<(), StoreError> {
+pub fn storable(task: &Task) -> Result<(), StoreError> {
     let from_row = Task::try_from(TaskRow::of(task)).map_err(StoreError::Unstorable)?;
     let body = serde_json::to_vec(task).map_err(|e| unstorable(task, "task", e.to_string()))?;
     let from_body: Task =
@@ -158,7 +167,7 @@ fn unstorable(task: &Task, field: &'static str, reason: String) -> StoreError {
 
 /// The first member in which two tasks differ, by their JSON representations.
 fn first_difference(a: &Task, b: &Task) -> &'static str {
-    const MEMBERS: [&str; 11] = [
+    const MEMBERS: [&str; 12] = [
         "id",
         "title",
         "description",
@@ -169,6 +178,7 @@ fn first_difference(a: &Task, b: &Task) -> &'static str {
         "due_at",
         "created_at",
         "updated_at",
+        "completed_at",
         "version",
     ];
     let (a, b) = (serde_json::to_value(a), serde_json::to_value(b));

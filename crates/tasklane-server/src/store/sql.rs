@@ -88,7 +88,7 @@ where
 {
     let mut sql = QueryBuilder::new(
         "INSERT INTO tasks (id, scope, title, description, status, priority, assignee, labels, due_at, \
-         created_at, updated_at, version, title_folded, description_folded) ",
+         created_at, updated_at, completed_at, version, title_folded, description_folded) ",
     );
     sql.push_values(tasks, |mut row, task| {
         let stored = TaskRow::of(task);
@@ -103,6 +103,7 @@ where
             .push_bind(stored.due_at)
             .push_bind(stored.created_at)
             .push_bind(stored.updated_at)
+            .push_bind(stored.completed_at)
             .push_bind(stored.version)
             .push_bind(fold_case(&task.title))
             .push_bind(fold_case(&task.description));
@@ -111,7 +112,7 @@ where
         " ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description, \
          status = excluded.status, priority = excluded.priority, assignee = excluded.assignee, \
          labels = excluded.labels, due_at = excluded.due_at, updated_at = excluded.updated_at, \
-         version = excluded.version, title_folded = excluded.title_folded, \
+         completed_at = excluded.completed_at, version = excluded.version, title_folded = excluded.title_folded, \
          description_folded = excluded.description_folded",
     );
     sql
@@ -255,8 +256,28 @@ fn push_filter<'args, DB: Database>(
         }
         sql.push(")");
     }
-    if let Some(assignee) = &filter.assignee {
-        sql.push(" AND assignee = ").push_bind(assignee.clone());
+    // Any of the assignees, and unassigned tasks when asked for: `assignee IN (...)`
+    // never matches a NULL, so those are named on their own.
+    match (filter.assignees.is_empty(), filter.unassigned) {
+        (true, None) => {}
+        (true, Some(true)) => {
+            sql.push(" AND assignee IS NULL");
+        }
+        (true, Some(false)) => {
+            sql.push(" AND assignee IS NOT NULL");
+        }
+        (false, unassigned) => {
+            sql.push(" AND (assignee IN (");
+            let mut list = sql.separated(", ");
+            for assignee in &filter.assignees {
+                list.push_bind(assignee.clone());
+            }
+            sql.push(if unassigned == Some(true) {
+                ") OR assignee IS NULL)"
+            } else {
+                "))"
+            });
+        }
     }
     // Every label given: one index scan per label and one grouping, so the cost grows
     // with the number of labels. (One `IN (subquery)` per label made PostgreSQL plan a
@@ -285,6 +306,16 @@ fn push_filter<'args, DB: Database>(
         sql.push(" AND due_sort >= ")
             .push_bind(after.as_micros())
             .push(" AND due_at IS NOT NULL");
+    }
+    // `completed_sort` is `completed_at` the same way.
+    if let Some(before) = filter.completed_before {
+        sql.push(" AND completed_sort < ")
+            .push_bind(before.as_micros());
+    }
+    if let Some(after) = filter.completed_after {
+        sql.push(" AND completed_sort >= ")
+            .push_bind(after.as_micros())
+            .push(" AND completed_at IS NOT NULL");
     }
     // Both sides are case-folded by the server (`fold_case`, identically for both
     // stores); LIKE only finds the substring, with its wildcards escaped.
@@ -319,6 +350,7 @@ fn sort_column(key: SortKey) -> &'static str {
         SortKey::DueAt => "due_sort",
         SortKey::Priority => "priority",
         SortKey::Title => "title",
+        SortKey::CompletedAt => "completed_sort",
     }
 }
 

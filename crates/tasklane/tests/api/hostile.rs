@@ -307,6 +307,45 @@ async fn every_list_parameter_at_and_past_its_limit() {
         "assignee",
     )
     .await;
+    // As many assignees as allowed, each at the longest; then one more.
+    let assignees = |n: usize| {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "assignee={}",
+                    encoded(&format!("{i:03}{}", chars(Assignee::MAX_CHARS - 3)))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    allowed(&app, &assignees(ListQuery::MAX_ASSIGNEES)).await;
+    refused(&app, &assignees(ListQuery::MAX_ASSIGNEES + 1), "assignee").await;
+    allowed(&app, &format!("status_not={}", statuses[1..].join(","))).await;
+    refused(
+        &app,
+        &format!("status_not={},todo", statuses.join(",")),
+        "status_not",
+    )
+    .await;
+    // A zone name as long as allowed names no zone; longer is refused for its length.
+    refused(
+        &app,
+        &format!("tz={}", chars(ListQuery::MAX_ZONE_CHARS)),
+        "tz",
+    )
+    .await;
+    refused(
+        &app,
+        &format!("tz={}", chars(ListQuery::MAX_ZONE_CHARS + 1)),
+        "tz",
+    )
+    .await;
+    allowed(
+        &app,
+        "tz=America/Argentina/ComodRivadavia&due_before=2026-01-01",
+    )
+    .await;
     allowed(
         &app,
         &format!("q={}", encoded(&chars(ListQuery::MAX_TEXT_CHARS))),
@@ -360,7 +399,12 @@ async fn extreme_timestamps_with_extreme_offsets() {
     ] {
         assert_eq!(create(&app, &due(&at)).await.status(), StatusCode::CREATED);
     }
-    for parameter in ["due_before", "due_after"] {
+    for parameter in [
+        "due_before",
+        "due_after",
+        "completed_before",
+        "completed_after",
+    ] {
         for at in [
             Timestamp::MIN.to_string(),
             Timestamp::MAX.to_string(),
@@ -379,12 +423,30 @@ async fn extreme_timestamps_with_extreme_offsets() {
             "9999-12-31T24:00:00Z",
             "2026-13-01T00:00:00Z",
             "2026-01-01T00:00:00+24:00",
+            // Days: the first one in a zone ahead of UTC starts before the first
+            // instant kept; no year 10000, no February 30th.
+            "0001-01-01&tz=Asia/Tokyo",
+            "10000-01-01",
+            "2026-02-30",
+            "-0001-01-01",
         ] {
-            refused(&app, &format!("{parameter}={}", encoded(at)), parameter).await;
+            refused(
+                &app,
+                &format!("{parameter}={}", encoded(at).replace("%26tz%3D", "&tz=")),
+                parameter,
+            )
+            .await;
+        }
+        for day in [
+            "0001-01-01",
+            "9999-12-31&tz=Pacific/Kiritimati",
+            "9999-12-31&tz=Etc/GMT%2B12",
+        ] {
+            allowed(&app, &format!("{parameter}={day}")).await;
         }
     }
     // Every list that holds the extremes serves, in every order over them.
-    for sort in ["due_at", "-due_at", "created_at", "title"] {
+    for sort in ["due_at", "-due_at", "created_at", "title", "-completed_at"] {
         let page = allowed(&app, &format!("sort={sort}")).await;
         assert_eq!(page["total"], 4, "{sort}");
     }
@@ -399,9 +461,14 @@ async fn nul_and_invalid_utf8_in_every_query_text() {
     }
     for parameter in [
         "status",
+        "status_not",
         "priority",
+        "unassigned",
         "due_before",
         "due_after",
+        "completed_before",
+        "completed_after",
+        "tz",
         "sort",
         "page",
         "limit",

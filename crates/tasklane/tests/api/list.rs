@@ -85,6 +85,150 @@ async fn every_filter_matches_exactly() {
 }
 
 #[tokio::test]
+async fn assignees_unassigned_and_excluded_statuses_match_exactly() {
+    let app = seeded().await;
+    let cases: [(&str, &[&str]); 9] = [
+        // Nobody's tasks: what `assignee` alone can never ask for.
+        ("unassigned=true", &["charlie", "foxtrot", "golf 100%_done"]),
+        ("unassigned=false", &["alpha", "bravo", "delta", "Échelle"]),
+        // Any of several assignees; with `unassigned=true`, nobody's too.
+        ("assignee=ana&assignee=ben", &["alpha", "bravo", "delta"]),
+        (
+            "assignee=ben&unassigned=true",
+            &["bravo", "charlie", "foxtrot", "golf 100%_done"],
+        ),
+        ("assignee=ana&unassigned=false", &["alpha", "delta"]),
+        // None of these statuses; beside `status`, both hold.
+        (
+            "status_not=done",
+            &["alpha", "bravo", "charlie", "Échelle", "foxtrot"],
+        ),
+        (
+            "status_not=todo,in_progress,blocked",
+            &["delta", "golf 100%_done"],
+        ),
+        (
+            "status=todo,done&status_not=todo",
+            &["delta", "golf 100%_done"],
+        ),
+        ("status_not=done&unassigned=true", &["charlie", "foxtrot"]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(matching(&app, query).await, set(expected), "{query}");
+        // Counted as listed.
+        let total = app.list(&format!("{query}&limit=1")).await["total"].clone();
+        assert_eq!(total, expected.len(), "{query}");
+    }
+    // A status filter that leaves nothing is refused, naming `status_not`.
+    let response = app.list_raw("status=done&status_not=done").await;
+    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn date_bounds_are_days_in_a_named_zone() {
+    let app = spawn_app().await;
+    // In Paris (UTC+1 in winter), 2026-01-10 starts at 2026-01-09T23:00:00Z.
+    for (title, due) in [
+        ("before paris midnight", "2026-01-09T22:59:59Z"),
+        ("paris midnight", "2026-01-09T23:00:00Z"),
+        ("utc midnight", "2026-01-10T00:00:00Z"),
+    ] {
+        app.create(json!({"title": title, "due_at": due})).await;
+    }
+    app.create(json!({"title": "no due date"})).await;
+    assert_eq!(
+        matching(&app, "due_before=2026-01-10&tz=Europe/Paris").await,
+        set(&["before paris midnight"])
+    );
+    assert_eq!(
+        matching(&app, "tz=Europe/Paris&due_after=2026-01-10").await,
+        set(&["paris midnight", "utc midnight"])
+    );
+    // Without `tz`, a day is UTC's.
+    assert_eq!(
+        matching(&app, "due_before=2026-01-10").await,
+        set(&["before paris midnight", "paris midnight"])
+    );
+    assert_eq!(
+        matching(&app, "due_after=2026-01-10&tz=America/New_York").await,
+        set(&[])
+    );
+    // One day, spelt as a date in its zone or as its first instant: one ETag.
+    let etag = |response: &reqwest::Response| response.headers()["etag"].clone();
+    let by_date = app.list_raw("due_before=2026-01-10&tz=Europe/Paris").await;
+    let by_instant = app.list_raw("due_before=2026-01-09T23:00:00Z").await;
+    assert_eq!(etag(&by_date), etag(&by_instant));
+}
+
+#[tokio::test]
+async fn completed_at_follows_the_status_and_filters_and_sorts() {
+    let app = spawn_app().await;
+    let open = app.create(json!({"title": "open"})).await;
+    assert_eq!(open["completed_at"], Value::Null);
+    let first = app
+        .create(json!({"title": "first", "status": "done"}))
+        .await;
+    assert!(first["completed_at"].is_string(), "{first}");
+    assert_eq!(first["completed_at"], first["created_at"]);
+    let second = app.create(json!({"title": "second"})).await;
+    let id = second["id"].as_str().unwrap();
+    let done: Value = app
+        .patch_task(id, &json!({"status": "done"}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["completed_at"], done["updated_at"]);
+    // Staying done keeps the time; leaving clears it; coming back sets it anew.
+    let retitled: Value = app
+        .patch_task(id, &json!({"title": "second!"}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retitled["completed_at"], done["completed_at"]);
+    let reopened: Value = app
+        .patch_task(id, &json!({"status": "todo"}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reopened["completed_at"], Value::Null);
+    let redone: Value = app
+        .patch_task(id, &json!({"status": "done", "title": "second"}), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(redone["completed_at"].as_str() > done["completed_at"].as_str());
+    let at = redone["completed_at"].as_str().unwrap();
+
+    assert_eq!(
+        matching(&app, &format!("completed_after={at}")).await,
+        set(&["second"])
+    );
+    assert_eq!(
+        matching(&app, &format!("completed_before={at}")).await,
+        set(&["first"])
+    );
+    assert_eq!(
+        matching(&app, "completed_after=0001-01-01").await,
+        set(&["first", "second"])
+    );
+    // Not completed counts as later than every time, as no due date does.
+    assert_eq!(
+        app.titles("sort=completed_at").await,
+        ["first", "second", "open"]
+    );
+    assert_eq!(
+        app.titles("sort=-completed_at").await,
+        ["open", "second", "first"]
+    );
+    let (walked, _) = walk_by_cursor(&app, "sort=-completed_at&limit=1").await;
+    assert_eq!(walked, ["open", "second", "first"]);
+}
+
+#[tokio::test]
 async fn q_compares_full_case_folds() {
     let app = spawn_app().await;
     for title in ["ΟΣΑ sigma-probe", "straße", "ΟΣ"] {
@@ -269,6 +413,8 @@ async fn pages_and_cursors_walk_the_same_list() {
         "-priority",
         "title",
         "-due_at",
+        "completed_at",
+        "-completed_at",
     ] {
         let query = format!("sort={sort}&limit=10");
         let mut by_page = Vec::new();

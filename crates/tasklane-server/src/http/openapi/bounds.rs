@@ -46,7 +46,7 @@ const LABEL: Length = (1, Labels::MAX_CHARS);
 
 /// The bounded text parameters.
 const TEXT_PARAMETERS: [(&str, Length); 4] = [
-    ("assignee", (Assignee::MIN_CHARS, Assignee::MAX_CHARS)),
+    ("tz", (1, ListQuery::MAX_ZONE_CHARS)),
     ("q", (0, ListQuery::MAX_TEXT_CHARS)),
     ("cursor", (0, ListQuery::MAX_CURSOR_CHARS)),
     ("Idempotency-Key", (1, MAX_KEY_LEN)),
@@ -102,6 +102,13 @@ impl Modify for Bounds {
                         Some(RefOr::T(Schema::Array(labels))) if name == "label" => {
                             bound_labels(labels, ListQuery::MAX_LABELS);
                         }
+                        Some(RefOr::T(Schema::Array(assignees))) if name == "assignee" => {
+                            bound_items(
+                                assignees,
+                                ListQuery::MAX_ASSIGNEES,
+                                (Assignee::MIN_CHARS, Assignee::MAX_CHARS),
+                            );
+                        }
                         Some(RefOr::T(Schema::Object(schema))) => {
                             if let Some((_, length)) =
                                 TEXT_PARAMETERS.iter().find(|(bounded, _)| *bounded == name)
@@ -133,10 +140,15 @@ fn bound_text(text: &mut Object, (min, max): Length) {
 
 /// At most `max_items` labels, each a [`LABEL`].
 fn bound_labels(labels: &mut Array, max_items: usize) {
-    labels.max_items = Some(max_items);
-    if let ArrayItems::RefOrSchema(item) = &mut labels.items
-        && let RefOr::T(Schema::Object(label)) = item.as_mut()
+    bound_items(labels, max_items, LABEL);
+}
+
+/// At most `max_items` texts, each of `length`.
+fn bound_items(items: &mut Array, max_items: usize, length: Length) {
+    items.max_items = Some(max_items);
+    if let ArrayItems::RefOrSchema(item) = &mut items.items
+        && let RefOr::T(Schema::Object(text)) = item.as_mut()
     {
-        bound_text(label, LABEL);
+        bound_text(text, length);
     }
 }
