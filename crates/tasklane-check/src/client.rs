@@ -2,16 +2,19 @@
 //! an [`Operation`], timed on the scenario's clock. A client waits for each answer
 //! before sending its next request, as one user of the API does. A client made
 //! [for streams](Client::for_streams) opens the change feed's event stream instead,
-//! and decodes its server-sent events.
+//! and decodes its server-sent events. The connection set-up (the bearer token) and
+//! the event stream's decoding are the API client's (`tasklane-client`), which the
+//! terminal client uses too; the requests stay here, recorded as the checker judges
+//! them.
 
-use std::pin::Pin;
 use std::time::Duration;
 
-use eventsource_stream::Eventsource;
-use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
+use tasklane_client::http_client as builder;
+use tasklane_client::stream::SILENCE as STREAM_SILENCE;
+pub use tasklane_client::{Events, Resume};
 use tasklane_server::domain::TokenSecret;
 
 use crate::history::{Cause, Change, Clock, Operation, Outcome, Phase, Request, Seen};
@@ -19,10 +22,6 @@ use crate::history::{Cause, Change, Clock, Operation, Outcome, Phase, Request, S
 /// How long a request may take before it counts as failed (and, for a write,
 /// indeterminate).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long an event stream may stay silent before it counts as lost: longer than the
-/// longest heartbeat interval a server may be given (15 s).
-const STREAM_SILENCE: Duration = Duration::from_secs(20);
 
 /// The instances under check, and what marks this run's tasks.
 #[derive(Debug, Clone)]
@@ -72,29 +71,6 @@ pub struct Logged {
     pub at: String,
 }
 
-/// Where an event stream starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resume {
-    /// After this position (`?since=`): the first stream.
-    Since(u64),
-    /// Right after the event with this `id` (`Last-Event-ID`): a stream that replaces
-    /// one that was cut.
-    After(u64),
-}
-
-impl Resume {
-    /// The position the stream continues from.
-    pub fn position(self) -> u64 {
-        match self {
-            Resume::Since(seq) | Resume::After(seq) => seq,
-        }
-    }
-}
-
-/// The events of an open stream, decoded; an error ends it.
-pub type Events =
-    Pin<Box<dyn Stream<Item = Result<eventsource_stream::Event, String>> + Send + 'static>>;
-
 impl Client {
     /// Client number `id`, timing its operations on `clock`, sending `token` (if any)
     /// as its bearer token.
@@ -133,10 +109,7 @@ impl Client {
             Resume::Since(seq) => self.http.get(format!("{url}?since={seq}")),
             Resume::After(seq) => self.http.get(url).header("Last-Event-ID", seq.to_string()),
         };
-        let events = ok(request).await?.bytes_stream().eventsource();
-        Ok(Box::pin(
-            events.map(|event| event.map_err(|error| error.to_string())),
-        ))
+        Ok(tasklane_client::stream::events(ok(request).await?))
     }
 
     /// The log position a list read on instance `instance` reflects (its `seq`): where
@@ -357,18 +330,6 @@ pub fn title(id: usize) -> String {
 /// The client whose create made a task with this title, if it is one of [`title`]'s.
 pub fn author(title: &str) -> Option<usize> {
     title.strip_prefix("checked by client ")?.parse().ok()
-}
-
-/// A client's own headers: the bearer token, if any.
-fn builder(token: Option<&TokenSecret>) -> reqwest::ClientBuilder {
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = token {
-        let bearer = format!("Bearer {}", token.reveal())
-            .parse()
-            .expect("a token secret is ASCII (checked on the command line)");
-        headers.insert(reqwest::header::AUTHORIZATION, bearer);
-    }
-    reqwest::Client::builder().default_headers(headers)
 }
 
 /// Sends `request`; its response if it is a `200`, else why not.
