@@ -12,8 +12,9 @@ use crate::domain::Workspace;
 /// The epoch keeps a counter that can start again from 0 (in-process counters after a
 /// restart, Redis after a flush) from ever producing a key or an ETag that an earlier run
 /// produced for different data: the incident's `cacheVersion = 0` (docs/incident.md) after
-/// a restart would make every old ETag current again. Counters that never restart (a
-/// database row) use epoch 0.
+/// a restart would make every old ETag current again. Counters kept in a database row
+/// use the database's own epoch, which a copy made to be restored does not share
+/// (`tasklane backup`): a restore sets the rows back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation {
     epoch: u64,

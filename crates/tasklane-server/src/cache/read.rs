@@ -154,7 +154,8 @@ impl TaskCache {
                 (local.current(self.design.counted(workspace)), None)
             }
             Generations::Strict => {
-                let generation = Generation::new(0, self.store.generation(workspace).await?);
+                let counter = self.store.generation(workspace).await?;
+                let generation = Generation::new(self.store.epoch(), counter);
                 let entry = self
                     .shared_entry(&self.design.key_at(key.clone(), generation))
                     .await;

@@ -188,6 +188,10 @@ impl<H: Hooks> Store for Hooked<H> {
         self.inner.cursor_key()
     }
 
+    fn epoch(&self) -> u64 {
+        self.inner.epoch()
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }

@@ -40,11 +40,12 @@ use crate::domain::{
     Timestamp, UnreadableTask, Workspace,
 };
 
-pub use bulk::BulkLoad;
+pub use bulk::{BulkLoad, Present};
 #[cfg(feature = "baselines")]
 pub use hooked::{Hooked, Hooks, ReadDelay, Write};
 pub use open::{OpenError, Opening, Storage};
 pub use postgres::PostgresStore;
+pub use row::storable;
 pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
 pub use tokens::{TokenStore, issue};
@@ -284,6 +285,10 @@ pub trait Store: Send + Sync + 'static {
     /// The key this database's cursors are signed with, the same for every instance
     /// that opens it.
     fn cursor_key(&self) -> &CursorKey;
+
+    /// The epoch this database's generation rows count in: drawn when the database is
+    /// created, and again for a restored copy (see `tasklane backup`).
+    fn epoch(&self) -> u64;
 
     /// Waits for in-flight operations, then closes every connection.
     async fn close(&self);

@@ -102,6 +102,12 @@ pub enum OpenError {
     /// The stored cursor key is not a key.
     #[error("`server_secrets`: the cursor key is not 64 hexadecimal digits")]
     DamagedCursorKey,
+    /// The database's epoch could not be stored or read.
+    #[error("reading the database's epoch from `server_secrets`: {0}")]
+    Epoch(super::StoreError),
+    /// The stored epoch is not one.
+    #[error("`server_secrets`: the epoch is not 16 hexadecimal digits")]
+    DamagedEpoch,
 }
 
 const HOW_TO_CREATE: &str = "run `tasklane serve` once with this --database-url to create \

@@ -18,7 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection, Postgres};
 
 use super::open::{OpenError, Opening};
-use super::sql::{Dialect, Interrupt, SqlStore, cursor_key, refold_text, runner};
+use super::sql::{Dialect, Interrupt, SqlStore, cursor_key, epoch, refold_text, runner};
 
 runner!(Postgres);
 
@@ -62,6 +62,7 @@ impl SqlStore<Postgres> {
             .await?;
         refold_text::<Postgres>(&mut setup).await?;
         let cursor_key = cursor_key::<Postgres>(&mut setup).await?;
+        let epoch = epoch::<Postgres>(&mut setup).await?;
         setup.close().await?;
         let options = match limit {
             // Whole milliseconds, at least one (0 would mean no limit at all).
@@ -87,6 +88,7 @@ impl SqlStore<Postgres> {
             readers: pool,
             dialect,
             cursor_key,
+            epoch,
             limit,
         })
     }

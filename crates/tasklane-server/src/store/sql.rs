@@ -420,6 +420,8 @@ pub struct SqlStore<DB: Database> {
     pub(super) readers: Pool<DB>,
     pub(super) dialect: Dialect,
     pub(super) cursor_key: CursorKey,
+    /// The database's epoch ([`epoch`]).
+    pub(super) epoch: u64,
     /// How long a list may run (a server's request timeout), if limited.
     pub(super) limit: Option<Duration>,
 }
@@ -431,6 +433,7 @@ impl<DB: Database> Clone for SqlStore<DB> {
             readers: self.readers.clone(),
             dialect: self.dialect,
             cursor_key: self.cursor_key.clone(),
+            epoch: self.epoch,
             limit: self.limit,
         }
     }
@@ -511,6 +514,35 @@ where
         .await
         .map_err(OpenError::CursorKey)?;
     CursorKey::from_hex(stored.as_deref().unwrap_or_default()).ok_or(OpenError::DamagedCursorKey)
+}
+
+/// This database's epoch, from the `server_secrets` table (drawn by the first store to
+/// open it, as the cursor key is). Strict consistency counts generations in the
+/// database's generation rows, which a restored copy sets back: a copy made to be
+/// restored (`tasklane backup`) has the row removed, so the first server that opens it
+/// draws another epoch, and no ETag or cache entry from before the restore names a list
+/// after it.
+pub(super) async fn epoch<DB: Runner>(conn: &mut DB::Connection) -> Result<u64, OpenError>
+where
+    String: Bind<DB>,
+{
+    let drawn = uuid::Uuid::new_v4().as_u64_pair().0;
+    let mut insert =
+        QueryBuilder::new("INSERT INTO server_secrets (name, secret) VALUES ('epoch', ");
+    insert
+        .push_bind(format!("{drawn:016x}"))
+        .push(") ON CONFLICT (name) DO NOTHING");
+    let select = QueryBuilder::new("SELECT secret FROM server_secrets WHERE name = 'epoch'");
+    DB::execute(&mut *conn, insert)
+        .await
+        .map_err(OpenError::Epoch)?;
+    let stored = DB::fetch_text(conn, select)
+        .await
+        .map_err(OpenError::Epoch)?;
+    stored
+        .filter(|text| text.len() == 16)
+        .and_then(|text| u64::from_str_radix(&text, 16).ok())
+        .ok_or(OpenError::DamagedEpoch)
 }
 
 /// How a driver stops a list that runs past the store's limit.
@@ -1083,6 +1115,10 @@ where
 
     fn cursor_key(&self) -> &CursorKey {
         &self.cursor_key
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     async fn list(

@@ -27,7 +27,7 @@ use sqlx::{Connection, Sqlite};
 
 use super::StoreError;
 use super::open::{OpenError, Opening};
-use super::sql::{Armed, Dialect, Interrupt, SqlStore, cursor_key, refold_text, runner};
+use super::sql::{Armed, Dialect, Interrupt, SqlStore, cursor_key, epoch, refold_text, runner};
 use super::url::missing_directory;
 
 runner!(Sqlite);
@@ -110,6 +110,7 @@ impl SqlStore<Sqlite> {
             .await?;
         refold_text::<Sqlite>(&mut setup).await?;
         let cursor_key = cursor_key::<Sqlite>(&mut setup).await?;
+        let epoch = epoch::<Sqlite>(&mut setup).await?;
         setup.close().await?;
         // A write waiting for another's lock is not running SQL, so no progress handler
         // could stop it: the wait is held to the limit instead.
@@ -136,6 +137,7 @@ impl SqlStore<Sqlite> {
             readers,
             dialect,
             cursor_key,
+            epoch,
             limit,
         })
     }
