@@ -16,6 +16,10 @@ use tasklane_server::store::{DatabaseUrl, Opening, Storage};
 use tasklane_server::telemetry::{self, LogFormat};
 use tasklane_server::{errors, shutdown};
 
+use crate::backup::{self, BackupArgs};
+use crate::client::{self, LoginArgs, TaskArgs};
+use crate::export::{self, ExportArgs};
+use crate::import::{self, ImportArgs};
 use crate::seed::{self, SeedArgs};
 use crate::token::{self, TokenCommand};
 
@@ -118,12 +122,27 @@ pub enum Command {
     /// few requests succeeded to judge.
     #[command(after_help = EXIT_STATUS)]
     Check(CheckArgs),
+    /// Work with tasks on a server, from the terminal (`task add`, `task ls`, ...).
+    #[command(after_help = client::EXIT_STATUS)]
+    Task(TaskArgs),
+    /// Store a server's URL and token for `tasklane task` (checked against the server
+    /// first; the file is readable by you only).
+    #[command(after_help = client::EXIT_STATUS)]
+    Login(LoginArgs),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
     /// Fill a database with realistic tasks spread over many workspaces (for
     /// benchmarks and trials), with a progress bar.
     Seed(SeedArgs),
+    /// Write a workspace's tasks as JSON lines (every member, ids and versions), from
+    /// the server's database.
+    Export(ExportArgs),
+    /// Load tasks into a workspace of the server's database: JSON lines from `export`
+    /// (idempotent by id), or CSV with a header row.
+    Import(ImportArgs),
+    /// Copy a SQLite database, consistently, while the server runs.
+    Backup(BackupArgs),
 }
 
 /// `--database-url` of a tool that works on the server's database (`token`, `seed`).
@@ -156,8 +175,14 @@ impl ServerDatabase {
 impl Command {
     /// Runs the command; the exit status says how it went.
     pub async fn run(self) -> ExitCode {
-        let check = matches!(self, Command::Check(_));
-        match self.execute().await {
+        // The terminal client has exit statuses of its own (see `client::EXIT_STATUS`).
+        let command = match self {
+            Command::Task(args) => return client::run(args).await,
+            Command::Login(args) => return client::login(args).await,
+            command => command,
+        };
+        let check = matches!(command, Command::Check(_));
+        match command.execute().await {
             Ok(status) => status,
             Err(error) => {
                 eprintln!("error: {}", errors::describe(error.as_ref()));
@@ -181,12 +206,33 @@ impl Command {
                     .await?;
             }
             Command::Token(command) => token::run(command).await?,
+            Command::Task(_) | Command::Login(_) => unreachable!("run by `Command::run`"),
             Command::Seed(args) => {
                 // A bulk load's statements (and the ANALYZE after it) are slow by nature;
                 // sqlx's slow-statement warnings would only interleave with the progress bar.
                 telemetry::init(LogFormat::Text, "warn,sqlx::query=error")?;
                 seed::run(&args).await?;
             }
+            Command::Export(args) => {
+                let count = export::run(&args).await?;
+                eprintln!("Exported {count} task(s) of `{}`", args.workspace);
+            }
+            Command::Import(args) => {
+                let report = import::run(&args).await?;
+                let verb = if args.dry_run { "Would add" } else { "Added" };
+                eprintln!(
+                    "{verb} {} task(s) to `{}`; {} already there as in the file{}",
+                    report.added,
+                    args.workspace,
+                    report.unchanged,
+                    if report.rejected > 0 {
+                        format!("; {} row(s) rejected", report.rejected)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Command::Backup(args) => backup::run(&args).await?,
             Command::Check(args) => {
                 telemetry::init(LogFormat::Text, "warn")?;
                 // Interrupted, the run is dropped: every process it started is stopped.
@@ -305,7 +351,8 @@ mod tests {
         }
         let mut seen = 0;
         visit(&Cli::command(), &mut seen);
-        // serve's database and Redis, check's token, token create's and seed's database.
-        assert_eq!(seen, 5);
+        // serve's database and Redis, check's token, the database of token create, list
+        // and revoke, seed, export, import and backup, and the token of task and login.
+        assert_eq!(seen, 12);
     }
 }

@@ -1,0 +1,169 @@
+//! Times as people type them, read in the local time zone (`TZ`, else the system's):
+//! an RFC 3339 instant; a date (`2026-12-01`); `today`, `tomorrow`; `+3d`, `+2w`
+//! (days or weeks from today) or `+4h` (hours from now); a weekday (`friday`, `fri`:
+//! the next one, never today).
+//!
+//! A due date given as a day means the end of that day: a task due "on Friday" is not
+//! late until Friday is over. A filter bound given as a day is sent as that date with
+//! the local time zone's name (`tz`), and the server reads it as the day's start.
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan, Zoned};
+
+/// What a time the user typed names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum When {
+    /// An instant.
+    At(Timestamp),
+    /// A whole day, in the local time zone.
+    Day(Date),
+}
+
+/// Reads `text` as of `now` (whose time zone is the local one).
+pub fn parse(text: &str, now: &Zoned) -> Result<When, String> {
+    let word = text.trim().to_lowercase();
+    let today = now.date();
+    let day = |date: Result<Date, jiff::Error>| {
+        date.map(When::Day)
+            .map_err(|_| format!("`{text}` is too far from today"))
+    };
+    match word.as_str() {
+        "today" => return Ok(When::Day(today)),
+        "tomorrow" => return day(today.checked_add(1.day())),
+        _ => {}
+    }
+    if let Some(amount) = word.strip_prefix('+') {
+        let (number, unit) = amount.split_at(amount.len().saturating_sub(1));
+        let n: i64 = number
+            .parse()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| format!("`{text}`: expected +N followed by d, w or h (`+3d`)"))?;
+        return match unit {
+            "d" => day(today.checked_add(n.days())),
+            "w" => day(today.checked_add(n.weeks())),
+            "h" => now
+                .timestamp()
+                .checked_add(n.hours())
+                .map(When::At)
+                .map_err(|_| format!("`{text}` is too far from now")),
+            _ => Err(format!(
+                "`{text}`: the unit is d (days), w (weeks) or h (hours)"
+            )),
+        };
+    }
+    if let Some(weekday) = weekday(&word) {
+        // The next such day after today: "friday" said on a Friday means next week's.
+        return day(today.nth_weekday(1, weekday));
+    }
+    if word.contains('t') {
+        return text
+            .parse::<Timestamp>()
+            .map(When::At)
+            .map_err(|_| format!("`{text}` is not an RFC 3339 time (2026-12-01T17:00:00Z)"));
+    }
+    text.parse::<Date>().map(When::Day).map_err(|_| {
+        format!(
+            "`{text}`: expected a date (2026-12-01), an RFC 3339 time, today, tomorrow, \
+             +3d, +2w, +4h or a weekday"
+        )
+    })
+}
+
+fn weekday(word: &str) -> Option<Weekday> {
+    let days = [
+        ("monday", Weekday::Monday),
+        ("tuesday", Weekday::Tuesday),
+        ("wednesday", Weekday::Wednesday),
+        ("thursday", Weekday::Thursday),
+        ("friday", Weekday::Friday),
+        ("saturday", Weekday::Saturday),
+        ("sunday", Weekday::Sunday),
+    ];
+    days.into_iter()
+        .find(|(name, _)| word.len() >= 3 && name.starts_with(word))
+        .map(|(_, day)| day)
+}
+
+impl When {
+    /// A due time: an instant as it is, a day at its end (its last microsecond) in
+    /// `zone`; as RFC 3339 in UTC.
+    pub fn due(&self, zone: &TimeZone) -> Result<String, String> {
+        let at = match self {
+            When::At(at) => *at,
+            When::Day(date) => {
+                let next = date
+                    .tomorrow()
+                    .and_then(|next| next.to_zoned(zone.clone()))
+                    .map_err(|_| format!("{date} is out of range"))?;
+                next.timestamp()
+                    .checked_sub(1.microsecond())
+                    .map_err(|_| format!("{date} is out of range"))?
+            }
+        };
+        Ok(at.to_string())
+    }
+
+    /// A filter bound's value: an instant as RFC 3339, a day as its date (the server
+    /// reads it in the `tz` sent beside it).
+    pub fn bound(&self) -> String {
+        match self {
+            When::At(at) => at.to_string(),
+            When::Day(date) => date.to_string(),
+        }
+    }
+}
+
+/// The local time zone's IANA name, for `tz`, when it has one.
+pub fn local_zone_name() -> Option<String> {
+    TimeZone::system().iana_name().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Zoned {
+        // A Wednesday afternoon in Paris.
+        "2026-12-02T15:30:00+01:00[Europe/Paris]".parse().unwrap()
+    }
+
+    fn due(text: &str) -> String {
+        let now = now();
+        parse(text, &now).unwrap().due(now.time_zone()).unwrap()
+    }
+
+    #[test]
+    fn a_day_is_due_at_its_end_in_the_local_zone() {
+        assert_eq!(due("2026-12-01"), "2026-12-01T22:59:59.999999Z");
+        assert_eq!(due("today"), "2026-12-02T22:59:59.999999Z");
+        assert_eq!(due("tomorrow"), "2026-12-03T22:59:59.999999Z");
+        assert_eq!(due("+3d"), "2026-12-05T22:59:59.999999Z");
+        assert_eq!(due("+1w"), "2026-12-09T22:59:59.999999Z");
+        // The next Friday; and "wednesday" on a Wednesday is next week's.
+        assert_eq!(due("Friday"), "2026-12-04T22:59:59.999999Z");
+        assert_eq!(due("wed"), "2026-12-09T22:59:59.999999Z");
+    }
+
+    #[test]
+    fn instants_and_hours_are_exact() {
+        assert_eq!(due("+4h"), "2026-12-02T18:30:00Z");
+        assert_eq!(due("2026-12-01T17:00:00+02:00"), "2026-12-01T15:00:00Z");
+    }
+
+    #[test]
+    fn nonsense_is_refused_with_the_forms_it_could_be() {
+        for text in [
+            "soon",
+            "+3",
+            "+3y",
+            "+0d",
+            "2026-13-01",
+            "fr",
+            "2026-12-01T25:00:00Z",
+        ] {
+            assert!(parse(text, &now()).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! How tasks are printed: an aligned table that fits the terminal (by default), one
+//! JSON array (`--json`) or one task a line (`--ndjson`) for scripts. Colour only on a
+//! terminal, and never with `NO_COLOR` set; the widths are display widths (a CJK
+//! character takes two columns, a combining accent none).
+
+use std::io::IsTerminal;
+
+use clap::Args;
+use tasklane_server::domain::{Status, Task, Timestamp};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::Failure;
+
+/// The columns a table may show.
+pub const FIELDS: [&str; 12] = [
+    "id",
+    "title",
+    "status",
+    "priority",
+    "assignee",
+    "labels",
+    "due",
+    "completed",
+    "created",
+    "updated",
+    "version",
+    "description",
+];
+
+/// The columns shown when `--fields` is not given.
+const DEFAULT_FIELDS: &str = "id,status,priority,due,assignee,title";
+
+/// `--json`, `--ndjson` and `--fields`.
+#[derive(Debug, Clone, Args)]
+pub struct Format {
+    /// Print one JSON array of the tasks, every member included.
+    #[arg(long, conflicts_with = "ndjson")]
+    pub json: bool,
+
+    /// Print one task per line as JSON (JSON lines), every member included.
+    #[arg(long)]
+    pub ndjson: bool,
+
+    /// The table's columns, in order: a comma list of id, title, status, priority,
+    /// assignee, labels, due, completed, created, updated, version, description.
+    #[arg(long, value_name = "LIST", default_value = DEFAULT_FIELDS, value_parser = parse_fields)]
+    pub fields: Fields,
+}
+
+/// The columns of a table.
+#[derive(Debug, Clone)]
+pub struct Fields(Vec<&'static str>);
+
+fn parse_fields(text: &str) -> Result<Fields, String> {
+    text.split(',')
+        .map(|name| {
+            FIELDS
+                .iter()
+                .find(|field| **field == name.trim())
+                .copied()
+                .ok_or_else(|| format!("unknown field `{name}`; known: {}", FIELDS.join(", ")))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Fields)
+}
+
+/// Whether to colour what goes to standard output: only a terminal, and only without
+/// `NO_COLOR` (any non-empty value, as no-color.org says).
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+/// The width to fit: `COLUMNS` if set, else the terminal's; none when printing to a
+/// pipe or a file (a script gets whole lines).
+fn width() -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    {
+        return Some(columns);
+    }
+    std::io::stdout()
+        .is_terminal()
+        .then(terminal_size::terminal_size)
+        .flatten()
+        .map(|(terminal_size::Width(w), _)| usize::from(w))
+}
+
+/// A time as a table shows it: to the minute, in UTC.
+fn time(at: Option<Timestamp>) -> String {
+    at.map(|at| {
+        let text = at.to_string();
+        format!("{} {}", &text[..10], &text[11..16])
+    })
+    .unwrap_or_default()
+}
+
+/// One cell of `task`'s row.
+fn cell(task: &Task, field: &str, short: &str) -> String {
+    match field {
+        "id" => short.to_owned(),
+        "title" => task.title.clone(),
+        "status" => task.status.as_str().to_owned(),
+        "priority" => task.priority.as_str().to_owned(),
+        "assignee" => task.assignee.clone().unwrap_or_default(),
+        "labels" => task.labels.join(","),
+        "due" => time(task.due_at),
+        "completed" => time(task.completed_at),
+        "created" => time(Some(task.created_at)),
+        "updated" => time(Some(task.updated_at)),
+        "version" => task.version.to_string(),
+        "description" => task.description.replace(['\n', '\r', '\t'], " "),
+        _ => unreachable!("fields are checked when parsed"),
+    }
+}
+
+/// `text` cut to `width` columns, with an ellipsis when cut.
+fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// `text` padded with spaces to `width` columns.
+fn pad(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
+}
+
+/// The table of `tasks`, whose ids are shown as `shorts`: columns aligned, the widest
+/// text column (title, or description) narrowed to fit `width` if one is given.
+pub fn table(tasks: &[Task], shorts: &[String], fields: &Fields, width: Option<usize>) -> String {
+    let colour = colour();
+    let names = &fields.0;
+    let mut rows: Vec<Vec<String>> = vec![names.iter().map(|n| n.to_uppercase()).collect()];
+    for (task, short) in tasks.iter().zip(shorts) {
+        rows.push(names.iter().map(|f| cell(task, f, short)).collect());
+    }
+    let mut widths: Vec<usize> = (0..names.len())
+        .map(|i| rows.iter().map(|row| row[i].width()).max().unwrap_or(0))
+        .collect();
+    if let Some(width) = width {
+        let total: usize = widths.iter().sum::<usize>() + 2 * names.len().saturating_sub(1);
+        if total > width {
+            let flexible = names
+                .iter()
+                .position(|n| *n == "title")
+                .or_else(|| names.iter().position(|n| *n == "description"))
+                .unwrap_or(names.len() - 1);
+            let others = total - widths[flexible];
+            // Narrower than its heading if need be (`TIT…`): the line must fit.
+            widths[flexible] = width.saturating_sub(others).max(1);
+        }
+    }
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        let last = row.len() - 1;
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let text = fit(text, widths[i]);
+                let shown = if i == last {
+                    text.clone()
+                } else {
+                    pad(&text, widths[i])
+                };
+                match (colour, n, names[i]) {
+                    (true, 0, _) => format!("\x1b[1m{shown}\x1b[0m"),
+                    (true, _, "status") => paint_status(&shown, &tasks[n - 1]),
+                    (true, _, "id") => format!("\x1b[33m{shown}\x1b[0m"),
+                    _ => shown,
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn paint_status(text: &str, task: &Task) -> String {
+    let code = match task.status {
+        Status::Todo => "0",
+        Status::InProgress => "36",
+        Status::Blocked => "31",
+        Status::Done => "32",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// Prints `tasks` as `format` asks.
+pub fn print(tasks: &[Task], format: &Format) -> Result<(), Failure> {
+    if format.json {
+        println!("{}", serde_json::to_string(tasks).expect("tasks serialise"));
+    } else if format.ndjson {
+        for task in tasks {
+            println!(
+                "{}",
+                serde_json::to_string(task).expect("a task serialises")
+            );
+        }
+    } else {
+        let ids: Vec<String> = tasks.iter().map(|t| t.id.to_string()).collect();
+        let shorts = super::ids::shortest(&ids);
+        print!("{}", table(tasks, &shorts, &format.fields, width()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(title: &str) -> Task {
+        serde_json::from_value(serde_json::json!({
+            "id": tasklane_server::domain::TaskId::generate(), "title": title,
+            "description": "", "status": "todo", "priority": "high", "assignee": "ana",
+            "labels": ["a"], "due_at": "2026-12-01T17:00:00Z",
+            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "completed_at": null, "version": 1
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_table_is_aligned_and_fits_the_width() {
+        let tasks = [
+            task("Write the release notes for the winter release"),
+            task("短い"),
+        ];
+        let shorts = ["aaaaaaaa".to_owned(), "bbbbbbbb".to_owned()];
+        let fields = parse_fields(DEFAULT_FIELDS).unwrap();
+        let wide = table(&tasks, &shorts, &fields, None);
+        assert!(wide.contains("Write the release notes for the winter release"));
+        let narrow = table(&tasks, &shorts, &fields, Some(70));
+        for line in narrow.lines() {
+            assert!(line.width() <= 70, "{line:?} is {} wide", line.width());
+        }
+        assert!(narrow.contains('…'), "{narrow}");
+        // Columns start at the same place on every line, whatever the characters' widths.
+        let at = |line: &str, word: &str| line[..line.find(word).unwrap()].width();
+        let lines: Vec<&str> = narrow.lines().collect();
+        assert_eq!(at(lines[0], "TITLE"), at(lines[2], "短い"));
+        assert_eq!(at(lines[0], "STATUS"), at(lines[1], "todo"));
+        // Narrower than the other columns leave room for: the title's heading is cut too.
+        for line in table(&tasks, &shorts, &fields, Some(58)).lines() {
+            assert!(line.width() <= 58, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn fields_are_chosen_and_checked() {
+        let fields = parse_fields("title,version").unwrap();
+        let out = table(&[task("t")], &["x".to_owned()], &fields, None);
+        assert_eq!(out, "TITLE  VERSION\nt      1\n");
+        assert!(parse_fields("title,colour").unwrap_err().contains("colour"));
+    }
+}

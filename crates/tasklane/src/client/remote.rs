@@ -1,0 +1,164 @@
+//! Which server the client talks to, with which token: `--url`/`TASKLANE_URL` and
+//! `--token`/`TASKLANE_TOKEN`, else what `tasklane login` stored in the user's
+//! configuration directory (`$XDG_CONFIG_HOME/tasklane/login.json` on Linux, readable
+//! by its owner only), else `http://127.0.0.1:8080` without a token.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use tasklane_client::Api;
+use tasklane_server::domain::TokenSecret;
+
+use super::Failure;
+
+/// The server when none is given or stored.
+const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
+/// `--url` and `--token`, for every command that talks to a server.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// The server. Default: the one `tasklane login` stored, else http://127.0.0.1:8080.
+    #[arg(long, env = "TASKLANE_URL", value_name = "URL", global = true)]
+    pub url: Option<String>,
+
+    /// The API token (`tl_` and 64 hexadecimal digits). Default: the one `tasklane
+    /// login` stored, else none (for servers with `--auth none`).
+    #[arg(long, env = "TASKLANE_TOKEN", value_name = "TOKEN", global = true,
+          hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<TokenSecret>,
+}
+
+/// What `tasklane login` keeps.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    url: String,
+    token: Option<String>,
+}
+
+/// A server to talk to, resolved.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Its base URL.
+    pub url: String,
+    /// The token sent, if any.
+    pub token: Option<TokenSecret>,
+}
+
+impl Server {
+    /// A client of it, for requests.
+    pub fn api(&self) -> Api {
+        Api::new(&self.url, self.token.as_ref())
+    }
+
+    /// A client of it, for event streams.
+    pub fn streams(&self) -> Api {
+        Api::for_streams(&self.url, self.token.as_ref())
+    }
+}
+
+impl Remote {
+    /// The server and token: given, else stored, else the defaults.
+    pub fn resolve(&self) -> Result<Server, Failure> {
+        let stored = read_stored()?;
+        let url = self
+            .url
+            .clone()
+            .or_else(|| stored.as_ref().map(|s| s.url.clone()))
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
+        let token = match (&self.token, &stored) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(Stored { token: Some(t), .. })) => Some(parse_token(t).map_err(|e| {
+                Failure::Local(anyhow::anyhow!(
+                    "the stored login ({}): {e}",
+                    path().display()
+                ))
+            })?),
+            _ => None,
+        };
+        Ok(Server { url, token })
+    }
+}
+
+/// `tasklane login` options.
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    /// The server and the token to store.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// Checks the server and token against the server, then stores them (mode 0600).
+pub async fn login(args: LoginArgs) -> Result<(), Failure> {
+    let server = Server {
+        url: args
+            .remote
+            .url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_URL.to_owned()),
+        token: args.remote.token.clone(),
+    };
+    // A list read needs the token (on a server that asks for one) and names the
+    // workspace's position: the cheapest request that proves both work.
+    server.api().list("limit=1&total=false").await?;
+    let stored = Stored {
+        url: server.url.clone(),
+        token: server.token.as_ref().map(|t| t.reveal().to_owned()),
+    };
+    let path = path();
+    write_private(
+        &path,
+        &serde_json::to_vec_pretty(&stored).expect("serialises"),
+    )
+    .with_context(|| format!("storing the login in {}", path.display()))?;
+    eprintln!("Logged in to {}; stored in {}", server.url, path.display());
+    Ok(())
+}
+
+/// Where the login is kept.
+fn path() -> PathBuf {
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("tasklane")
+        .join("login.json")
+}
+
+fn read_stored() -> Result<Option<Stored>, Failure> {
+    let path = path();
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("reading the stored login {}", path.display()))
+            .map_err(Failure::Local),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Failure::Local(
+            anyhow::Error::new(error).context(format!("reading {}", path.display())),
+        )),
+    }
+}
+
+/// Writes `bytes` to `path`, readable and writable by its owner only, from its creation
+/// on (the token never sits in a file others can read, not even for a moment).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode through `open`: set it as well.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
+}
+
+/// A token secret as `tasklane token create` prints it.
+pub fn parse_token(text: &str) -> Result<TokenSecret, String> {
+    TokenSecret::presented(text)
+        .ok_or_else(|| "expected a token secret: `tl_` and 64 hexadecimal digits".to_owned())
+}
