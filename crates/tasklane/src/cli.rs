@@ -299,6 +299,34 @@ mod tests {
         }
     }
 
+    /// clap's own checks of the command line's definition (conflicts that name real
+    /// options, no two options with one name, ...), which it runs only when asked.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// The terminal client's options after its subcommand, from the environment too.
+    #[test]
+    fn task_options_go_anywhere_and_come_from_the_environment() {
+        let line = [
+            "tasklane",
+            "task",
+            "ls",
+            "--url",
+            "http://h:1",
+            "--status",
+            "todo",
+        ];
+        let Command::Task(args) = Cli::try_parse_from(line).unwrap().command else {
+            unreachable!("the command is `task`")
+        };
+        assert_eq!(args.remote.url.as_deref(), Some("http://h:1"));
+        assert!(Cli::try_parse_from(["tasklane", "task", "ls", "--limit", "101"]).is_err());
+        assert!(Cli::try_parse_from(["tasklane", "task", "ls", "--all", "--limit", "5"]).is_err());
+        assert!(Cli::try_parse_from(["tasklane", "task", "ls", "--fields", "title,nope"]).is_err());
+    }
+
     /// The change log's retention, in durations as people write them; when none is
     /// given, a week and a hundred thousand changes per workspace.
     #[test]
