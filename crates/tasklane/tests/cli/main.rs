@@ -9,7 +9,8 @@
 //! - `retry.rs`: a write whose answer is lost is sent again and applied once;
 //! - `watch.rs`: `task watch` prints another client's change as it happens;
 //! - `exchange.rs`: export, import (JSON lines and CSV) and their guarantees;
-//! - `backup.rs`: a SQLite copy taken during writes, served, and restored safely.
+//! - `backup.rs`: a SQLite copy taken during writes, served, and restored safely;
+//! - `tokens.rs`: `token list` and `token revoke`.
 
 mod backup;
 #[path = "../common/mod.rs"]
@@ -22,4 +23,5 @@ mod helpers;
 mod retry;
 mod support;
 mod tasks;
+mod tokens;
 mod watch;
