@@ -120,20 +120,37 @@ struct Page {
 /// Lists and single reads, alternating at random, until the writers are done.
 async fn reader(run: Arc<Run>, client: usize, writers_done: Arc<tokio::sync::Notify>) {
     let workspace = Workspace::default();
-    let query = ListQuery::parse("limit=100", run.cache.cursor_key()).unwrap();
+    // Every task, or the open ones nobody has: the filters added last (`unassigned`,
+    // `status_not`) held to the same contract as the first.
+    let lists = [
+        ("limit=100", Filter::default()),
+        (
+            "limit=100&unassigned=true&status_not=done",
+            Filter {
+                excluded: vec!["done".to_owned()],
+                unassigned: true,
+                ..Filter::default()
+            },
+        ),
+    ]
+    .map(|(text, filter)| {
+        let query = ListQuery::parse(text, run.cache.cursor_key()).unwrap();
+        (text, query, filter)
+    });
     let mut rng = fastrand::Rng::with_seed(client as u64);
     let done = writers_done.notified();
     tokio::pin!(done);
     loop {
         let known = run.created.lock().unwrap().clone();
         if rng.bool() || known.is_empty() {
+            let (text, query, filter) = &lists[rng.usize(..lists.len())];
             let request = Request::List {
-                query: "limit=100".to_owned(),
-                filter: Filter::default(),
+                query: (*text).to_owned(),
+                filter: filter.clone(),
             };
             run.record(client, request, async {
                 let ListRead::Fresh(snapshot) =
-                    run.cache.list(&workspace, &query, |_| false).await.unwrap()
+                    run.cache.list(&workspace, query, |_| false).await.unwrap()
                 else {
                     unreachable!("the reader sent no ETag")
                 };
