@@ -286,3 +286,39 @@ async fn login_stores_the_server_for_later_commands_readable_by_its_owner_only()
         "TITLE\nfrom the stored login\n"
     );
 }
+
+#[tokio::test]
+async fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let session = Session::start().await;
+    session.app.create(json!({"title": "coloured"})).await;
+    // `script` runs the command on a pseudo-terminal of its own.
+    let on_a_terminal = |no_color: Option<&str>| {
+        let mut command = std::process::Command::new("script");
+        command
+            .args(["-q", "-e", "-c"])
+            .arg(format!("{} task ls", env!("CARGO_BIN_EXE_tasklane")))
+            .arg("/dev/null")
+            .env("TASKLANE_URL", &session.server.base)
+            .env("XDG_CONFIG_HOME", session.config.path())
+            .env("COLUMNS", "100")
+            .env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            command.env("NO_COLOR", value);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let coloured = on_a_terminal(None);
+    assert!(
+        coloured.contains("coloured") && coloured.contains("\u{1b}["),
+        "{coloured:?}"
+    );
+    let plain = on_a_terminal(Some("1"));
+    assert!(
+        plain.contains("coloured") && !plain.contains("\u{1b}["),
+        "{plain:?}"
+    );
+    // An empty NO_COLOR does not count (no-color.org).
+    assert!(on_a_terminal(Some("")).contains("\u{1b}["));
+}
