@@ -118,8 +118,9 @@ pub async fn list(State(app): State<AppState>, workspace: Workspace) -> Result<R
     Ok(Json(WebhookList { data }).into_response())
 }
 
-/// Create a webhook. It is sent every change committed from now on whose kind it
-/// names, in order.
+/// Create a webhook.
+///
+/// It is sent every change committed from now on whose kind it names, in order.
 #[utoipa::path(post, path = "/v1/webhooks", operation_id = "createWebhook", tag = "webhooks", security(("bearer" = [])), request_body = NewWebhook, responses(
     (status = 201, description = "Created; the signing secret is shown this once", body = WebhookWithSecret,
      headers(("location" = String, description = "The webhook's URL"))),
@@ -172,10 +173,12 @@ pub async fn read(
     Ok(Json(webhook).into_response())
 }
 
-/// Change a webhook: its URL, events or description; pause it (`"status": "paused"`)
-/// or resume it (`"status": "active"`, also after it was disabled: delivery continues
-/// from where it stopped); or issue a new signing secret (`"rotate_secret": true`: the
-/// old one keeps signing beside the new one for 24 hours).
+/// Change a webhook.
+///
+/// Its URL, events or description; pause it (`"status": "paused"`) or resume it
+/// (`"status": "active"`, also after it was disabled: delivery continues from where it
+/// stopped); or issue a new signing secret (`"rotate_secret": true`: the one it
+/// replaces keeps signing beside it for 24 hours, or until the next rotation).
 #[utoipa::path(patch, path = "/v1/webhooks/{id}", operation_id = "updateWebhook", tag = "webhooks", security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id")),
     request_body(content = WebhookPatch, content_type = "application/json"),
@@ -205,7 +208,9 @@ pub async fn change(
     }
 }
 
-/// Delete a webhook: nothing more is sent to it.
+/// Delete a webhook.
+///
+/// Nothing more is sent to it.
 #[utoipa::path(delete, path = "/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "webhooks", security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id")),
     responses(
@@ -248,7 +253,9 @@ pub async fn deliveries(
     Ok(Json(Deliveries { webhook, data }).into_response())
 }
 
-/// Send the webhook a signed `webhook.test` event now, and answer how it went.
+/// Send the webhook a test event.
+///
+/// A signed `webhook.test` event, sent now; the answer says how it went.
 #[utoipa::path(post, path = "/v1/webhooks/{id}/test", operation_id = "testWebhook", tag = "webhooks", security(("bearer" = [])),
     params(("id" = String, Path, description = "Webhook id")),
     responses(
