@@ -42,7 +42,7 @@
 //! - **Settings apply from the next change.** A client's change to a webhook (its URL,
 //!   events, secret, a pause) that was answered before a change committed applies to
 //!   that change, whichever instance sends it: a sender reads the settings of its
-//!   webhooks after it takes changes from the log and before it delivers them (one
+//!   webhooks after it takes a change from the log and before it delivers it (one
 //!   read for all the senders of an instance that ask together).
 //! - **No endpoint delays another.** Each webhook has a sender of its own; a slow or
 //!   failing receiver holds only its own.

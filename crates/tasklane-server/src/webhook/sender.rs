@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -68,9 +68,6 @@ enum Stop {
     /// Every attempt at a change failed, or its secret cannot be read.
     Disabled(String),
 }
-
-/// The most changes handled with one read of the settings.
-const BATCH: usize = 500;
 
 /// What a sender does after what the log handed out.
 enum Flow {
@@ -183,20 +180,11 @@ impl Sender {
                             return stop;
                         }
                     }
+                    // Only ever polled to completion here: a poll left pending may
+                    // have begun a read of the log, which holds a connection until the
+                    // stream is polled again.
                     item = changes.next() => {
-                        let pulled = Instant::now();
-                        // Take what is already waiting too: one read of the settings
-                        // covers it all.
-                        let mut items = vec![item];
-                        while items.len() < BATCH
-                            && matches!(items.last(), Some(Some(Item::Change(_))))
-                        {
-                            match changes.next().now_or_never() {
-                                Some(item) => items.push(item),
-                                None => break,
-                            }
-                        }
-                        match self.take(items, pulled).await {
+                        match self.take(item, Instant::now()).await {
                             Flow::Next => {}
                             Flow::Again => break,
                             Flow::Stop(stop) => return stop,
@@ -207,14 +195,12 @@ impl Sender {
         }
     }
 
-    /// Handles what the log handed out, in order, with the webhook's settings as they
-    /// were after it was pulled (at `pulled`): a client's change to the webhook that
-    /// was answered before a change committed applies to that change.
-    async fn take(&mut self, items: Vec<Option<Item>>, pulled: Instant) -> Flow {
-        if items
-            .iter()
-            .any(|item| matches!(item, Some(Item::Change(_))))
-        {
+    /// Handles what the log handed out, with the webhook's settings as they were after
+    /// it was pulled (at `pulled`): a client's change to the webhook that was answered
+    /// before a change committed applies to that change. The senders of this instance
+    /// that pulled a change before a read of the settings began share that read.
+    async fn take(&mut self, item: Option<Item>, pulled: Instant) -> Flow {
+        if matches!(item, Some(Item::Change(_))) {
             match self.dispatcher.settings_after(pulled).await {
                 Ok(settings) => {
                     let Some(webhook) = settings.webhooks.get(&self.id()) else {
@@ -231,32 +217,29 @@ impl Sender {
                 }
             }
         }
-        for item in items {
-            match item {
-                None => return Flow::Stop(Stop::Closed),
-                Some(Item::Change(event)) => {
-                    let change: Change = match serde_json::from_str(&event.data) {
-                        Ok(change) => change,
-                        Err(error) => {
-                            tracing::error!(%error, seq = event.seq, "a change does not read back");
-                            return Flow::Stop(Stop::Released);
-                        }
-                    };
-                    match self.handle(&change).await {
-                        Next::Continue => {}
-                        Next::Retry => return Flow::Again,
-                        Next::Stop(stop) => return Flow::Stop(stop),
+        match item {
+            None => Flow::Stop(Stop::Closed),
+            Some(Item::Change(event)) => {
+                let change: Change = match serde_json::from_str(&event.data) {
+                    Ok(change) => change,
+                    Err(error) => {
+                        tracing::error!(%error, seq = event.seq, "a change does not read back");
+                        return Flow::Stop(Stop::Released);
                     }
+                };
+                match self.handle(&change).await {
+                    Next::Continue => Flow::Next,
+                    Next::Retry => Flow::Again,
+                    Next::Stop(stop) => Flow::Stop(stop),
                 }
-                Some(Item::Reset { .. }) => {
-                    self.skip_pruned().await;
-                    return Flow::Again;
-                }
-                // Fell behind the broadcast: follow the log again from the position.
-                Some(Item::Lagged { .. }) => return Flow::Again,
             }
+            Some(Item::Reset { .. }) => {
+                self.skip_pruned().await;
+                Flow::Again
+            }
+            // Fell behind the broadcast: follow the log again from the position.
+            Some(Item::Lagged { .. }) => Flow::Again,
         }
-        Flow::Next
     }
 
     /// Takes a renewal from the dispatcher; a reason to stop if there is one.
