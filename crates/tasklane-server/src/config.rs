@@ -242,6 +242,23 @@ pub struct ServeArgs {
           value_parser = keep_secret)]
     pub secret_key: Option<SecretText>,
 
+    /// Also serve `/metrics` (and only it) on this address, `IP:PORT` as for `--listen`,
+    /// so that scrapers can reach it on a private interface. It needs no token: keep it
+    /// where only your monitoring can connect. `/metrics` stays on `--listen` too.
+    #[arg(
+        long,
+        env = "TASKLANE_METRICS_LISTEN",
+        value_name = "ADDR",
+        value_parser = parse_listen
+    )]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// A request that takes longer than this, in milliseconds, is logged at WARN
+    /// (every request is logged at DEBUG).
+    #[arg(long, env = "TASKLANE_LOG_SLOW_MS", value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_slow_ms: u64,
+
     /// Log line format.
     #[arg(long, env = "TASKLANE_LOG_FORMAT", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -14,14 +14,22 @@ use tokio::sync::Semaphore;
 use crate::cache::{RedisTier, TaskCache};
 use crate::config::{ServeArgs, spelled};
 use crate::feed::{Feed, Hub, HubConfig, Pruner, Retention, wake};
-use crate::http::{AppState, Authenticator, Limits, router};
-use crate::server::{Connections, Timeouts, connection_cap, raise_descriptor_limit};
-use crate::store::{Backend, Opening, Storage, Store};
+use crate::http::{AppState, Authenticator, Limits, metrics_router, router};
+use crate::server::{
+    ConnectionMetrics, Connections, Timeouts, connection_cap, raise_descriptor_limit,
+};
+use crate::store::{Backend, Measured, Opening, Storage, Store};
+use crate::telemetry::{self, Registry};
 use crate::webhook::Webhooks;
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    /// `--metrics-listen`'s socket, if given.
+    metrics_listener: Option<TcpListener>,
+    /// This application's metrics (never the process's global recorder: see
+    /// [`crate::telemetry`]).
+    metrics: Arc<Registry>,
     store: Arc<dyn Store>,
     router: axum::Router,
     connections: Connections,
@@ -54,15 +62,21 @@ impl Application {
     /// database is touched. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let auth_mode = args.auth_mode().map_err(anyhow::Error::msg)?;
+        let metrics = Registry::new();
         let request_timeout = Duration::from_secs(args.request_timeout_secs);
         let cache = args.cache();
         cache.check(args.redis_url.is_some())?;
         let shared = match &args.redis_url {
             Some(url) => {
                 let timeout = Duration::from_millis(args.redis_timeout_ms);
-                let tier =
-                    RedisTier::connect(url.as_str(), &args.redis_key_prefix, cache.ttl, timeout)
-                        .map_err(|error| anyhow::anyhow!("--redis-url: {error}"))?;
+                let tier = RedisTier::connect(
+                    url.as_str(),
+                    &args.redis_key_prefix,
+                    cache.ttl,
+                    timeout,
+                    &metrics,
+                )
+                .map_err(|error| anyhow::anyhow!("--redis-url: {error}"))?;
                 Some(Arc::new(tier))
             }
             None => None,
@@ -71,6 +85,15 @@ impl Application {
         let listener = TcpListener::bind(args.listen)
             .await
             .map_err(|error| bind_error(args.listen, &error))?;
+        let metrics_listener = match args.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|error| bind_error(address, &error))
+                    .context("--metrics-listen")?,
+            ),
+            None => None,
+        };
 
         let webhook_config = args.webhooks().map_err(anyhow::Error::msg)?;
         let server_key = args.server_key().map_err(anyhow::Error::msg)?;
@@ -88,6 +111,7 @@ impl Application {
                 crate::store::ReadDelay(Duration::from_millis(ms)),
             )),
         };
+        let store: Arc<dyn Store> = Arc::new(Measured::new(store, &metrics));
         if let Some(tier) = &shared
             && let Err(error) = tier.ping().await
         {
@@ -98,6 +122,7 @@ impl Application {
             tokens,
             NonZeroU32::new(args.rate_limit),
             NonZeroU32::new(args.auth_failure_limit),
+            &metrics,
         ));
         let settings = Settings {
             database: args.database_url.to_string(),
@@ -109,7 +134,31 @@ impl Application {
                 .as_ref()
                 .map_or("none".to_owned(), ToString::to_string),
         };
-        let tasks = Arc::new(TaskCache::new(store.clone(), shared.clone(), &cache)?);
+        metrics
+            .gauge(
+                "tasklane_build_info",
+                "1, labelled with the version and the modes this instance runs in",
+                &[
+                    ("version", env!("CARGO_PKG_VERSION").to_owned()),
+                    ("consistency", settings.consistency.clone()),
+                    ("auth", settings.auth.clone()),
+                    (
+                        "database",
+                        match args.database_url.backend() {
+                            Backend::Sqlite => "sqlite",
+                            Backend::Postgres => "postgres",
+                        }
+                        .to_owned(),
+                    ),
+                ],
+            )
+            .set(1.0);
+        let tasks = Arc::new(TaskCache::new(
+            store.clone(),
+            shared.clone(),
+            &cache,
+            &metrics,
+        )?);
         let feed =
             Arc::new(Feed::new(store.clone(), tasks.clone()).with_design(args.feed_design()));
         let hub = Hub::new(
@@ -118,6 +167,7 @@ impl Application {
                 poll: Duration::from_millis(args.feed_poll_ms),
                 buffer: usize::try_from(args.feed_buffer).expect("bounded by its option"),
             },
+            &metrics,
         );
         // Instances tell each other of their writes through PostgreSQL's NOTIFY, or,
         // on one SQLite file, through their Redis if they share one.
@@ -138,6 +188,7 @@ impl Application {
             Arc::new(Webhooks::new(webhooks, hub.clone(), server_key, webhook_config).await?);
         Ok(Application {
             listener,
+            metrics_listener,
             store,
             router: router(
                 AppState {
@@ -151,13 +202,16 @@ impl Application {
                     tasks,
                     auth,
                     webhooks: webhooks.clone(),
+                    metrics: metrics.clone(),
                 },
                 Limits {
                     cors_origins: args.cors_origin.clone(),
                     request_timeout,
                     body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
+                    slow_request: Duration::from_millis(args.log_slow_ms),
                 },
             ),
+            metrics,
             connections,
             retention: args.retention(),
             settings,
@@ -173,6 +227,15 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// The address `--metrics-listen` bound, if given.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|listener| {
+            listener
+                .local_addr()
+                .expect("a bound listener has an address")
+        })
+    }
+
     /// Prunes the change log and serves until `stop` completes, then lets in-flight
     /// requests finish, stops pruning and closes the database.
     pub async fn run_until(
@@ -181,15 +244,53 @@ impl Application {
     ) -> anyhow::Result<()> {
         self.announce();
         let hub = self.hub.clone();
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
         let stop = async move {
             stop.await;
             hub.close();
+            stopping.send_replace(true);
         };
         let pruner = Pruner::start(self.store.clone(), self.retention);
         let dispatcher = self.webhooks.dispatcher().clone();
         dispatcher.start();
-        crate::server::serve(self.listener, self.router, self.connections, stop).await;
+        let upkeep = tokio::spawn({
+            let metrics = self.metrics.clone();
+            async move {
+                let mut every = tokio::time::interval(telemetry::UPKEEP);
+                loop {
+                    every.tick().await;
+                    metrics.upkeep();
+                }
+            }
+        });
+        let scraped = self.metrics_listener.map(|listener| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(crate::server::serve(
+                listener,
+                metrics_router(self.metrics.clone()),
+                Connections {
+                    max: METRICS_CONNECTIONS,
+                    timeouts: self.connections.timeouts,
+                },
+                ConnectionMetrics::register(&self.metrics, "metrics"),
+                async move {
+                    let _ = stopped.wait_for(|stopped| *stopped).await;
+                },
+            ))
+        });
+        crate::server::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            ConnectionMetrics::register(&self.metrics, "api"),
+            stop,
+        )
+        .await;
         dispatcher.stop().await;
+        if let Some(scraped) = scraped {
+            let _ = scraped.await;
+        }
+        upkeep.abort();
         pruner.stop().await;
         self.store.close().await;
         tracing::info!("stopped");
@@ -225,8 +326,14 @@ impl Application {
             "Tasklane {} serving {url}{everywhere}; API documentation at {url}/docs/",
             env!("CARGO_PKG_VERSION")
         );
+        if let Some(address) = self.metrics_address() {
+            tracing::info!("metrics at http://{}/metrics", openable(address));
+        }
     }
 }
+
+/// Most scrapers connected to `--metrics-listen` at once.
+const METRICS_CONNECTIONS: usize = 16;
 
 /// An address a browser on this machine can open: the loopback address in place of
 /// "every interface".

@@ -127,6 +127,7 @@ mod design;
 mod generation;
 mod in_flight;
 mod key;
+mod metrics;
 mod owed;
 mod read;
 mod redis;
@@ -137,10 +138,12 @@ mod write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use moka::notification::RemovalCause;
 use moka::{future::Cache, policy::EvictionPolicy};
 
 use crate::domain::{CursorKey, Workspace};
 use crate::store::{Store, StoreError};
+use crate::telemetry::Registry;
 
 pub use config::{CacheConfig, ConfigError, Consistency};
 pub use design::Design;
@@ -150,9 +153,9 @@ pub use redis::RedisTier;
 pub use redis_url::RedisUrl;
 pub use snapshot::{ETag, Snapshot};
 
+use self::metrics::CacheMetrics;
 use in_flight::InFlight;
 use owed::OwedAdvances;
-use read::ReadStats;
 use redis::RedisHealth;
 
 /// The entries this process holds, by their [key](key::CacheKey) as written.
@@ -202,8 +205,8 @@ pub struct TaskCache {
     design: Design,
     /// Caching is off: every read goes to the store.
     off: bool,
-    /// Reads served, and how many of them queried the store.
-    stats: ReadStats,
+    /// What reads found, fills, advances.
+    metrics: CacheMetrics,
     /// In-process generations: writes in flight here, per workspace (their announcements).
     in_flight: InFlight,
     /// How long a write's announcement holds in Redis.
@@ -211,18 +214,20 @@ pub struct TaskCache {
     /// Redis generations: advances this instance owes.
     owed: OwedAdvances,
     /// How this instance last found Redis.
-    redis_health: RedisHealth,
+    redis_health: Arc<RedisHealth>,
     /// The workspace of each write this instance made (or may have made), for the
     /// change feed's wake-ups.
     written: tokio::sync::broadcast::Sender<Workspace>,
 }
 
 impl TaskCache {
-    /// A cache in front of `store`, with entries shared through `shared` if given.
+    /// A cache in front of `store`, with entries shared through `shared` if given, and
+    /// its metrics in `registry`.
     pub fn new(
         store: Arc<dyn Store>,
         shared: Option<Arc<RedisTier>>,
         config: &CacheConfig,
+        registry: &Registry,
     ) -> Result<Self, ConfigError> {
         config.check(shared.is_some())?;
         let generations = match (config.consistency, &shared) {
@@ -231,6 +236,7 @@ impl TaskCache {
             (Consistency::Redis, None) => unreachable!("refused by CacheConfig::check"),
             (Consistency::Strict, _) => Generations::Strict,
         };
+        let metrics = CacheMetrics::register(registry);
         let entries = Cache::builder()
             // Every write strands its workspace's entries under the old generation's keys;
             // no read asks for them again. Least-recently-used eviction drops those
@@ -241,7 +247,30 @@ impl TaskCache {
             .max_capacity(config.capacity_bytes)
             .weigher(|key: &String, snapshot: &Snapshot| snapshot.weight(key))
             .time_to_live(config.ttl)
+            .eviction_listener({
+                let (size, expired) = (metrics.evicted_for_size.clone(), metrics.expired.clone());
+                move |_, _, cause| match cause {
+                    RemovalCause::Size => size.increment(1),
+                    RemovalCause::Expired => expired.increment(1),
+                    RemovalCause::Explicit | RemovalCause::Replaced => {}
+                }
+            })
             .build();
+        registry.on_scrape({
+            let (entries, count, bytes) = (
+                entries.clone(),
+                metrics.entries.clone(),
+                metrics.bytes.clone(),
+            );
+            move || {
+                count.set(entries.entry_count() as f64);
+                bytes.set(entries.weighted_size() as f64);
+            }
+        });
+        let redis_health = Arc::new(RedisHealth::default());
+        if shared.is_some() {
+            redis_health.report(registry);
+        }
         Ok(TaskCache {
             store,
             generations,
@@ -249,11 +278,11 @@ impl TaskCache {
             shared,
             design: config.design,
             off: config.capacity_bytes == 0,
-            stats: ReadStats::default(),
+            owed: OwedAdvances::new(metrics.repairs.clone(), metrics.owed.clone()),
+            metrics,
             in_flight: InFlight::default(),
             write_lease: config.write_lease,
-            owed: OwedAdvances::default(),
-            redis_health: RedisHealth::default(),
+            redis_health,
             written: tokio::sync::broadcast::Sender::new(1024),
         })
     }
@@ -262,12 +291,6 @@ impl TaskCache {
     /// an unconfirmed one too). A receiver that falls behind is told it lagged.
     pub fn writes(&self) -> tokio::sync::broadcast::Receiver<Workspace> {
         self.written.subscribe()
-    }
-
-    /// Reads served since start (lists and single tasks, `304`s included), and how
-    /// many of them queried the database; the rest were answered from the cache.
-    pub fn read_counts(&self) -> (u64, u64) {
-        self.stats.counts()
     }
 
     /// How many entries this process holds (every generation's, until evicted).

@@ -7,22 +7,37 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use metrics::{Counter, Gauge};
+
 use super::redis::{Announcement, RedisHealth, RedisTier};
 use crate::domain::Workspace;
 
 /// Workspaces whose advance is owed, with the announcements it must withdraw.
-#[derive(Default)]
 pub(super) struct OwedAdvances {
     owed: Mutex<HashMap<Workspace, Vec<Announcement>>>,
+    /// Owed advances made.
+    repairs: Counter,
+    /// How many workspaces are owed one.
+    owing: Gauge,
 }
 
 impl OwedAdvances {
+    /// None owed yet; `repairs` counts the advances made, `owing` the workspaces owed.
+    pub(super) fn new(repairs: Counter, owing: Gauge) -> Self {
+        OwedAdvances {
+            owed: Mutex::default(),
+            repairs,
+            owing,
+        }
+    }
+
     /// Records that `workspace` is owed an advance that withdraws `announcement`.
     pub(super) fn owe(&self, workspace: &Workspace, announcement: Announcement) {
         let mut owed = self.owed.lock().expect("not poisoned");
         owed.entry(workspace.clone())
             .or_default()
             .push(announcement);
+        self.owing.set(owed.len() as f64);
     }
 
     /// Whether `workspace` is owed an advance, so its cache cannot be trusted here.
@@ -56,6 +71,7 @@ impl OwedAdvances {
                 .is_some()
             {
                 tracing::info!(%workspace, "owed advance made; the workspace's cache is trusted again");
+                self.repairs.increment(1);
                 self.settle(&workspace, &announcements);
             }
         }
@@ -70,6 +86,7 @@ impl OwedAdvances {
                 owed.remove(workspace);
             }
         }
+        self.owing.set(owed.len() as f64);
     }
 }
 
@@ -79,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_workspace_is_owed_until_every_announcement_is_settled() {
-        let owed = OwedAdvances::default();
+        let owed = OwedAdvances::new(Counter::noop(), Gauge::noop());
         let workspace = Workspace::named("team");
         let announcements = [Announcement::draw(), Announcement::draw()];
         for announcement in &announcements {

@@ -2,13 +2,13 @@
 //! the generation read first (see "The protocol" in the cache's documentation).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
 use super::generation::Generation;
 use super::key::{CacheKey, query_digest};
-use super::redis::{Lookup, RedisTier};
+use super::metrics::{Bypass, Lookup};
+use super::redis::{Lookup as Found, RedisTier};
 use super::snapshot::{ETag, Snapshot};
 use super::{CacheError, Generations, TaskCache};
 use crate::domain::{ListQuery, TaskId, TaskList, Workspace};
@@ -21,31 +21,6 @@ pub enum ListRead {
     NotModified(ETag),
     /// The current list.
     Fresh(Snapshot),
-}
-
-/// Counters of reads, for the hit ratio.
-#[derive(Default)]
-pub(super) struct ReadStats {
-    reads: AtomicU64,
-    loads: AtomicU64,
-}
-
-impl ReadStats {
-    fn read(&self) {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn loaded(&self) {
-        self.loads.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Reads served, and how many of them queried the store.
-    pub(super) fn counts(&self) -> (u64, u64) {
-        (
-            self.reads.load(Ordering::Relaxed),
-            self.loads.load(Ordering::Relaxed),
-        )
-    }
 }
 
 /// A generation, the key of an entry under it, and the entry if a shared tier returned
@@ -75,9 +50,9 @@ impl TaskCache {
         client_has: impl FnOnce(&ETag) -> bool,
     ) -> Result<ListRead, CacheError> {
         let digest = query_digest(workspace, &query.canonical());
-        self.stats.read();
+        self.metrics.reads.increment(1);
         let load = |etag: Option<ETag>| async move {
-            self.stats.loaded();
+            self.metrics.loads.increment(1);
             let stored = self.store.list(workspace, query).await?;
             let page = TaskList::new(query, stored, self.store.cursor_key());
             let body = serde_json::to_vec(&page).expect("a task list always serialises");
@@ -92,15 +67,21 @@ impl TaskCache {
             })
         };
         // 1. The generation, before anything that reads the store.
-        let Some(found) = self.locate(CacheKey::list(workspace, &digest)).await? else {
-            let snapshot = load(None).await?;
-            return Ok(conditional(snapshot, client_has));
+        let found = match self.locate(CacheKey::list(workspace, &digest)).await? {
+            Ok(found) => found,
+            Err(bypass) => {
+                self.metrics.bypassed(bypass);
+                let snapshot = load(None).await?;
+                return Ok(conditional(snapshot, client_has));
+            }
         };
         let etag = ETag::weak(&format!("{}-{digest}", found.generation));
         if client_has(&etag) {
+            self.metrics.looked_up(Lookup::NotModified);
             return Ok(ListRead::NotModified(etag));
         }
         if let Some(entry) = found.entry {
+            self.metrics.looked_up(Lookup::Hit);
             return Ok(ListRead::Fresh(entry));
         }
         // 2. On a miss, query; 3. fill the key of the generation read in step 1.
@@ -113,9 +94,9 @@ impl TaskCache {
         workspace: &Workspace,
         id: TaskId,
     ) -> Result<Option<Snapshot>, CacheError> {
-        self.stats.read();
+        self.metrics.reads.increment(1);
         let load = async {
-            self.stats.loaded();
+            self.metrics.loads.increment(1);
             let task = self
                 .store
                 .get(workspace, id)
@@ -124,11 +105,17 @@ impl TaskCache {
             Ok(Snapshot::of_read(&task))
         };
         let read = match self.locate(CacheKey::task(workspace, id)).await? {
-            None => load.await,
-            Some(Located {
+            Err(bypass) => {
+                self.metrics.bypassed(bypass);
+                load.await
+            }
+            Ok(Located {
                 entry: Some(entry), ..
-            }) => Ok(entry),
-            Some(found) => self.fill(found, load).await,
+            }) => {
+                self.metrics.looked_up(Lookup::Hit);
+                Ok(entry)
+            }
+            Ok(found) => self.fill(found, load).await,
         };
         match read {
             Ok(snapshot) => Ok(Some(snapshot)),
@@ -138,18 +125,21 @@ impl TaskCache {
     }
 
     /// Reads the generation of `key`'s workspace and places `key` under it (and, from
-    /// Redis, reads the entry there in the same round trip). `None`: there is no
+    /// Redis, reads the entry there in the same round trip). A [`Bypass`]: there is no
     /// generation this instance can trust right now, or a write is announced in the
     /// workspace, so the read must bypass every cache.
-    async fn locate<'a>(&self, key: CacheKey<'a>) -> Result<Option<Located<'a>>, StoreError> {
+    async fn locate<'a>(
+        &self,
+        key: CacheKey<'a>,
+    ) -> Result<Result<Located<'a>, Bypass>, StoreError> {
         if self.off {
-            return Ok(None);
+            return Ok(Err(Bypass::Disabled));
         }
         let workspace = key.workspace();
         let (generation, entry) = match &self.generations {
             Generations::Local(local) => {
                 if self.in_flight.writing(workspace) {
-                    return Ok(None);
+                    return Ok(Err(Bypass::WriteInFlight));
                 }
                 (local.current(self.design.counted(workspace)), None)
             }
@@ -162,11 +152,11 @@ impl TaskCache {
                 (generation, entry)
             }
             Generations::Redis(tier) => match self.redis_lookup(tier, &key).await {
-                Some(found) => (found.generation, found.entry),
-                None => return Ok(None),
+                Ok(found) => (found.generation, found.entry),
+                Err(bypass) => return Ok(Err(bypass)),
             },
         };
-        Ok(Some(Located {
+        Ok(Ok(Located {
             generation,
             key: self.design.key_at(key, generation),
             entry,
@@ -175,21 +165,22 @@ impl TaskCache {
 
     /// Redis generations: the workspace's generation and the entry under it, unless this
     /// instance cannot trust Redis for the workspace right now or a write is announced in it.
-    async fn redis_lookup(&self, tier: &RedisTier, key: &CacheKey<'_>) -> Option<Lookup> {
+    async fn redis_lookup(&self, tier: &RedisTier, key: &CacheKey<'_>) -> Result<Found, Bypass> {
         if self.redis_health.backing_off() {
-            return None;
+            return Err(Bypass::RedisDown);
         }
         // Only a read of an owed workspace tries the repair: reads of every other workspace cost
         // no extra call while some workspace is owed.
         if self.owed.owes(key.workspace()) {
             self.owed.repair(tier, &self.redis_health).await;
             if self.owed.owes(key.workspace()) {
-                return None;
+                return Err(Bypass::Unconfirmed);
             }
         }
         match self.redis_health.record(tier.lookup(key).await) {
-            Some(Lookup { writing: true, .. }) | None => None,
-            found => found,
+            Some(Found { writing: true, .. }) => Err(Bypass::WriteInFlight),
+            Some(found) => Ok(found),
+            None => Err(Bypass::RedisDown),
         }
     }
 
@@ -215,19 +206,32 @@ impl TaskCache {
         let Located {
             generation, key, ..
         } = found;
+        let written = key.to_string();
+        if let Some(entry) = self.entries.get(&written).await {
+            self.metrics.looked_up(Lookup::Hit);
+            return Ok(entry);
+        }
+        // Whether this read ran the load, or waited for an identical one's.
+        let mut loaded = false;
         let load_and_file = async {
+            loaded = true;
             let snapshot = load.await.map_err(Unfiled::Store)?;
             if self.admit(generation, &key, &snapshot).await {
+                self.metrics.fills_stored.increment(1);
                 Ok(snapshot)
             } else {
+                self.metrics.fills_refused.increment(1);
                 Err(Unfiled::Refused(snapshot))
             }
         };
-        match self
-            .entries
-            .try_get_with(key.to_string(), load_and_file)
-            .await
-        {
+        let outcome = self.entries.try_get_with(written, load_and_file).await;
+        // Not loaded here: an identical read was loading (or had just filled the key).
+        self.metrics.looked_up(if loaded {
+            Lookup::Miss
+        } else {
+            Lookup::Coalesced
+        });
+        match outcome {
             Ok(snapshot) => Ok(snapshot),
             Err(unfiled) => match &*unfiled {
                 Unfiled::Store(error) => Err(error.clone()),

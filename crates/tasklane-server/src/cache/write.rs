@@ -73,17 +73,20 @@ impl TaskCache {
     pub async fn advance(&self, workspace: &Workspace) -> Result<(), CacheError> {
         match &self.generations {
             Generations::Local(local) => local.advance(self.design.counted(workspace)),
-            Generations::Strict => {}
+            Generations::Strict => return Ok(()),
             Generations::Redis(tier) => {
-                if self.redis_health.backing_off() {
+                let done = if self.redis_health.backing_off() {
+                    None
+                } else {
+                    self.redis_health.record(tier.advance(workspace, &[]).await)
+                };
+                if done.is_none() {
+                    self.metrics.advance_failures.increment(1);
                     return Err(CacheError::Unconfirmed);
                 }
-                let done = tier.advance(workspace, &[]).await;
-                self.redis_health
-                    .record(done)
-                    .ok_or(CacheError::Unconfirmed)?;
             }
         }
+        self.metrics.advances.increment(1);
         Ok(())
     }
 
@@ -113,6 +116,10 @@ impl TaskCache {
         if !wrote_nothing {
             // Committed (or possibly so): wake this instance's change feed, confirmed or not.
             let _ = self.written.send(workspace.clone());
+            match &advanced {
+                Ok(()) => self.metrics.advances.increment(1),
+                Err(_) => self.metrics.advance_failures.increment(1),
+            }
         }
         advanced?;
         if !wrote_nothing {

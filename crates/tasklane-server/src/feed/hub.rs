@@ -26,8 +26,10 @@ use std::time::Duration;
 use futures_util::Stream;
 use tokio::sync::{Notify, broadcast, watch};
 
+use super::metrics::{FeedMetrics, Source};
 use super::{Feed, FeedError};
-use crate::domain::{Change, ChangeKind, Workspace};
+use crate::domain::{Change, ChangeKind, Timestamp, Workspace};
+use crate::telemetry::Registry;
 
 /// How the hub reads and buffers.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +55,8 @@ pub struct Event {
     pub kind: ChangeKind,
     /// The change as JSON.
     pub data: String,
+    /// When its write happened.
+    at: Timestamp,
 }
 
 impl Event {
@@ -61,6 +65,7 @@ impl Event {
             seq: change.seq,
             kind: change.kind,
             data: serde_json::to_string(change).expect("a change always serialises"),
+            at: change.at,
         })
     }
 }
@@ -98,17 +103,28 @@ pub struct Hub {
     followers: Mutex<HashMap<Workspace, Weak<Follower>>>,
     /// Becomes `true` when the server stops: every subscription ends.
     closed: watch::Sender<bool>,
+    metrics: FeedMetrics,
 }
 
 impl Hub {
-    /// A hub over `feed`.
-    pub fn new(feed: Arc<Feed>, config: HubConfig) -> Arc<Self> {
-        Arc::new(Hub {
+    /// A hub over `feed`, with its metrics in `registry`.
+    pub fn new(feed: Arc<Feed>, config: HubConfig, registry: &Registry) -> Arc<Self> {
+        let hub = Arc::new(Hub {
             feed,
             config,
             followers: Mutex::new(HashMap::new()),
             closed: watch::Sender::new(false),
-        })
+            metrics: FeedMetrics::register(registry),
+        });
+        let weak = Arc::downgrade(&hub);
+        registry.on_scrape(move || {
+            if let Some(hub) = weak.upgrade() {
+                let followers = hub.followers.lock().expect("never poisoned");
+                let live = followers.values().filter(|f| f.strong_count() > 0).count();
+                hub.metrics.followers.set(live as f64);
+            }
+        });
+        hub
     }
 
     /// The feed the followers read.
@@ -126,8 +142,10 @@ impl Hub {
         self.closed.subscribe()
     }
 
-    /// Wakes the follower of `workspace`, if it has one: its log has (probably) grown.
-    pub fn wake(&self, workspace: &Workspace) {
+    /// Wakes the follower of `workspace`, if it has one: `source` says its log has
+    /// (probably) grown.
+    pub fn wake(&self, workspace: &Workspace, source: Source) {
+        self.metrics.notified(source);
         let follower = self
             .followers
             .lock()
@@ -164,6 +182,7 @@ impl Hub {
         let hub = self.clone();
         let mut closed = self.closed.subscribe();
         async_stream::stream! {
+            let _open = Subscribed::new(&hub.metrics.subscribers);
             let mut sent = since;
             let mut joined = None;
             loop {
@@ -174,6 +193,7 @@ impl Hub {
                             let full = page.len() == PAGE as usize;
                             for event in page {
                                 sent = event.seq;
+                                hub.metrics.sent.increment(1);
                                 yield Item::Change(event);
                             }
                             if !full {
@@ -182,6 +202,7 @@ impl Hub {
                         }
                         Err(ending) => {
                             if let Some(ending) = ending {
+                                hub.metrics.resets.increment(1);
                                 yield ending;
                             }
                             return;
@@ -206,10 +227,12 @@ impl Hub {
                         Ok(event) if event.seq <= sent => {}
                         Ok(event) if event.seq == sent + 1 => {
                             sent = event.seq;
+                            hub.metrics.sent.increment(1);
                             yield Item::Change(event);
                         }
                         Ok(_) => break,
                         Err(broadcast::error::RecvError::Lagged(_)) => {
+                            hub.metrics.lagged.increment(1);
                             yield Item::Lagged { resume_after: sent };
                             return;
                         }
@@ -278,8 +301,8 @@ impl Hub {
             };
             position = self.broadcast(&current, position, &mut closed).await;
             tokio::select! {
-                () = current.wake.notified() => {}
-                () = tokio::time::sleep(self.config.poll) => {}
+                () = current.wake.notified() => self.metrics.woken.increment(1),
+                () = tokio::time::sleep(self.config.poll) => self.metrics.polled.increment(1),
                 _ = closed.wait_for(|closed| *closed) => break,
             }
         }
@@ -305,6 +328,7 @@ impl Hub {
             let full = page.len() == PAGE as usize;
             for event in page {
                 position = event.seq;
+                self.metrics.broadcasting(event.at);
                 // No receiver now is not an error: a new subscriber catches up from the log.
                 let _ = follower.changes.send(event);
             }
@@ -312,5 +336,21 @@ impl Hub {
                 return position;
             }
         }
+    }
+}
+
+/// An open subscription, counted in the subscribers gauge until it is dropped.
+struct Subscribed(metrics::Gauge);
+
+impl Subscribed {
+    fn new(gauge: &metrics::Gauge) -> Self {
+        gauge.increment(1.0);
+        Subscribed(gauge.clone())
+    }
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
     }
 }

@@ -52,6 +52,7 @@
 
 mod design;
 mod hub;
+mod metrics;
 mod retention;
 pub mod wake;
 
@@ -63,6 +64,7 @@ use crate::cache::{CacheError, TaskCache};
 use crate::domain::{Change, ChangeLog, TaskId, Workspace};
 use crate::store::Store;
 
+pub use self::metrics::Source;
 pub use design::FeedDesign;
 pub use hub::{Event, Hub, HubConfig, Item};
 pub use retention::{Pruner, Retention};

@@ -16,6 +16,7 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio::sync::broadcast;
 
 use super::Hub;
+use super::metrics::Source;
 use crate::cache::RedisTier;
 use crate::domain::Workspace;
 
@@ -77,7 +78,7 @@ pub fn on_local_writes(
                 written.insert(workspace);
             }
             for workspace in &written {
-                hub.wake(workspace);
+                hub.wake(workspace, Source::Local);
                 if let Some(others) = &others
                     && let Err(error) = others.tell(workspace).await
                 {
@@ -128,7 +129,7 @@ async fn subscribe(hub: &Hub, tier: &RedisTier) {
         let mut messages = pubsub.into_on_message();
         while let Some(message) = messages.next().await {
             if let Ok(workspace) = message.get_payload::<String>() {
-                hub.wake(&Workspace::named(workspace));
+                hub.wake(&Workspace::named(workspace), Source::Redis);
             }
         }
         tracing::debug!("lost the subscription to other instances' changes; subscribing again");
@@ -162,7 +163,10 @@ async fn listen(hub: &Hub, url: &str) {
         loop {
             match listener.try_recv().await {
                 Ok(Some(notification)) => {
-                    hub.wake(&Workspace::named(notification.payload().to_owned()));
+                    hub.wake(
+                        &Workspace::named(notification.payload().to_owned()),
+                        Source::Postgres,
+                    );
                 }
                 // The connection was lost, and with it any notification meanwhile. The
                 // listener has already connected again and listens anew (it reconnects

@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics::Counter;
 use moka::future::Cache;
 use uuid::Uuid;
 
@@ -25,6 +26,7 @@ use super::framing::one_header;
 use super::{AppState, Problem};
 use crate::domain::{ApiToken, TokenSecret, Workspace};
 use crate::store::TokenStore;
+use crate::telemetry::Registry;
 
 /// Whether requests must present a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,17 +57,63 @@ pub struct Authenticator {
     /// Under `--auth none`, whether the log has said that tokens are ignored: a client
     /// that sends one expects its own workspace and sees `default`.
     told_tokens_ignored: AtomicBool,
+    /// Requests refused, by reason.
+    refused: Refusals,
+}
+
+/// Why a request was refused, as the `reason` label spells it; `401` for the first three,
+/// `429` for the others.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// No `Authorization` header.
+    Missing,
+    /// An `Authorization` header that is not `Bearer tl_...`.
+    Malformed,
+    /// A token the server does not know (or that was revoked).
+    Unknown,
+    /// A token over its rate.
+    RateLimited,
+    /// An address over its failed authentications.
+    TooManyFailures,
+}
+
+/// Refused requests, counted by [`Refusal`].
+struct Refusals([Counter; 5]);
+
+impl Refusals {
+    fn register(registry: &Registry) -> Self {
+        let counter = |status: &'static str, reason: &'static str| {
+            registry.counter(
+                "tasklane_auth_refusals_total",
+                "Requests refused by authentication (401) or rate limits (429), by reason",
+                &[("status", status), ("reason", reason)],
+            )
+        };
+        Refusals([
+            counter("401", "missing"),
+            counter("401", "malformed"),
+            counter("401", "unknown"),
+            counter("429", "rate_limited"),
+            counter("429", "too_many_failures"),
+        ])
+    }
+
+    fn count(&self, refusal: Refusal) {
+        self.0[refusal as usize].increment(1);
+    }
 }
 
 impl Authenticator {
     /// Tokens from `tokens`; at most `per_second` requests a second for each (a burst
     /// of as many is allowed), or no limit; at most `failures_per_minute` unknown or
-    /// revoked tokens a minute from each client address, or no limit.
+    /// revoked tokens a minute from each client address, or no limit. Refusals are
+    /// counted in `registry`.
     pub fn new(
         mode: AuthMode,
         tokens: Arc<dyn TokenStore>,
         per_second: Option<NonZeroU32>,
         failures_per_minute: Option<NonZeroU32>,
+        registry: &Registry,
     ) -> Self {
         Authenticator {
             mode,
@@ -77,6 +125,7 @@ impl Authenticator {
             limiter: per_second.map(|rate| RateLimiter::keyed(Quota::per_second(rate))),
             failures: failures_per_minute.map(FailureLimit::new),
             told_tokens_ignored: AtomicBool::new(false),
+            refused: Refusals::register(registry),
         }
     }
 
@@ -121,7 +170,8 @@ impl Authenticator {
     }
 
     /// The workspace `parts` acts in: `401` without a valid token, `429` beyond its rate or
-    /// from an address over its failed authentications.
+    /// from an address over its failed authentications. The request's span records the
+    /// workspace and the token's id (never its secret).
     async fn workspace(&self, parts: &Parts) -> Result<Workspace, Problem> {
         if self.mode == AuthMode::None {
             if parts.headers.contains_key(header::AUTHORIZATION)
@@ -133,9 +183,18 @@ impl Authenticator {
                      (said once)"
                 );
             }
-            return Ok(Workspace::default());
+            let workspace = Workspace::default();
+            tracing::Span::current().record("workspace", workspace.as_str());
+            return Ok(workspace);
         }
-        let presented = bearer(&parts.headers)?;
+        let presented = bearer(&parts.headers).inspect_err(|_| {
+            self.refused
+                .count(if parts.headers.contains_key(header::AUTHORIZATION) {
+                    Refusal::Malformed
+                } else {
+                    Refusal::Missing
+                });
+        })?;
         let digest = presented.digest();
         let token = match self.verified.get(&digest).await {
             Some(token) => token,
@@ -148,12 +207,19 @@ impl Authenticator {
                     .map(|ConnectInfo(peer)| client_key(peer.ip()));
                 let failures = self.failures.as_ref().zip(client);
                 if let Some((failures, client)) = failures {
-                    failures.check(client).await?;
+                    failures
+                        .check(client)
+                        .await
+                        .inspect_err(|_| self.refused.count(Refusal::TooManyFailures))?;
                 }
                 let Some(token) = self.tokens.find(&digest).await? else {
                     if let Some((failures, client)) = failures {
-                        failures.record(client).await?;
+                        failures
+                            .record(client)
+                            .await
+                            .inspect_err(|_| self.refused.count(Refusal::TooManyFailures))?;
                     }
+                    self.refused.count(Refusal::Unknown);
                     return Err(unauthorized("unknown or revoked token"));
                 };
                 self.verified.insert(digest, token.clone()).await;
@@ -163,6 +229,7 @@ impl Authenticator {
         if let Some(limiter) = &self.limiter
             && let Err(not_until) = limiter.check_key(&token.id)
         {
+            self.refused.count(Refusal::RateLimited);
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             return Err(Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -170,7 +237,11 @@ impl Authenticator {
             )
             .retry_after(wait));
         }
-        Ok(token.workspace())
+        let workspace = token.workspace();
+        let span = tracing::Span::current();
+        span.record("workspace", workspace.as_str());
+        span.record("token", tracing::field::display(token.id));
+        Ok(workspace)
     }
 }
 

@@ -1,5 +1,7 @@
-//! The operations routes: liveness (`/healthz`), readiness (`/readyz`) and the cache
-//! counters (`/metrics`), none behind a token, and their OpenAPI description.
+//! The operations routes: liveness (`/healthz`), readiness (`/readyz`) and metrics
+//! (`/metrics`), none behind a token, and their OpenAPI description.
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
@@ -11,6 +13,7 @@ use utoipa::OpenApi;
 use super::AppState;
 use crate::cache::CacheHealth;
 use crate::store::StoreError;
+use crate::telemetry::Registry;
 
 /// The operations routes.
 pub(super) fn router() -> Router<AppState> {
@@ -18,6 +21,19 @@ pub(super) fn router() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+}
+
+/// `/metrics` alone, on a listener of its own; anything else there is `404`.
+pub(super) fn metrics_only(registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(registry): State<Arc<Registry>>| async move { exposition(&registry) }),
+        )
+        .fallback(|| async {
+            super::Problem::new(StatusCode::NOT_FOUND, "only /metrics is served here")
+        })
+        .with_state(registry)
 }
 
 /// The OpenAPI description of [`router`]'s routes.
@@ -112,28 +128,26 @@ async fn readyz(State(app): State<AppState>) -> Response {
     (status, axum::Json(readiness)).into_response()
 }
 
-/// Cache counters, in the Prometheus text format.
+/// Metrics, in the Prometheus text format.
 ///
-/// Reads served, and the reads among them that queried the database (the hit ratio is
-/// `1 - loads / reads`).
+/// Requests by route, the cache (reads, hits, bypasses and why, generation advances),
+/// the database, Redis, the change feed, authentication refusals and the process; the
+/// README's "Operating Tasklane" lists them. `tasklane_reads_total` and
+/// `tasklane_read_loads_total` give the hit ratio: `1 - loads / reads`.
 #[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations", security(()), responses(
-    (status = 200, description = "Counters since the process started", body = String, content_type = "text/plain"),
+    (status = 200, description = "Metrics since the process started", body = String, content_type = "text/plain"),
 ))]
 async fn metrics(State(app): State<AppState>) -> Response {
-    let (reads, loads) = app.tasks.read_counts();
-    let text = format!(
-        "# HELP tasklane_reads_total Task and list reads served (304s included).\n\
-         # TYPE tasklane_reads_total counter\n\
-         tasklane_reads_total {reads}\n\
-         # HELP tasklane_read_loads_total Reads that queried the database (cache misses and bypasses).\n\
-         # TYPE tasklane_read_loads_total counter\n\
-         tasklane_read_loads_total {loads}\n"
-    );
+    exposition(&app.metrics)
+}
+
+/// `registry` rendered as a `/metrics` response.
+fn exposition(registry: &Registry) -> Response {
     let content_type = [(
         axum::http::header::CONTENT_TYPE,
         "text/plain; version=0.0.4",
     )];
-    (content_type, text).into_response()
+    (content_type, registry.render()).into_response()
 }
 
 /// Liveness: the process is up and serving HTTP.

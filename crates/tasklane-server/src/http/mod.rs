@@ -7,6 +7,7 @@
 //! Every error, including the router's own (unknown route, wrong method, a panic),
 //! leaves as an RFC 9457 problem-details document.
 
+mod access_log;
 mod auth;
 #[cfg(feature = "bench")]
 mod ceiling;
@@ -17,6 +18,7 @@ mod framing;
 mod health;
 mod idempotency;
 mod json_body;
+mod metrics;
 mod openapi;
 mod path_id;
 mod problem;
@@ -38,10 +40,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Instrument;
 
 use crate::cache::TaskCache;
 use crate::feed::{Feed, Hub};
+use crate::telemetry::Registry;
 use crate::webhook::Webhooks;
 
 pub use auth::{AuthMode, Authenticator};
@@ -68,6 +71,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Webhook endpoints, and the test events sent to them.
     pub webhooks: Arc<Webhooks>,
+    /// This application's metrics, for `/metrics`.
+    pub metrics: Arc<Registry>,
 }
 
 /// Browsers on these origins may call the API.
@@ -102,6 +107,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// How long a request body may take to arrive before it is answered `408`.
     pub body_read_timeout: Duration,
+    /// A request that takes longer is logged at `WARN`.
+    pub slow_request: Duration,
 }
 
 /// Runs the rest of the request as a task of its own, which finishes even when the
@@ -111,7 +118,8 @@ pub struct Limits {
 /// fail; seen on PostgreSQL as "SET TRANSACTION ISOLATION LEVEL must be called before
 /// any query" after a load generator closed its connections mid-request.
 async fn detached(request: Request<Body>, next: Next) -> Response {
-    match tokio::spawn(next.run(request)).await {
+    // The task carries the request's span, which authentication records the workspace in.
+    match tokio::spawn(next.run(request).in_current_span()).await {
         Ok(response) => response,
         // The panic goes on to the panic layer, which answers `500`.
         Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
@@ -123,9 +131,15 @@ async fn detached(request: Request<Body>, next: Next) -> Response {
     }
 }
 
+/// A router that serves `/metrics` alone, for `--metrics-listen`.
+pub fn metrics_router(metrics: Arc<Registry>) -> Router {
+    health::metrics_only(metrics)
+}
+
 /// The whole application router.
 pub fn router(state: AppState, limits: Limits) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let measured = self::metrics::HttpMetrics::register(&state.metrics);
     let router = Router::new()
         .merge(tasks::router())
         .merge(changes::router())
@@ -139,7 +153,10 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let router = router
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no such route") })
         .method_not_allowed_fallback(|| async {
-            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this route does not accept that method",
+            )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(detached))
@@ -152,8 +169,16 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         ))
         .layer(axum::middleware::from_fn(framing::framing))
         .layer(CatchPanicLayer::custom(|_| {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the server failed to handle this request").into_response()
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server failed to handle this request",
+            )
+            .into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            measured,
+            self::metrics::measure,
+        ))
         // Every success may be kept, but revalidated (cheaply, with its ETag) before each
         // use: a cache Tasklane does not control cannot keep its freshness contract.
         // Errors say `no-store` themselves (`Problem`).
@@ -162,11 +187,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             HeaderValue::from_static("private, no-cache"),
         ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
-        })
-        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(access_log::layer(limits.slow_request))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state);
     if limits.cors_origins.is_empty() {

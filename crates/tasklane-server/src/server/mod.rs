@@ -10,6 +10,7 @@
 
 mod activity;
 mod descriptors;
+mod metrics;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -29,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+pub use self::metrics::ConnectionMetrics;
 pub use activity::Timeouts;
 pub use descriptors::{connection_cap, raise_descriptor_limit};
 
@@ -57,8 +59,10 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     connections: Connections,
+    metrics: ConnectionMetrics,
     stop: impl Future<Output = ()>,
 ) {
+    metrics.max.set(connections.max as f64);
     let permits = Arc::new(Semaphore::new(connections.max));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
@@ -74,6 +78,7 @@ pub async fn serve(
         let permit = match permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
+                metrics.waits_at_cap.increment(1);
                 saturation.reached(connections.max);
                 tokio::select! {
                     permit = permits.clone().acquire_owned() => {
@@ -94,7 +99,10 @@ pub async fn serve(
             () = &mut stop => break,
         };
         saturation.accepted(permits.available_permits(), connections.max);
+        metrics.accepted.increment(1);
         let (builder, router, watcher) = (builder.clone(), router.clone(), graceful.watcher());
+        let open = metrics.open.clone();
+        open.increment(1.0);
         tokio::spawn(async move {
             serve_connection(
                 &builder,
@@ -105,6 +113,7 @@ pub async fn serve(
                 watcher,
             )
             .await;
+            open.decrement(1.0);
             drop(permit);
         });
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Idempotency, Precondition, Store, StoreError};
+use super::{Idempotency, PoolUsage, Precondition, Store, StoreError};
 use crate::domain::{
     Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
     Timestamp, Workspace,
@@ -194,6 +194,10 @@ impl<H: Hooks> Store for Hooked<H> {
 
     async fn close(&self) {
         self.inner.close().await;
+    }
+
+    fn pools(&self) -> Vec<PoolUsage> {
+        self.inner.pools()
     }
 
     async fn list(

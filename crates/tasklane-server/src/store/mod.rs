@@ -22,6 +22,7 @@ mod bulk;
 #[cfg(feature = "baselines")]
 mod hooked;
 mod log;
+mod measured;
 mod open;
 mod postgres;
 mod row;
@@ -43,6 +44,7 @@ use crate::domain::{
 pub use bulk::{BulkLoad, Present};
 #[cfg(feature = "baselines")]
 pub use hooked::{Hooked, Hooks, ReadDelay, Write};
+pub use measured::Measured;
 pub use open::{OpenError, Opening, Storage};
 pub use postgres::PostgresStore;
 pub use row::storable;
@@ -203,6 +205,19 @@ fn classify(error: &sqlx::Error) -> Fault {
     }
 }
 
+/// How one connection pool is used, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    /// Which pool: `shared`, or `writer` and `readers` where they are apart.
+    pub name: &'static str,
+    /// Connections open.
+    pub size: u32,
+    /// Connections open and unused.
+    pub idle: usize,
+    /// Most connections it opens.
+    pub max: u32,
+}
+
 /// Durable task storage.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -292,6 +307,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Waits for in-flight operations, then closes every connection.
     async fn close(&self);
+
+    /// How the connection pools the store runs on are used right now.
+    fn pools(&self) -> Vec<PoolUsage>;
 
     /// Up to `query.limit + 1` matching rows in order from the query's position, and
     /// how many match in all, read from one snapshot. A row that does not read back as

@@ -82,6 +82,7 @@ impl SqlStore<Postgres> {
             snapshot: Some("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
             begin_write: "BEGIN",
             skip_locked: " FOR UPDATE SKIP LOCKED",
+            split_pools: false,
         };
         Ok(SqlStore {
             writer: pool.clone(),

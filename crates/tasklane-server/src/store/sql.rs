@@ -19,7 +19,7 @@ use super::log::{
     prune_older, read_generation, task_history,
 };
 use super::row::{COLUMNS, TaskRow, storable};
-use super::{Idempotency, OpenError, Precondition, Store, StoreError};
+use super::{Idempotency, OpenError, PoolUsage, Precondition, Store, StoreError};
 use crate::domain::{
     Change, ChangeKind, ChangeLog, CursorKey, ListQuery, PageRow, Position, SortKey, SortValue,
     StoredPage, Task, TaskAt, TaskId, TaskPatch, Timestamp, Workspace, fold_case,
@@ -410,6 +410,9 @@ pub(super) struct Dialect {
     /// claiming at once take different ones without waiting (empty where writes are
     /// already serialised).
     pub skip_locked: &'static str,
+    /// Whether writes and reads run on pools of their own (SQLite: one writer, several
+    /// readers) or share one.
+    pub split_pools: bool,
 }
 
 /// Tasks in a SQL database: the one implementation of [`Store`], the shared SQL over a
@@ -1119,6 +1122,23 @@ where
 
     fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    fn pools(&self) -> Vec<PoolUsage> {
+        let usage = |name, pool: &Pool<DB>| PoolUsage {
+            name,
+            size: pool.size(),
+            idle: pool.num_idle(),
+            max: pool.options().get_max_connections(),
+        };
+        if self.dialect.split_pools {
+            vec![
+                usage("writer", &self.writer),
+                usage("readers", &self.readers),
+            ]
+        } else {
+            vec![usage("shared", &self.writer)]
+        }
     }
 
     async fn list(

@@ -131,6 +131,7 @@ impl SqlStore<Sqlite> {
             snapshot: None,
             begin_write: "BEGIN IMMEDIATE",
             skip_locked: "",
+            split_pools: true,
         };
         Ok(SqlStore {
             writer,

@@ -21,6 +21,8 @@ use crate::common::{TestDatabase, fresh_database};
 
 pub struct TestApp {
     pub base: String,
+    /// `--metrics-listen`'s base URL, when it was given.
+    pub metrics_base: Option<String>,
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -110,6 +112,8 @@ pub async fn spawn_app_configured(
         webhook_first_retry: Duration::from_secs(5),
         webhook_attempts: 10,
         secret_key: None,
+        metrics_listen: None,
+        log_slow_ms: 1000,
         log_format: LogFormat::Text,
         log: "warn".to_owned(),
         baselines: Default::default(),
@@ -117,12 +121,16 @@ pub async fn spawn_app_configured(
     configure(&mut args);
     let app = Application::build(&args).await.expect("the server starts");
     let base = format!("http://{}", app.address());
+    let metrics_base = app
+        .metrics_address()
+        .map(|address| format!("http://{address}"));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
         base,
+        metrics_base,
         client: reqwest::Client::new(),
         stop: Some(stop),
         server: Some(server),
@@ -137,6 +145,7 @@ impl TestApp {
     pub fn of(base: &str) -> TestApp {
         TestApp {
             base: base.to_owned(),
+            metrics_base: None,
             client: reqwest::Client::new(),
             stop: None,
             server: None,
@@ -152,6 +161,7 @@ impl TestApp {
         headers.insert(reqwest::header::AUTHORIZATION, bearer);
         TestApp {
             base: self.base.clone(),
+            metrics_base: self.metrics_base.clone(),
             client: reqwest::Client::builder()
                 .default_headers(headers)
                 .build()

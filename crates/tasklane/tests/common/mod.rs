@@ -18,6 +18,7 @@ use tasklane_check::supervisor::{Postgres, find_postgres_bin};
 use tasklane_server::cache::{Consistency, RedisTier};
 use tasklane_server::config::ServeArgs;
 use tasklane_server::store::{Opening, Storage};
+use tasklane_server::telemetry::Registry;
 use tempfile::TempDir;
 
 /// A database (and Redis key space) of its own for one test; keep it alive as long as
@@ -44,6 +45,7 @@ impl TestRedis {
                 &self.prefix,
                 Duration::from_secs(300),
                 Duration::from_millis(500),
+                &Registry::new(),
             )
             .unwrap(),
         )

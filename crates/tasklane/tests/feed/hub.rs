@@ -12,6 +12,7 @@ use tasklane_server::cache::{CacheConfig, Consistency, TaskCache};
 use tasklane_server::domain::{NewTask, Timestamp, Workspace};
 use tasklane_server::feed::{Feed, Hub, HubConfig, Item, wake};
 use tasklane_server::store::{Hooked, Hooks, Store};
+use tasklane_server::telemetry::Registry;
 use tokio::sync::mpsc;
 
 use crate::common::{fresh_database, open_store};
@@ -54,7 +55,7 @@ async fn a_change_committed_while_a_new_follower_starts_reaches_its_first_subscr
         consistency: Consistency::Local,
         ..CacheConfig::default()
     };
-    let cache = Arc::new(TaskCache::new(store.clone(), None, &config).unwrap());
+    let cache = Arc::new(TaskCache::new(store.clone(), None, &config, &Registry::new()).unwrap());
     let hub = Hub::new(
         Arc::new(Feed::new(store, cache.clone())),
         // No poll comes to the rescue within the test.
@@ -62,6 +63,7 @@ async fn a_change_committed_while_a_new_follower_starts_reaches_its_first_subscr
             poll: Duration::from_secs(600),
             buffer: 64,
         },
+        &Registry::new(),
     );
     wake::on_local_writes(hub.clone(), cache.writes(), None);
     let workspace = Workspace::named("team");

@@ -25,6 +25,7 @@ use tasklane_server::cache::{CacheError, CacheHealth};
 use tasklane_server::domain::ChangeKind;
 use tasklane_server::feed::{Feed, FeedDesign, Hub, HubConfig, Item};
 use tasklane_server::store::Store;
+use tasklane_server::telemetry::Registry;
 
 use crate::common::start_redis;
 use crate::support::{instrumented_store, list, one_task, redis_instance, rename, titles};
@@ -69,6 +70,7 @@ async fn list_after_the_event(design: FeedDesign) -> Vec<String> {
             poll: Duration::from_millis(50),
             buffer: 16,
         },
+        &Registry::new(),
     );
     let mut events = std::pin::pin!(hub.subscribe(workspace.clone(), since));
     let received = tokio::time::timeout(Duration::from_secs(10), events.next()).await; // 5.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tasklane_server::cache::{CacheConfig, CacheError, Consistency, Design, TaskCache};
 use tasklane_server::domain::{ListQuery, Task, Workspace};
+use tasklane_server::telemetry::Registry;
 
 use crate::common::consistencies;
 use crate::support::{
@@ -144,7 +145,7 @@ async fn with_caching_off_every_read_queries_the_database() {
         capacity_bytes: 0,
         ..CacheConfig::default()
     };
-    let cache = TaskCache::new(store.clone(), None, &config).unwrap();
+    let cache = TaskCache::new(store.clone(), None, &config, &Registry::new()).unwrap();
     let (workspace, query, _) = one_task(&cache).await;
     for _ in 0..3 {
         assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]);
@@ -163,7 +164,7 @@ async fn a_full_cache_still_admits_each_new_generations_entry() {
         capacity_bytes: 16 << 10,
         ..CacheConfig::default()
     };
-    let cache = TaskCache::new(store.clone(), None, &config).unwrap();
+    let cache = TaskCache::new(store.clone(), None, &config, &Registry::new()).unwrap();
     let (workspace, query, task) = one_task(&cache).await;
     let generations = 300;
     for generation in 0..generations {

@@ -14,6 +14,7 @@ use tasklane_server::cache::{
 };
 use tasklane_server::domain::{ListQuery, NewTask, Task, TaskId, TaskList, TaskPatch, Workspace};
 use tasklane_server::store::{Hooked, Hooks, Precondition, StoreError, Write};
+use tasklane_server::telemetry::Registry;
 use tokio::sync::oneshot;
 
 use crate::common::{TestDatabase, fresh_database};
@@ -183,7 +184,7 @@ pub fn instance(
             .as_ref()
             .map(|redis| redis.tier()),
     };
-    Arc::new(TaskCache::new(store.clone(), shared, &config).unwrap())
+    Arc::new(TaskCache::new(store.clone(), shared, &config, &Registry::new()).unwrap())
 }
 
 /// An instance with Redis generations over `store`, on the Redis at `url` (key prefix
@@ -198,6 +199,7 @@ pub fn redis_instance(
         "fault",
         Duration::from_secs(300),
         Duration::from_millis(200),
+        &Registry::new(),
     )
     .unwrap();
     let config = CacheConfig {
@@ -205,7 +207,15 @@ pub fn redis_instance(
         write_lease: lease,
         ..CacheConfig::default()
     };
-    Arc::new(TaskCache::new(store.clone(), Some(Arc::new(tier)), &config).unwrap())
+    Arc::new(
+        TaskCache::new(
+            store.clone(),
+            Some(Arc::new(tier)),
+            &config,
+            &Registry::new(),
+        )
+        .unwrap(),
+    )
 }
 
 /// The default workspace and list query, after one task titled "before" was created through

@@ -28,6 +28,7 @@
 //! failed call) is [`RedisHealth`].
 
 mod health;
+mod metrics;
 mod scripts;
 
 use std::time::Duration;
@@ -37,10 +38,12 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, RedisError, ScriptInvocation};
 use uuid::Uuid;
 
+use self::metrics::{Call, RedisMetrics};
 use super::generation::Generation;
 use super::key::{CacheKey, RedisKeys};
 use super::snapshot::{ETag, Snapshot};
 use crate::domain::Workspace;
+use crate::telemetry::Registry;
 use scripts::Scripts;
 
 pub(super) use health::RedisHealth;
@@ -74,16 +77,19 @@ pub struct RedisTier {
     scripts: Scripts,
     keys: RedisKeys,
     ttl: Duration,
+    metrics: RedisMetrics,
 }
 
 impl RedisTier {
-    /// A tier on the Redis at `url`. Connects lazily: a Redis that is down at start only
-    /// makes the first calls fail (and the cache stand aside) until it answers.
+    /// A tier on the Redis at `url`, with its metrics in `registry`. Connects lazily: a
+    /// Redis that is down at start only makes the first calls fail (and the cache stand
+    /// aside) until it answers.
     pub fn connect(
         url: &str,
         prefix: &str,
         ttl: Duration,
         timeout: Duration,
+        registry: &Registry,
     ) -> Result<Self, RedisError> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
@@ -98,6 +104,7 @@ impl RedisTier {
             scripts: Scripts::new(),
             keys: RedisKeys::new(prefix),
             ttl,
+            metrics: RedisMetrics::register(registry),
         })
     }
 
@@ -112,7 +119,7 @@ impl RedisTier {
             .key(self.keys.generation(key.workspace()));
         invocation.arg(fresh_epoch).arg(before).arg(after);
         let (epoch, counter, writing, value): (String, u64, u8, Option<Vec<u8>>) =
-            self.run(&invocation).await?;
+            self.run(Call::Lookup, &invocation).await?;
         let epoch = u64::from_str_radix(&epoch, 16).map_err(|_| corrupt("generation epoch"))?;
         Ok(Lookup {
             generation: Generation::new(epoch, counter),
@@ -134,7 +141,7 @@ impl RedisTier {
         let lease_ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
         let mut invocation = self.scripts.announce.key(self.keys.generation(workspace));
         invocation.arg(&announcement.0).arg(lease_ms);
-        let _: i64 = self.run(&invocation).await?;
+        let _: i64 = self.run(Call::Announce, &invocation).await?;
         Ok(())
     }
 
@@ -148,7 +155,7 @@ impl RedisTier {
         for announcement in announcements {
             invocation.arg(&announcement.0);
         }
-        let _: i64 = self.run(&invocation).await?;
+        let _: i64 = self.run(Call::Advance, &invocation).await?;
         Ok(())
     }
 
@@ -161,7 +168,9 @@ impl RedisTier {
     ) -> Result<(), RedisError> {
         let (key, field) = (&self.keys.generation(workspace), &announcement.0);
         let _: i64 = self
-            .retried(|mut connection| async move { connection.hdel(key, field).await })
+            .retried(Call::Withdraw, |mut connection| async move {
+                connection.hdel(key, field).await
+            })
             .await?;
         Ok(())
     }
@@ -182,17 +191,20 @@ impl RedisTier {
             .arg(generation.counter())
             .arg(encode(snapshot))
             .arg(self.ttl_ms());
-        let filed: i64 = self.run(&invocation).await?;
+        let filed: i64 = self.run(Call::Fill, &invocation).await?;
         Ok(filed == 1)
     }
 
     /// Runs a script invocation, [retried](Self::retried) as every call here is.
     async fn run<T: redis::FromRedisValue>(
         &self,
+        call: Call,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<T, RedisError> {
-        self.retried(|mut connection| async move { invocation.invoke_async(&mut connection).await })
-            .await
+        self.retried(call, |mut connection| async move {
+            invocation.invoke_async(&mut connection).await
+        })
+        .await
     }
 
     /// Runs `call`, once more if the connection had dropped (after a Redis restart the
@@ -200,20 +212,26 @@ impl RedisTier {
     /// run twice: an extra advance never weakens freshness, an announcement or a
     /// withdrawal sets or clears the same field again, a fill stores the same value, and
     /// a lookup's `HSETNX` sets nothing the first run set.
-    async fn retried<T, F, Fut>(&self, call: F) -> Result<T, RedisError>
+    async fn retried<T, F, Fut>(&self, call: Call, run: F) -> Result<T, RedisError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = Result<T, RedisError>>,
     {
-        match call(self.connection.clone()).await {
-            Err(error) if error.is_connection_dropped() => call(self.connection.clone()).await,
-            outcome => outcome,
-        }
+        let retried = async {
+            match run(self.connection.clone()).await {
+                Err(error) if error.is_connection_dropped() => run(self.connection.clone()).await,
+                outcome => outcome,
+            }
+        };
+        self.metrics.measure(call, retried).await
     }
 
     /// The entry under `key`, if any (for generations that live elsewhere).
     pub(super) async fn get(&self, key: &CacheKey<'_>) -> Result<Option<Snapshot>, RedisError> {
-        let value: Option<Vec<u8>> = self.connection.clone().get(self.keys.entry(key)).await?;
+        let value: Option<Vec<u8>> = self
+            .metrics
+            .measure(Call::Get, self.connection.clone().get(self.keys.entry(key)))
+            .await?;
         value.map(decode).transpose()
     }
 
@@ -224,11 +242,9 @@ impl RedisTier {
         key: &CacheKey<'_>,
         snapshot: &Snapshot,
     ) -> Result<(), RedisError> {
-        let _: () = self
-            .connection
-            .clone()
-            .pset_ex(self.keys.entry(key), encode(snapshot), self.ttl_ms())
-            .await?;
+        let mut connection = self.connection.clone();
+        let put = connection.pset_ex(self.keys.entry(key), encode(snapshot), self.ttl_ms());
+        let _: () = self.metrics.measure(Call::Put, put).await?;
         Ok(())
     }
 
@@ -240,11 +256,9 @@ impl RedisTier {
     /// log has grown (a hint: see [`crate::feed`]).
     pub async fn publish_change(&self, workspace: &Workspace) -> Result<(), RedisError> {
         let channel = self.keys.changes_channel();
-        let _: i64 = self
-            .connection
-            .clone()
-            .publish(channel, workspace.as_str())
-            .await?;
+        let mut connection = self.connection.clone();
+        let publish = connection.publish(channel, workspace.as_str());
+        let _: i64 = self.metrics.measure(Call::Publish, publish).await?;
         Ok(())
     }
 
@@ -258,9 +272,9 @@ impl RedisTier {
 
     /// Whether Redis answers now.
     pub async fn ping(&self) -> Result<(), RedisError> {
-        let _: String = redis::cmd("PING")
-            .query_async(&mut self.connection.clone())
-            .await?;
+        let (mut connection, command) = (self.connection.clone(), redis::cmd("PING"));
+        let ping = command.query_async(&mut connection);
+        let _: String = self.metrics.measure(Call::Ping, ping).await?;
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Structured logging, set up once at start.
+//! Structured logging, set up once per process, at start.
 
 use std::io::IsTerminal;
 
@@ -24,7 +24,9 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<()> {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        // The request's span once (`span`), not again in the list of every span
+        // (`spans`): a request has one.
+        LogFormat::Json => builder.json().with_span_list(false).try_init(),
     }
     .map_err(|e| anyhow::anyhow!(e))
 }
