@@ -167,7 +167,7 @@ impl CacheMetrics {
             ),
             entries: registry.gauge(
                 "tasklane_cache_entries",
-                "Entries held by this process (every generation's, until evicted)",
+                "Entries held by this process (every generation's, until evicted; approximate: the cache applies inserts in batches)",
                 none,
             ),
             bytes: registry.gauge(

@@ -144,34 +144,3 @@ async fn sigterm_exits_cleanly_and_loses_no_acknowledged_write() {
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
 }
-
-#[tokio::test]
-async fn metrics_count_reads_and_the_ones_that_queried_the_database() {
-    let app = spawn_app().await;
-    app.create_titled("one").await;
-    for _ in 0..3 {
-        app.list("status=todo").await;
-    }
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let counter = |name: &str| -> u64 {
-        let line = text
-            .lines()
-            .find(|line| line.starts_with(&format!("{name} ")))
-            .unwrap();
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    };
-    assert_eq!(counter("tasklane_reads_total"), 3, "{text}");
-    assert_eq!(
-        counter("tasklane_read_loads_total"),
-        1,
-        "two of three from the cache"
-    );
-}
