@@ -441,6 +441,27 @@ impl ServerProcess {
         options: &[String],
         descriptors: Option<u32>,
     ) -> ServerProcess {
+        Self::spawn(database_url, options, descriptors, None).await
+    }
+
+    /// As [`ServerProcess::start`], logging with the filter `log` (`--log`) into the file
+    /// `into`.
+    #[allow(dead_code)] // the connections suite shares these helpers
+    pub async fn start_logging(
+        database_url: &str,
+        options: &[String],
+        log: &str,
+        into: &std::path::Path,
+    ) -> ServerProcess {
+        Self::spawn(database_url, options, None, Some((log, into))).await
+    }
+
+    async fn spawn(
+        database_url: &str,
+        options: &[String],
+        descriptors: Option<u32>,
+        logging: Option<(&str, &std::path::Path)>,
+    ) -> ServerProcess {
         let port = crate::common::closed_port();
         let binary = env!("CARGO_BIN_EXE_tasklane");
         let mut command = match descriptors {
@@ -455,17 +476,21 @@ impl ServerProcess {
                 shell
             }
         };
+        let (log, stderr) = match logging {
+            Some((log, into)) => (log, std::fs::File::create(into).unwrap().into()),
+            None => ("warn", std::process::Stdio::null()),
+        };
         let child = command
             .args([
                 "serve",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
                 "--log",
-                "warn",
+                log,
             ])
             .args(options)
             .env("TASKLANE_DATABASE_URL", database_url)
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let server = ServerProcess {

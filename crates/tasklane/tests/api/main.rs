@@ -15,6 +15,7 @@ mod hostile;
 mod idempotency;
 mod lifecycle;
 mod list;
+mod logs;
 mod metrics;
 mod outage;
 mod scale_out;
