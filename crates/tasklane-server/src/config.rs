@@ -272,10 +272,26 @@ pub struct ServeArgs {
     )]
     pub log: String,
 
+    /// Benchmark switches (`bench` builds only).
+    #[cfg(feature = "bench")]
+    #[command(flatten)]
+    pub bench: BenchArgs,
+
     /// Test-only reference designs and timing hooks (`baselines` builds only).
     #[cfg(feature = "baselines")]
     #[command(flatten)]
     pub baselines: BaselineArgs,
+}
+
+/// `tasklane serve` options that exist only in `bench` builds, for `scripts/bench` to
+/// measure what a feature costs against the same build without it. Never in a release.
+#[cfg(feature = "bench")]
+#[derive(Debug, Clone, Default, Args)]
+pub struct BenchArgs {
+    /// Benchmark-only: no metrics (every handle a no-op, no request measured), for the
+    /// cost of metrics on the cached list read.
+    #[arg(long)]
+    pub bench_no_metrics: bool,
 }
 
 /// `tasklane serve` options that exist only in `baselines` builds, for the freshness
@@ -414,6 +430,16 @@ impl ServeArgs {
     #[cfg(not(feature = "baselines"))]
     pub fn feed_design(&self) -> FeedDesign {
         FeedDesign::AdvanceFirst
+    }
+
+    /// Whether the server keeps metrics: always, except where a `bench` build is asked
+    /// not to (to measure their cost).
+    pub fn metrics(&self) -> bool {
+        #[cfg(feature = "bench")]
+        if self.bench.bench_no_metrics {
+            return false;
+        }
+        true
     }
 }
 

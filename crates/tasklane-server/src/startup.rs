@@ -62,7 +62,11 @@ impl Application {
     /// database is touched. Port 0 picks a free port (see [`Application::address`]).
     pub async fn build(args: &ServeArgs) -> anyhow::Result<Self> {
         let auth_mode = args.auth_mode().map_err(anyhow::Error::msg)?;
-        let metrics = Registry::new();
+        let metrics = if args.metrics() {
+            Registry::new()
+        } else {
+            Registry::disabled()
+        };
         let request_timeout = Duration::from_secs(args.request_timeout_secs);
         let cache = args.cache();
         cache.check(args.redis_url.is_some())?;

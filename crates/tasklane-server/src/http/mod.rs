@@ -139,7 +139,11 @@ pub fn metrics_router(metrics: Arc<Registry>) -> Router {
 /// The whole application router.
 pub fn router(state: AppState, limits: Limits) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let measured = self::metrics::HttpMetrics::register(&state.metrics);
+    // Every request measured, unless metrics are off (a benchmark's comparison).
+    let measured = state
+        .metrics
+        .enabled()
+        .then(|| self::metrics::HttpMetrics::register(&state.metrics));
     let router = Router::new()
         .merge(tasks::router())
         .merge(changes::router())
@@ -175,10 +179,9 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             )
             .into_response()
         }))
-        .layer(axum::middleware::from_fn_with_state(
-            measured,
-            self::metrics::measure,
-        ))
+        .layer(tower::util::option_layer(measured.map(|measured| {
+            axum::middleware::from_fn_with_state(measured, self::metrics::measure)
+        })))
         // Every success may be kept, but revalidated (cheaply, with its ETag) before each
         // use: a cache Tasklane does not control cannot keep its freshness contract.
         // Errors say `no-store` themselves (`Problem`).
