@@ -21,7 +21,7 @@
 //!
 //! Around them: [`config`] (`tasklane serve`'s options and the defaults they imply),
 //! [`startup`] (building and running the server), [`server`] (connections: their cap
-//! and timeouts), [`shutdown`] (SIGINT/SIGTERM), [`telemetry`] (structured logs) and
+//! and timeouts), [`shutdown`] (SIGINT/SIGTERM), [`telemetry`] (logs, and each application's metrics) and
 //! [`errors`] (an error that stops a command, said once).
 
 pub mod cache;
