@@ -200,6 +200,10 @@ impl<H: Hooks> Store for Hooked<H> {
         self.inner.pools()
     }
 
+    fn observe_pools(&self, registry: &crate::telemetry::Registry) {
+        self.inner.observe_pools(registry);
+    }
+
     async fn list(
         &self,
         workspace: &Workspace,

@@ -1,6 +1,6 @@
 //! Another store, timed: how long each kind of operation takes (waiting for a
 //! connection included), how many the database stopped at the time limit, and how its
-//! connection pools are used, as metrics.
+//! connection pools are used (and waited for: `pool.rs`), as metrics.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -94,6 +94,7 @@ impl Measured {
                 ),
             }
         });
+        inner.observe_pools(registry);
         let pools = Arc::downgrade(&inner);
         let gauges: Vec<[Gauge; 4]> = inner
             .pools()
@@ -245,6 +246,10 @@ impl Store for Measured {
 
     fn pools(&self) -> Vec<PoolUsage> {
         self.inner.pools()
+    }
+
+    fn observe_pools(&self, registry: &Registry) {
+        self.inner.observe_pools(registry);
     }
 
     async fn list(

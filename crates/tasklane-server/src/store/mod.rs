@@ -24,6 +24,7 @@ mod hooked;
 mod log;
 mod measured;
 mod open;
+mod pool;
 mod postgres;
 mod row;
 mod sql;
@@ -310,6 +311,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// How the connection pools the store runs on are used right now.
     fn pools(&self) -> Vec<PoolUsage>;
+
+    /// Measures, from now on, how long operations wait for the pools' connections, in
+    /// `registry`.
+    fn observe_pools(&self, registry: &crate::telemetry::Registry);
 
     /// Up to `query.limit + 1` matching rows in order from the query's position, and
     /// how many match in all, read from one snapshot. A row that does not read back as

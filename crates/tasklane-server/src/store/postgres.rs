@@ -18,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{Connection, Postgres};
 
 use super::open::{OpenError, Opening};
+use super::pool::MeteredPool;
 use super::sql::{Dialect, Interrupt, SqlStore, cursor_key, epoch, refold_text, runner};
 
 runner!(Postgres);
@@ -84,6 +85,7 @@ impl SqlStore<Postgres> {
             skip_locked: " FOR UPDATE SKIP LOCKED",
             split_pools: false,
         };
+        let pool = MeteredPool::new(pool);
         Ok(SqlStore {
             writer: pool.clone(),
             readers: pool,

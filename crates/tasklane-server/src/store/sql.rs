@@ -18,12 +18,14 @@ use super::log::{
     Entry, advance_generation, append_changes, changes_after, first_kept, prune_beyond,
     prune_older, read_generation, task_history,
 };
+use super::pool::MeteredPool;
 use super::row::{COLUMNS, TaskRow, storable};
 use super::{Idempotency, OpenError, PoolUsage, Precondition, Store, StoreError};
 use crate::domain::{
     Change, ChangeKind, ChangeLog, CursorKey, ListQuery, PageRow, Position, SortKey, SortValue,
     StoredPage, Task, TaskAt, TaskId, TaskPatch, Timestamp, Workspace, fold_case,
 };
+use crate::telemetry::Registry;
 
 /// A value both stores can bind.
 pub trait Bind<DB: Database>: for<'q> Encode<'q, DB> + Type<DB> + Send + 'static {}
@@ -419,8 +421,8 @@ pub(super) struct Dialect {
 /// writer pool and a reader pool (one pool, twice, where the database needs no split).
 #[derive(Debug)]
 pub struct SqlStore<DB: Database> {
-    pub(super) writer: Pool<DB>,
-    pub(super) readers: Pool<DB>,
+    pub(super) writer: MeteredPool<DB>,
+    pub(super) readers: MeteredPool<DB>,
     pub(super) dialect: Dialect,
     pub(super) cursor_key: CursorKey,
     /// The database's epoch ([`epoch`]).
@@ -1124,8 +1126,17 @@ where
         self.epoch
     }
 
+    fn observe_pools(&self, registry: &Registry) {
+        if self.dialect.split_pools {
+            self.writer.observe(registry, "writer");
+            self.readers.observe(registry, "readers");
+        } else {
+            self.writer.observe(registry, "shared");
+        }
+    }
+
     fn pools(&self) -> Vec<PoolUsage> {
-        let usage = |name, pool: &Pool<DB>| PoolUsage {
+        let usage = |name, pool: &MeteredPool<DB>| PoolUsage {
             name,
             size: pool.size(),
             idle: pool.num_idle(),

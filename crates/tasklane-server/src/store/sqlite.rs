@@ -27,6 +27,7 @@ use sqlx::{Connection, Sqlite};
 
 use super::StoreError;
 use super::open::{OpenError, Opening};
+use super::pool::MeteredPool;
 use super::sql::{Armed, Dialect, Interrupt, SqlStore, cursor_key, epoch, refold_text, runner};
 use super::url::missing_directory;
 
@@ -134,8 +135,8 @@ impl SqlStore<Sqlite> {
             split_pools: true,
         };
         Ok(SqlStore {
-            writer,
-            readers,
+            writer: MeteredPool::new(writer),
+            readers: MeteredPool::new(readers),
             dialect,
             cursor_key,
             epoch,

@@ -200,6 +200,12 @@ async fn the_counters_move_by_exactly_the_traffic_driven() {
         "the scrape itself"
     );
     assert!(after.total("tasklane_store_pool_connections") >= 1.0);
+    let acquired = "tasklane_store_pool_acquire_duration_seconds_count";
+    assert!(
+        after.total(acquired) > before.total(acquired),
+        "connections were acquired"
+    );
+    assert_eq!(after.total("tasklane_store_pool_waiting"), 0.0);
     assert!(after.total("process_resident_memory_bytes") > 0.0);
     let build = after
         .samples
