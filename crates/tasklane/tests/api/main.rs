@@ -19,6 +19,7 @@ mod logs;
 mod metrics;
 mod outage;
 mod scale_out;
+mod scrape;
 mod seed;
 mod shared_file;
 mod tasks;

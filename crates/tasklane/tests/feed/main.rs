@@ -16,7 +16,11 @@ mod helpers;
 mod hub;
 mod instances;
 mod lifetime;
+mod metrics;
 mod outages;
+#[allow(dead_code)] // the API suite's scrapes; this suite reads part of them
+#[path = "../api/scrape.rs"]
+mod scrape;
 mod slow;
 mod sse;
 mod support;
