@@ -5,24 +5,40 @@
 
 use serde_json::Value;
 
-use crate::common::fresh_database;
-use crate::helpers::ServerProcess;
+use crate::common::{TestDatabase, fresh_database};
+use crate::helpers::{ServerProcess, token};
 
 /// Runs the binary with `--log {filter} --log-format json`, sends it `paths` in order,
 /// and returns every line it logged, parsed.
 async fn logged(filter: &str, paths: &[&str]) -> Vec<Value> {
     let database = fresh_database().await;
+    logged_with(&database, filter, &[], None, paths).await
+}
+
+/// As [`logged`], on `database`, with more `options`, each request carrying `bearer`
+/// if given.
+async fn logged_with(
+    database: &TestDatabase,
+    filter: &str,
+    options: &[&str],
+    bearer: Option<&str>,
+    paths: &[&str],
+) -> Vec<Value> {
     let directory = tempfile::tempdir().unwrap();
     let file = directory.path().join("stderr.log");
-    let options = ["--log-format".to_owned(), "json".to_owned()];
+    let options: Vec<String> = ["--log-format", "json"]
+        .iter()
+        .chain(options)
+        .map(|option| (*option).to_owned())
+        .collect();
     let server = ServerProcess::start_logging(&database.url, &options, filter, &file).await;
     let client = reqwest::Client::new();
     for path in paths {
-        client
-            .get(format!("{}{path}", server.base))
-            .send()
-            .await
-            .unwrap();
+        let mut request = client.get(format!("{}{path}", server.base));
+        if let Some(secret) = bearer {
+            request = request.bearer_auth(secret);
+        }
+        request.send().await.unwrap();
     }
     drop(server);
     std::fs::read_to_string(&file)
@@ -115,5 +131,36 @@ async fn at_debug_every_request_and_each_cache_decision_is_logged() {
         queries,
         ["q=needle", "q=needle"],
         "the query, at DEBUG only"
+    );
+}
+
+#[tokio::test]
+async fn a_request_names_its_workspace_and_token_id_never_the_secret() {
+    let database = fresh_database().await;
+    // Created before the server starts: `serve` migrates the database first.
+    drop(logged_with(&database, "warn", &[], None, &[]).await);
+    let secret = token(&database, "acme", "ana").await;
+    let lines = logged_with(
+        &database,
+        "tasklane=debug",
+        &["--auth", "token"],
+        Some(&secret),
+        &["/v1/tasks"],
+    )
+    .await;
+    let answered: Vec<&Value> = answers(&lines)
+        .into_iter()
+        .filter(|line| line["span"]["route"] == "/v1/tasks")
+        .collect();
+    assert_eq!(answered.len(), 1, "{lines:#?}");
+    let span = &answered[0]["span"];
+    assert_eq!(span["workspace"], "acme");
+    let id = span["token"].as_str().expect("the token id");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{span}");
+    let text = serde_json::to_string(&lines).unwrap();
+    assert!(!text.contains(&secret), "the secret reached the log");
+    assert!(
+        !text.contains(&secret["tl_".len()..]),
+        "the secret reached the log"
     );
 }
