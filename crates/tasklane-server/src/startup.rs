@@ -138,25 +138,7 @@ impl Application {
                 .as_ref()
                 .map_or("none".to_owned(), ToString::to_string),
         };
-        metrics
-            .gauge(
-                "tasklane_build_info",
-                "1, labelled with the version and the modes this instance runs in",
-                &[
-                    ("version", env!("CARGO_PKG_VERSION").to_owned()),
-                    ("consistency", settings.consistency.clone()),
-                    ("auth", settings.auth.clone()),
-                    (
-                        "database",
-                        match args.database_url.backend() {
-                            Backend::Sqlite => "sqlite",
-                            Backend::Postgres => "postgres",
-                        }
-                        .to_owned(),
-                    ),
-                ],
-            )
-            .set(1.0);
+        report_build(&metrics, &settings, args.database_url.backend());
         let tasks = Arc::new(TaskCache::new(
             store.clone(),
             shared.clone(),
@@ -334,6 +316,27 @@ impl Application {
             tracing::info!("metrics at http://{}/metrics", openable(address));
         }
     }
+}
+
+/// `tasklane_build_info`: the version, and the modes as the command line spells them.
+fn report_build(metrics: &Registry, settings: &Settings, backend: Backend) {
+    let database = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let labels = [
+        ("version", env!("CARGO_PKG_VERSION").to_owned()),
+        ("consistency", settings.consistency.clone()),
+        ("auth", settings.auth.clone()),
+        ("database", database.to_owned()),
+    ];
+    metrics
+        .gauge(
+            "tasklane_build_info",
+            "1, labelled with the version and the modes this instance runs in",
+            &labels,
+        )
+        .set(1.0);
 }
 
 /// Most scrapers connected to `--metrics-listen` at once.
