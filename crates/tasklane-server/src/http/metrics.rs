@@ -2,19 +2,23 @@
 //! would make a series per task), method and status class; latency by route; requests
 //! in flight.
 //!
-//! A route's handles are registered the first time it is requested and found again by
-//! its template (a shard lookup), so a request formats no label.
+//! A tower layer rather than an axum `from_fn` middleware: `from_fn` clones the whole
+//! stack beneath it and boxes it for every request, which cost the cached list read
+//! several percent; this one calls the service beneath and wraps its future. A route's
+//! handles are registered the first time it is requested and found again by its
+//! template (a shard lookup), so a request formats no label.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::{MatchedPath, State};
-use axum::http::{Method, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::MatchedPath;
+use axum::http::{Method, Request, Response, StatusCode};
 use dashmap::DashMap;
 use metrics::{Counter, Gauge, Histogram};
+use tower::{Layer, Service};
 
 use crate::telemetry::{Registry, status_class};
 
@@ -42,28 +46,32 @@ struct Route {
     requests: [[OnceLock<Counter>; CLASSES]; METHODS.len() + 1],
 }
 
-/// The HTTP server's request metrics.
+/// The HTTP server's request metrics, as a layer around every route.
 #[derive(Clone)]
-pub(super) struct HttpMetrics {
+pub(super) struct HttpMetrics(Arc<Handles>);
+
+struct Handles {
     registry: Arc<Registry>,
-    routes: Arc<DashMap<String, Arc<Route>>>,
+    routes: DashMap<String, Arc<Route>>,
     in_flight: Gauge,
 }
 
 impl HttpMetrics {
     /// Registers the request metrics in `registry`.
     pub(super) fn register(registry: &Arc<Registry>) -> Self {
-        HttpMetrics {
+        HttpMetrics(Arc::new(Handles {
             in_flight: registry.gauge(
                 "tasklane_http_requests_in_flight",
                 "Requests being handled (their response not yet begun)",
                 &[] as &[(&str, &str)],
             ),
             registry: registry.clone(),
-            routes: Arc::default(),
-        }
+            routes: DashMap::new(),
+        }))
     }
+}
 
+impl Handles {
     fn route(&self, template: &str) -> Arc<Route> {
         if let Some(route) = self.routes.get(template) {
             return route.clone();
@@ -84,16 +92,12 @@ impl HttpMetrics {
             .clone()
     }
 
-    fn count(&self, route: &Route, method: &Method, status: axum::http::StatusCode) {
-        let index = METHODS
-            .iter()
-            .position(|(known, _)| *known == method)
-            .unwrap_or(METHODS.len());
+    fn count(&self, route: &Route, method: usize, status: StatusCode) {
         let class = status_class(status);
         let slot = usize::from(class.as_bytes()[0] - b'1');
-        route.requests[index][slot]
+        route.requests[method][slot]
             .get_or_init(|| {
-                let method = METHODS.get(index).map_or("other", |(_, label)| label);
+                let method = METHODS.get(method).map_or("other", |(_, label)| label);
                 self.registry.counter(
                     "tasklane_http_requests_total",
                     "Requests answered, by route template, method and status class",
@@ -108,40 +112,104 @@ impl HttpMetrics {
     }
 }
 
-/// Counts and times every request (as middleware around the router's routes).
-pub(super) async fn measure(
-    State(metrics): State<HttpMetrics>,
-    request: Request<Body>,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let route = metrics.route(
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or(UNMATCHED, MatchedPath::as_str),
-    );
-    let method = request.method().clone();
-    let in_flight = InFlight::begin(&metrics.in_flight);
-    let response = next.run(request).await;
-    drop(in_flight);
-    route.duration.record(started.elapsed());
-    metrics.count(&route, &method, response.status());
-    response
-}
+impl<S> Layer<S> for HttpMetrics {
+    type Service = Measure<S>;
 
-/// A request in flight, counted until it is answered or dropped (its client gone).
-struct InFlight<'a>(&'a Gauge);
-
-impl<'a> InFlight<'a> {
-    fn begin(gauge: &'a Gauge) -> Self {
-        gauge.increment(1.0);
-        InFlight(gauge)
+    fn layer(&self, inner: S) -> Measure<S> {
+        Measure {
+            inner,
+            metrics: self.0.clone(),
+        }
     }
 }
 
-impl Drop for InFlight<'_> {
+/// A service whose every request is counted and timed.
+#[derive(Clone)]
+pub(super) struct Measure<S> {
+    inner: S,
+    metrics: Arc<Handles>,
+}
+
+impl<S, A, B> Service<Request<A>> for Measure<S>
+where
+    S: Service<Request<A>, Response = Response<B>>,
+{
+    type Response = Response<B>;
+    type Error = S::Error;
+    type Future = Measured<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<A>) -> Self::Future {
+        let route = self.metrics.route(
+            request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or(UNMATCHED, MatchedPath::as_str),
+        );
+        let method = METHODS
+            .iter()
+            .position(|(known, _)| *known == request.method())
+            .unwrap_or(METHODS.len());
+        self.metrics.in_flight.increment(1.0);
+        Measured {
+            response: self.inner.call(request),
+            started: Instant::now(),
+            request: Some(InFlight {
+                metrics: self.metrics.clone(),
+                route,
+                method,
+            }),
+        }
+    }
+}
+
+/// A request in flight: counted as such until it is answered or dropped (its client
+/// gone), then counted by its outcome.
+struct InFlight {
+    metrics: Arc<Handles>,
+    route: Arc<Route>,
+    method: usize,
+}
+
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.decrement(1.0);
+        self.metrics.in_flight.decrement(1.0);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response on its way, timed.
+    pub(super) struct Measured<F> {
+        #[pin]
+        response: F,
+        started: Instant,
+        request: Option<InFlight>,
+    }
+}
+
+impl<F, B, E> Future for Measured<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let answered = ready!(this.response.poll(cx));
+        if let Some(request) = this.request.take()
+            && let Ok(response) = &answered
+        {
+            request.route.duration.record(this.started.elapsed());
+            let InFlight {
+                metrics,
+                route,
+                method,
+            } = &request;
+            metrics.count(route, *method, response.status());
+        }
+        Poll::Ready(answered)
     }
 }

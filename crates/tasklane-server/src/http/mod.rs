@@ -179,9 +179,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             )
             .into_response()
         }))
-        .layer(tower::util::option_layer(measured.map(|measured| {
-            axum::middleware::from_fn_with_state(measured, self::metrics::measure)
-        })))
+        .layer(tower::util::option_layer(measured))
         // Every success may be kept, but revalidated (cheaply, with its ETag) before each
         // use: a cache Tasklane does not control cannot keep its freshness contract.
         // Errors say `no-store` themselves (`Problem`).
