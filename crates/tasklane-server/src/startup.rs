@@ -188,7 +188,6 @@ impl Application {
                     tasks,
                     auth,
                     webhooks: webhooks.clone(),
-                    metrics: metrics.clone(),
                 },
                 Limits {
                     cors_origins: args.cors_origin.clone(),
@@ -196,6 +195,7 @@ impl Application {
                     body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
                     slow_request: Duration::from_millis(args.log_slow_ms),
                 },
+                metrics.clone(),
             ),
             metrics,
             connections,

@@ -20,16 +20,13 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
 }
 
-/// `/metrics` alone, on a listener of its own; anything else there is `404`.
+/// `/metrics` alone, with the registry as its state: merged into the application's
+/// router, and on `--metrics-listen`'s listener, where anything else is `404`.
 pub(super) fn metrics_only(registry: Arc<Registry>) -> Router {
     Router::new()
-        .route(
-            "/metrics",
-            get(|State(registry): State<Arc<Registry>>| async move { exposition(&registry) }),
-        )
+        .route("/metrics", get(metrics))
         .fallback(|| async {
             super::Problem::new(StatusCode::NOT_FOUND, "only /metrics is served here")
         })
@@ -137,12 +134,7 @@ async fn readyz(State(app): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "operations", security(()), responses(
     (status = 200, description = "Metrics since the process started", body = String, content_type = "text/plain"),
 ))]
-async fn metrics(State(app): State<AppState>) -> Response {
-    exposition(&app.metrics)
-}
-
-/// `registry` rendered as a `/metrics` response.
-fn exposition(registry: &Registry) -> Response {
+async fn metrics(State(registry): State<Arc<Registry>>) -> Response {
     let content_type = [(
         axum::http::header::CONTENT_TYPE,
         "text/plain; version=0.0.4",

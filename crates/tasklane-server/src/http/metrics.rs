@@ -38,9 +38,11 @@ const METHODS: [(&Method, &str); 5] = [
 /// Status classes, `1xx` to `5xx`.
 const CLASSES: usize = 5;
 
-/// The handles of one route.
+/// The handles of one route (and what registering its counters takes).
 struct Route {
     template: String,
+    registry: Arc<Registry>,
+    in_flight: Gauge,
     duration: Histogram,
     /// By method (the `METHODS` index, `other` last) and status class.
     requests: [[OnceLock<Counter>; CLASSES]; METHODS.len() + 1],
@@ -81,6 +83,8 @@ impl Handles {
             .or_insert_with(|| {
                 Arc::new(Route {
                     template: template.to_owned(),
+                    registry: self.registry.clone(),
+                    in_flight: self.in_flight.clone(),
                     duration: self.registry.histogram(
                         "tasklane_http_request_duration_seconds",
                         "Time from a request's arrival to its response's head, by route",
@@ -91,18 +95,20 @@ impl Handles {
             })
             .clone()
     }
+}
 
-    fn count(&self, route: &Route, method: usize, status: StatusCode) {
+impl Route {
+    fn count(&self, method: usize, status: StatusCode) {
         let class = status_class(status);
         let slot = usize::from(class.as_bytes()[0] - b'1');
-        route.requests[method][slot]
+        self.requests[method][slot]
             .get_or_init(|| {
                 let method = METHODS.get(method).map_or("other", |(_, label)| label);
                 self.registry.counter(
                     "tasklane_http_requests_total",
                     "Requests answered, by route template, method and status class",
                     &[
-                        ("route", route.template.clone()),
+                        ("route", self.template.clone()),
                         ("method", (*method).to_owned()),
                         ("status", class.to_owned()),
                     ],
@@ -153,15 +159,11 @@ where
             .iter()
             .position(|(known, _)| *known == request.method())
             .unwrap_or(METHODS.len());
-        self.metrics.in_flight.increment(1.0);
+        route.in_flight.increment(1.0);
         Measured {
             response: self.inner.call(request),
             started: Instant::now(),
-            request: Some(InFlight {
-                metrics: self.metrics.clone(),
-                route,
-                method,
-            }),
+            request: Some(InFlight { route, method }),
         }
     }
 }
@@ -169,14 +171,13 @@ where
 /// A request in flight: counted as such until it is answered or dropped (its client
 /// gone), then counted by its outcome.
 struct InFlight {
-    metrics: Arc<Handles>,
     route: Arc<Route>,
     method: usize,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.metrics.in_flight.decrement(1.0);
+        self.route.in_flight.decrement(1.0);
     }
 }
 
@@ -203,12 +204,7 @@ where
             && let Ok(response) = &answered
         {
             request.route.duration.record(this.started.elapsed());
-            let InFlight {
-                metrics,
-                route,
-                method,
-            } = &request;
-            metrics.count(route, *method, response.status());
+            request.route.count(request.method, response.status());
         }
         Poll::Ready(answered)
     }
