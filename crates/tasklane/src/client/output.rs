@@ -96,21 +96,37 @@ fn time(at: Option<Timestamp>) -> String {
     .unwrap_or_default()
 }
 
+/// `text` made safe for a terminal: control characters (escape sequences that could
+/// recolour the terminal, retitle its window or move its cursor) and the characters
+/// that reorder text (bidirectional overrides) shown as U+FFFD, line breaks and tabs as
+/// spaces. Any member of a workspace can write a title; none can drive a reader's
+/// terminal with it.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => '\u{fffd}',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
 /// One cell of `task`'s row.
 fn cell(task: &Task, field: &str, short: &str) -> String {
     match field {
         "id" => short.to_owned(),
-        "title" => task.title.clone(),
+        "title" => printable(&task.title),
         "status" => task.status.as_str().to_owned(),
         "priority" => task.priority.as_str().to_owned(),
-        "assignee" => task.assignee.clone().unwrap_or_default(),
-        "labels" => task.labels.join(","),
+        "assignee" => printable(task.assignee.as_deref().unwrap_or_default()),
+        "labels" => printable(&task.labels.join(",")),
         "due" => time(task.due_at),
         "completed" => time(task.completed_at),
         "created" => time(Some(task.created_at)),
         "updated" => time(Some(task.updated_at)),
         "version" => task.version.to_string(),
-        "description" => task.description.replace(['\n', '\r', '\t'], " "),
+        "description" => printable(&task.description),
         _ => unreachable!("fields are checked when parsed"),
     }
 }
@@ -261,6 +277,27 @@ mod tests {
         for line in table(&tasks, &shorts, &fields, Some(58)).lines() {
             assert!(line.width() <= 58, "{line:?}");
         }
+    }
+
+    #[test]
+    fn text_cannot_drive_the_terminal() {
+        let hostile = "a\u{1b}]0;pwned\u{7}b\u{1b}[31mc\u{9b}d\u{202e}e\nf\tg";
+        let shown = printable(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(
+            shown,
+            "a\u{fffd}]0;pwned\u{fffd}b\u{fffd}[31mc\u{fffd}d\u{fffd}e f g"
+        );
+        let row = table(
+            &[task(hostile)],
+            &["01".to_owned()],
+            &parse_fields(DEFAULT_FIELDS).unwrap(),
+            None,
+        );
+        assert!(
+            !row.contains('\u{1b}') && row.lines().count() == 2,
+            "{row:?}"
+        );
     }
 
     #[test]

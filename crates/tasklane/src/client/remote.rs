@@ -25,7 +25,8 @@ pub struct Remote {
     pub url: Option<String>,
 
     /// The API token (`tl_` and 64 hexadecimal digits). Default: the one `tasklane
-    /// login` stored, else none (for servers with `--auth none`).
+    /// login` stored, if the server is the one it was stored for; else none (for
+    /// servers with `--auth none`).
     #[arg(long, env = "TASKLANE_TOKEN", value_name = "TOKEN", global = true,
           hide_env_values = true, value_parser = parse_token)]
     pub token: Option<TokenSecret>,
@@ -68,9 +69,18 @@ impl Remote {
             .clone()
             .or_else(|| stored.as_ref().map(|s| s.url.clone()))
             .unwrap_or_else(|| DEFAULT_URL.to_owned());
+        // A stored token goes only to the server it was stored for: another `--url`
+        // must not receive it.
         let token = match (&self.token, &stored) {
             (Some(token), _) => Some(token.clone()),
-            (None, Some(Stored { token: Some(t), .. })) => Some(parse_token(t).map_err(|e| {
+            (
+                None,
+                Some(Stored {
+                    token: Some(t),
+                    url: stored_url,
+                    ..
+                }),
+            ) if *stored_url == url => Some(parse_token(t).map_err(|e| {
                 Failure::Local(anyhow::anyhow!(
                     "the stored login ({}): {e}",
                     path().display()

@@ -3,6 +3,7 @@
 use clap::Args;
 use tasklane_server::domain::Task;
 
+use super::output::printable;
 use super::remote::Server;
 use super::{Failure, ids};
 
@@ -26,14 +27,14 @@ pub fn describe(task: &Task) -> String {
         "id:        {}\ntitle:     {}\nstatus:    {}\npriority:  {}\nassignee:  {}\nlabels:    {}\n\
          due:       {}\ncompleted: {}\ncreated:   {}\nupdated:   {}\nversion:   {}\n",
         task.id,
-        task.title,
+        printable(&task.title),
         task.status.as_str(),
         task.priority.as_str(),
-        task.assignee.as_deref().unwrap_or("-"),
+        printable(task.assignee.as_deref().unwrap_or("-")),
         if task.labels.is_empty() {
             "-".to_owned()
         } else {
-            task.labels.join(", ")
+            printable(&task.labels.join(", "))
         },
         time(task.due_at),
         time(task.completed_at),
@@ -43,8 +44,10 @@ pub fn describe(task: &Task) -> String {
     );
     if !task.description.is_empty() {
         out.push('\n');
-        out.push_str(&task.description);
-        out.push('\n');
+        for line in task.description.lines() {
+            out.push_str(&printable(line));
+            out.push('\n');
+        }
     }
     out
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tasklane_client::Resume;
 
 use super::Failure;
+use super::output::printable;
 use super::remote::Server;
 
 /// How long to wait before reconnecting after a failure.
@@ -71,7 +72,7 @@ impl WatchArgs {
 /// One change as a line of text.
 fn line(change: &Value) -> String {
     let task = &change["task"];
-    let text = |value: &Value| value.as_str().unwrap_or("-").to_owned();
+    let text = |value: &Value| printable(value.as_str().unwrap_or("-"));
     let kind = text(&change["kind"]);
     format!(
         "{}  {:<12}  {}  v{}  {}  {}",

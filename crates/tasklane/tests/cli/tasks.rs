@@ -322,3 +322,38 @@ async fn colour_only_on_a_terminal_and_never_with_no_color() {
     // An empty NO_COLOR does not count (no-color.org).
     assert!(on_a_terminal(Some("")).contains("\u{1b}["));
 }
+
+#[tokio::test]
+async fn a_stored_token_goes_only_to_the_server_it_was_stored_for() {
+    use tokio::io::AsyncReadExt;
+    let session = Session::start().await;
+    let token = format!("tl_{}", "ab".repeat(32));
+    session.ok(&["login", "--url", &session.server.base, "--token", &token]);
+    // Another server, which only records what it is sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    let head = tokio::spawn(async move {
+        let (mut connection, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = connection.read(&mut buffer).await.unwrap();
+            if read == 0 {
+                break;
+            }
+            head.extend_from_slice(&buffer[..read]);
+        }
+        String::from_utf8_lossy(&head).to_lowercase()
+    });
+    let mut command = session.command(&["task", "ls", "--url", &other]);
+    let listed = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let head = head.await.unwrap();
+    assert!(head.starts_with("get /v1/tasks"), "{head}");
+    assert!(
+        !head.contains("authorization") && !head.contains(&token),
+        "the stored token went to another server: {head}"
+    );
+    assert_ne!(listed.status.code(), Some(0));
+}
