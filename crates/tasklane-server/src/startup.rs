@@ -170,8 +170,9 @@ impl Application {
             (Backend::Sqlite, None) => None,
         };
         wake::on_local_writes(hub.clone(), tasks.writes(), others);
-        let webhooks =
-            Arc::new(Webhooks::new(webhooks, hub.clone(), server_key, webhook_config).await?);
+        let webhooks = Arc::new(
+            Webhooks::new(webhooks, hub.clone(), server_key, webhook_config, &metrics).await?,
+        );
         Ok(Application {
             listener,
             metrics_listener,

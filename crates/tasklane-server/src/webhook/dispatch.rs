@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::ledger::{Ledger, Written};
+use super::metrics::WebhookMetrics;
 use super::sender::{self, Lease};
 use super::{Deliverer, PERSIST_EVERY, Sealer, WebhookConfig};
 use crate::domain::Timestamp;
@@ -60,6 +61,7 @@ pub struct Dispatcher {
     pub(super) deliverer: Deliverer,
     pub(super) sealer: Sealer,
     pub(super) config: WebhookConfig,
+    pub(super) metrics: WebhookMetrics,
     /// This instance's name on the leases it holds.
     pub(super) owner: String,
     /// Its senders' progress, written together.
@@ -84,6 +86,7 @@ impl Dispatcher {
         deliverer: Deliverer,
         sealer: Sealer,
         config: WebhookConfig,
+        metrics: WebhookMetrics,
     ) -> Arc<Self> {
         let owner = Uuid::new_v4().to_string();
         Arc::new(Dispatcher {
@@ -94,6 +97,7 @@ impl Dispatcher {
             deliverer,
             sealer,
             config,
+            metrics,
             owner,
             running: Mutex::new(HashMap::new()),
             tokens: AtomicU64::new(0),
@@ -302,11 +306,13 @@ impl Dispatcher {
             webhook,
         });
         running.insert(id, Running { lease, token });
+        self.metrics.senders.increment(1);
         senders.spawn(sender::run(self.clone(), id, token, control));
     }
 
     /// Forgets a sender that has stopped and given its lease up.
     pub(super) fn forget(&self, id: Uuid, token: u64) {
+        self.metrics.senders.decrement(1);
         let mut running = self.running.lock().expect("never poisoned");
         if running.get(&id).is_some_and(|sender| sender.token == token) {
             running.remove(&id);

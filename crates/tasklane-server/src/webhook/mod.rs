@@ -62,6 +62,7 @@
 mod deliver;
 mod dispatch;
 mod ledger;
+mod metrics;
 pub mod schedule;
 mod seal;
 mod sender;
@@ -73,6 +74,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use self::metrics::WebhookMetrics;
 use crate::domain::{
     Attempt, NewWebhook, SigningSecret, Timestamp, Webhook, WebhookPatch, Workspace,
 };
@@ -80,6 +82,7 @@ use crate::feed::Hub;
 use crate::store::{
     EndpointChange, KEPT_ATTEMPTS, NewEndpoint, Rotation, StoreError, WebhookStore,
 };
+use crate::telemetry::Registry;
 
 pub use deliver::{Deliverer, Event, RESPONSE_CAP};
 pub use dispatch::Dispatcher;
@@ -148,6 +151,7 @@ impl Webhooks {
         hub: Arc<Hub>,
         key: Option<ServerKey>,
         config: WebhookConfig,
+        registry: &Registry,
     ) -> Result<Self, WebhookError> {
         let sealer = Sealer::new(key);
         sealer.check(store.as_ref()).await?;
@@ -158,6 +162,7 @@ impl Webhooks {
             deliverer.clone(),
             sealer.clone(),
             config,
+            WebhookMetrics::register(registry),
         );
         Ok(Webhooks {
             store,

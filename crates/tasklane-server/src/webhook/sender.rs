@@ -302,6 +302,10 @@ impl Sender {
         };
         let attempted_at = outcome.attempt.attempted_at;
         let error = outcome.attempt.error.clone();
+        self.dispatcher.metrics.attempted(
+            outcome.attempt.latency_ms,
+            error.is_none().then_some(change.at),
+        );
         self.pending.push(outcome.attempt);
         let Some(error) = error else {
             self.position = change.seq;
@@ -447,6 +451,7 @@ impl Sender {
             }
             Stop::Disabled(reason) => {
                 tracing::warn!(webhook = %self.id(), %reason, "webhook disabled");
+                self.dispatcher.metrics.disabled.increment(1);
                 self.next_attempt_at = None;
                 self.write_as(WebhookStatus::Disabled, Some(reason), false)
                     .await;

@@ -41,6 +41,33 @@ impl Metrics {
     }
 }
 
+/// `text` with every `{` and `}` inside a quoted label value replaced by `(` and `)`.
+fn without_braces_in_values(text: &str) -> String {
+    let mut quoted = false;
+    let mut escaped = false;
+    text.chars()
+        .map(|c| {
+            let out = match c {
+                '{' if quoted => '(',
+                '}' if quoted => ')',
+                c => c,
+            };
+            if quoted && c == '\\' && !escaped {
+                escaped = true;
+                return out;
+            }
+            if c == '"' && !escaped {
+                quoted = !quoted;
+            }
+            if c == '\n' {
+                quoted = false;
+            }
+            escaped = false;
+            out
+        })
+        .collect()
+}
+
 /// A series' key: `name{a="x",b="y"}`, labels sorted.
 fn series(name: &str, labels: &[(&str, &str)]) -> String {
     let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
@@ -54,7 +81,13 @@ fn series(name: &str, labels: &[(&str, &str)]) -> String {
 /// Parses an exposition with `prometheus-parse`, asserting first that the parser
 /// recognises every line as a description, a type or a sample with a number (it skips
 /// what it cannot read, so a malformed line would otherwise pass unseen).
+///
+/// Route templates hold braces (`route="/v1/tasks/{id}"`), which the text format
+/// allows in a label's value and `prometheus-parse` does not (it ends the labels at
+/// the first `}`): braces inside quoted values are read as parentheses
+/// (`/v1/tasks/(id)`) before it parses them.
 fn parse(text: &str) -> Metrics {
+    let text = &without_braces_in_values(text);
     for line in text.lines() {
         let recognised = match LineInfo::parse(line) {
             LineInfo::Doc { .. } | LineInfo::Type { .. } => true,

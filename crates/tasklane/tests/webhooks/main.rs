@@ -3,8 +3,8 @@
 //! the resource and its validation, every change in order with its state, failures of
 //! every kind survived in order, `Retry-After`, redirects, disabling and resuming,
 //! pausing, moving, rotating secrets, test events, the attempts list, the guard
-//! against private targets, and one sender per endpoint across instances killed or
-//! competing.
+//! against private targets, one sender per endpoint across instances killed or
+//! competing, and what `/metrics` shows of it.
 //!
 //! A test binary of its own: its servers are processes (some are killed), and
 //! several tests wait out retries and leases.
@@ -19,5 +19,9 @@ mod faults;
 mod helpers;
 mod instances;
 mod lifecycle;
+mod metrics;
+#[allow(dead_code)] // the API suite's scrapes; this suite reads part of them
+#[path = "../api/scrape.rs"]
+mod scrape;
 mod ssrf;
 mod support;
