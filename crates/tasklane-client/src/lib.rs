@@ -52,6 +52,19 @@ pub enum ApiError {
     /// No answer: the server could not be reached, or the connection failed.
     #[error("cannot reach the server: {0}")]
     Unreachable(#[source] reqwest::Error),
+    /// A write had no answer to any of its attempts: it may or may not have been
+    /// applied, and repeating the command would be another write.
+    #[error(
+        "no answer from the server to {attempts} attempts ({cause}): the write may or may \
+         not have been applied; look before repeating it"
+    )]
+    Unanswered {
+        /// How many attempts were made.
+        attempts: u32,
+        /// Why the last one failed.
+        #[source]
+        cause: reqwest::Error,
+    },
     /// An answer that is not what the API promises.
     #[error("unexpected answer from the server: {0}")]
     Unexpected(String),
@@ -259,6 +272,12 @@ impl Api {
                 Err(ApiError::Unreachable(_)) if attempt < WRITE_ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                }
+                Err(ApiError::Unreachable(cause)) => {
+                    return Err(ApiError::Unanswered {
+                        attempts: attempt,
+                        cause,
+                    });
                 }
                 // The first attempt's key is still being processed: wait for it.
                 Err(ApiError::Refused(problem))

@@ -57,11 +57,12 @@ pub fn parse(text: &str, now: &Zoned) -> Result<When, String> {
         // The next such day after today: "friday" said on a Friday means next week's.
         return day(today.nth_weekday(1, weekday));
     }
-    if word.contains('t') {
-        return text
-            .parse::<Timestamp>()
-            .map(When::At)
-            .map_err(|_| format!("`{text}` is not an RFC 3339 time (2026-12-01T17:00:00Z)"));
+    // A time of day (after a `T` or a space, as RFC 3339 allows) is never dropped: it
+    // makes the text an instant, or an error.
+    if word.contains('t') || word.contains(':') {
+        return text.parse::<Timestamp>().map(When::At).map_err(|_| {
+            format!("`{text}` is not an RFC 3339 time with its offset (2026-12-01T17:00:00Z)")
+        });
     }
     text.parse::<Date>().map(When::Day).map_err(|_| {
         format!(
@@ -150,6 +151,7 @@ mod tests {
     fn instants_and_hours_are_exact() {
         assert_eq!(due("+4h"), "2026-12-02T18:30:00Z");
         assert_eq!(due("2026-12-01T17:00:00+02:00"), "2026-12-01T15:00:00Z");
+        assert_eq!(due("2026-12-01 17:00:00+02:00"), "2026-12-01T15:00:00Z");
     }
 
     #[test]
@@ -162,6 +164,8 @@ mod tests {
             "2026-13-01",
             "fr",
             "2026-12-01T25:00:00Z",
+            "2026-12-01 10:00",
+            "2026-12-01 23:00:00",
         ] {
             assert!(parse(text, &now()).is_err(), "{text}");
         }

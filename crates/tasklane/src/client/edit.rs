@@ -175,7 +175,14 @@ pub(super) async fn remove(server: &Server, target: IdArgs) -> Result<(), Failur
     }
 }
 
-pub(super) async fn restore(server: &Server, target: IdArgs) -> Result<(), Failure> {
+/// `task restore` options: a deleted task has no version to check.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The deleted task's id, or any unique start of it.
+    pub id: String,
+}
+
+pub(super) async fn restore(server: &Server, target: RestoreArgs) -> Result<(), Failure> {
     let api = server.api();
     let id = match target.id.parse::<tasklane_server::domain::TaskId>() {
         Ok(id) => id.to_string(),

@@ -69,7 +69,7 @@ pub enum TaskCommand {
     /// Delete a task (`task restore` brings it back).
     Rm(edit::IdArgs),
     /// Bring a deleted task back.
-    Restore(edit::IdArgs),
+    Restore(edit::RestoreArgs),
     /// Print each change to the workspace's tasks as it happens, until interrupted.
     Watch(watch::WatchArgs),
 }
@@ -99,7 +99,9 @@ impl Failure {
             Failure::Refused(_) | Failure::Api(ApiError::Refused(_) | ApiError::Unexpected(_)) => {
                 EXIT_REFUSED
             }
-            Failure::Api(ApiError::Unreachable(_)) => EXIT_UNREACHABLE,
+            Failure::Api(ApiError::Unreachable(_) | ApiError::Unanswered { .. }) => {
+                EXIT_UNREACHABLE
+            }
             Failure::Local(_) => 1,
         }
     }

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use tasklane_server::domain::{Task, TaskId, Workspace};
+use tasklane_server::domain::{Status, Task, TaskId, Workspace};
 use tasklane_server::store::{Opening, storable};
 
 use crate::cli::ServerDatabase;
@@ -172,6 +172,40 @@ async fn load(
 
 /// Every task of a JSON lines text, with its line number; the first line that is not
 /// a task the store would keep exactly (or repeats an id) refuses the whole file.
+/// The largest version a file may give a task: far beyond any real count of writes,
+/// and far below where counting further would overflow.
+const MAX_VERSION: i64 = 1 << 53;
+
+/// Whether `task` is one the server could have produced: a version it can go on
+/// counting from, `completed_at` exactly when it is done, no change before its creation.
+fn consistent(task: &Task) -> Result<(), String> {
+    if !(1..=MAX_VERSION).contains(&task.version) {
+        return Err(format!(
+            "task {} has version {}, outside 1 to {MAX_VERSION}",
+            task.id, task.version
+        ));
+    }
+    if task.completed_at.is_some() != (task.status == Status::Done) {
+        return Err(format!(
+            "task {} is {} but {} a completed_at: a task has one exactly when it is done",
+            task.id,
+            task.status.as_str(),
+            if task.completed_at.is_some() {
+                "has"
+            } else {
+                "lacks"
+            }
+        ));
+    }
+    if task.updated_at < task.created_at {
+        return Err(format!(
+            "task {} was updated before it was created",
+            task.id
+        ));
+    }
+    Ok(())
+}
+
 fn parse_lines(text: &str) -> anyhow::Result<Vec<(usize, Task)>> {
     let mut tasks = Vec::new();
     let mut seen: HashMap<TaskId, usize> = HashMap::new();
@@ -183,6 +217,9 @@ fn parse_lines(text: &str) -> anyhow::Result<Vec<(usize, Task)>> {
         let task: Task = serde_json::from_str(line)
             .with_context(|| format!("line {number}: not a task; nothing imported"))?;
         storable(&task).with_context(|| format!("line {number}: nothing imported"))?;
+        if let Err(reason) = consistent(&task) {
+            bail!("line {number}: {reason}; nothing imported");
+        }
         if let Some(first) = seen.insert(task.id, number) {
             bail!(
                 "line {number}: task {} is on line {first} already; nothing imported",
@@ -207,6 +244,32 @@ mod tests {
         }))
         .unwrap();
         serde_json::to_string(&task).unwrap()
+    }
+
+    #[test]
+    fn tasks_the_server_could_not_have_produced_are_refused() {
+        let changed = |member: &str, value: serde_json::Value| {
+            let mut task: serde_json::Value = serde_json::from_str(&line("a")).unwrap();
+            task[member] = value;
+            task.to_string()
+        };
+        for (member, value, says) in [
+            ("version", serde_json::json!(i64::MAX), "version"),
+            ("version", serde_json::json!(0), "version"),
+            ("status", serde_json::json!("todo"), "completed_at"),
+            ("completed_at", serde_json::Value::Null, "completed_at"),
+            (
+                "updated_at",
+                serde_json::json!("2025-01-01T00:00:00Z"),
+                "before it was created",
+            ),
+        ] {
+            let error = format!("{:#}", parse_lines(&changed(member, value)).unwrap_err());
+            assert!(
+                error.starts_with("line 1:") && error.contains(says),
+                "{error}"
+            );
+        }
     }
 
     #[test]
