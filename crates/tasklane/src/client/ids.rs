@@ -11,9 +11,15 @@ use tasklane_client::Api;
 use tasklane_server::domain::{Task, TaskId};
 
 use super::Failure;
+use super::output::printable;
 
-/// No short id is shorter than this many characters.
-const MIN_SHORT: usize = 8;
+/// No short id is shorter than this many characters: the twelve digits of the creation
+/// time and their hyphen, so that a short id printed once stays unique (only a task
+/// created in the same millisecond could share it later).
+const MIN_SHORT: usize = 13;
+
+/// The most candidates an ambiguous id lists.
+const MAX_CANDIDATES: usize = 10;
 
 /// The query that reads every task, by the order ids are in.
 pub const EVERY_TASK: &str = "sort=created_at&limit=100&total=false";
@@ -49,11 +55,15 @@ pub fn pick<'t>(
         many => {
             let ids: Vec<String> = many.iter().map(|t| t.id.to_string()).collect();
             let short = shortest(&ids);
-            let candidates: Vec<String> = many
+            let mut candidates: Vec<String> = many
                 .iter()
                 .zip(short)
-                .map(|(task, short)| format!("  {short}  {}", task.title))
+                .take(MAX_CANDIDATES)
+                .map(|(task, short)| format!("  {short}  {}", printable(&task.title)))
                 .collect();
+            if many.len() > MAX_CANDIDATES {
+                candidates.push(format!("  ... and {} more", many.len() - MAX_CANDIDATES));
+            }
             Err(Failure::Usage(format!(
                 "`{given}` is ambiguous: {} tasks have ids starting with it:\n{}",
                 many.len(),
@@ -109,7 +119,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_ids_are_unique_prefixes_of_at_least_eight_characters() {
+    fn short_ids_are_unique_prefixes_of_at_least_the_creation_time() {
         let ids = [
             "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
             "0193a1b2-c3d4-7e5f-8a9c-0c1d2e3f4a5b",
@@ -122,11 +132,11 @@ mod tests {
             [
                 "0193a1b2-c3d4-7e5f-8a9b",
                 "0193a1b2-c3d4-7e5f-8a9c",
-                "0193a1b9",
-                "ffffffff"
+                "0193a1b9-0000",
+                "ffffffff-0000"
             ]
         );
-        assert_eq!(shortest(&ids[3..]), ["ffffffff"]);
+        assert_eq!(shortest(&ids[3..]), ["ffffffff-0000"]);
     }
 
     fn task(id: &str) -> Task {
