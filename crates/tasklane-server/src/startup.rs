@@ -116,11 +116,6 @@ impl Application {
             )),
         };
         let store: Arc<dyn Store> = Arc::new(Measured::new(store, &metrics));
-        if let Some(tier) = &shared
-            && let Err(error) = tier.ping().await
-        {
-            tracing::warn!(%error, "Redis is not answering; serving from the database until it does");
-        }
         let auth = Arc::new(Authenticator::new(
             auth_mode,
             tokens,
@@ -145,6 +140,9 @@ impl Application {
             &cache,
             &metrics,
         )?);
+        // Whether Redis answers, known (and logged, and in the metrics) from the start
+        // rather than from the first request that calls it.
+        tasks.health().await;
         let feed =
             Arc::new(Feed::new(store.clone(), tasks.clone()).with_design(args.feed_design()));
         let hub = Hub::new(

@@ -134,6 +134,22 @@ pub fn metrics_router(metrics: Arc<Registry>) -> Router {
     health::metrics_only(metrics)
 }
 
+/// Longest `x-request-id` a client may choose; a longer one is replaced by a generated
+/// id, so that no client, authenticated or not, can make every log line of its requests
+/// as long as it likes.
+const MAX_REQUEST_ID_BYTES: usize = 128;
+
+async fn bounded_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let too_long = request
+        .headers()
+        .get("x-request-id")
+        .is_some_and(|id| id.len() > MAX_REQUEST_ID_BYTES);
+    if too_long {
+        request.headers_mut().remove("x-request-id");
+    }
+    request
+}
+
 /// The whole application router, with `metrics` at `/metrics` (outside the state every
 /// other route shares: a request clones that state, and only `/metrics` needs them).
 pub fn router(state: AppState, limits: Limits, metrics: Arc<Registry>) -> Router {
@@ -189,6 +205,7 @@ pub fn router(state: AppState, limits: Limits, metrics: Arc<Registry>) -> Router
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(access_log::layer(limits.slow_request))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(bounded_request_id))
         .with_state(state);
     if limits.cors_origins.is_empty() {
         router

@@ -342,3 +342,42 @@ fn metric_names(expr: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+#[tokio::test]
+async fn a_redis_that_does_not_answer_at_start_is_down_before_any_request() {
+    let database = fresh_database().await;
+    let port = crate::common::closed_port();
+    let app = spawn_app_configured(&database, |args| {
+        args.redis_url = Some(format!("redis://127.0.0.1:{port}/0").parse().unwrap());
+        args.consistency = Some(Consistency::Redis);
+    })
+    .await;
+    // No request has called Redis: the start-up's own call found it down.
+    let metrics = scrape(&app).await;
+    assert_eq!(metrics.get("tasklane_redis_up", &[]), 0.0);
+}
+
+#[tokio::test]
+async fn a_client_request_id_is_kept_only_when_it_is_short() {
+    let app = spawn_app().await;
+    let echoed = |id: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(app.url("/healthz"))
+                .header("x-request-id", id)
+                .send()
+                .await
+                .unwrap();
+            response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(echoed("trace-42".to_owned()).await, "trace-42");
+    // A hundred kilobytes would be repeated in every log line of the request.
+    let generated = echoed("B".repeat(100_000)).await;
+    assert_eq!(generated.len(), 36, "the client's id was kept");
+}
