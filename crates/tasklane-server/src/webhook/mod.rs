@@ -56,8 +56,8 @@
 //!
 //! Targets must be public addresses, checked after name resolution at every
 //! connection ([`target`]); redirects are not followed; each attempt has a time limit
-//! and a cap on what is read back ([`deliver`]). Signing secrets are sealed at rest
-//! under the server key when one is configured ([`seal`]).
+//! and a cap on what is read back (`deliver.rs`). Signing secrets are sealed at rest
+//! under the server key when one is configured (`seal.rs`).
 
 mod deliver;
 mod dispatch;
@@ -84,11 +84,12 @@ use crate::store::{
 };
 use crate::telemetry::Registry;
 
-pub use deliver::{Deliverer, Event, RESPONSE_CAP};
+use deliver::{Deliverer, Event};
+use seal::Sealer;
+
 pub use dispatch::Dispatcher;
 pub use schedule::Schedule;
-pub use seal::{Sealer, ServerKey, UnsealError};
-pub use signature::sign;
+pub use seal::{ServerKey, UnsealError};
 pub use target::TargetError;
 
 /// The most webhooks one workspace may have.
