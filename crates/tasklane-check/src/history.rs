@@ -258,6 +258,21 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// An operation of client 0 on instance 0 in the run phase, lasting a microsecond:
+    /// what the unit tests need when only the request and its outcome matter.
+    #[cfg(test)]
+    pub(crate) fn of(request: Request, outcome: Outcome) -> Operation {
+        Operation {
+            client: 0,
+            instance: 0,
+            start_us: 0,
+            end_us: 1,
+            phase: Phase::Run,
+            request,
+            outcome,
+        }
+    }
+
     /// The task this operation wrote or read singly, if known.
     pub fn task(&self) -> Option<&str> {
         match (&self.request, &self.outcome) {

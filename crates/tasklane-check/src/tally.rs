@@ -147,19 +147,7 @@ pub fn hints(causes: &[Cause], token: bool, answered: bool) -> Vec<&'static str>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Phase, Request};
-
-    fn op(request: Request, outcome: Outcome) -> Operation {
-        Operation {
-            client: 0,
-            instance: 0,
-            start_us: 0,
-            end_us: 1,
-            phase: Phase::Run,
-            request,
-            outcome,
-        }
-    }
+    use crate::history::Request;
 
     fn failed(cause: Cause) -> Outcome {
         Outcome::Failed {
@@ -194,8 +182,8 @@ mod tests {
     #[test]
     fn a_run_where_nothing_answered_is_short_and_says_why() {
         let get = || Request::Get { id: "t".into() };
-        let mut operations = vec![op(get(), failed(Cause::Status(401))); 3];
-        operations.push(op(get(), failed(Cause::Refused)));
+        let mut operations = vec![Operation::of(get(), failed(Cause::Status(401))); 3];
+        operations.push(Operation::of(get(), failed(Cause::Refused)));
         let tally = Tally::of(&operations);
         assert_eq!(tally.succeeded(), 0);
         let shortfall = tally.shortfall().expect("nothing answered");
@@ -208,12 +196,15 @@ mod tests {
 
     #[test]
     fn enough_answers_pass_unless_most_requests_failed() {
-        let read = op(Request::Get { id: "t".into() }, Outcome::Absent);
-        let write = op(Request::Delete { id: "t".into() }, Outcome::Deleted);
+        let read = Operation::of(Request::Get { id: "t".into() }, Outcome::Absent);
+        let write = Operation::of(Request::Delete { id: "t".into() }, Outcome::Deleted);
         let mut operations = [vec![read; FLOOR], vec![write; FLOOR]].concat();
         assert_eq!(Tally::of(&operations).shortfall(), None);
         let update = Request::Delete { id: "t".into() };
-        operations.extend(vec![op(update, failed(Cause::Timeout)); 2 * FLOOR + 1]);
+        operations.extend(vec![
+            Operation::of(update, failed(Cause::Timeout));
+            2 * FLOOR + 1
+        ]);
         let shortfall = Tally::of(&operations).shortfall().expect("most failed");
         assert!(
             shortfall.contains("21 of 41 requests failed"),

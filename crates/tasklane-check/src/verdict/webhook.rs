@@ -187,7 +187,7 @@ mod tests {
 
     use super::*;
     use crate::client::Logged;
-    use crate::history::{Phase, Seen};
+    use crate::history::Seen;
     use crate::receiver::{Event, Summary};
 
     fn task(version: i64, status: &str) -> Value {
@@ -249,18 +249,6 @@ mod tests {
         }
     }
 
-    fn op(request: Request, outcome: Outcome) -> Operation {
-        Operation {
-            client: 0,
-            instance: 0,
-            start_us: 0,
-            end_us: 1,
-            phase: Phase::Run,
-            request,
-            outcome,
-        }
-    }
-
     /// The writes that made the log, acknowledged.
     fn history() -> Vec<Operation> {
         let written = |version: i64, status: &str| Outcome::Written {
@@ -282,9 +270,9 @@ mod tests {
             assignee: None,
         };
         vec![
-            op(create, written(1, "todo")),
-            op(update, written(2, "done")),
-            op(Request::Delete { id: "t".to_owned() }, Outcome::Deleted),
+            Operation::of(create, written(1, "todo")),
+            Operation::of(update, written(2, "done")),
+            Operation::of(Request::Delete { id: "t".to_owned() }, Outcome::Deleted),
         ]
     }
 
