@@ -9,13 +9,13 @@
 //! draws another): no ETag or cache entry from before the restore can match a list
 //! after it. PostgreSQL is copied with `pg_dump` (see the README's "Backups").
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use tasklane_server::store::{Backend, Opening};
 
-use crate::cli::ServerDatabase;
+use crate::cli::{Misuse, ServerDatabase};
 
 /// `tasklane backup` options.
 #[derive(Debug, Clone, Args)]
@@ -31,28 +31,44 @@ pub struct BackupArgs {
 /// Writes the copy.
 pub async fn run(args: &BackupArgs) -> anyhow::Result<()> {
     if args.database.url.backend() != Backend::Sqlite {
-        bail!(
+        return Err(Misuse(
             "tasklane backup copies SQLite databases; copy a PostgreSQL one with pg_dump \
              (see the README's \"Backups\")"
-        );
-    }
-    if args.path.exists() {
-        bail!(
-            "{} exists already: a backup is written to a new file",
-            args.path.display()
-        );
+                .to_owned(),
+        )
+        .into());
     }
     let path = args
         .path
         .to_str()
         .context("the backup's path is not UTF-8")?;
     let storage = args.database.open(Opening::Existing).await?;
-    storage
-        .bulk
-        .backup(path)
-        .await
-        .with_context(|| format!("copying the database to {path}"))?;
+    create_private(&args.path)?;
+    let copied = storage.bulk.backup(path).await;
     storage.tasks.close().await;
+    if let Err(error) = copied {
+        // Only the empty file made above is removed: nothing of the copy is kept.
+        let _ = std::fs::remove_file(&args.path);
+        return Err(error).with_context(|| format!("copying the database to {path}"));
+    }
     eprintln!("Copied the database to {path}");
     Ok(())
+}
+
+/// Creates the backup's file, empty (`VACUUM INTO` writes into an empty file), readable
+/// by its owner only: a copy holds every task and the server's secrets, as the
+/// database does. An existing file is refused, never overwritten.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "{} exists already: a backup is written to a new file",
+            path.display()
+        ),
+        Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
+    }
 }

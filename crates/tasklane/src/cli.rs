@@ -172,6 +172,12 @@ impl ServerDatabase {
     }
 }
 
+/// A mistake in how a command was called that its options alone cannot show (a CSV-only
+/// option given a JSON lines file): it exits with status 2, as clap's usage errors do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Misuse(pub String);
+
 impl Command {
     /// Runs the command; the exit status says how it went.
     pub async fn run(self) -> ExitCode {
@@ -189,6 +195,8 @@ impl Command {
                 // A check that could not run reached no verdict, which is not "violations".
                 ExitCode::from(if check {
                     tasklane_check::EXIT_INCONCLUSIVE
+                } else if error.is::<Misuse>() {
+                    2
                 } else {
                     1
                 })

@@ -23,6 +23,9 @@ pub struct Rows {
 
 /// Reads `text`; with `partial`, keeps the valid rows when some are rejected.
 pub fn read(text: &str, partial: bool) -> anyhow::Result<Rows> {
+    if let Some(line) = unterminated_quote(text) {
+        bail!("line {line}: a quoted field is never closed; nothing imported");
+    }
     let mut reader = ::csv::ReaderBuilder::new()
         .flexible(false)
         .from_reader(text.as_bytes());
@@ -31,7 +34,10 @@ pub fn read(text: &str, partial: bool) -> anyhow::Result<Rows> {
         .iter()
         .map(|name| name.trim().to_lowercase())
         .collect();
-    for name in &header {
+    for (index, name) in header.iter().enumerate() {
+        if header[..index].contains(name) {
+            bail!("line 1: the column `{name}` is named twice");
+        }
         if !COLUMNS.contains(&name.as_str()) {
             bail!(
                 "line 1: unknown column `{name}`; the columns are {}",
@@ -42,7 +48,8 @@ pub fn read(text: &str, partial: bool) -> anyhow::Result<Rows> {
     if !header.iter().any(|name| name == "title") {
         bail!("line 1: no `title` column (every task needs one)");
     }
-    let now = jiff::Zoned::now();
+    let local = crate::client::due::Local::get().map_err(anyhow::Error::msg)?;
+    let now = local.now();
     let mut tasks = Vec::new();
     let mut rejected = Vec::new();
     for record in reader.records() {
@@ -72,6 +79,33 @@ pub fn read(text: &str, partial: bool) -> anyhow::Result<Rows> {
         tasks,
         rejected: rejected.len(),
     })
+}
+
+/// The line on which a quoted field opens and runs to the end of `text`, if one does.
+///
+/// The `csv` reader takes such a field as the rest of the file, silently; a file cut
+/// short or missing a quote must be refused instead. Quoting is read as the reader
+/// reads it: a field is quoted when it starts with `"`, and `""` inside it is a quote.
+fn unterminated_quote(text: &str) -> Option<usize> {
+    let mut line = 1;
+    let mut opened = None;
+    let mut field_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (opened, c) {
+            (Some(_), '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+            }
+            (Some(_), '"') => opened = None,
+            (None, '"') if field_start => opened = Some(line),
+            _ => {}
+        }
+        if c == '\n' {
+            line += 1;
+        }
+        field_start = opened.is_none() && matches!(c, ',' | '\n' | '\r');
+    }
+    opened
 }
 
 /// The task one row describes, or why it is rejected.
@@ -144,6 +178,27 @@ mod tests {
             rows.tasks[1].completed_at.is_some(),
             "done: completed at import"
         );
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_fully_is_refused() {
+        let cut = "title,status\nShip,todo\n\"Plan the\nwinter,todo\nTest,done\n";
+        let error = read(cut, true).unwrap_err().to_string();
+        assert!(
+            error.contains("line 3") && error.contains("never closed"),
+            "{error}"
+        );
+        // Quotes that close, doubled quotes and a quote inside a bare field are fine.
+        let fine = "title,status\n\"Say \"\"hi\"\"\",todo\nA 5\" screen,todo\n\"a,b\",done\n";
+        let titles: Vec<String> = read(fine, false)
+            .unwrap()
+            .tasks
+            .into_iter()
+            .map(|t| t.title)
+            .collect();
+        assert_eq!(titles, ["Say \"hi\"", "A 5\" screen", "a,b"]);
+        let twice = read("title,status,Title\nx,todo,y\n", true).unwrap_err();
+        assert!(twice.to_string().contains("named twice"), "{twice}");
     }
 
     #[test]

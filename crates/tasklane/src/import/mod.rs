@@ -33,7 +33,7 @@ use clap::Args;
 use tasklane_server::domain::{Status, Task, TaskId, Workspace};
 use tasklane_server::store::{Opening, storable};
 
-use crate::cli::ServerDatabase;
+use crate::cli::{Misuse, ServerDatabase};
 
 /// Tasks per transaction.
 const BATCH: usize = 5_000;
@@ -88,7 +88,11 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     if args.partial && !is_csv {
-        bail!("--partial is for CSV files: a JSON lines file is loaded whole or not at all");
+        return Err(Misuse(
+            "--partial is for CSV files: a JSON lines file is loaded whole or not at all"
+                .to_owned(),
+        )
+        .into());
     }
     let storage = args.database.open(Opening::Existing).await?;
     if is_csv {
@@ -132,9 +136,13 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
             None => new.push(task),
             Some(Ok(existing)) if *existing == task => report.unchanged += 1,
             Some(Ok(existing)) => conflicts.push(format!(
-                "line {line}: task {} is already in `{}` with other content (version {} \
-                 there, {} in the file)",
-                task.id, args.workspace, existing.version, task.version
+                "line {line}: task {} is already in `{}` with other content ({} differ; \
+                 version {} there, {} in the file)",
+                task.id,
+                args.workspace,
+                differing(existing, &task).join(", "),
+                existing.version,
+                task.version
             )),
             Some(Err(reason)) => conflicts.push(format!("line {line}: {reason}")),
         }
@@ -170,8 +178,21 @@ async fn load(
     Ok(())
 }
 
-/// Every task of a JSON lines text, with its line number; the first line that is not
-/// a task the store would keep exactly (or repeats an id) refuses the whole file.
+/// The members in which two tasks differ, by name.
+fn differing(there: &Task, file: &Task) -> Vec<String> {
+    let (serde_json::Value::Object(there), serde_json::Value::Object(file)) = (
+        serde_json::to_value(there).expect("a task serialises"),
+        serde_json::to_value(file).expect("a task serialises"),
+    ) else {
+        unreachable!("a task serialises as an object")
+    };
+    there
+        .iter()
+        .filter(|(name, value)| file.get(*name) != Some(value))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 /// The largest version a file may give a task: far beyond any real count of writes,
 /// and far below where counting further would overflow.
 const MAX_VERSION: i64 = 1 << 53;
@@ -206,6 +227,8 @@ fn consistent(task: &Task) -> Result<(), String> {
     Ok(())
 }
 
+/// Every task of a JSON lines text, with its line number; the first line that is not
+/// a task the store would keep exactly (or repeats an id) refuses the whole file.
 fn parse_lines(text: &str) -> anyhow::Result<Vec<(usize, Task)>> {
     let mut tasks = Vec::new();
     let mut seen: HashMap<TaskId, usize> = HashMap::new();

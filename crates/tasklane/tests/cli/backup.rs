@@ -54,6 +54,10 @@ async fn a_backup_taken_during_writes_is_consistent_and_served() {
         &session.database.url,
     ]);
     assert_eq!(again.code(), 1, "an existing file is never overwritten");
+    // The copy holds every task and the server's secrets: its owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 
     let server = ServerProcess::start(&format!("sqlite://{}", copy.display()), &[]).await;
     let restored = TestApp::of(&server.base);

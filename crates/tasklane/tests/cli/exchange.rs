@@ -249,4 +249,36 @@ async fn a_csv_reports_each_rejected_row_and_loads_only_when_told() {
         session.app.titles("sort=title").await,
         ["Plan", "Write docs"]
     );
+    // A file cut inside a quoted field is refused whole, even with --partial.
+    std::fs::write(&file, "title,status\nShip,todo\n\"Plan the\nwinter,todo\n").unwrap();
+    let cut = session.run(&[
+        "import",
+        path,
+        "--workspace",
+        "default",
+        "--partial",
+        "--database-url",
+        url,
+    ]);
+    assert_eq!(cut.code(), 1, "{}", cut.stderr());
+    assert!(cut.stderr().contains("line 3"), "{}", cut.stderr());
+    // (A query not asked before: this server's cache is not told of imports.)
+    assert_eq!(
+        session.app.titles("sort=-title").await,
+        ["Write docs", "Plan"],
+        "nothing more written"
+    );
+    // --partial is for CSV: given a JSON lines file, it is a usage error.
+    let jsonl = session.config.path().join("tasks.jsonl");
+    std::fs::write(&jsonl, "").unwrap();
+    let misused = session.run(&[
+        "import",
+        jsonl.to_str().unwrap(),
+        "--workspace",
+        "default",
+        "--partial",
+        "--database-url",
+        url,
+    ]);
+    assert_eq!(misused.code(), 2, "{}", misused.stderr());
 }
