@@ -166,6 +166,22 @@ impl<'de> Deserialize<'de> for Priority {
     }
 }
 
+impl FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_variant(text)
+    }
+}
+
+impl FromStr for Priority {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_variant(text)
+    }
+}
+
 /// Parses a unit enum (`Status`, `Priority`) from its wire spelling, with serde's message
 /// (`unknown variant `x`, expected one of ...`) on failure.
 pub(crate) fn parse_variant<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, String> {

@@ -5,8 +5,9 @@ use std::io::Read;
 use anyhow::Context;
 use clap::Args;
 use serde_json::{Map, Value, json};
+use tasklane_server::domain::{Priority, Status};
 
-use super::due::{self, When};
+use super::due::{self, Local, When};
 use super::remote::Server;
 use super::{Failure, ids};
 
@@ -18,7 +19,7 @@ pub struct AddArgs {
 
     /// low, medium (the server's default), high or urgent.
     #[arg(long, short, value_name = "P")]
-    pub priority: Option<String>,
+    pub priority: Option<Priority>,
 
     /// A label; repeat for more.
     #[arg(long = "label", short, value_name = "L")]
@@ -39,7 +40,7 @@ pub struct AddArgs {
 
     /// todo (the default), in_progress, blocked or done.
     #[arg(long, short, value_name = "S")]
-    pub status: Option<String>,
+    pub status: Option<Status>,
 }
 
 /// A description as given: `-` is standard input.
@@ -56,9 +57,10 @@ pub fn description(given: &str) -> Result<String, Failure> {
 
 /// A `--due` value as the API takes it.
 pub fn due_at(given: &str) -> Result<String, Failure> {
-    let now = jiff::Zoned::now();
+    let local = Local::get().map_err(|message| Failure::Local(anyhow::anyhow!(message)))?;
+    let now = local.now();
     due::parse(given, &now)
-        .and_then(|when: When| when.due(now.time_zone()))
+        .and_then(|when: When| when.due(&local.zone))
         .map_err(|message| Failure::Usage(format!("--due: {message}")))
 }
 

@@ -106,19 +106,52 @@ impl When {
         Ok(at.to_string())
     }
 
-    /// A filter bound's value: an instant as RFC 3339, a day as its date (the server
-    /// reads it in the `tz` sent beside it).
-    pub fn bound(&self) -> String {
-        match self {
-            When::At(at) => at.to_string(),
-            When::Day(date) => date.to_string(),
+    /// A filter bound's value: an instant as RFC 3339; a day as its date when `zone`
+    /// has a name the server knows (sent beside it as `tz`: see [`Local::name`]), else
+    /// as the instant it starts in `zone`.
+    pub fn bound(&self, zone: &Local) -> Result<String, String> {
+        match (self, &zone.name) {
+            (When::At(at), _) => Ok(at.to_string()),
+            (When::Day(date), Some(_)) => Ok(date.to_string()),
+            (When::Day(date), None) => date
+                .to_zoned(zone.zone.clone())
+                .and_then(|day| day.start_of_day())
+                .map(|start| start.timestamp().to_string())
+                .map_err(|_| format!("{date} is out of range")),
         }
     }
 }
 
-/// The local time zone's IANA name, for `tz`, when it has one.
-pub fn local_zone_name() -> Option<String> {
-    TimeZone::system().iana_name().map(str::to_owned)
+/// The local time zone: `TZ`, else the system's.
+#[derive(Debug, Clone)]
+pub struct Local {
+    /// The zone.
+    pub zone: TimeZone,
+    /// Its IANA name, which the server can read days in; none for a POSIX rule
+    /// (`TZ=CET-1CEST`) or a zone file without a name.
+    pub name: Option<String>,
+}
+
+impl Local {
+    /// The local time zone; a `TZ` that names none is an error rather than UTC, since
+    /// every day typed would otherwise be read hours away from the one meant.
+    pub fn get() -> Result<Local, String> {
+        let unknown = || {
+            let tz = std::env::var("TZ").unwrap_or_default();
+            format!("TZ={tz:?} names no time zone; set it to one such as Europe/Paris, or unset it")
+        };
+        let zone = TimeZone::try_system().map_err(|_| unknown())?;
+        let name = zone.iana_name().map(str::to_owned);
+        if name.as_deref() == Some("Etc/Unknown") {
+            return Err(unknown());
+        }
+        Ok(Local { zone, name })
+    }
+
+    /// The time now, here.
+    pub fn now(&self) -> Zoned {
+        Zoned::now().with_time_zone(self.zone.clone())
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +178,22 @@ mod tests {
         // The next Friday; and "wednesday" on a Wednesday is next week's.
         assert_eq!(due("Friday"), "2026-12-04T22:59:59.999999Z");
         assert_eq!(due("wed"), "2026-12-09T22:59:59.999999Z");
+    }
+
+    #[test]
+    fn a_day_bound_is_a_date_with_a_named_zone_and_an_instant_without() {
+        let day = parse("2026-12-01", &now()).unwrap();
+        let paris = Local {
+            zone: TimeZone::get("Europe/Paris").unwrap(),
+            name: Some("Europe/Paris".to_owned()),
+        };
+        assert_eq!(day.bound(&paris).unwrap(), "2026-12-01");
+        // A POSIX rule has no name the server could look up: the day's start is sent.
+        let rule = Local {
+            zone: TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap(),
+            name: None,
+        };
+        assert_eq!(day.bound(&rule).unwrap(), "2026-11-30T23:00:00Z");
     }
 
     #[test]

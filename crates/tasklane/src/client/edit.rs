@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use clap::Args;
 use serde_json::{Map, Value, json};
 use tasklane_client::{Api, ApiError};
-use tasklane_server::domain::Task;
+use tasklane_server::domain::{Priority, Status, Task};
 
 use super::add::{description, due_at};
 use super::remote::Server;
@@ -42,11 +42,11 @@ pub struct EditArgs {
 
     /// todo, in_progress, blocked or done.
     #[arg(long, short, value_name = "S")]
-    pub status: Option<String>,
+    pub status: Option<Status>,
 
     /// low, medium, high or urgent.
     #[arg(long, short, value_name = "P")]
-    pub priority: Option<String>,
+    pub priority: Option<Priority>,
 
     /// Who it is for.
     #[arg(long, short, value_name = "A", conflicts_with = "unassign")]

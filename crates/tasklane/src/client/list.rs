@@ -3,9 +3,10 @@
 
 use clap::Args;
 use tasklane_client::encode;
+use tasklane_server::domain::{CursorKey, ListQuery};
 
 use super::Failure;
-use super::due;
+use super::due::{self, Local};
 use super::output::{self, Format};
 use super::remote::Server;
 
@@ -99,7 +100,8 @@ impl ListArgs {
         for label in &self.labels {
             push("label", label);
         }
-        let now = jiff::Zoned::now();
+        let local = Local::get().map_err(|message| Failure::Local(anyhow::anyhow!(message)))?;
+        let now = local.now();
         let mut days = false;
         for (name, given) in [
             ("due_before", &self.due_before),
@@ -111,12 +113,15 @@ impl ListArgs {
                 let when = due::parse(given, &now)
                     .map_err(|m| Failure::Usage(format!("--{}: {m}", name.replace('_', "-"))))?;
                 days |= matches!(when, due::When::Day(_));
-                push(name, &when.bound());
+                let bound = when
+                    .bound(&local)
+                    .map_err(|m| Failure::Usage(format!("--{}: {m}", name.replace('_', "-"))))?;
+                push(name, &bound);
             }
         }
-        // Days are read in the local zone by the server; without a name for it, UTC.
-        if days && let Some(zone) = due::local_zone_name() {
-            push("tz", &zone);
+        // Days sent as dates are read by the server in the zone named beside them.
+        if days && let Some(zone) = &local.name {
+            push("tz", zone);
         }
         if let Some(text) = &self.search {
             push("q", text);
@@ -124,7 +129,32 @@ impl ListArgs {
         if let Some(sort) = &self.sort {
             push("sort", sort);
         }
-        Ok(query.join("&"))
+        let query = query.join("&");
+        // Checked here by the server's own rules, so a bad value is a usage error
+        // (exit status 2) that names the option, before any request.
+        ListQuery::parse(&query, &CursorKey::generate()).map_err(|error| {
+            Failure::Usage(format!("{}: {}", option(&error.parameter), error.message))
+        })?;
+        Ok(query)
+    }
+}
+
+/// The option that sets a query parameter.
+fn option(parameter: &str) -> String {
+    match parameter {
+        "status_not" => "--not-status".to_owned(),
+        "q" => "--search".to_owned(),
+        "tz" => "the local time zone (TZ)".to_owned(),
+        name => format!("--{}", name.replace('_', "-")),
+    }
+}
+
+/// `filters` and `more` as one query string.
+fn joined(filters: &str, more: &str) -> String {
+    if filters.is_empty() {
+        more.to_owned()
+    } else {
+        format!("{filters}&{more}")
     }
 }
 
@@ -132,11 +162,14 @@ pub(super) async fn run(server: &Server, args: ListArgs) -> Result<(), Failure> 
     let filters = args.query()?;
     let api = server.api();
     let tasks = if args.all {
-        api.list_all(&format!("{filters}&limit=100&total=false"))
+        api.list_all(&joined(&filters, "limit=100&total=false"))
             .await?
     } else {
         let page = api
-            .list(&format!("{filters}&limit={}&total=false", args.limit))
+            .list(&joined(
+                &filters,
+                &format!("limit={}&total=false", args.limit),
+            ))
             .await?;
         // On standard error: a script reading the tasks is not disturbed.
         if page.next_cursor.is_some() {

@@ -6,8 +6,10 @@
 use std::io::IsTerminal;
 
 use clap::Args;
+use jiff::tz::TimeZone;
 use tasklane_server::domain::{Status, Task, Timestamp};
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_segmentation::UnicodeSegmentation;
+use unicode_width::UnicodeWidthStr;
 
 use super::Failure;
 
@@ -87,13 +89,15 @@ fn width() -> Option<usize> {
         .map(|(terminal_size::Width(w), _)| usize::from(w))
 }
 
-/// A time as a table shows it: to the minute, in UTC.
-fn time(at: Option<Timestamp>) -> String {
-    at.map(|at| {
-        let text = at.to_string();
-        format!("{} {}", &text[..10], &text[11..16])
-    })
-    .unwrap_or_default()
+/// A time as a table shows it: to the minute, in the local time zone.
+fn time(at: Option<Timestamp>, zone: &TimeZone) -> String {
+    at.and_then(|at| jiff::Timestamp::from_microsecond(at.as_micros()).ok())
+        .map(|at| {
+            at.to_zoned(zone.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// `text` made safe for a terminal: control characters (escape sequences that could
@@ -113,7 +117,7 @@ pub fn printable(text: &str) -> String {
 }
 
 /// One cell of `task`'s row.
-fn cell(task: &Task, field: &str, short: &str) -> String {
+fn cell(task: &Task, field: &str, short: &str, zone: &TimeZone) -> String {
     match field {
         "id" => short.to_owned(),
         "title" => printable(&task.title),
@@ -121,29 +125,31 @@ fn cell(task: &Task, field: &str, short: &str) -> String {
         "priority" => task.priority.as_str().to_owned(),
         "assignee" => printable(task.assignee.as_deref().unwrap_or_default()),
         "labels" => printable(&task.labels.join(",")),
-        "due" => time(task.due_at),
-        "completed" => time(task.completed_at),
-        "created" => time(Some(task.created_at)),
-        "updated" => time(Some(task.updated_at)),
+        "due" => time(task.due_at, zone),
+        "completed" => time(task.completed_at, zone),
+        "created" => time(Some(task.created_at), zone),
+        "updated" => time(Some(task.updated_at), zone),
         "version" => task.version.to_string(),
         "description" => printable(&task.description),
         _ => unreachable!("fields are checked when parsed"),
     }
 }
 
-/// `text` cut to `width` columns, with an ellipsis when cut.
+/// `text` cut to `width` columns, with an ellipsis when cut. Whole grapheme clusters
+/// are kept or cut (an emoji with its modifiers, a letter with its accents), each as
+/// wide as the terminal shows it.
 fn fit(text: &str, width: usize) -> String {
     if text.width() <= width {
         return text.to_owned();
     }
     let mut out = String::new();
     let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
+    for grapheme in text.graphemes(true) {
+        let w = grapheme.width();
         if used + w + 1 > width {
             break;
         }
-        out.push(c);
+        out.push_str(grapheme);
         used += w;
     }
     if width > 0 {
@@ -157,41 +163,37 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
 }
 
-/// The table of `tasks`, whose ids are shown as `shorts`: columns aligned, the widest
-/// text column (title, or description) narrowed to fit `width` if one is given.
-pub fn table(tasks: &[Task], shorts: &[String], fields: &Fields, width: Option<usize>) -> String {
+/// The table of `tasks`, whose ids are shown as `shorts` and times in `zone`: columns
+/// aligned, narrowed to fit `width` if one is given (see [`narrow`]).
+pub fn table(
+    tasks: &[Task],
+    shorts: &[String],
+    fields: &Fields,
+    width: Option<usize>,
+    zone: &TimeZone,
+) -> String {
     let colour = colour();
     let names = &fields.0;
     let mut rows: Vec<Vec<String>> = vec![names.iter().map(|n| n.to_uppercase()).collect()];
     for (task, short) in tasks.iter().zip(shorts) {
-        rows.push(names.iter().map(|f| cell(task, f, short)).collect());
+        rows.push(names.iter().map(|f| cell(task, f, short, zone)).collect());
     }
     let mut widths: Vec<usize> = (0..names.len())
         .map(|i| rows.iter().map(|row| row[i].width()).max().unwrap_or(0))
         .collect();
-    if let Some(width) = width {
-        let total: usize = widths.iter().sum::<usize>() + 2 * names.len().saturating_sub(1);
-        if total > width {
-            let flexible = names
-                .iter()
-                .position(|n| *n == "title")
-                .or_else(|| names.iter().position(|n| *n == "description"))
-                .unwrap_or(names.len() - 1);
-            let others = total - widths[flexible];
-            // Narrower than its heading if need be (`TIT…`): the line must fit.
-            widths[flexible] = width.saturating_sub(others).max(1);
-        }
-    }
+    let shown = match width {
+        Some(width) => narrow(names, &mut widths, width),
+        None => vec![true; names.len()],
+    };
+    let columns: Vec<usize> = (0..names.len()).filter(|i| shown[*i]).collect();
     let mut out = String::new();
     for (n, row) in rows.iter().enumerate() {
-        let last = row.len() - 1;
-        let cells: Vec<String> = row
+        let cells: Vec<String> = columns
             .iter()
-            .enumerate()
-            .map(|(i, text)| {
-                let text = fit(text, widths[i]);
-                let shown = if i == last {
-                    text.clone()
+            .map(|&i| {
+                let text = fit(&row[i], widths[i]);
+                let shown = if Some(&i) == columns.last() {
+                    text
                 } else {
                     pad(&text, widths[i])
                 };
@@ -207,6 +209,53 @@ pub fn table(tasks: &[Task], shorts: &[String], fields: &Fields, width: Option<u
         out.push('\n');
     }
     out
+}
+
+/// Fits a table's columns into `width`; which columns are shown. The main text (the
+/// title, else the description, else the last column) is narrowed first, to no fewer
+/// than twelve columns; then, while a line is still too wide, columns are left out,
+/// least useful first (labels, assignee, description, the times, version, priority,
+/// status); last, the main text takes what room is left. The id is never left out.
+fn narrow(names: &[&str], widths: &mut [usize], width: usize) -> Vec<bool> {
+    const READABLE: usize = 12;
+    const LEAST_USEFUL_FIRST: [&str; 10] = [
+        "labels",
+        "assignee",
+        "description",
+        "updated",
+        "created",
+        "completed",
+        "version",
+        "due",
+        "priority",
+        "status",
+    ];
+    let line = |widths: &[usize], shown: &[bool]| {
+        let (sum, count) = widths
+            .iter()
+            .zip(shown)
+            .filter(|(_, shown)| **shown)
+            .fold((0, 0usize), |(sum, count), (w, _)| (sum + w, count + 1));
+        sum + 2 * count.saturating_sub(1)
+    };
+    let mut shown = vec![true; names.len()];
+    let main = ["title", "description"]
+        .iter()
+        .find_map(|name| names.iter().position(|n| n == name))
+        .unwrap_or(names.len() - 1);
+    let natural = widths[main];
+    widths[main] = natural.min(READABLE);
+    for name in LEAST_USEFUL_FIRST {
+        if line(widths, &shown) <= width {
+            break;
+        }
+        if let Some(i) = names.iter().position(|n| *n == name).filter(|i| *i != main) {
+            shown[i] = false;
+        }
+    }
+    let others = line(widths, &shown) - widths[main];
+    widths[main] = natural.min(width.saturating_sub(others)).max(1);
+    shown
 }
 
 fn paint_status(text: &str, task: &Task) -> String {
@@ -231,9 +280,12 @@ pub fn print(tasks: &[Task], format: &Format) -> Result<(), Failure> {
             );
         }
     } else {
+        let zone = super::due::Local::get()
+            .map_err(|message| Failure::Local(anyhow::anyhow!(message)))?
+            .zone;
         let ids: Vec<String> = tasks.iter().map(|t| t.id.to_string()).collect();
         let shorts = super::ids::shortest(&ids);
-        print!("{}", table(tasks, &shorts, &format.fields, width()));
+        print!("{}", table(tasks, &shorts, &format.fields, width(), &zone));
     }
     Ok(())
 }
@@ -261,9 +313,9 @@ mod tests {
         ];
         let shorts = ["aaaaaaaa".to_owned(), "bbbbbbbb".to_owned()];
         let fields = parse_fields(DEFAULT_FIELDS).unwrap();
-        let wide = table(&tasks, &shorts, &fields, None);
+        let wide = table(&tasks, &shorts, &fields, None, &TimeZone::UTC);
         assert!(wide.contains("Write the release notes for the winter release"));
-        let narrow = table(&tasks, &shorts, &fields, Some(70));
+        let narrow = table(&tasks, &shorts, &fields, Some(70), &TimeZone::UTC);
         for line in narrow.lines() {
             assert!(line.width() <= 70, "{line:?} is {} wide", line.width());
         }
@@ -274,9 +326,51 @@ mod tests {
         assert_eq!(at(lines[0], "TITLE"), at(lines[2], "短い"));
         assert_eq!(at(lines[0], "STATUS"), at(lines[1], "todo"));
         // Narrower than the other columns leave room for: the title's heading is cut too.
-        for line in table(&tasks, &shorts, &fields, Some(58)).lines() {
+        for line in table(&tasks, &shorts, &fields, Some(58), &TimeZone::UTC).lines() {
             assert!(line.width() <= 58, "{line:?}");
         }
+    }
+
+    #[test]
+    fn a_narrow_terminal_gets_whole_lines_and_the_columns_that_matter() {
+        let tasks = [task("Write the release notes"), task("❤️ the 👩‍👩‍👧 board ✅")];
+        let shorts = ["0193a1b2c3d4".to_owned(), "0193a1b30e1f".to_owned()];
+        let fields = parse_fields(DEFAULT_FIELDS).unwrap();
+        for width in [70, 45, 30] {
+            let out = table(&tasks, &shorts, &fields, Some(width), &TimeZone::UTC);
+            for line in out.lines() {
+                assert!(line.width() <= width, "{line:?} is {} wide", line.width());
+            }
+            // The id and a readable start of the title, whatever else must go.
+            assert!(out.contains("0193a1b2c3d4  "), "{out}");
+            assert!(out.contains("Write the r"), "{out}");
+        }
+        let out = table(&tasks, &shorts, &fields, Some(45), &TimeZone::UTC);
+        assert_eq!(
+            out.lines().next(),
+            Some("ID            STATUS  PRIORITY  TITLE")
+        );
+        // Emoji with modifiers and joiners are as wide as shown, and never cut in half.
+        let out = table(&tasks, &shorts, &fields, Some(76), &TimeZone::UTC);
+        for line in out.lines() {
+            assert!(line.width() <= 76, "{line:?} is {} wide", line.width());
+        }
+        assert!(!out.contains("\u{200d}…"), "{out}");
+    }
+
+    #[test]
+    fn text_is_cut_between_whole_characters_as_wide_as_shown() {
+        assert_eq!(fit("❤️❤️❤️x", 5), "❤️❤️…");
+        assert_eq!(fit("👩‍👩‍👧👩‍👩‍👧", 3), "👩‍👩‍👧…");
+        assert_eq!(fit("e\u{301}te\u{301}", 2), "e\u{301}…");
+    }
+
+    #[test]
+    fn times_are_shown_in_the_local_zone() {
+        let fields = parse_fields("due").unwrap();
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let out = table(&[task("t")], &["x".to_owned()], &fields, None, &paris);
+        assert_eq!(out, "DUE\n2026-12-01 18:00\n");
     }
 
     #[test]
@@ -293,6 +387,7 @@ mod tests {
             &["01".to_owned()],
             &parse_fields(DEFAULT_FIELDS).unwrap(),
             None,
+            &TimeZone::UTC,
         );
         assert!(
             !row.contains('\u{1b}') && row.lines().count() == 2,
@@ -303,7 +398,13 @@ mod tests {
     #[test]
     fn fields_are_chosen_and_checked() {
         let fields = parse_fields("title,version").unwrap();
-        let out = table(&[task("t")], &["x".to_owned()], &fields, None);
+        let out = table(
+            &[task("t")],
+            &["x".to_owned()],
+            &fields,
+            None,
+            &TimeZone::UTC,
+        );
         assert_eq!(out, "TITLE  VERSION\nt      1\n");
         assert!(parse_fields("title,colour").unwrap_err().contains("colour"));
     }

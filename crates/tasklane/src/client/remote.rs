@@ -64,9 +64,11 @@ impl Remote {
     /// The server and token: given, else stored, else the defaults.
     pub fn resolve(&self) -> Result<Server, Failure> {
         let stored = read_stored()?;
+        // An empty `TASKLANE_URL=` (set and cleared in a shell) names no server.
         let url = self
             .url
             .clone()
+            .filter(|url| !url.is_empty())
             .or_else(|| stored.as_ref().map(|s| s.url.clone()))
             .unwrap_or_else(|| DEFAULT_URL.to_owned());
         // A stored token goes only to the server it was stored for: another `--url`

@@ -106,7 +106,7 @@ pub(super) async fn run(server: &Server, args: WatchArgs) -> Result<(), Failure>
             // Refused (a revoked token, a bad position): no reconnection will help.
             Err(error @ tasklane_client::ApiError::Refused(_)) => return Err(error.into()),
             Err(error) => {
-                eprintln!("(cannot reach the server: {error}; retrying)");
+                eprintln!("({error}; retrying)");
                 tokio::time::sleep(RECONNECT).await;
                 continue;
             }
@@ -117,10 +117,17 @@ pub(super) async fn run(server: &Server, args: WatchArgs) -> Result<(), Failure>
                 "reset" => {
                     let head: Value = serde_json::from_str(&event.data).unwrap_or_default();
                     let head = head["head"].as_u64().unwrap_or(0);
-                    eprintln!(
-                        "(changes after {} are no longer kept; watching from {head})",
-                        from.position()
-                    );
+                    if head < from.position() {
+                        eprintln!(
+                            "(the log ends at change {head}, before {}; watching from {head})",
+                            from.position()
+                        );
+                    } else {
+                        eprintln!(
+                            "(changes after {} are no longer kept; watching from {head})",
+                            from.position()
+                        );
+                    }
                     from = Resume::Since(head);
                     break;
                 }

@@ -233,15 +233,44 @@ async fn exit_statuses_tell_usage_refusals_and_unreachable_servers_apart() {
     let session = Session::start().await;
     let usage = session.run(&["task", "add"]);
     assert_eq!(usage.code(), 2, "{}", usage.stderr());
-    let refused = session.run(&["task", "add", "t", "--priority", "asap"]);
+    // Values the client can check are usage errors, named, and nothing is sent.
+    for (args, named) in [
+        (
+            &["task", "add", "t", "--priority", "asap"][..],
+            ["--priority", "asap"],
+        ),
+        (
+            &["task", "add", "t", "--status", "doing"],
+            ["--status", "doing"],
+        ),
+        (&["task", "ls", "--status", "doing"], ["--status", "doing"]),
+        (
+            &["task", "ls", "--not-status", "todo,doing"],
+            ["--not-status", "doing"],
+        ),
+        (&["task", "ls", "--sort", "colour"], ["--sort", "colour"]),
+    ] {
+        let usage = session.run(args);
+        assert_eq!(usage.code(), 2, "{args:?}: {}", usage.stderr());
+        for word in named {
+            assert!(
+                usage.stderr().contains(word),
+                "{args:?}: {}",
+                usage.stderr()
+            );
+        }
+    }
+    assert_eq!(session.app.list("").await["total"], 0, "nothing sent");
+    // What only the server checks is its refusal: the problem's title and detail.
+    let long = "x".repeat(5_000);
+    let refused = session.run(&["task", "add", &long]);
     assert_eq!(refused.code(), 3, "{}", refused.stderr());
-    // The problem's title and detail.
     assert!(
         refused.stderr().contains("Unprocessable Entity"),
         "{}",
         refused.stderr()
     );
-    assert!(refused.stderr().contains("asap"), "{}", refused.stderr());
+    assert!(refused.stderr().contains("title"), "{}", refused.stderr());
     let port = crate::common::closed_port();
     let unreachable = session
         .command(&["task", "ls"])
