@@ -43,6 +43,14 @@ pub struct Problem {
     pub field: Option<String>,
 }
 
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.title, self.detail)
+    }
+}
+
+impl std::error::Error for Problem {}
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -52,18 +60,19 @@ pub enum ApiError {
     /// No answer: the server could not be reached, or the connection failed.
     #[error("cannot reach the server: {0}")]
     Unreachable(#[source] reqwest::Error),
-    /// A write had no answer to any of its attempts: it may or may not have been
-    /// applied, and repeating the command would be another write.
+    /// A write reached the server but had no conclusive answer to any of its attempts
+    /// (the connection failed after it was sent, or the server answered `503`): it may
+    /// or may not have been applied, and repeating the command would be another write.
     #[error(
-        "no answer from the server to {attempts} attempts ({cause}): the write may or may \
-         not have been applied; look before repeating it"
+        "no conclusive answer from the server to {attempts} attempt(s): the write may or \
+         may not have been applied; look before repeating it"
     )]
     Unanswered {
         /// How many attempts were made.
         attempts: u32,
         /// Why the last one failed.
         #[source]
-        cause: reqwest::Error,
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
     /// An answer that is not what the API promises.
     #[error("unexpected answer from the server: {0}")]
@@ -78,6 +87,25 @@ impl ApiError {
             _ => None,
         }
     }
+}
+
+/// A server's base URL as given (`http://127.0.0.1:8080/`, `HTTP://Host`), in the one
+/// spelling that names it (`http://127.0.0.1:8080`, `http://host`); an error for
+/// anything but an `http` or `https` URL with a host and no query.
+pub fn base_url(given: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(given.trim())
+        .map_err(|e| format!("`{given}` is not a URL ({e}): expected http://host:port"))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(format!(
+            "`{given}`: expected an http:// or https:// URL with a host"
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "`{given}`: a server's URL has no query or fragment"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// A connection set-up for one server: the bearer token on every request.
@@ -189,14 +217,26 @@ impl Api {
         self.write(Method::POST, &path, None, None).await
     }
 
-    /// `DELETE /v1/tasks/{id}`, if the task is still at `version`.
+    /// `DELETE /v1/tasks/{id}`, if the task is still at `version`. Sent once: a
+    /// repeat after it was applied would find no task. So a failure after the request
+    /// went out is [`ApiError::Unanswered`].
     pub async fn delete(&self, id: &str, version: i64) -> Result<(), ApiError> {
         let request = self
             .http
             .delete(self.url(&format!("/v1/tasks/{id}")))
             .header(header::IF_MATCH, format!("\"{version}\""));
-        checked(request.send().await).await?;
-        Ok(())
+        match checked(request.send().await).await {
+            Ok(_) => Ok(()),
+            Err(ApiError::Unreachable(cause)) if !cause.is_connect() => Err(ApiError::Unanswered {
+                attempts: 1,
+                cause: cause.into(),
+            }),
+            Err(ApiError::Refused(problem)) if problem.status == 503 => Err(ApiError::Unanswered {
+                attempts: 1,
+                cause: problem.into(),
+            }),
+            Err(error) => Err(error),
+        }
     }
 
     /// A task's history (`GET /v1/tasks/{id}/changes`), newest first: changes as JSON
@@ -240,7 +280,10 @@ impl Api {
     }
 
     /// A write under one `Idempotency-Key` for all its attempts: a retry after a
-    /// network error cannot apply it twice, whether or not the first attempt arrived.
+    /// network error or a `503` cannot apply it twice, whether or not the first attempt
+    /// arrived. If no attempt got through to the server (every connection refused),
+    /// nothing was applied and the server is unreachable; if one did, and none was
+    /// answered conclusively, the write is [`ApiError::Unanswered`].
     async fn write<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -250,6 +293,7 @@ impl Api {
     ) -> Result<T, ApiError> {
         let key = uuid::Uuid::new_v4().to_string();
         let mut attempt = 1;
+        let mut delivered = false;
         loop {
             let mut request = self
                 .http
@@ -268,27 +312,47 @@ impl Api {
                     .header(header::CONTENT_TYPE, kind)
                     .body(body.to_string());
             }
-            match checked(request.send().await).await {
-                Err(ApiError::Unreachable(_)) if attempt < WRITE_ATTEMPTS => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-                }
+            let outcome = checked(request.send().await).await;
+            let inconclusive: Option<Box<dyn std::error::Error + Send + Sync>> = match outcome {
                 Err(ApiError::Unreachable(cause)) => {
-                    return Err(ApiError::Unanswered {
-                        attempts: attempt,
-                        cause,
-                    });
+                    delivered |= !cause.is_connect();
+                    Some(cause.into())
+                }
+                // Not confirmed by the server: a retry under the key is safe (and the
+                // answer to the first attempt, if it was applied).
+                Err(ApiError::Refused(problem))
+                    if problem.status == StatusCode::SERVICE_UNAVAILABLE.as_u16() =>
+                {
+                    delivered = true;
+                    Some(problem.into())
                 }
                 // The first attempt's key is still being processed: wait for it.
                 Err(ApiError::Refused(problem))
                     if problem.status == StatusCode::CONFLICT.as_u16()
                         && attempt < WRITE_ATTEMPTS =>
                 {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+                    delivered = true;
+                    Some(problem.into())
                 }
                 outcome => return json(outcome?).await,
+            };
+            let cause = inconclusive.expect("conclusive outcomes returned above");
+            if attempt == WRITE_ATTEMPTS {
+                return Err(if delivered {
+                    ApiError::Unanswered {
+                        attempts: attempt,
+                        cause,
+                    }
+                } else {
+                    ApiError::Unreachable(
+                        *cause
+                            .downcast::<reqwest::Error>()
+                            .expect("only refused connections leave a write undelivered"),
+                    )
+                });
             }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         }
     }
 }

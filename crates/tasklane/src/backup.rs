@@ -55,15 +55,10 @@ pub async fn run(args: &BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the backup's file, empty (`VACUUM INTO` writes into an empty file), readable
-/// by its owner only: a copy holds every task and the server's secrets, as the
-/// database does. An existing file is refused, never overwritten.
+/// Creates the backup's file, empty (`VACUUM INTO` writes into an empty file), its
+/// owner's alone. An existing file is refused, never overwritten.
 fn create_private(path: &Path) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
+    match crate::private_file::create_new(path) {
         Ok(_) => Ok(()),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => bail!(
             "{} exists already: a backup is written to a new file",

@@ -227,18 +227,7 @@ impl Command {
             }
             Command::Import(args) => {
                 let report = import::run(&args).await?;
-                let verb = if args.dry_run { "Would add" } else { "Added" };
-                eprintln!(
-                    "{verb} {} task(s) to `{}`; {} already there as in the file{}",
-                    report.added,
-                    args.workspace,
-                    report.unchanged,
-                    if report.rejected > 0 {
-                        format!("; {} row(s) rejected", report.rejected)
-                    } else {
-                        String::new()
-                    }
-                );
+                eprintln!("{}", report.summary(&args));
             }
             Command::Backup(args) => backup::run(&args).await?,
             Command::Check(args) => {

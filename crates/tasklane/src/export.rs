@@ -22,7 +22,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub workspace: Workspace,
 
-    /// Write to this file instead of standard output.
+    /// Write to this file instead of standard output (readable by its owner only).
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -37,7 +37,8 @@ pub async fn run(args: &ExportArgs) -> anyhow::Result<u64> {
     let storage = args.database.open(Opening::Existing).await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+            crate::private_file::create(path)
+                .with_context(|| format!("creating {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };

@@ -6,7 +6,8 @@
 //! - [`token`]: `tasklane token create`, API tokens into the server's database;
 //! - [`seed`]: `tasklane seed`, a realistic dataset for benchmarks and trials;
 //! - [`export`], [`import`], [`backup`]: a workspace out of the database and back
-//!   (JSON lines, CSV), and a consistent copy of a SQLite database.
+//!   (JSON lines, CSV), and a consistent copy of a SQLite database;
+//! - [`private_file`]: the files those and `login` write, their owner's alone.
 //!
 //! Each subcommand's options live beside the code that runs it.
 
@@ -15,5 +16,6 @@ pub mod cli;
 pub mod client;
 pub mod export;
 pub mod import;
+pub mod private_file;
 pub mod seed;
 pub mod token;

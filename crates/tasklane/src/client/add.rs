@@ -100,6 +100,6 @@ pub(super) async fn run(server: &Server, args: AddArgs) -> Result<(), Failure> {
         .iter()
         .position(|other| *other == id)
         .map_or(id.clone(), |at| shorts[at].clone());
-    println!("{short}");
+    super::output::emit(&format!("{short}\n"))?;
     Ok(())
 }

@@ -37,9 +37,10 @@ pub fn parse(text: &str, now: &Zoned) -> Result<When, String> {
         let (number, unit) = amount.split_at(amount.len().saturating_sub(1));
         let n: i64 = number
             .parse()
-            .ok()
-            .filter(|n| (1..=100_000).contains(n))
-            .ok_or_else(|| format!("`{text}`: expected +N followed by d, w or h (`+3d`)"))?;
+            .map_err(|_| format!("`{text}`: expected +N followed by d, w or h (`+3d`)"))?;
+        if !(1..=100_000).contains(&n) {
+            return Err(format!("`{text}`: N is 1 to 100000"));
+        }
         return match unit {
             "d" => day(today.checked_add(n.days())),
             "w" => day(today.checked_add(n.weeks())),
@@ -59,7 +60,8 @@ pub fn parse(text: &str, now: &Zoned) -> Result<When, String> {
     }
     // A time of day (after a `T` or a space, as RFC 3339 allows) is never dropped: it
     // makes the text an instant, or an error.
-    if word.contains('t') || word.contains(':') {
+    if word.starts_with(|c: char| c.is_ascii_digit()) && (word.contains('t') || word.contains(':'))
+    {
         return text.parse::<Timestamp>().map(When::At).map_err(|_| {
             format!("`{text}` is not an RFC 3339 time with its offset (2026-12-01T17:00:00Z)")
         });

@@ -129,14 +129,17 @@ impl ListArgs {
         if let Some(sort) = &self.sort {
             push("sort", sort);
         }
-        let query = query.join("&");
-        // Checked here by the server's own rules, so a bad value is a usage error
-        // (exit status 2) that names the option, before any request.
-        ListQuery::parse(&query, &CursorKey::generate()).map_err(|error| {
-            Failure::Usage(format!("{}: {}", option(&error.parameter), error.message))
-        })?;
-        Ok(query)
+        checked(query.join("&"))
     }
+}
+
+/// `query`, if the server's own rules accept it: a bad value is a usage error (exit
+/// status 2) that names its option, found before any request.
+pub(super) fn checked(query: String) -> Result<String, Failure> {
+    ListQuery::parse(&query, &CursorKey::generate()).map_err(|error| {
+        Failure::Usage(format!("{}: {}", option(&error.parameter), error.message))
+    })?;
+    Ok(query)
 }
 
 /// The option that sets a query parameter.

@@ -89,6 +89,10 @@ pub enum Failure {
     /// Anything local.
     #[error(transparent)]
     Local(#[from] anyhow::Error),
+    /// Whoever read the output stopped reading (`tasklane task ls | head`): not a
+    /// failure, and nothing to say.
+    #[error("the output was closed")]
+    OutputClosed,
 }
 
 impl Failure {
@@ -103,6 +107,7 @@ impl Failure {
                 EXIT_UNREACHABLE
             }
             Failure::Local(_) => 1,
+            Failure::OutputClosed => 0,
         }
     }
 
@@ -142,8 +147,13 @@ pub async fn login(args: LoginArgs) -> ExitCode {
 fn finish(outcome: Result<(), Failure>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::OutputClosed) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {}", failure.message());
+            // A server's problem text, like every text from a server, is shown as
+            // text: it cannot drive the terminal.
+            let message = failure.message();
+            let shown: Vec<String> = message.lines().map(output::printable).collect();
+            eprintln!("error: {}", shown.join("\n"));
             ExitCode::from(failure.exit_status())
         }
     }

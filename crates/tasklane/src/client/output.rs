@@ -3,7 +3,7 @@
 //! terminal, and never with `NO_COLOR` set; the widths are display widths (a CJK
 //! character takes two columns, a combining accent none).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use clap::Args;
 use jiff::tz::TimeZone;
@@ -268,16 +268,32 @@ fn paint_status(text: &str, task: &Task) -> String {
     format!("\x1b[{code}m{text}\x1b[0m")
 }
 
+/// Writes `text` to standard output, whole. A reader that stopped reading (a closed
+/// pipe) is [`Failure::OutputClosed`]; any other error (a full disk) is a local
+/// failure.
+pub fn emit(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|error| match error.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure::OutputClosed,
+            _ => Failure::Local(anyhow::Error::new(error).context("writing to standard output")),
+        })
+}
+
 /// Prints `tasks` as `format` asks.
 pub fn print(tasks: &[Task], format: &Format) -> Result<(), Failure> {
     if format.json {
-        println!("{}", serde_json::to_string(tasks).expect("tasks serialise"));
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string(tasks).expect("tasks serialise")
+        ))?;
     } else if format.ndjson {
         for task in tasks {
-            println!(
-                "{}",
+            emit(&format!(
+                "{}\n",
                 serde_json::to_string(task).expect("a task serialises")
-            );
+            ))?;
         }
     } else {
         let zone = super::due::Local::get()
@@ -285,7 +301,7 @@ pub fn print(tasks: &[Task], format: &Format) -> Result<(), Failure> {
             .zone;
         let ids: Vec<String> = tasks.iter().map(|t| t.id.to_string()).collect();
         let shorts = super::ids::shortest(&ids);
-        print!("{}", table(tasks, &shorts, &format.fields, width(), &zone));
+        emit(&table(tasks, &shorts, &format.fields, width(), &zone))?;
     }
     Ok(())
 }

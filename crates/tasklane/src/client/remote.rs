@@ -3,7 +3,6 @@
 //! configuration directory (`$XDG_CONFIG_HOME/tasklane/login.json` on Linux, readable
 //! by its owner only), else `http://127.0.0.1:8080` without a token.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -21,7 +20,7 @@ const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 #[derive(Debug, Clone, Args)]
 pub struct Remote {
     /// The server. Default: the one `tasklane login` stored, else http://127.0.0.1:8080.
-    #[arg(long, env = "TASKLANE_URL", value_name = "URL", global = true)]
+    #[arg(long, env = "TASKLANE_URL", value_name = "URL", global = true, value_parser = parse_url)]
     pub url: Option<String>,
 
     /// The API token (`tl_` and 64 hexadecimal digits). Default: the one `tasklane
@@ -63,13 +62,15 @@ impl Server {
 impl Remote {
     /// The server and token: given, else stored, else the defaults.
     pub fn resolve(&self) -> Result<Server, Failure> {
-        let stored = read_stored()?;
         // An empty `TASKLANE_URL=` (set and cleared in a shell) names no server.
-        let url = self
-            .url
-            .clone()
-            .filter(|url| !url.is_empty())
-            .or_else(|| stored.as_ref().map(|s| s.url.clone()))
+        let given = self.url.clone().filter(|url| !url.is_empty());
+        // Given both, the stored login is not needed (nor is a broken one in the way).
+        let stored = match (&given, &self.token) {
+            (Some(_), Some(_)) => None,
+            _ => read_stored()?,
+        };
+        let url = given
+            .or_else(|| stored.as_ref().map(|s| normalized(&s.url)))
             .unwrap_or_else(|| DEFAULT_URL.to_owned());
         // A stored token goes only to the server it was stored for: another `--url`
         // must not receive it.
@@ -82,7 +83,7 @@ impl Remote {
                     url: stored_url,
                     ..
                 }),
-            ) if *stored_url == url => Some(parse_token(t).map_err(|e| {
+            ) if normalized(stored_url) == url => Some(parse_token(t).map_err(|e| {
                 Failure::Local(anyhow::anyhow!(
                     "the stored login ({}): {e}",
                     path().display()
@@ -109,6 +110,7 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
             .remote
             .url
             .clone()
+            .filter(|url| !url.is_empty())
             .unwrap_or_else(|| DEFAULT_URL.to_owned()),
         token: args.remote.token.clone(),
     };
@@ -120,7 +122,7 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
         token: server.token.as_ref().map(|t| t.reveal().to_owned()),
     };
     let path = path();
-    write_private(
+    crate::private_file::replace(
         &path,
         &serde_json::to_vec_pretty(&stored).expect("serialises"),
     )
@@ -151,22 +153,19 @@ fn read_stored() -> Result<Option<Stored>, Failure> {
     }
 }
 
-/// Writes `bytes` to `path`, readable and writable by its owner only, from its creation
-/// on (the token never sits in a file others can read, not even for a moment).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+/// A `--url`: any spelling of a server's URL, as the one spelling that names it (so a
+/// stored login is found whatever its URL's case or trailing slash); empty is none.
+fn parse_url(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Ok(String::new());
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An existing file keeps its mode through `open`: set it as well.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(bytes)
+    tasklane_client::base_url(text)
+}
+
+/// A stored URL, as [`parse_url`] spells it (a login stored by an older release may
+/// be spelled otherwise).
+fn normalized(stored: &str) -> String {
+    tasklane_client::base_url(stored).unwrap_or_else(|_| stored.to_owned())
 }
 
 /// A token secret as `tasklane token create` prints it.

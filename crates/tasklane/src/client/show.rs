@@ -3,7 +3,7 @@
 use clap::Args;
 use tasklane_server::domain::Task;
 
-use super::output::printable;
+use super::output::{emit, printable};
 use super::remote::Server;
 use super::{Failure, ids};
 
@@ -57,12 +57,10 @@ pub(super) async fn run(server: &Server, args: ShowArgs) -> Result<(), Failure> 
     let id = ids::resolve(&api, &args.id).await?;
     let read = api.get(&id.to_string()).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&read.task).expect("a task serialises")
-        );
+        let json = serde_json::to_string(&read.task).expect("a task serialises");
+        emit(&format!("{json}\n"))?;
     } else {
-        print!("{}", describe(&read.task));
+        emit(&describe(&read.task))?;
     }
     Ok(())
 }

@@ -12,11 +12,11 @@ use std::time::Duration;
 use clap::Args;
 use futures_util::StreamExt;
 use serde_json::Value;
-use tasklane_client::Resume;
+use tasklane_client::{Resume, encode};
 
-use super::Failure;
-use super::output::printable;
+use super::output::{emit, printable};
 use super::remote::Server;
+use super::{Failure, list};
 
 /// How long to wait before reconnecting after a failure.
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -47,6 +47,21 @@ pub struct WatchArgs {
 }
 
 impl WatchArgs {
+    /// Checks the filters by the rules `task ls` holds them to.
+    fn check(&self) -> Result<(), Failure> {
+        let mut query: Vec<String> = Vec::new();
+        if let Some(status) = &self.status {
+            query.push(format!("status={}", encode(status)));
+        }
+        for assignee in &self.assignees {
+            query.push(format!("assignee={}", encode(assignee)));
+        }
+        for label in &self.labels {
+            query.push(format!("label={}", encode(label)));
+        }
+        list::checked(query.join("&")).map(drop)
+    }
+
     /// Whether the change is one to print.
     fn shows(&self, change: &Value) -> bool {
         let task = &change["task"];
@@ -94,6 +109,7 @@ fn line(change: &Value) -> String {
 }
 
 pub(super) async fn run(server: &Server, args: WatchArgs) -> Result<(), Failure> {
+    args.check()?;
     let api = server.streams();
     let mut from = match args.since {
         Some(since) => Resume::Since(since),
@@ -142,9 +158,9 @@ pub(super) async fn run(server: &Server, args: WatchArgs) -> Result<(), Failure>
                     }
                     if args.shows(&change) {
                         if args.ndjson {
-                            println!("{}", event.data);
+                            emit(&format!("{}\n", event.data))?;
                         } else {
-                            println!("{}", line(&change));
+                            emit(&format!("{}\n", line(&change)))?;
                         }
                     }
                 }

@@ -70,9 +70,12 @@ pub fn read(text: &str, partial: bool) -> anyhow::Result<Rows> {
     }
     if !rejected.is_empty() && !partial {
         bail!(
-            "nothing imported: {} row(s) rejected (--partial loads the {} valid ones)",
+            "nothing imported: {} row(s) rejected{}",
             rejected.len(),
-            tasks.len()
+            match tasks.len() {
+                0 => String::new(),
+                valid => format!(" (--partial loads the {valid} valid ones)"),
+            }
         );
     }
     Ok(Rows {
@@ -139,6 +142,8 @@ fn task(
                     json!(when.due(now.time_zone()).map_err(|m| format!("due: {m}"))?),
                 )
             }
+            // `Done`, `HIGH`: spreadsheets capitalise.
+            "status" | "priority" => (name.as_str(), json!(value.to_lowercase())),
             other => (other, json!(value)),
         };
         body.insert(member.0.to_owned(), member.1);

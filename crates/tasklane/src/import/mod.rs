@@ -76,6 +76,30 @@ pub struct Report {
     pub unchanged: usize,
     /// CSV rows rejected (with `--partial`).
     pub rejected: usize,
+    /// Whether the file was CSV (whose rows are all new tasks).
+    pub from_csv: bool,
+}
+
+impl Report {
+    /// What the import did (or would do), as said when it ends.
+    pub fn summary(&self, args: &ImportArgs) -> String {
+        let verb = if args.dry_run { "Would add" } else { "Added" };
+        let mut text = format!("{verb} {} task(s) to `{}`", self.added, args.workspace);
+        if !self.from_csv {
+            text += &format!("; {} already there as in the file", self.unchanged);
+        } else if self.rejected > 0 {
+            text += &format!("; {} row(s) rejected", self.rejected);
+        }
+        if self.added > 0 && !args.dry_run {
+            text += &format!(
+                ".\nA server in `local` or `redis` consistency may list `{}` as it was \
+                 before until its next write there or its restart (see the README's \
+                 \"Leaving and coming back\"); in `strict`, lists show the import at once.",
+                args.workspace
+            );
+        }
+        text
+    }
 }
 
 /// Runs the import; what it did (or, with `--dry-run`, would do).
@@ -101,6 +125,7 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
             added: rows.tasks.len(),
             unchanged: 0,
             rejected: rows.rejected,
+            from_csv: true,
         };
         if !args.dry_run {
             load(&storage, &args.workspace, &rows.tasks).await?;
@@ -178,6 +203,18 @@ async fn load(
     Ok(())
 }
 
+/// A member of `line` that `task`, read from it, does not have.
+fn unknown_member(line: &serde_json::Value, task: &Task) -> Option<String> {
+    let serde_json::Value::Object(task) = serde_json::to_value(task).expect("a task serialises")
+    else {
+        unreachable!("a task serialises as an object")
+    };
+    line.as_object()?
+        .keys()
+        .find(|name| !task.contains_key(*name))
+        .cloned()
+}
+
 /// The members in which two tasks differ, by name.
 fn differing(there: &Task, file: &Task) -> Vec<String> {
     let (serde_json::Value::Object(there), serde_json::Value::Object(file)) = (
@@ -237,8 +274,24 @@ fn parse_lines(text: &str) -> anyhow::Result<Vec<(usize, Task)>> {
         if line.trim().is_empty() {
             continue;
         }
-        let task: Task = serde_json::from_str(line)
+        // A byte order mark (some editors write one) is not part of the first line.
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        let value: serde_json::Value = serde_json::from_str(line).with_context(|| {
+            format!(
+                "line {number}: not JSON; nothing imported{}",
+                if number == 1 && line.contains(',') {
+                    " (a CSV file? name it .csv or pass --csv)"
+                } else {
+                    ""
+                }
+            )
+        })?;
+        let task: Task = serde_json::from_value(value.clone())
             .with_context(|| format!("line {number}: not a task; nothing imported"))?;
+        // A member the task does not have (a typo, `asignee`) would be dropped silently.
+        if let Some(unknown) = unknown_member(&value, &task) {
+            bail!("line {number}: `{unknown}` is not a member of a task; nothing imported");
+        }
         storable(&task).with_context(|| format!("line {number}: nothing imported"))?;
         if let Err(reason) = consistent(&task) {
             bail!("line {number}: {reason}; nothing imported");

@@ -1,5 +1,6 @@
-//! A write whose answer is lost on the way back is sent again under the same
-//! `Idempotency-Key`, and the server applies it once.
+//! A write whose answer is lost on the way back, or that the server could not confirm
+//! (`503`), is sent again under the same `Idempotency-Key`, and the server applies it
+//! once; a write that was sent and never answered is told apart from one never sent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,4 +84,83 @@ async fn a_create_whose_answer_is_lost_is_retried_and_applied_once() {
     let id = page["data"][0]["id"].as_str().unwrap();
     let short = String::from_utf8(add.stdout).unwrap();
     assert!(id.starts_with(short.trim()), "{short} {id}");
+}
+
+/// A server that reads each request and closes the connection without an answer.
+async fn never_answering() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            message(&mut inbound).await;
+        }
+    });
+    port
+}
+
+/// A proxy to `target` that answers the first request `503` itself, as a server
+/// that could not confirm a write does, and passes every later one through.
+async fn unavailable_first(target: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answered = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            if answered.fetch_add(1, Ordering::SeqCst) == 0 {
+                message(&mut inbound).await;
+                let body =
+                    r#"{"title":"Service Unavailable","status":503,"detail":"not confirmed"}"#;
+                let answer = format!(
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                inbound.write_all(answer.as_bytes()).await.unwrap();
+            } else {
+                let mut outbound = TcpStream::connect(&target).await.unwrap();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                });
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_the_server_could_not_confirm_is_sent_again_under_its_key() {
+    let session = Session::start().await;
+    let target = session.server.base.trim_start_matches("http://").to_owned();
+    let port = unavailable_first(target).await;
+    let add = session
+        .command(&["task", "add", "after a 503"])
+        .env("TASKLANE_URL", format!("http://127.0.0.1:{port}"))
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{add:?}");
+    assert_eq!(session.app.titles("").await, ["after a 503"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sent_and_unanswered_is_told_apart_from_never_sent() {
+    let session = Session::start().await;
+    let silent = never_answering().await;
+    let sent = session
+        .command(&["task", "add", "lost"])
+        .env("TASKLANE_URL", format!("http://127.0.0.1:{silent}"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&sent.stderr);
+    assert_eq!(sent.status.code(), Some(4), "{said}");
+    assert!(said.contains("may or may not have been applied"), "{said}");
+    let closed = crate::common::closed_port();
+    let refused = session
+        .command(&["task", "add", "never sent"])
+        .env("TASKLANE_URL", format!("http://127.0.0.1:{closed}"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(4), "{said}");
+    assert!(said.contains("cannot reach the server"), "{said}");
+    assert!(!said.contains("may or may not"), "{said}");
 }

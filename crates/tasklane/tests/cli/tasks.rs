@@ -386,3 +386,53 @@ async fn a_stored_token_goes_only_to_the_server_it_was_stored_for() {
     );
     assert_ne!(listed.status.code(), Some(0));
 }
+
+#[tokio::test]
+async fn a_closed_output_ends_quietly_and_a_full_disk_is_an_error() {
+    let session = Session::start().await;
+    for n in 0..50 {
+        session
+            .app
+            .create(json!({"title": format!("task {n}")}))
+            .await;
+    }
+    // `tasklane task ls --ndjson | head -1`: the reader goes away.
+    let mut closed = session
+        .command(&["task", "ls", "--ndjson"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(closed.stdout.take());
+    let closed = closed.wait_with_output().unwrap();
+    assert_eq!(closed.status.code(), Some(0), "{closed:?}");
+    assert!(closed.stderr.is_empty(), "{closed:?}");
+    let full = session
+        .command(&["task", "ls"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1), "{full:?}");
+    assert!(
+        String::from_utf8_lossy(&full.stderr).contains("writing to standard output"),
+        "{full:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_quoting_hostile_text_cannot_drive_the_terminal() {
+    let session = Session::start().await;
+    let label = "\u{1b}]0;pwned\u{7}";
+    let refused = session.run(&["task", "add", "x", "-l", label, "-l", label]);
+    assert_eq!(refused.code(), 3, "{}", refused.stderr());
+    assert!(
+        refused.stderr().contains("distinct"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(
+        !refused.stderr().contains('\u{1b}') && !refused.stderr().contains('\u{7}'),
+        "{:?}",
+        refused.stderr()
+    );
+}
