@@ -223,7 +223,15 @@ impl Command {
             }
             Command::Export(args) => {
                 let count = export::run(&args).await?;
-                eprintln!("Exported {count} task(s) of `{}`", args.workspace);
+                eprintln!(
+                    "Exported {count} task(s) of `{}`{}",
+                    args.workspace,
+                    if count == 0 {
+                        " (it holds none: is that the workspace's name?)"
+                    } else {
+                        ""
+                    }
+                );
             }
             Command::Import(args) => {
                 let report = import::run(&args).await?;

@@ -217,7 +217,16 @@ async fn deleted(api: &Api, given: &str) -> Result<String, Failure> {
         }
     }
     let candidates: Vec<&Task> = deleted.iter().filter_map(|id| last.get(id)).collect();
-    Ok(ids::pick(given, candidates)?.id.to_string())
+    match ids::pick(given, candidates) {
+        Ok(task) => Ok(task.id.to_string()),
+        // A task that is there is not one to restore: say so, rather than "no task".
+        Err(Failure::Refused(_)) if let Ok(live) = ids::resolve(api, given).await => {
+            Err(Failure::Refused(format!(
+                "task {live} is not deleted: only a deleted task can be restored"
+            )))
+        }
+        Err(failure) => Err(failure),
+    }
 }
 
 /// What a `412` means to the person who asked: what changed on the server since the
@@ -232,6 +241,13 @@ async fn conflict(api: &Api, id: &str, version: i64, seen: Option<Task>) -> Fail
         }
         Err(error) => return error.into(),
     };
+    if version > current.version || version < 1 {
+        return Failure::Usage(format!(
+            "--if-version {version}: the task never had that version (it is at version {}); \
+             nothing was written",
+            current.version
+        ));
+    }
     // The state the edit was decided on: the one read, or the one its history keeps.
     let before = match seen {
         Some(task) => Some(task),

@@ -38,9 +38,9 @@ pub fn pick<'t>(
     tasks: impl IntoIterator<Item = &'t Task>,
 ) -> Result<&'t Task, Failure> {
     let wanted = digits(given);
-    if wanted.is_empty() || !wanted.chars().all(|c| c.is_ascii_hexdigit()) {
+    if wanted.is_empty() || wanted.len() > 32 || !wanted.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Failure::Usage(format!(
-            "`{given}` is not a task id or the start of one (hexadecimal digits)"
+            "`{given}` is not a task id or the start of one (up to 32 hexadecimal digits)"
         )));
     }
     let matches: Vec<&Task> = tasks

@@ -31,14 +31,15 @@ pub use remote::{LoginArgs, Remote};
 pub const EXIT_USAGE: u8 = 2;
 /// The server refused the request (its problem is printed), or named no such task.
 pub const EXIT_REFUSED: u8 = 3;
-/// The server could not be reached.
+/// The server could not be reached, or a write was sent and never answered.
 pub const EXIT_UNREACHABLE: u8 = 4;
 
 /// The exit statuses, as `--help` states them.
 pub const EXIT_STATUS: &str = "Exit status: 0 done; 1 a local failure (a file, the \
-configuration); 2 a usage error (a bad option, an ambiguous id prefix); 3 the server \
-refused (its problem's title and detail are printed; a 412 shows what changed), or no \
-task has that id; 4 the server could not be reached.";
+configuration); 2 a usage error (a bad option or value, an ambiguous id prefix); 3 the \
+server refused (its problem's title and detail are printed; a 412 shows what changed), \
+or no task has that id; 4 the server could not be reached, or a write was sent and never \
+answered (it may or may not have been applied).";
 
 /// `tasklane task` and its options.
 #[derive(Debug, Args)]
@@ -55,22 +56,31 @@ pub struct TaskArgs {
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
     /// Create a task; prints its short id.
+    #[command(after_help = EXIT_STATUS)]
     Add(add::AddArgs),
     /// List tasks: a table that fits the terminal, or JSON for scripts.
+    #[command(after_help = EXIT_STATUS)]
     Ls(list::ListArgs),
     /// Show one task.
+    #[command(after_help = EXIT_STATUS)]
     Show(show::ShowArgs),
     /// Change a task (only if nobody changed it since it was read).
+    #[command(after_help = EXIT_STATUS)]
     Edit(edit::EditArgs),
     /// Mark a task done.
+    #[command(after_help = EXIT_STATUS)]
     Done(edit::IdArgs),
     /// Mark a task in progress.
+    #[command(after_help = EXIT_STATUS)]
     Start(edit::IdArgs),
     /// Delete a task (`task restore` brings it back).
+    #[command(after_help = EXIT_STATUS)]
     Rm(edit::IdArgs),
     /// Bring a deleted task back.
+    #[command(after_help = EXIT_STATUS)]
     Restore(edit::RestoreArgs),
     /// Print each change to the workspace's tasks as it happens, until interrupted.
+    #[command(after_help = EXIT_STATUS)]
     Watch(watch::WatchArgs),
 }
 

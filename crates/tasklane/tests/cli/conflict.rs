@@ -55,3 +55,25 @@ async fn an_edit_of_an_old_version_shows_what_changed_and_writes_nothing() {
     session.ok(&["task", "edit", &id, "--if-version", "2", "--status", "done"]);
     session.ok(&["task", "rm", &id, "--if-version", "3"]);
 }
+
+#[tokio::test]
+async fn a_version_the_task_never_had_or_a_live_task_to_restore_is_named_as_such() {
+    let session = Session::start().await;
+    let id = session.app.create(json!({"title": "live"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for version in ["99", "0"] {
+        let edit = session.run(&["task", "edit", &id, "--if-version", version, "--title", "x"]);
+        assert_eq!(edit.code(), 2, "{}", edit.stderr());
+        assert!(edit.stderr().contains("never had"), "{}", edit.stderr());
+    }
+    let restore = session.run(&["task", "restore", &id[..13]]);
+    assert_eq!(restore.code(), 3, "{}", restore.stderr());
+    assert!(
+        restore.stderr().contains("not deleted"),
+        "{}",
+        restore.stderr()
+    );
+    assert_eq!(session.app.titles("").await, ["live"], "nothing written");
+}
