@@ -46,7 +46,7 @@
 //! change's `seq`, advanced in the write's transaction. Advancing is always safe: it
 //! only costs misses.
 //!
-//! The test-only baseline that leaves the step out is [`FeedDesign::AnnounceFirst`]
+//! The test-only baseline that leaves the step out is `FeedDesign::AnnounceFirst`
 //! (`baselines` builds); the freshness tests' `feed.rs` and `tasklane check`'s
 //! `redis-rollback` scenario show it failing.
 

@@ -26,7 +26,7 @@ const CHANGES_CHANNEL: &str = "tasklane_changes";
 
 /// How this instance tells the others of its writes.
 pub enum Others {
-    /// `NOTIFY` on [`CHANGES_CHANNEL`], through a connection of its own.
+    /// `NOTIFY` on `CHANGES_CHANNEL`, through a connection of its own.
     Postgres(PgPool),
     /// Redis pub/sub, for instances on one SQLite file.
     Redis(Arc<RedisTier>),
@@ -138,7 +138,7 @@ async fn subscribe(hub: &Hub, tier: &RedisTier) {
 }
 
 /// Wakes the follower of each workspace any instance writes to, from the notifications
-/// on [`CHANGES_CHANNEL`] (see [`on_local_writes`]), until the hub closes.
+/// on `CHANGES_CHANNEL` (see [`on_local_writes`]), until the hub closes.
 pub fn on_postgres_notifications(hub: Arc<Hub>, url: String) {
     until_closed(hub, move |hub| async move { listen(&hub, &url).await });
 }

@@ -148,7 +148,7 @@ impl Authenticator {
     }
 
     /// Whether a token that opened a long-lived response (an event stream) is still
-    /// valid. A token verified within [`VERIFIED_FOR`] is not looked up again, so a
+    /// valid. A token verified within `VERIFIED_FOR` is not looked up again, so a
     /// stream checking this every second ends within that of its token's revocation;
     /// while the database cannot tell, the stream goes on.
     pub async fn still_valid(&self, presented: Option<&TokenSecret>) -> bool {
@@ -278,7 +278,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
 
 /// Failed authentications per client address. A failure spends from the address's
 /// allowance; once it is spent the address is refused (`429`) before any lookup until
-/// the allowance refills, except for tokens verified in the last [`VERIFIED_FOR`],
+/// the allowance refills, except for tokens verified in the last `VERIFIED_FOR`,
 /// which need no lookup. Successes spend nothing.
 struct FailureLimit {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
