@@ -1,8 +1,8 @@
 //! The HTTP API: the application router, assembled from one router per resource
 //! (`tasks`, `changes` and its `stream`, `tokens`, `webhooks`, the operations routes in
-//! `health`; each with its handlers and its part of the OpenAPI document) and the document's own (`openapi`), under the
-//! middleware every request passes through; the shared state and the request-wide
-//! limits.
+//! `health`; each with its handlers and its part of the OpenAPI document), the
+//! document's own (`openapi`) and the web app's files (`ui`), under the middleware every
+//! request passes through; the shared state and the request-wide limits.
 //!
 //! Every error, including the router's own (unknown route, wrong method, a panic),
 //! leaves as an RFC 9457 problem-details document.
@@ -25,6 +25,7 @@ mod problem;
 mod stream;
 mod tasks;
 mod tokens;
+mod ui;
 mod webhooks;
 
 use std::sync::Arc;
@@ -166,7 +167,8 @@ pub fn router(state: AppState, limits: Limits, metrics: Arc<Registry>) -> Router
         .merge(webhooks::router())
         .merge(health::router())
         .route_service("/metrics", health::metrics_only(metrics))
-        .merge(openapi::router());
+        .merge(openapi::router())
+        .merge(ui::router());
     #[cfg(feature = "bench")]
     let router = router.merge(ceiling::router());
     let router = router

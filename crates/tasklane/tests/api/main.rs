@@ -24,3 +24,4 @@ mod seed;
 mod shared_file;
 mod tasks;
 mod time_limits;
+mod ui;
