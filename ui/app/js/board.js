@@ -17,19 +17,27 @@ export class BoardView {
     this.columns = {};
     this.totals = {};
     this.notices = new Map();
+    // Each load takes a ticket: an answer for an earlier view is not shown.
+    this.ticket = 0;
   }
 
   /** Loads every column of `view`; the oldest `seq` among them. */
   async load(view) {
     this.view = view;
+    this.ticket++;
     await this.refresh(0);
     return this.seq;
   }
 
-  /** Loads every column again; false if an answer is older than `seq`. */
+  /**
+   * Loads every column again; false if an answer is older than `seq` (true, showing
+   * nothing, if another view was loaded meanwhile).
+   */
   async refresh(seq) {
+    const ticket = this.ticket;
     const pages = await Promise.all(STATUSES.map(([status]) =>
       api.list(apiParams(this.view, { status: [status], limit: COLUMN, total: true }))));
+    if (ticket !== this.ticket) return true;
     if (pages.some((page) => page.seq < seq)) return false;
     this.seq = Math.min(...pages.map((page) => page.seq));
     STATUSES.forEach(([status], i) => {
@@ -70,7 +78,12 @@ export class BoardView {
       this.replace(moved);
       this.onWrite();
     } catch (error) {
-      if (!(error instanceof ApiError) || (error.status !== 412 && error.status !== 404)) throw error;
+      if (!(error instanceof ApiError) || (error.status !== 412 && error.status !== 404)) {
+        this.notices.set(task.id, [`Not moved: ${error.message}`]);
+        this.render();
+        this.focus(task.id);
+        return;
+      }
       const current = error.status === 412 ? await api.get(task.id).catch(() => null) : null;
       if (!current) {
         this.notices.set(task.id, ['Not moved: this task was deleted elsewhere.']);

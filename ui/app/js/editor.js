@@ -116,10 +116,9 @@ export class Editor {
 
   /** Shows why the server refused; on a 412, what changed, keeping the person's edits. */
   async refused(error) {
-    if (!(error instanceof ApiError)) throw error;
-    if (error.status !== 412) {
+    if (!(error instanceof ApiError) || error.status !== 412) {
       $('editor-error').textContent = error.message;
-      const field = error.problem?.field;
+      const field = error instanceof ApiError && error.problem?.field;
       if (field) $(`f-${field === 'due_at' ? 'due' : field}`)?.focus();
       return;
     }

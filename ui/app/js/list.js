@@ -21,14 +21,19 @@ export class ListView {
     this.onCounts = onCounts;
     this.items = [];
     this.cursor = null;
+    // Each load takes a ticket: an answer for an earlier view is not shown.
+    this.ticket = 0;
     $('load-more').addEventListener('click', () => this.more());
   }
 
   /** Loads the first page of `view`; its `seq`. */
   async load(view) {
     this.view = view;
-    const counts = countByStatus(view).then(this.onCounts);
+    const ticket = ++this.ticket;
+    const counts = countByStatus(view).then((counts) => ticket === this.ticket && this.onCounts(counts));
+    counts.catch(() => {}); // awaited below, once the list is shown
     const page = await api.list(apiParams(view, { limit: PAGE }));
+    if (ticket !== this.ticket) return page.seq;
     this.items = page.data;
     this.cursor = page.next_cursor;
     this.render();
@@ -36,10 +41,15 @@ export class ListView {
     return page.seq;
   }
 
-  /** Loads as many tasks as are shown again; false if the answer is older than `seq`. */
+  /**
+   * Loads as many tasks as are shown again; false if the answer is older than `seq`
+   * (true, showing nothing, if another view was loaded meanwhile).
+   */
   async refresh(seq) {
+    const ticket = this.ticket;
     const wanted = Math.max(this.items.length, PAGE);
     const counts = countByStatus(this.view);
+    counts.catch(() => {}); // awaited below, once the list is shown
     const items = [];
     let cursor = null;
     do {
@@ -50,17 +60,21 @@ export class ListView {
       items.push(...page.data);
       cursor = page.next_cursor;
     } while (cursor && items.length < wanted);
+    if (ticket !== this.ticket) return true;
     this.items = items;
     this.cursor = cursor;
     this.render();
-    this.onCounts(await counts);
+    const counted = await counts;
+    if (ticket === this.ticket) this.onCounts(counted);
     return true;
   }
 
   async more() {
+    const ticket = this.ticket;
     const params = apiParams(this.view, { limit: PAGE });
     params.set('cursor', this.cursor);
     const page = await api.list(params);
+    if (ticket !== this.ticket) return;
     const shown = new Set(this.items.map((task) => task.id));
     this.items.push(...page.data.filter((task) => !shown.has(task.id)));
     this.cursor = page.next_cursor;

@@ -4,11 +4,11 @@
 
 import { api, token } from './api.js';
 import { BoardView } from './board.js';
-import { $, h, PRIORITIES, STATUSES } from './dom.js';
+import { $, h, PRIORITIES, STATUSES, toast } from './dom.js';
 import { Editor } from './editor.js';
 import { ListView } from './list.js';
 import { Live } from './live.js';
-import { readView, viewUrl } from './view.js';
+import { DEFAULT_SORT, readView, viewUrl } from './view.js';
 
 let view = readView();
 const editor = new Editor({ onWrite: () => refresh() });
@@ -54,8 +54,18 @@ async function load() {
     else $(`nav-${name}`).removeAttribute('aria-current');
   }
   document.title = view.view === 'board' ? 'Board · Tasklane' : 'Tasks · Tasklane';
-  const seq = await views[view.view].load(view);
-  if (!live.controller) live.start(seq);
+  try {
+    const seq = await views[view.view].load(view);
+    if (!live.controller) live.start(seq);
+  } catch (error) {
+    failed(error);
+  }
+}
+
+/** Says why the view could not be loaded; a refused token asks for another. */
+function failed(error) {
+  if (error.status === 401) signIn('Your token was refused: sign in again.');
+  else toast(`Could not load the tasks: ${error.message}`);
 }
 
 // Reloads the view after a change, one reload at a time; an answer older than the last
@@ -72,7 +82,7 @@ function refresh() {
       again = false;
       if (await views[view.view].refresh(live.last) && !again) break;
     }
-  })().finally(() => { reloading = null; });
+  })().catch(failed).finally(() => { reloading = null; });
 }
 
 // Filters: the form holds the view; each change is written to the URL and loaded.
@@ -115,7 +125,7 @@ function go(name) {
 function shortcuts(event) {
   if (event.ctrlKey || event.metaKey || event.altKey || $('editor').open) return;
   if (event.target.closest('input, textarea, select')) return;
-  const actions = { n: () => editor.open(), '/': () => $('q').focus(), l: () => go('list'), b: () => go('board') };
+  const actions = { n: () => editor.open(), '/': () => { $('filter-panel').open = true; $('q').focus(); }, l: () => go('list'), b: () => go('board') };
   const action = actions[event.key];
   if (!action || $('filters').hidden) return;
   event.preventDefault();
@@ -148,6 +158,9 @@ async function signedIn() {
 }
 
 async function start() {
+  // Filters take the whole of a phone's screen: there they start folded, unless in use.
+  const filtering = viewUrl({ ...view, view: 'list', sort: DEFAULT_SORT }) !== location.pathname;
+  $('filter-panel').open = filtering || matchMedia('(min-width: 561px)').matches;
   $('sign-in').hidden = true;
   $('filters').hidden = false;
   $('new-task').disabled = false;
