@@ -43,7 +43,7 @@ const live = new Live({
   onUnauthorized: () => signIn('Your token was refused: sign in again.'),
 });
 
-/** Shows the view the URL names, and follows the changes from what it loaded. */
+/** Shows the view the URL names, and follows the changes from what it loaded; true if it could. */
 async function load() {
   document.body.dataset.view = view.view;
   $('list-view').hidden = view.view !== 'list';
@@ -57,14 +57,16 @@ async function load() {
   try {
     const seq = await views[view.view].load(view);
     if (!live.controller) live.start(seq);
+    return true;
   } catch (error) {
     failed(error);
+    return false;
   }
 }
 
 /** Says why the view could not be loaded; a refused token asks for another. */
 function failed(error) {
-  if (error.status === 401) signIn('Your token was refused: sign in again.');
+  if (error.status === 401) signIn(token.get() ? 'Your token was refused: sign in again.' : '');
   else toast(`Could not load the tasks: ${error.message}`);
 }
 
@@ -146,7 +148,7 @@ function signIn(message = '') {
   $('token').focus();
 }
 
-/** True if the API answers with the token held, or with none (a loopback `--auth none` server). */
+/** True if the API answers with the token held. */
 async function signedIn() {
   try {
     await api.list(new URLSearchParams({ limit: '1', total: 'false' }));
@@ -162,10 +164,10 @@ async function start() {
   const filtering = viewUrl({ ...view, view: 'list', sort: DEFAULT_SORT }) !== location.pathname;
   $('filter-panel').open = filtering || matchMedia('(min-width: 561px)').matches;
   $('sign-in').hidden = true;
+  if (!(await load())) return;
   $('filters').hidden = false;
   $('new-task').disabled = false;
   $('sign-out').hidden = !token.get();
-  await load();
 }
 
 $('sign-in-form').addEventListener('submit', async (event) => {
@@ -198,5 +200,6 @@ window.addEventListener('popstate', () => {
 });
 document.addEventListener('keydown', shortcuts);
 fillFilters();
-if (await signedIn()) await start();
-else signIn(token.get() ? 'Your token was refused: sign in again.' : '');
+// No sign-in first: a view that loads without a token (a loopback `--auth none` server)
+// needs none; a 401 shows the sign-in form (load's `failed`).
+await start();
