@@ -357,7 +357,7 @@ for (const { name, body } of tests.filter((entry) => !only || entry.name.include
   } catch (error) {
     failed++;
     console.log(`not ok - ${name}\n  ${error.stack.replaceAll('\n', '\n  ')}`);
-    if (problems.length) console.log(`  also: ${problems.join('\n  ')}`);
+    if (problems.length && error.message !== problems.join('\n')) console.log(`  also: ${problems.join('\n  ')}`);
   } finally {
     for (const context of browser.contexts()) if (!contexts.has(context)) await context.close();
     await server.stop();

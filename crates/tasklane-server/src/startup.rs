@@ -308,7 +308,7 @@ impl Application {
             ""
         };
         tracing::info!(
-            "Tasklane {} serving {url}{everywhere}; API documentation at {url}/docs/",
+            "Tasklane {} serving {url}{everywhere}: the web app at {url}/, API documentation at {url}/docs/",
             env!("CARGO_PKG_VERSION")
         );
         if let Some(address) = self.metrics_address() {

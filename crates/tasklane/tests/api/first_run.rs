@@ -266,7 +266,7 @@ async fn the_start_up_lines_say_where_to_go_and_how_the_server_is_set_up() {
     assert_eq!(
         serving["message"],
         format!(
-            "Tasklane {} serving {url}; API documentation at {url}/docs/",
+            "Tasklane {} serving {url}: the web app at {url}/, API documentation at {url}/docs/",
             env!("CARGO_PKG_VERSION")
         )
     );
