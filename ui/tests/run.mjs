@@ -320,7 +320,7 @@ test('keyboard only: create, edit, move, delete and undo without a mouse', async
   await until(async () => (await page.locator('#list .empty').count()) === 1, 'the empty search');
 });
 
-test('usable at 360 px, and no serious accessibility violation in any view', async ({ browser, problems, server }) => {
+test('usable at 360 px, and no serious accessibility violation in any view, light or dark', async ({ browser, problems, server }) => {
   await server.create({ title: 'A task with a rather long title that has to wrap on a phone screen', labels: ['mobile', 'layout'], assignee: 'somebody-with-a-long-name', due_at: '2026-12-04T10:00:00Z' });
   await server.create({ title: 'Blocked by the vendor', status: 'blocked', priority: 'urgent' });
   const desktop = await openApp(browser, problems, server);
@@ -341,6 +341,12 @@ test('usable at 360 px, and no serious accessibility violation in any view', asy
   equal(await overflow(), 360, 'the page width of the board at 360 px');
   await accessible(phone, 'the board at 360 px');
   await shot(phone, 'phone-board');
+  const dark = await openApp(browser, problems, server, { colorScheme: 'dark', path: '/?view=board' });
+  await until(async () => (await dark.locator('.card').count()) === 2, 'the board in dark colours');
+  await accessible(dark, 'the board in dark colours');
+  await dark.getByRole('link', { name: 'List' }).click();
+  await until(async () => (await rowTitles(dark)).length === 2, 'the list in dark colours');
+  await accessible(dark, 'the list in dark colours');
 });
 
 const browser = await launch();

@@ -21,8 +21,8 @@ export async function launch() {
  * errors and uncaught exceptions are collected in `problems`, except those matching one
  * of `page.expected` (regular expressions a test sets for the errors it provokes).
  */
-export async function openPage(browser, problems, { viewport = { width: 1280, height: 800 }, timezoneId, expected = [] } = {}) {
-  const context = await browser.newContext({ viewport, timezoneId });
+export async function openPage(browser, problems, { viewport = { width: 1280, height: 800 }, timezoneId, colorScheme, expected = [] } = {}) {
+  const context = await browser.newContext({ viewport, timezoneId, colorScheme });
   const page = await context.newPage();
   page.expected = expected;
   page.on('console', (message) => {
