@@ -23,7 +23,6 @@ ensure_chromium() {
 }
 
 run_browser_tests() {
-  ensure_chromium
   cargo build --locked -q --bin tasklane
   (cd ui/tests && npm ci --ignore-scripts --no-audit --no-fund --silent)
   TASKLANE_BIN="$PWD/target/debug/tasklane" TASKLANE_CHROMIUM="$(command -v chromium)" node ui/tests/run.mjs
