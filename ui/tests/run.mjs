@@ -254,7 +254,12 @@ test('sign-in: a token pasted, kept for the session, never in a URL', async ({ b
     await page.getByLabel('API token').waitFor();
     await accessible(page, 'the sign-in form');
     await shot(page, 'sign-in');
-    await page.getByLabel('API token').fill('tl_not_a_token');
+    // Not a token at all (a character no header can carry): said, and not kept.
+    await page.getByLabel('API token').fill('tl_tökén😀');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await until(async () => (await page.locator('#sign-in-error').textContent()).includes('not a token'), 'the mistake named');
+    equal(await page.evaluate(() => sessionStorage.length), 0, 'storage after a value that is not a token');
+    await page.getByLabel('API token').fill(`tl_${'0'.repeat(64)}`);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await until(async () => (await page.locator('#sign-in-error').textContent()).includes('refused'), 'the refusal');
     await page.getByLabel('API token').fill(secret);
@@ -273,6 +278,18 @@ test('sign-in: a token pasted, kept for the session, never in a URL', async ({ b
   } finally {
     await server.stop();
   }
+});
+
+test('a view the server refuses (an edited address) says why and leaves the filters to clear', async ({ browser, problems, server }) => {
+  await server.create({ title: 'Still here' });
+  const page = await openApp(browser, problems, server, { path: '/?status=bogus', expected: [/status of 400/] });
+  await until(async () => (await page.locator('#summary').textContent()).includes('Could not load the tasks'), 'the reason');
+  assert((await page.locator('#summary').textContent()).includes('bogus'), 'the reason names the value');
+  await page.waitForTimeout(6000); // longer than a notice is shown
+  assert((await page.locator('#summary').textContent()).includes('Could not load the tasks'), 'the reason is still shown');
+  await page.getByRole('button', { name: 'Clear filters' }).click();
+  await until(async () => (await rowTitles(page)).join() === 'Still here', 'the list once the filters are cleared');
+  await live(page);
 });
 
 test('keyboard only: create, edit, move, delete and undo without a mouse', async ({ browser, problems, server }) => {

@@ -11,8 +11,17 @@ export class ApiError extends Error {
   }
 }
 
+/** What `tasklane token create` prints: `tl_` and 64 hexadecimal digits. */
+export const TOKEN_PATTERN = /^tl_[0-9a-fA-F]{64}$/;
+
 export const token = {
-  get: () => sessionStorage.getItem(TOKEN_KEY),
+  /** The token kept for this tab; one that is not a token (kept by hand) is dropped. */
+  get: () => {
+    const value = sessionStorage.getItem(TOKEN_KEY);
+    if (value === null || TOKEN_PATTERN.test(value)) return value;
+    sessionStorage.removeItem(TOKEN_KEY);
+    return null;
+  },
   set: (value) => sessionStorage.setItem(TOKEN_KEY, value),
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };

@@ -104,9 +104,13 @@ export class Editor {
       toast(`Deleted “${task.title}”.`, {
         label: 'Undo',
         run: async () => {
-          await api.restore(task.id);
+          try {
+            await api.restore(task.id);
+            toast(`Restored “${task.title}”.`);
+          } catch (error) {
+            toast(`Could not restore “${task.title}”: ${error.message}`);
+          }
           this.onWrite();
-          toast(`Restored “${task.title}”.`);
         },
       });
     } catch (error) {
@@ -116,6 +120,10 @@ export class Editor {
 
   /** Shows why the server refused; on a 412, what changed, keeping the person's edits. */
   async refused(error) {
+    if (error instanceof ApiError && error.status === 404 && this.task) {
+      $('editor-error').textContent = 'This task was deleted elsewhere.';
+      return;
+    }
     if (!(error instanceof ApiError) || error.status !== 412) {
       $('editor-error').textContent = error.message;
       const field = error instanceof ApiError && error.problem?.field;

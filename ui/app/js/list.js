@@ -2,7 +2,7 @@
 // cursor), and how many tasks each status has under the other filters.
 
 import { api } from './api.js';
-import { $, h, STATUSES, facts } from './dom.js';
+import { $, h, STATUSES, facts, toast } from './dom.js';
 import { apiParams } from './view.js';
 
 const PAGE = 50;
@@ -32,7 +32,14 @@ export class ListView {
     const ticket = ++this.ticket;
     const counts = countByStatus(view).then((counts) => ticket === this.ticket && this.onCounts(counts));
     counts.catch(() => {}); // awaited below, once the list is shown
-    const page = await api.list(apiParams(view, { limit: PAGE }));
+    let page;
+    try {
+      page = await api.list(apiParams(view, { limit: PAGE }));
+    } catch (error) {
+      // The counts of a view that failed are not shown over the reason it failed.
+      if (ticket === this.ticket) this.ticket++;
+      throw error;
+    }
     if (ticket !== this.ticket) return page.seq;
     this.items = page.data;
     this.cursor = page.next_cursor;
@@ -73,7 +80,13 @@ export class ListView {
     const ticket = this.ticket;
     const params = apiParams(this.view, { limit: PAGE });
     params.set('cursor', this.cursor);
-    const page = await api.list(params);
+    let page;
+    try {
+      page = await api.list(params);
+    } catch (error) {
+      toast(`Could not load more tasks: ${error.message}`);
+      return;
+    }
     if (ticket !== this.ticket) return;
     const shown = new Set(this.items.map((task) => task.id));
     this.items.push(...page.data.filter((task) => !shown.has(task.id)));

@@ -2,7 +2,7 @@
 // follows the change stream from the `seq` of what it loaded, and keeps the view
 // current as changes arrive. Keyboard: n (new task), / (search), l (list), b (board).
 
-import { api, token } from './api.js';
+import { api, token, TOKEN_PATTERN } from './api.js';
 import { BoardView } from './board.js';
 import { $, h, PRIORITIES, STATUSES, toast } from './dom.js';
 import { Editor } from './editor.js';
@@ -64,10 +64,29 @@ async function load() {
   }
 }
 
-/** Says why the view could not be loaded; a refused token asks for another. */
+/**
+ * Says why the view could not be loaded, and keeps saying it: a refused token asks for
+ * another; a view the server refuses (a filter from an edited address) leaves the
+ * filters to fix or clear; a server that cannot be reached is asked again.
+ */
+let retry = null;
 function failed(error) {
-  if (error.status === 401) signIn(token.get() ? 'Your token was refused: sign in again.' : '');
-  else toast(`Could not load the tasks: ${error.message}`);
+  if (error.status === 401) {
+    signIn(token.get() ? 'Your token was refused: sign in again.' : '');
+    return;
+  }
+  $('list-view').hidden = true;
+  $('board-view').hidden = true;
+  const unreachable = !error.status || error.status >= 500;
+  $('summary').textContent = unreachable
+    ? `Could not reach the server (${error.message}); trying again…`
+    : `Could not load the tasks: ${error.message}. Change the filters, or clear them.`;
+  if (unreachable && !retry) {
+    retry = setTimeout(() => {
+      retry = null;
+      load();
+    }, 3000);
+  }
 }
 
 // Reloads the view after a change, one reload at a time; an answer older than the last
@@ -164,7 +183,8 @@ async function start() {
   const filtering = viewUrl({ ...view, view: 'list', sort: DEFAULT_SORT }) !== location.pathname;
   $('filter-panel').open = filtering || matchMedia('(min-width: 561px)').matches;
   $('sign-in').hidden = true;
-  if (!(await load())) return;
+  await load();
+  if (!$('sign-in').hidden) return;
   $('filters').hidden = false;
   $('new-task').disabled = false;
   $('sign-out').hidden = !token.get();
@@ -172,8 +192,13 @@ async function start() {
 
 $('sign-in-form').addEventListener('submit', async (event) => {
   event.preventDefault();
-  token.set($('token').value.trim());
+  const given = $('token').value.trim();
   $('token').value = '';
+  if (!TOKEN_PATTERN.test(given)) {
+    signIn('That is not a token: a token is tl_ and 64 hexadecimal digits (tasklane token create).');
+    return;
+  }
+  token.set(given);
   if (await signedIn()) start();
   else signIn('That token was refused.');
 });
