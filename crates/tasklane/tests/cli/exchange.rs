@@ -215,15 +215,14 @@ async fn a_csv_reports_each_rejected_row_and_loads_only_when_told() {
     )
     .unwrap();
     let path = file.to_str().unwrap();
-    let url = &session.database.url;
-    let refused = session.run(&[
-        "import",
-        path,
-        "--workspace",
-        "default",
-        "--database-url",
-        url,
-    ]);
+    // `tasklane import FILE` into this session's workspace, with `extra` options.
+    let import = |file: &str, extra: &[&str]| {
+        let mut args = vec!["import", file, "--workspace", "default"];
+        args.extend_from_slice(extra);
+        args.extend(["--database-url", &session.database.url]);
+        session.run(&args)
+    };
+    let refused = import(path, &[]);
     assert_eq!(refused.code(), 1);
     let said = refused.stderr();
     assert!(
@@ -235,15 +234,7 @@ async fn a_csv_reports_each_rejected_row_and_loads_only_when_told() {
         "{said}"
     );
     assert_eq!(session.app.list("").await["total"], 0, "nothing written");
-    let partial = session.run(&[
-        "import",
-        path,
-        "--workspace",
-        "default",
-        "--partial",
-        "--database-url",
-        url,
-    ]);
+    let partial = import(path, &["--partial"]);
     assert_eq!(partial.code(), 0, "{}", partial.stderr());
     assert_eq!(
         session.app.titles("sort=title").await,
@@ -251,15 +242,7 @@ async fn a_csv_reports_each_rejected_row_and_loads_only_when_told() {
     );
     // A file cut inside a quoted field is refused whole, even with --partial.
     std::fs::write(&file, "title,status\nShip,todo\n\"Plan the\nwinter,todo\n").unwrap();
-    let cut = session.run(&[
-        "import",
-        path,
-        "--workspace",
-        "default",
-        "--partial",
-        "--database-url",
-        url,
-    ]);
+    let cut = import(path, &["--partial"]);
     assert_eq!(cut.code(), 1, "{}", cut.stderr());
     assert!(cut.stderr().contains("line 3"), "{}", cut.stderr());
     // (A query not asked before: this server's cache is not told of imports.)
@@ -271,14 +254,6 @@ async fn a_csv_reports_each_rejected_row_and_loads_only_when_told() {
     // --partial is for CSV: given a JSON lines file, it is a usage error.
     let jsonl = session.config.path().join("tasks.jsonl");
     std::fs::write(&jsonl, "").unwrap();
-    let misused = session.run(&[
-        "import",
-        jsonl.to_str().unwrap(),
-        "--workspace",
-        "default",
-        "--partial",
-        "--database-url",
-        url,
-    ]);
+    let misused = import(jsonl.to_str().unwrap(), &["--partial"]);
     assert_eq!(misused.code(), 2, "{}", misused.stderr());
 }

@@ -144,23 +144,21 @@ async fn a_write_the_server_could_not_confirm_is_sent_again_under_its_key() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sent_and_unanswered_is_told_apart_from_never_sent() {
     let session = Session::start().await;
-    let silent = never_answering().await;
-    let sent = session
-        .command(&["task", "add", "lost"])
-        .env("TASKLANE_URL", format!("http://127.0.0.1:{silent}"))
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&sent.stderr);
-    assert_eq!(sent.status.code(), Some(4), "{said}");
+    // `task add` against a server on `port`: its exit status and what it said.
+    let add = |port: u16| {
+        let added = session
+            .command(&["task", "add", "lost"])
+            .env("TASKLANE_URL", format!("http://127.0.0.1:{port}"))
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&added.stderr).into_owned();
+        (added.status.code(), said)
+    };
+    let (code, said) = add(never_answering().await);
+    assert_eq!(code, Some(4), "{said}");
     assert!(said.contains("may or may not have been applied"), "{said}");
-    let closed = crate::common::closed_port();
-    let refused = session
-        .command(&["task", "add", "never sent"])
-        .env("TASKLANE_URL", format!("http://127.0.0.1:{closed}"))
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(4), "{said}");
+    let (code, said) = add(crate::common::closed_port());
+    assert_eq!(code, Some(4), "{said}");
     assert!(said.contains("cannot reach the server"), "{said}");
     assert!(!said.contains("may or may not"), "{said}");
 }
