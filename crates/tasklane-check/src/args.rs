@@ -126,9 +126,19 @@ pub struct CheckArgs {
     #[arg(long, value_name = "MS", default_value_t = 5)]
     pub stale_fill_gap_ms: u64,
 
-    /// Write every operation and fault as JSON lines to this file.
+    /// Write the history to this file as JSON lines while the check runs: every
+    /// operation as it ends, then each scenario's faults, the changes its subscribers
+    /// received and the streams they held.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
+
+    /// Write each scenario's figures to this file as one JSON document: operations,
+    /// failures and indeterminate writes by cause (and how many of those turned out
+    /// applied), violations by kind, acknowledged writes read back, and after each
+    /// fault the seconds until the deployment was ready, served from its cache,
+    /// answered reads and acknowledged writes again (what `scripts/soak` reports).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 /// What `tasklane check --help` says of its exit status.

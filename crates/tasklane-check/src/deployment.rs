@@ -246,6 +246,11 @@ impl Deployment {
         })
     }
 
+    /// The consistency of the instances it started (none for live instances).
+    pub fn consistency(&self) -> Option<Consistency> {
+        self.consistency
+    }
+
     /// The Redis it started, if it started one.
     pub fn redis(&mut self) -> Option<&mut RedisServer> {
         self.redis.as_mut()

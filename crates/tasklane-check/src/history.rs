@@ -40,14 +40,20 @@ pub struct Filter {
 impl Filter {
     /// Whether a task in this state belongs in the list.
     pub fn matches(&self, task: &Seen) -> bool {
-        let status = (self.statuses.is_empty() || self.statuses.contains(&task.status))
-            && !self.excluded.contains(&task.status);
-        let assignee = (self.assignees.is_empty() && !self.unassigned)
-            || match &task.assignee {
+        self.admits(&task.status, task.assignee.as_deref())
+    }
+
+    /// Whether a task with this status and assignee belongs in the list: all that
+    /// [`Filter::matches`] looks at.
+    pub fn admits(&self, status: &str, assignee: Option<&str>) -> bool {
+        let status_ok = (self.statuses.is_empty() || self.statuses.iter().any(|s| s == status))
+            && !self.excluded.iter().any(|s| s == status);
+        let assignee_ok = (self.assignees.is_empty() && !self.unassigned)
+            || match assignee {
                 None => self.unassigned,
-                Some(assignee) => self.assignees.contains(assignee),
+                Some(assignee) => self.assignees.iter().any(|a| a == assignee),
             };
-        status && assignee
+        status_ok && assignee_ok
     }
 }
 

@@ -32,8 +32,11 @@ mod args;
 pub mod backoff;
 pub mod client;
 pub mod deployment;
+pub mod figures;
 pub mod history;
 pub mod receiver;
+pub mod record;
+pub mod recovery;
 pub mod scenario;
 pub mod subscriber;
 pub mod supervisor;
@@ -43,12 +46,12 @@ pub mod webhook;
 pub mod workload;
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 use tasklane_server::cache::Consistency;
 use tasklane_server::config::default_consistency;
 use tasklane_server::store::Backend;
@@ -57,6 +60,7 @@ pub use args::{CheckArgs, EXIT_STATUS, parse_duration};
 use deployment::{Deployment, Spawn};
 use history::{Cause, seconds};
 use receiver::Receiver;
+use record::Recorder;
 use scenario::{Scenario, ScenarioReport, Settings};
 use subscriber::Followed;
 use webhook::Webhooks;
@@ -87,7 +91,7 @@ impl Summary {
 
     /// Operations in every scenario.
     pub fn operations(&self) -> usize {
-        self.scenarios.iter().map(|s| s.operations.len()).sum()
+        self.scenarios.iter().map(|s| s.operations).sum()
     }
 
     /// Why the run judged too little to pass, one reason per line; empty when it
@@ -99,7 +103,7 @@ impl Summary {
         self.scenarios
             .iter()
             .filter_map(|report| {
-                let tally = report.tally();
+                let tally = &report.tally;
                 let shortfall = report.shortfall()?;
                 let mut reason = format!("{}: {shortfall}", report.scenario.name());
                 if tally.failures() > 0 {
@@ -141,6 +145,10 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         }
         args.scenario.clone()
     };
+    let recorder = match &args.history {
+        Some(path) => Some(Arc::new(Recorder::create(path)?)),
+        None => None,
+    };
     let settings = Settings {
         clients: args.clients,
         duration: args.duration,
@@ -158,6 +166,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         } else {
             None
         },
+        recorder: recorder.clone(),
     };
     writeln!(
         out,
@@ -169,12 +178,6 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         seconds(settings.duration.as_micros() as u64),
         settings.seed
     )?;
-    let mut history = match &args.history {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => None,
-    };
     let mut reports = Vec::new();
     for scenario in chosen {
         if let Some(reason) = scenario::cannot_run(scenario, &deployment, args.subscribers) {
@@ -190,19 +193,19 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
             .with_prefix(scenario.name());
         let report = scenario::run(scenario, &mut deployment, &settings, &progress).await?;
         progress.finish_and_clear();
-        if let Some(file) = &mut history {
-            write_history(file, &report).context("writing the history")?;
-        }
         print_scenario(out, &report)?;
         reports.push(report);
     }
-    if let Some(mut file) = history {
-        file.flush().context("writing the history")?;
+    if let Some(recorder) = &recorder {
+        recorder.finish()?;
     }
     let summary = Summary {
         scenarios: reports,
         duration: started.elapsed(),
     };
+    if let Some(path) = &args.json {
+        write_json(path, &deployment, &settings, &summary)?;
+    }
     print_totals(out, &summary, settings.token.is_some())?;
     Ok(summary)
 }
@@ -258,13 +261,13 @@ async fn deploy(args: &CheckArgs) -> anyhow::Result<Deployment> {
 }
 
 fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Result<()> {
-    let tally = report.tally();
+    let tally = &report.tally;
     writeln!(
         out,
         "{}: {} operations ({} reads, {} acknowledged writes, {} failed) in {}, {} faults, {} \
          violations",
         report.scenario.name(),
-        report.operations.len(),
+        report.operations,
         tally.reads,
         tally.writes,
         tally.failures(),
@@ -334,7 +337,7 @@ fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io
     let (succeeded, failed) = summary
         .scenarios
         .iter()
-        .map(ScenarioReport::tally)
+        .map(|report| &report.tally)
         .fold((0, 0), |(s, f), t| (s + t.succeeded(), f + t.failures()));
     writeln!(out, "Scenarios run: {}", summary.scenarios.len())?;
     writeln!(
@@ -359,7 +362,7 @@ fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io
     let mut causes: Vec<Cause> = summary
         .scenarios
         .iter()
-        .flat_map(|report| report.tally().failed.into_keys())
+        .flat_map(|report| report.tally.failed.keys().copied())
         .collect();
     causes.sort();
     causes.dedup();
@@ -369,33 +372,41 @@ fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io
     Ok(())
 }
 
-/// One JSON line per operation, per fault, per event a subscriber received and per
-/// stream it held, each naming its scenario.
-fn write_history(out: &mut impl Write, report: &ScenarioReport) -> std::io::Result<()> {
-    let scenario = report.scenario.name();
-    write_lines(out, &scenario, &report.operations)?;
-    write_lines(out, &scenario, &report.faults)?;
-    for followed in &report.following.followed {
-        write_lines(out, &scenario, &followed.received)?;
-        write_lines(out, &scenario, &followed.streams)?;
-    }
-    Ok(())
-}
-
-fn write_lines<T: Serialize>(
-    out: &mut impl Write,
-    scenario: &str,
-    records: &[T],
-) -> std::io::Result<()> {
-    #[derive(Serialize)]
-    struct Line<'a, T> {
-        scenario: &'a str,
-        #[serde(flatten)]
-        record: &'a T,
-    }
-    for record in records {
-        serde_json::to_writer(&mut *out, &Line { scenario, record })?;
-        writeln!(out)?;
-    }
-    Ok(())
+/// `--json FILE`: the deployment, the settings and each scenario's
+/// [figures](figures::Figures), as one JSON document.
+fn write_json(
+    path: &Path,
+    deployment: &Deployment,
+    settings: &Settings,
+    summary: &Summary,
+) -> anyhow::Result<()> {
+    let scenarios: Vec<serde_json::Value> = summary
+        .scenarios
+        .iter()
+        .map(|report| {
+            serde_json::json!({
+                "scenario": report.scenario.name(),
+                "duration_s": report.duration.as_secs_f64(),
+                "inconclusive": report.shortfall(),
+                "figures": report.figures,
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "instances": deployment.urls.len(),
+        "consistency": deployment
+            .consistency()
+            .and_then(|c| clap::ValueEnum::to_possible_value(&c))
+            .map(|value| value.get_name().to_owned()),
+        "clients": settings.clients,
+        "subscribers": settings.subscribers,
+        "workload_s": settings.duration.as_secs_f64(),
+        "seed": settings.seed,
+        "operations": summary.operations(),
+        "violations": summary.violations(),
+        "duration_s": summary.duration.as_secs_f64(),
+        "scenarios": scenarios,
+    });
+    let text = serde_json::to_string_pretty(&document).context("writing the report")?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }

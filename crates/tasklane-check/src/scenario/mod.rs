@@ -21,10 +21,13 @@ use tasklane_server::domain::TokenSecret;
 use crate::backoff::{Backoff, Failure};
 use crate::client::{Client, Target};
 use crate::deployment::{Deployment, Fault};
+use crate::figures::{self, Figures};
 use crate::history::{Cause, Clock, FaultEvent, Filter, Operation, Outcome, Phase, Request};
+use crate::record::Recorder;
+use crate::recovery;
 use crate::subscriber::{Following, Subscribers};
 use crate::tally::Tally;
-use crate::verdict::{Kind, Violation, check};
+use crate::verdict::{Kind, Violation, judge};
 use crate::webhook::{Watched, Webhooks};
 use crate::workload::{LiveTasks, Mix, Step, next_step};
 
@@ -110,6 +113,8 @@ pub struct Settings {
     pub subscribers: usize,
     /// The receiver each scenario's webhook delivers to, with `--webhooks`.
     pub webhooks: Option<Webhooks>,
+    /// Where the history is written as it is made (`--history`), if anywhere.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 /// What one scenario did and found.
@@ -117,8 +122,13 @@ pub struct Settings {
 pub struct ScenarioReport {
     /// Which scenario.
     pub scenario: Scenario,
-    /// Every operation, workload and read-back.
-    pub operations: Vec<Operation>,
+    /// How many operations it performed, workload and read-back (the operations
+    /// themselves are judged, written to the history file if there is one, and let go).
+    pub operations: usize,
+    /// Its operations, counted by what came of them.
+    pub tally: Tally,
+    /// Its figures, for `--json`.
+    pub figures: Figures,
     /// Every fault injected.
     pub faults: Vec<FaultEvent>,
     /// What the checks found.
@@ -138,16 +148,11 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    /// Its operations, counted by what came of them.
-    pub fn tally(&self) -> Tally {
-        Tally::of(&self.operations)
-    }
-
     /// Why it judged too little to pass, if it did: too few requests answered (for
     /// `redis-rollback`, whose writes are meant to fail, too few reads, or no round that
     /// lost an announcement), or its feed could not be judged.
     pub fn shortfall(&self) -> Option<String> {
-        let tally = self.tally();
+        let tally = &self.tally;
         let requests = match self.scenario {
             Scenario::RedisRollback => tally.read_shortfall().or_else(|| {
                 (self.rollbacks == 0).then(|| {
@@ -217,6 +222,10 @@ type History = Arc<Mutex<Vec<Operation>>>;
 
 /// Everything the clients of one scenario share.
 struct Run {
+    /// The scenario's name, in every line of the history file.
+    name: String,
+    /// Where the history is written, if anywhere.
+    recorder: Option<Arc<Recorder>>,
     target: Target,
     clock: Clock,
     history: History,
@@ -237,9 +246,17 @@ impl Run {
             .perform(&self.target, instance, Phase::Run, request)
             .await;
         self.live.record(&op.outcome, &op.request);
-        self.history.lock().expect("not poisoned").push(op.clone());
+        self.keep(op.clone());
         self.done.fetch_add(1, Ordering::Relaxed);
         op
+    }
+
+    /// Adds `op` to the history, and to the history file.
+    fn keep(&self, op: Operation) {
+        if let Some(recorder) = &self.recorder {
+            recorder.lines(&self.name, std::slice::from_ref(&op));
+        }
+        self.history.lock().expect("not poisoned").push(op);
     }
 }
 
@@ -286,6 +303,8 @@ pub async fn run(
         }
     };
     let run = Arc::new(Run {
+        name: scenario.name(),
+        recorder: settings.recorder.clone(),
         target,
         clock,
         history: History::default(),
@@ -295,6 +314,7 @@ pub async fn run(
     });
     let deadline = Instant::now() + settings.duration;
     let mut faults = Vec::new();
+    let mut watched = Vec::new();
     let mut rollbacks = 0;
     if scenario == Scenario::RedisRollback {
         let redis = deployment.redis().context("no Redis process")?;
@@ -306,11 +326,12 @@ pub async fn run(
             deployment,
             settings,
             deadline,
-            &mut faults,
+            (&mut faults, &mut watched),
             progress,
         )
         .await?;
     }
+    let worked = started.elapsed();
     if !faults.is_empty() {
         deployment.settle().await;
     }
@@ -336,13 +357,45 @@ pub async fn run(
     };
 
     let operations = std::mem::take(&mut *run.history.lock().expect("not poisoned"));
-    let mut violations = check(&operations, &following, webhook.as_ref());
-    violations.extend(unverified);
+    let judging = Instant::now();
+    let mut verdict = judge(&operations, &following, webhook.as_ref());
+    let judged = judging.elapsed();
+    verdict.violations.extend(unverified);
+    let mut watched = watched.into_iter();
+    let faults_watched: Vec<_> = faults
+        .iter()
+        .map(|fault| (fault.clone(), watched.next().flatten()))
+        .collect();
+    let mut figures = figures::of(&operations, &faults_watched, &verdict);
+    if scenario == Scenario::StaleFill {
+        figures.stale_fill_rounds = operations
+            .iter()
+            .filter(|op| matches!(op.request, Request::Update { .. }))
+            .count();
+    }
+    figures.rollbacks = rollbacks;
+    figures.workload_s = worked.as_secs_f64();
+    figures.judged_s = judged.as_secs_f64();
+    figures.events = following.followed.iter().map(|f| f.received.len()).sum();
+    figures.reconnections = following
+        .followed
+        .iter()
+        .map(crate::subscriber::Followed::reconnections)
+        .sum();
+    if let Some(recorder) = &run.recorder {
+        recorder.lines(&run.name, &faults);
+        for followed in &following.followed {
+            recorder.lines(&run.name, &followed.received);
+            recorder.lines(&run.name, &followed.streams);
+        }
+    }
     Ok(ScenarioReport {
         scenario,
-        operations,
+        operations: operations.len(),
+        tally: Tally::of(&operations),
+        figures,
         faults,
-        violations,
+        violations: verdict.violations,
         duration: started.elapsed(),
         leftovers,
         following,
@@ -352,14 +405,15 @@ pub async fn run(
 }
 
 /// The clients of `scenario` until `deadline`, with its fault a few times meanwhile
-/// (recorded in `faults`), and the progress bar.
+/// (recorded in `faults`, each with what was [watched](recovery) after it), and the
+/// progress bar.
 async fn workload(
     scenario: Scenario,
     run: &Arc<Run>,
     deployment: &mut Deployment,
     settings: &Settings,
     deadline: Instant,
-    faults: &mut Vec<FaultEvent>,
+    (faults, watched): (&mut Vec<FaultEvent>, &mut Vec<Option<recovery::Watched>>),
     progress: &ProgressBar,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -375,6 +429,7 @@ async fn workload(
     };
     let period = settings.duration / 4;
     let mut next_fault = Instant::now() + period;
+    let mut watching = Vec::new();
     while Instant::now() < deadline {
         progress.set_position(started.elapsed().as_millis() as u64);
         progress.set_message(format!(
@@ -389,12 +444,17 @@ async fn workload(
             let at_us = run.clock.now();
             let what = deployment.inject(fault, faults.len()).await?;
             faults.push(FaultEvent { at_us, fault: what });
+            let urls = deployment.urls.clone();
+            watching.push(tokio::spawn(recovery::watch(urls, run.clock)));
             next_fault = Instant::now() + period;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for client in clients {
         client.await?;
+    }
+    for watcher in watching {
+        watched.push(Some(watcher.await?));
     }
     Ok(())
 }
@@ -608,7 +668,7 @@ async fn read_back(run: &Run, client: usize) -> Vec<Violation> {
                 )
                 .await;
             read = Failure::of(&op).is_none();
-            run.history.lock().expect("not poisoned").push(op);
+            run.keep(op);
             if read {
                 break;
             }
@@ -706,9 +766,12 @@ mod tests {
             outcome: Outcome::Deleted,
             ..read.clone()
         };
+        let operations = [vec![read; 10], vec![write; 10]].concat();
         ScenarioReport {
             scenario,
-            operations: [vec![read; 10], vec![write; 10]].concat(),
+            operations: operations.len(),
+            tally: Tally::of(&operations),
+            figures: Figures::default(),
             faults: Vec::new(),
             violations: Vec::new(),
             duration: Duration::ZERO,

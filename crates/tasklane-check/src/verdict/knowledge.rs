@@ -223,4 +223,11 @@ impl<'a> Knowledge<'a> {
             Some((*id, born, timeline.deletion_sent))
         })
     }
+
+    /// When each state of each task became known, and which task's it is.
+    pub(super) fn changes(&self) -> impl Iterator<Item = (u64, &'a str)> + '_ {
+        self.tasks
+            .iter()
+            .flat_map(|(id, timeline)| timeline.known.iter().map(|known| (known.at, *id)))
+    }
 }

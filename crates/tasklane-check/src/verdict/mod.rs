@@ -37,6 +37,8 @@
 mod feed;
 mod knowledge;
 mod reads;
+#[cfg(test)]
+mod synthetic;
 mod webhook;
 
 use crate::history::{Operation, Received, seconds};
@@ -89,7 +91,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn label(self) -> &'static str {
+    /// What the report calls it.
+    pub fn label(self) -> &'static str {
         match self {
             Kind::Stale => "stale read",
             Kind::Resurrected => "deleted task seen",
@@ -174,6 +177,16 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// What judging a history found.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// Every violation.
+    pub violations: Vec<Violation>,
+    /// The indeterminate writes (no acknowledgement, yet maybe applied) whose change a
+    /// subscriber received: those that turned out applied.
+    pub applied: usize,
+}
+
 /// Every violation in a history, in what its subscribers received and in what its
 /// webhook delivered (if it had one).
 pub fn check(
@@ -181,14 +194,26 @@ pub fn check(
     following: &Following,
     webhook: Option<&Watched>,
 ) -> Vec<Violation> {
+    judge(history, following, webhook).violations
+}
+
+/// As [`check`], with what else judging learned.
+pub fn judge(history: &[Operation], following: &Following, webhook: Option<&Watched>) -> Verdict {
     let (feed, learned) = feed::check(history, following);
+    let applied = learned
+        .iter()
+        .filter(|learned| learned.write.is_some_and(|i| history[i].indeterminate()))
+        .count();
     let knowledge = knowledge::Knowledge::build(history, &learned);
     let mut violations = reads::check(history, &knowledge);
     violations.extend(feed);
     if let Some(watched) = webhook {
         violations.extend(webhook::check(history, watched));
     }
-    violations
+    Verdict {
+        violations,
+        applied,
+    }
 }
 
 #[cfg(test)]

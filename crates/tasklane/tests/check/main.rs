@@ -98,6 +98,15 @@ impl RunningServer {
     }
 }
 
+/// The changes a scenario's subscribers received, all of them together.
+fn events_of(report: &tasklane_check::scenario::ScenarioReport) -> usize {
+    let followed = &report.following.followed;
+    followed
+        .iter()
+        .map(|followed| followed.received.len())
+        .sum()
+}
+
 fn kinds(summary: &Summary) -> Vec<Kind> {
     let mut kinds: Vec<Kind> = summary
         .scenarios
@@ -120,10 +129,10 @@ fn assert_clean(summary: &Summary, scenarios: usize) {
             50
         };
         assert!(
-            scenario.operations.len() >= least,
+            scenario.operations >= least,
             "{}: only {} operations were checked",
             scenario.scenario.name(),
-            scenario.operations.len()
+            scenario.operations
         );
     }
     // The feed was followed and judged: every subscriber received changes.
@@ -238,7 +247,17 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
     let history = tempfile::NamedTempFile::new().unwrap();
     let history_path = history.path().to_str().unwrap();
 
-    let summary = run(&["--url", &url, "--history", history_path]).await;
+    let figures = tempfile::NamedTempFile::new().unwrap();
+    let figures_path = figures.path().to_str().unwrap();
+    let summary = run(&[
+        "--url",
+        &url,
+        "--history",
+        history_path,
+        "--json",
+        figures_path,
+    ])
+    .await;
     // No Redis URL and no processes of its own: only the fault-free scenarios can run.
     assert_clean(&summary, 2);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(history.path())
@@ -272,6 +291,20 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
         lines.len(),
         kept("op").count() + events + kept("ended").count()
     );
+    // The figures: each scenario's operations, answered and read back.
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(figures.path()).unwrap()).unwrap();
+    assert_eq!(document["operations"], summary.operations());
+    assert_eq!(document["violations"], 0);
+    let scenarios = document["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), summary.scenarios.len());
+    for (scenario, report) in scenarios.iter().zip(&summary.scenarios) {
+        let figures = &scenario["figures"];
+        assert_eq!(figures["operations"], report.operations);
+        assert_eq!(figures["reads"], report.tally.reads);
+        assert_eq!(figures["events"], events_of(report));
+        assert!(figures["acknowledged_writes_read_back"].as_u64().unwrap() > 0);
+    }
     server.stop().await;
 }
 
@@ -611,7 +644,7 @@ async fn a_check_of_a_live_server_leaves_none_of_its_tasks_behind() {
     assert_clean(&summary, 2);
     for scenario in &summary.scenarios {
         assert!(
-            scenario.tally().writes > 0,
+            scenario.tally.writes > 0,
             "the check created nothing to clean up"
         );
         assert!(scenario.leftovers.is_none(), "{:?}", scenario.leftovers);

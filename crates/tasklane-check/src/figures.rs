@@ -1,0 +1,180 @@
+//! A scenario's figures, for `--json FILE` and the reliability report `scripts/soak`
+//! writes from it: what ran, what was injected, what the verdict found, and how the
+//! guarantees were exercised: acknowledged writes read back, indeterminate writes and
+//! how many turned out applied, operations in flight when a fault struck, tasks
+//! written on both sides of one, and after each fault how long until the deployment was
+//! ready, served from its cache, answered reads and acknowledged writes again.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+
+use crate::history::{FaultEvent, Operation, Outcome, Phase};
+use crate::recovery::Watched;
+use crate::verdict::Verdict;
+
+/// What one scenario did and found, in numbers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Figures {
+    /// Operations, workload and read-back.
+    pub operations: usize,
+    /// Reads answered.
+    pub reads: usize,
+    /// Writes acknowledged.
+    pub acknowledged_writes: usize,
+    /// Requests without a usable answer, by cause.
+    pub failed: BTreeMap<String, usize>,
+    /// Writes left indeterminate (no acknowledgement, yet maybe applied), by cause.
+    pub indeterminate: BTreeMap<String, usize>,
+    /// Of those, the ones whose change a subscriber received: applied after all.
+    pub indeterminate_applied: usize,
+    /// Acknowledged writes of the tasks the read-back read after the run.
+    pub acknowledged_writes_read_back: usize,
+    /// Violations, by kind.
+    pub violations: BTreeMap<String, usize>,
+    /// Each fault, and how the deployment came back from it.
+    pub faults: Vec<Recovery>,
+    /// `stale-fill`: rounds of the incident's interleaving (a write while a list read
+    /// that will fill the cache is in flight, then a read on every instance).
+    pub stale_fill_rounds: usize,
+    /// `redis-rollback`: rounds in which Redis lost a committed write's announcement.
+    pub rollbacks: usize,
+    /// Changes the subscribers received, all of them together.
+    pub events: usize,
+    /// Event streams opened again after one was cut.
+    pub reconnections: usize,
+    /// Seconds the workload ran, faults included.
+    pub workload_s: f64,
+    /// Seconds judging the history took, once the run was over.
+    pub judged_s: f64,
+}
+
+/// A fault, and the time from its start until the deployment was healthy again (each
+/// none if it was not seen, or, for reads and writes, if none failed after it).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Recovery {
+    /// What was done.
+    pub fault: String,
+    /// Seconds since the scenario began.
+    pub at_s: f64,
+    /// Operations in flight when it struck.
+    pub in_flight: usize,
+    /// Tasks with an acknowledged write before it and another after it (before the
+    /// next fault).
+    pub written_across: usize,
+    /// Seconds until every instance was ready.
+    pub ready_s: Option<f64>,
+    /// Seconds until a read was served from the cache again.
+    pub cache_s: Option<f64>,
+    /// Seconds until reads were answered again: the end of the first read answered
+    /// that started after the last failed one.
+    pub reads_s: Option<f64>,
+    /// The same for writes and their acknowledgements.
+    pub writes_s: Option<f64>,
+}
+
+/// The figures of a scenario's `history`, with its `faults` (each with what was
+/// watched after it, if anything was) and `verdict`.
+pub fn of(
+    history: &[Operation],
+    faults: &[(FaultEvent, Option<Watched>)],
+    verdict: &Verdict,
+) -> Figures {
+    let mut figures = Figures {
+        operations: history.len(),
+        indeterminate_applied: verdict.applied,
+        ..Figures::default()
+    };
+    for violation in &verdict.violations {
+        *figures
+            .violations
+            .entry(violation.kind.label().to_owned())
+            .or_default() += 1;
+    }
+    let mut read_back: HashSet<&str> = HashSet::new();
+    for op in history {
+        match &op.outcome {
+            Outcome::Failed { cause, .. } => {
+                *figures.failed.entry(cause.to_string()).or_default() += 1;
+                if op.request.is_write() && op.indeterminate() {
+                    *figures.indeterminate.entry(cause.to_string()).or_default() += 1;
+                }
+            }
+            _ if op.acknowledged() => figures.acknowledged_writes += 1,
+            _ if !op.request.is_write() => {
+                figures.reads += 1;
+                if op.phase == Phase::ReadBack {
+                    read_back.extend(op.task());
+                }
+            }
+            _ => {}
+        }
+    }
+    figures.acknowledged_writes_read_back = history
+        .iter()
+        .filter(|op| op.acknowledged() && op.task().is_some_and(|id| read_back.contains(id)))
+        .count();
+    let ends: Vec<u64> = faults
+        .iter()
+        .skip(1)
+        .map(|(fault, _)| fault.at_us)
+        .chain([u64::MAX])
+        .collect();
+    let mut since = 0;
+    for ((fault, watched), &until) in faults.iter().zip(&ends) {
+        figures
+            .faults
+            .push(recovery(history, fault, *watched, (since, until)));
+        since = fault.at_us;
+    }
+    figures
+}
+
+/// How the deployment came back from `fault`, the window `(since, until)` running from
+/// the fault before it to the one after it.
+fn recovery(
+    history: &[Operation],
+    fault: &FaultEvent,
+    watched: Option<Watched>,
+    (since, until): (u64, u64),
+) -> Recovery {
+    let at = fault.at_us;
+    let run = || history.iter().filter(|op| op.phase == Phase::Run);
+    let after = |micros: Option<u64>| micros.map(|us| us.saturating_sub(at) as f64 / 1e6);
+    let answered_again = |writes: bool| {
+        let kind = |op: &&Operation| op.request.is_write() == writes;
+        let last_failure = run()
+            .filter(kind)
+            .filter(|op| op.start_us >= at && op.start_us < until)
+            .filter(|op| matches!(op.outcome, Outcome::Failed { .. }))
+            .map(|op| op.start_us)
+            .max()?;
+        run()
+            .filter(kind)
+            .filter(|op| {
+                op.start_us > last_failure && !matches!(op.outcome, Outcome::Failed { .. })
+            })
+            .map(|op| op.end_us)
+            .min()
+    };
+    let written = |from: u64, to: u64| -> HashSet<&str> {
+        run()
+            .filter(|op| op.acknowledged() && op.start_us >= from && op.end_us <= to)
+            .filter_map(Operation::task)
+            .collect()
+    };
+    let before = written(since, at);
+    let written_across = written(at, until).intersection(&before).count();
+    Recovery {
+        fault: fault.fault.clone(),
+        at_s: at as f64 / 1e6,
+        in_flight: run()
+            .filter(|op| op.start_us < at && op.end_us > at)
+            .count(),
+        written_across,
+        ready_s: after(watched.and_then(|w| w.ready_us)),
+        cache_s: after(watched.and_then(|w| w.cache_us)),
+        reads_s: after(answered_again(false)),
+        writes_s: after(answered_again(true)),
+    }
+}

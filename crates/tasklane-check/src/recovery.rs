@@ -1,0 +1,109 @@
+//! How long a deployment takes to be healthy again after a fault, as its operators would
+//! see it: watched from outside while the workload goes on, every [`POLL`], for
+//! [`LIMIT`] at most. Readiness is back when every instance's `/readyz` says `ready`
+//! (database and cache both answering); the cache serves again when, once ready, the
+//! instances' count of cache hits (`tasklane_cache_lookups_total{result="hit"}` in
+//! `/metrics`) grows. Whether reads and writes are answered again is read from the
+//! history instead ([`crate::figures`]).
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::history::Clock;
+
+/// How often the instances are asked.
+const POLL: Duration = Duration::from_millis(100);
+/// How long they are watched at most.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// When the deployment was seen healthy again (microseconds on the scenario's clock).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Watched {
+    /// Every instance's `/readyz` said `ready`.
+    pub ready_us: Option<u64>,
+    /// After that, the instances served a read from the cache.
+    pub cache_us: Option<u64>,
+}
+
+/// Watches `urls` from now until both are seen, or [`LIMIT`] passes.
+pub async fn watch(urls: Vec<String>, clock: Clock) -> Watched {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap_or_default();
+    let deadline = Instant::now() + LIMIT;
+    let mut watched = Watched::default();
+    let mut hits: Option<f64> = None;
+    while Instant::now() < deadline && watched.cache_us.is_none() {
+        if watched.ready_us.is_none() {
+            let mut ready = true;
+            for url in &urls {
+                ready &= is_ready(&client, url).await;
+            }
+            if ready {
+                watched.ready_us = Some(clock.now());
+            }
+        }
+        if watched.ready_us.is_some() {
+            let mut total = Some(0.0);
+            for url in &urls {
+                total = match (total, cache_hits(&client, url).await) {
+                    (Some(sum), Some(more)) => Some(sum + more),
+                    _ => None,
+                };
+            }
+            if let (Some(before), Some(now)) = (hits, total)
+                && now > before
+            {
+                watched.cache_us = Some(clock.now());
+            }
+            hits = total.or(hits);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    watched
+}
+
+async fn is_ready(client: &reqwest::Client, url: &str) -> bool {
+    let Ok(response) = client.get(format!("{url}/readyz")).send().await else {
+        return false;
+    };
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    body["status"] == "ready"
+}
+
+/// The instance's cache hits so far, if its metrics answer.
+async fn cache_hits(client: &reqwest::Client, url: &str) -> Option<f64> {
+    let response = client.get(format!("{url}/metrics")).send().await.ok()?;
+    let text = response.text().await.ok()?;
+    hits_in(&text)
+}
+
+/// The cache hits a Prometheus text exposition counts.
+fn hits_in(metrics: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .filter(|line| {
+            line.starts_with("tasklane_cache_lookups_total{") && line.contains("result=\"hit\"")
+        })
+        .map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hits_are_read_from_the_metrics() {
+        let text = "# HELP tasklane_cache_lookups_total Reads\n\
+                    tasklane_cache_lookups_total{result=\"hit\"} 41\n\
+                    tasklane_cache_lookups_total{result=\"miss\"} 7\n";
+        assert_eq!(hits_in(text), Some(41.0));
+        assert_eq!(
+            hits_in("tasklane_cache_lookups_total{result=\"hit\"} x"),
+            None
+        );
+    }
+}
