@@ -3,8 +3,9 @@
 //! [`LIMIT`] at most. Readiness is back when every instance's `/readyz` says `ready`
 //! (database and cache both answering); the cache serves again when, once ready, the
 //! instances' count of cache hits (`tasklane_cache_lookups_total{result="hit"}` in
-//! `/metrics`) grows. Whether reads and writes are answered again is read from the
-//! history instead ([`crate::figures`]).
+//! `/metrics`) grows. Only while the workload runs: after it nothing reads. Whether
+//! reads and writes are answered again is read from the history instead
+//! ([`crate::figures`]).
 
 use std::time::{Duration, Instant};
 
@@ -26,13 +27,14 @@ pub struct Watched {
     pub cache_us: Option<u64>,
 }
 
-/// Watches `urls` from now until both are seen, or [`LIMIT`] passes.
-pub async fn watch(urls: Vec<String>, clock: Clock) -> Watched {
+/// Watches `urls` from now until both are seen, or [`LIMIT`] passes, or the workload's
+/// `end`.
+pub async fn watch(urls: Vec<String>, clock: Clock, end: Instant) -> Watched {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
         .build()
         .unwrap_or_default();
-    let deadline = Instant::now() + LIMIT;
+    let deadline = end.min(Instant::now() + LIMIT);
     let mut watched = Watched::default();
     let mut hits: Option<f64> = None;
     while Instant::now() < deadline && watched.cache_us.is_none() {

@@ -445,7 +445,7 @@ async fn workload(
             let what = deployment.inject(fault, faults.len()).await?;
             faults.push(FaultEvent { at_us, fault: what });
             let urls = deployment.urls.clone();
-            watching.push(tokio::spawn(recovery::watch(urls, run.clock)));
+            watching.push(tokio::spawn(recovery::watch(urls, run.clock, deadline)));
             next_fault = Instant::now() + period;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
