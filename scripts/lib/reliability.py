@@ -84,10 +84,13 @@ def main():
 
     say("# Reliability")
     say("")
-    say(
-        f"Written by `scripts/soak` on {datetime.date.today()} at commit {commit}, "
-        f"with `TASKLANE_SOAK_OPERATIONS={target}`."
+    fixed = os.environ.get("TASKLANE_SOAK_SECONDS")
+    setting = (
+        f"`TASKLANE_SOAK_SECONDS={fixed}` (a fixed workload per scenario)"
+        if fixed
+        else f"`TASKLANE_SOAK_OPERATIONS={target}`"
     )
+    say(f"Written by `scripts/soak` on {datetime.date.today()} at commit {commit}, with {setting}.")
     say(f"Machine: {machine()}; shared with other work, so times are indicative.")
     say("")
     say(
@@ -96,6 +99,17 @@ def main():
         f"{len(caught)} of the {len(baselines)} incident designs caught "
         f"({', '.join(number(d['violations']) + ' violations in ' + n for n, d in baselines)})."
     )
+    say("")
+    per_mode = ", ".join(
+        f"{number(d['operations'])} in {name}" for name, d in deployments if name.startswith("postgres")
+    )
+    if any(d["operations"] < 1_000_000 for name, d in deployments if name.startswith("postgres")):
+        say(
+            f"Operations per PostgreSQL mode: {per_mode}; short of the 1,000,000 per mode of a "
+            "full run, which takes hours on this machine."
+        )
+    else:
+        say(f"Operations per PostgreSQL mode: {per_mode}.")
     say("")
     say("Rerun: `TASKLANE_SOAK_OPERATIONS=1000000 scripts/soak` (see the script for the other")
     say("settings). Every figure comes from `tasklane check --json`; each deployment is one check")
@@ -114,7 +128,7 @@ def main():
         rss = f"{d['rss_mib']:.0f} MiB" if d["rss_mib"] else "-"
         worked = sum(s["figures"]["workload_s"] for s in d["scenarios"])
         judged = sum(s["figures"]["judged_s"] for s in d["scenarios"])
-        share = f"{judged:.1f} s ({100 * judged / worked:.1f}%)" if worked else "-"
+        share = f"{judged:.2f} s ({100 * judged / worked:.2f}%)" if worked else "-"
         say(
             f"| {name}: {DESCRIPTIONS.get(name, name)} | {d['clients']} | {d['workload_s']:.0f} s "
             f"| {number(d['operations'])} | {d['violations']} | {d['duration_s']:.0f} s "
@@ -248,8 +262,9 @@ def main():
     )
     say(
         f"- **No lost write**: {number(total('acknowledged_writes'))} acknowledged writes, "
-        f"{number(total('acknowledged_writes_read_back'))} of them to tasks read back after "
-        "their run (the rest were deleted, which the read-back checks too)."
+        f"{number(total('acknowledged_writes_read_back'))} of them to tasks the read-back "
+        "after their run read (each created task is read once more, a deleted one must "
+        "answer 404), and every one judged against it."
     )
     say(
         f"- **Indeterminate writes**: {indeterminate} writes got no acknowledgement yet may "
