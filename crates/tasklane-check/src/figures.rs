@@ -178,3 +178,84 @@ fn recovery(
         writes_s: after(answered_again(true)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::{Cause, Request, Seen};
+
+    fn op(span: (u64, u64), request: Request, outcome: Outcome) -> Operation {
+        Operation {
+            start_us: span.0,
+            end_us: span.1,
+            ..Operation::of(request, outcome)
+        }
+    }
+
+    fn update() -> Request {
+        Request::Update {
+            id: "t".to_owned(),
+            status: "done".to_owned(),
+            assignee: None,
+        }
+    }
+
+    fn written() -> Outcome {
+        Outcome::Written {
+            task: Seen {
+                id: "t".to_owned(),
+                version: 2,
+                status: "done".to_owned(),
+                assignee: None,
+            },
+            body: serde_json::Value::Null,
+        }
+    }
+
+    fn unavailable() -> Outcome {
+        Outcome::Failed {
+            cause: Cause::Status(503),
+            reason: "503".to_owned(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn writes_are_answered_again_at_the_first_acknowledgement_after_the_last_failure() {
+        let get = || Request::Get { id: "t".to_owned() };
+        let found = || Outcome::Found {
+            task: Seen {
+                id: "t".to_owned(),
+                version: 2,
+                status: "done".to_owned(),
+                assignee: None,
+            },
+        };
+        let history = [
+            op((500_000, 900_000), update(), written()),
+            op((900_000, 1_100_000), get(), found()),
+            op((1_200_000, 1_300_000), update(), unavailable()),
+            op((1_400_000, 1_500_000), update(), unavailable()),
+            op((1_600_000, 1_900_000), update(), written()),
+            op((1_700_000, 1_800_000), get(), found()),
+        ];
+        let fault = FaultEvent {
+            at_us: 1_000_000,
+            fault: "Redis killed".to_owned(),
+        };
+        let watched = Watched {
+            ready_us: Some(1_250_000),
+            cache_us: None,
+        };
+        let figures = of(&history, &[(fault, Some(watched))], &Verdict::default());
+        let recovery = &figures.faults[0];
+        assert_eq!(recovery.writes_s, Some(0.9));
+        assert_eq!(recovery.reads_s, None, "no read failed");
+        assert_eq!(recovery.ready_s, Some(0.25));
+        assert_eq!(recovery.cache_s, None);
+        assert_eq!(recovery.in_flight, 1);
+        assert_eq!(recovery.written_across, 1);
+        assert_eq!(figures.indeterminate["HTTP 503 Service Unavailable"], 2);
+        assert_eq!((figures.reads, figures.acknowledged_writes), (2, 2));
+    }
+}
