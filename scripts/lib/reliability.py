@@ -170,17 +170,18 @@ def main():
     say("")
     say(
         "Seconds from the fault's start (median / worst over its occurrences) until every "
-        "instance's `/readyz` said `ready`, until the instances served a read from their "
-        "cache again (their `tasklane_cache_lookups_total{result=\"hit\"}` grew), and until "
-        "reads were answered and writes acknowledged again (the first success after the last "
-        "failure; `-` when none failed). Both are polled every 0.1 s while the workload goes "
-        "on, for 30 s at most and never past the workload. Each outage lasts 0.8 s by design "
-        "(the process stays down, or frozen, that long)."
+        "instance's `/readyz` said `ready`, until the instances' reads looked in their cache "
+        "again rather than bypassing it (their `tasklane_cache_lookups_total`, hits and "
+        "misses, grew), and until reads were answered and writes acknowledged again (the "
+        "first success after the last failure before the next fault; `-` when none failed). "
+        "Readiness and the cache are polled every 0.1 s while the workload goes on, for 30 s "
+        "at most and never past the workload (`-`: not seen by then). Each outage lasts 0.8 s "
+        "by design (the process stays down, or frozen, that long)."
     )
     say("")
     say(
         "| Deployment | Scenario | Faults | In flight at the fault | Tasks written across "
-        "| Ready | Cache serving | Reads answered | Writes acknowledged |"
+        "| Ready | Cache in use | Reads answered | Writes acknowledged |"
     )
     say("|---|---|---|---|---|---|---|---|---|")
     for name, d in deployments:

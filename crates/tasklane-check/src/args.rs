@@ -135,7 +135,7 @@ pub struct CheckArgs {
     /// Write each scenario's figures to this file as one JSON document: operations,
     /// failures and indeterminate writes by cause (and how many of those turned out
     /// applied), violations by kind, acknowledged writes read back, and after each
-    /// fault the seconds until the deployment was ready, served from its cache,
+    /// fault the seconds until the deployment was ready, its reads used the cache,
     /// answered reads and acknowledged writes again (what `scripts/soak` reports).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

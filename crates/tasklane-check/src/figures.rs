@@ -3,7 +3,8 @@
 //! guarantees were exercised: acknowledged writes read back, indeterminate writes and
 //! how many turned out applied, operations in flight when a fault struck, tasks
 //! written on both sides of one, and after each fault how long until the deployment was
-//! ready, served from its cache, answered reads and acknowledged writes again.
+//! ready, its reads used the cache, and it answered reads and acknowledged writes
+//! again.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -64,10 +65,10 @@ pub struct Recovery {
     pub written_across: usize,
     /// Seconds until every instance was ready.
     pub ready_s: Option<f64>,
-    /// Seconds until a read was served from the cache again.
+    /// Seconds until reads looked in the cache again, rather than bypassing it.
     pub cache_s: Option<f64>,
     /// Seconds until reads were answered again: the end of the first read answered
-    /// that started after the last failed one.
+    /// that started after the last one that failed before the next fault.
     pub reads_s: Option<f64>,
     /// The same for writes and their acknowledgements.
     pub writes_s: Option<f64>,
@@ -145,7 +146,8 @@ fn recovery(
         let kind = |op: &&Operation| op.request.is_write() == writes;
         let last_failure = run()
             .filter(kind)
-            .filter(|op| op.start_us >= at && op.start_us < until)
+            // A request the next fault failed is that fault's.
+            .filter(|op| op.start_us >= at && op.end_us < until)
             .filter(|op| matches!(op.outcome, Outcome::Failed { .. }))
             .map(|op| op.start_us)
             .max()?;
