@@ -299,9 +299,10 @@ def main():
         "indeterminate, not proved unapplied."
     )
     say(
-        "- The checker holds one scenario's history in memory while it runs (it streams it "
-        "to `--history` as it goes, and lets it go once judged): its peak memory above grows "
-        "with the length of the longest scenario."
+        "- The checker holds a scenario's operations in memory until they are judged (it "
+        "streams them to `--history` as it goes, and lets them go once judged) and every "
+        "change its subscribers received until the run ends: its peak memory above grows "
+        "with the run's length, a few KiB per operation."
     )
     return "\n".join(out) + "\n"
 
