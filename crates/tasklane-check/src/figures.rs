@@ -184,7 +184,7 @@ fn recovery(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::{Cause, Request, Seen};
+    use crate::history::{Request, Seen};
 
     fn op(span: (u64, u64), request: Request, outcome: Outcome) -> Operation {
         Operation {
@@ -214,14 +214,6 @@ mod tests {
         }
     }
 
-    fn unavailable() -> Outcome {
-        Outcome::Failed {
-            cause: Cause::Status(503),
-            reason: "503".to_owned(),
-            retry_after: None,
-        }
-    }
-
     #[test]
     fn writes_are_answered_again_at_the_first_acknowledgement_after_the_last_failure() {
         let get = || Request::Get { id: "t".to_owned() };
@@ -236,8 +228,8 @@ mod tests {
         let history = [
             op((500_000, 900_000), update(), written()),
             op((900_000, 1_100_000), get(), found()),
-            op((1_200_000, 1_300_000), update(), unavailable()),
-            op((1_400_000, 1_500_000), update(), unavailable()),
+            op((1_200_000, 1_300_000), update(), Outcome::unavailable()),
+            op((1_400_000, 1_500_000), update(), Outcome::unavailable()),
             op((1_600_000, 1_900_000), update(), written()),
             op((1_700_000, 1_800_000), get(), found()),
         ];

@@ -158,6 +158,18 @@ pub enum Outcome {
     },
 }
 
+#[cfg(test)]
+impl Outcome {
+    /// A `503`: what the unit tests use for a write whose outcome is unknown.
+    pub(crate) fn unavailable() -> Outcome {
+        Outcome::Failed {
+            cause: Cause::Status(503),
+            reason: "503".to_owned(),
+            retry_after: None,
+        }
+    }
+}
+
 impl Outcome {
     /// A create or update acknowledged with `body`; `Failed` as unreadable if the body
     /// is not a task.

@@ -467,14 +467,6 @@ mod tests {
     const UPDATED: ChangeKind = ChangeKind::Updated;
     const DELETED: ChangeKind = ChangeKind::Deleted;
 
-    fn unavailable() -> Outcome {
-        Outcome::Failed {
-            cause: Cause::Status(503),
-            reason: "503".to_owned(),
-            retry_after: None,
-        }
-    }
-
     #[test]
     fn every_acknowledged_write_reaches_every_subscriber_once_in_order() {
         let history = [created((0, 10)), updated((20, 30), done())];
@@ -523,7 +515,7 @@ mod tests {
             retry_after: None,
         };
         for (outcome, expected) in [
-            (unavailable(), vec![]),
+            (Outcome::unavailable(), vec![]),
             (failed(), vec![]),
             (Outcome::Absent, vec![Kind::Phantom]),
             (refused, vec![Kind::Phantom]),
@@ -537,7 +529,7 @@ mod tests {
                 status: status.to_owned(),
                 assignee: None,
             };
-            op(0, (0, 10), request, unavailable())
+            op(0, (0, 10), request, Outcome::unavailable())
         };
         assert_eq!(fed(&[create("todo")], &[&events[..1]]), []);
         assert_eq!(fed(&[create("done")], &[&events[..1]]), [Kind::Phantom]);
@@ -550,7 +542,7 @@ mod tests {
         let history = |read: (u64, u64)| {
             [
                 created((0, 10)),
-                updated((20, 30), unavailable()),
+                updated((20, 30), Outcome::unavailable()),
                 listed(1, read, Filter::default(), vec![task(1, "todo")]),
             ]
         };
@@ -568,7 +560,7 @@ mod tests {
         };
         let history = [
             created((0, 10)),
-            updated((20, 30), unavailable()),
+            updated((20, 30), Outcome::unavailable()),
             listed(1, (40, 50), done_only, vec![]),
         ];
         assert_eq!(fed(&history, &[events]), [Kind::Unreflected]);
@@ -576,7 +568,7 @@ mod tests {
         let events: &[Event] = &[(1, CREATED, 1, "todo", 5), (2, DELETED, 1, "", 35)];
         let history = [
             created((0, 10)),
-            deleted((20, 30), unavailable()),
+            deleted((20, 30), Outcome::unavailable()),
             listed(1, (40, 50), Filter::default(), vec![task(1, "todo")]),
         ];
         assert_eq!(fed(&history, &[events]), [Kind::Unreflected]);
@@ -589,7 +581,7 @@ mod tests {
             assignee: None,
         };
         let history = [
-            op(0, (0, 10), request, unavailable()),
+            op(0, (0, 10), request, Outcome::unavailable()),
             listed(1, (40, 50), Filter::default(), vec![]),
         ];
         assert_eq!(
