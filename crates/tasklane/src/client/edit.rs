@@ -276,15 +276,27 @@ async fn conflict(api: &Api, id: &str, version: i64, seen: Option<Task>) -> Fail
 
 /// `  member: before -> after` for each member that differs.
 fn differences(before: &Task, after: &Task) -> Vec<String> {
-    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return Vec::new();
+    changed_members(before, after)
+        .into_iter()
+        .filter(|(name, _, _)| !matches!(name.as_str(), "version" | "updated_at"))
+        .map(|(name, before, after)| format!("  {name}: {before} -> {after}"))
+        .collect()
+}
+
+/// Each member (as the API spells it) whose value differs between two tasks: its name,
+/// its value in `before`, and in `after`.
+pub(crate) fn changed_members(before: &Task, after: &Task) -> Vec<(String, Value, Value)> {
+    let (Value::Object(before), Value::Object(mut after)) = (
+        serde_json::to_value(before).expect("a task serialises"),
+        serde_json::to_value(after).expect("a task serialises"),
+    ) else {
+        unreachable!("a task serialises as an object")
     };
-    a.iter()
-        .filter(|(name, value)| {
-            !matches!(name.as_str(), "version" | "updated_at") && b.get(*name) != Some(*value)
+    before
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let other = after.remove(&name).unwrap_or(Value::Null);
+            (other != value).then_some((name, value, other))
         })
-        .map(|(name, value)| format!("  {name}: {value} -> {}", b[name]))
         .collect()
 }

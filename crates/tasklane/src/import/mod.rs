@@ -34,6 +34,7 @@ use tasklane_server::domain::{Status, Task, TaskId, Workspace};
 use tasklane_server::store::{Opening, storable};
 
 use crate::cli::{Misuse, ServerDatabase};
+use crate::client::edit::changed_members;
 
 /// Tasks per transaction.
 const BATCH: usize = 5_000;
@@ -165,7 +166,11 @@ pub async fn run(args: &ImportArgs) -> anyhow::Result<Report> {
                  version {} there, {} in the file)",
                 task.id,
                 args.workspace,
-                differing(existing, &task).join(", "),
+                changed_members(existing, &task)
+                    .into_iter()
+                    .map(|(name, _, _)| name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 existing.version,
                 task.version
             )),
@@ -213,21 +218,6 @@ fn unknown_member(line: &serde_json::Value, task: &Task) -> Option<String> {
         .keys()
         .find(|name| !task.contains_key(*name))
         .cloned()
-}
-
-/// The members in which two tasks differ, by name.
-fn differing(there: &Task, file: &Task) -> Vec<String> {
-    let (serde_json::Value::Object(there), serde_json::Value::Object(file)) = (
-        serde_json::to_value(there).expect("a task serialises"),
-        serde_json::to_value(file).expect("a task serialises"),
-    ) else {
-        unreachable!("a task serialises as an object")
-    };
-    there
-        .iter()
-        .filter(|(name, value)| file.get(*name) != Some(value))
-        .map(|(name, _)| name.clone())
-        .collect()
 }
 
 /// The largest version a file may give a task: far beyond any real count of writes,
