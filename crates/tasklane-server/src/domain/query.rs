@@ -267,6 +267,7 @@ impl ListQuery {
         let mut page = None;
         let mut cursor = None;
         let mut labels = 0;
+        let mut assignees = 0;
         let mut excluded = BTreeSet::new();
         let mut zone = None;
         // Bounds are resolved once the whole query is read: a date needs `tz`, which
@@ -293,14 +294,17 @@ impl ListQuery {
                 "status_not" => excluded = parse_list(name, &value)?,
                 "priority" => filter.priorities = parse_list(name, &value)?,
                 "assignee" => {
-                    let assignee = Assignee::try_from(value).map_err(|m| invalid(name, m))?;
-                    filter.assignees.insert(assignee.into_inner());
-                    if filter.assignees.len() > Self::MAX_ASSIGNEES {
+                    // Counted as given, like labels: the documented bound is on the
+                    // parameter's repetitions, whether or not they repeat a name.
+                    assignees += 1;
+                    if assignees > Self::MAX_ASSIGNEES {
                         return Err(invalid(
                             name,
                             format!("at most {} assignees", Self::MAX_ASSIGNEES),
                         ));
                     }
+                    let assignee = Assignee::try_from(value).map_err(|m| invalid(name, m))?;
+                    filter.assignees.insert(assignee.into_inner());
                 }
                 "unassigned" => filter.unassigned = Some(parse_bool(name, &value)?),
                 "tz" => zone = Some(parse_zone(name, &value)?),
@@ -734,6 +738,9 @@ mod tests {
             .collect::<Vec<_>>();
         assert!(parse(&many[1..].join("&")).is_ok());
         assert_eq!(err(&many.join("&")).parameter, "assignee");
+        let same = vec!["assignee=a"; ListQuery::MAX_ASSIGNEES + 1];
+        assert!(parse(&same[1..].join("&")).is_ok());
+        assert_eq!(err(&same.join("&")).parameter, "assignee");
         assert_eq!(err("unassigned=yes").parameter, "unassigned");
     }
 
