@@ -1,6 +1,7 @@
 //! The seam between Tasklane's freshness design and the test-only baselines it is
 //! measured against: which key an entry is filed under, which workspace's generation a
-//! write advances, whether writes are announced, and what a write does to the entries.
+//! write advances and which of its partitions, whether writes are announced, and what a
+//! write does to the entries.
 //!
 //! The read and write paths ask the design chosen at construction; the baselines exist
 //! only in `baselines` builds, and only here (and in the configuration that selects them).
@@ -8,9 +9,9 @@
 use std::sync::LazyLock;
 
 use super::Entries;
-use super::generation::Generation;
+use super::generation::{Generation, Scope};
 use super::key::CacheKey;
-use crate::domain::Workspace;
+use crate::domain::{Status, StatusSet, Workspace};
 
 /// How the cache keeps itself fresh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -28,6 +29,16 @@ pub enum Design {
     /// one workspace empties every workspace's cache. Fresh, but wasteful.
     #[cfg(feature = "baselines")]
     GlobalGeneration,
+    /// Test-only baseline: partitions by status that forget the status a task leaves.
+    /// A write advances only the partition of its task's status after it (none for a
+    /// delete), so a list of the status a task left goes on showing it there. (Strict
+    /// generations advance inside the store's transaction and are not affected.)
+    #[cfg(feature = "baselines")]
+    ForgetsOldStatus,
+    /// Test-only baseline: one generation per workspace, not partitioned by status (the
+    /// design before partitions), measured beside them by `scripts/bench`.
+    #[cfg(feature = "baselines")]
+    Unpartitioned,
 }
 
 impl Design {
@@ -39,6 +50,8 @@ impl Design {
                 one_generation: false,
                 announces: true,
                 clears_on_write: false,
+                forgets_old_status: false,
+                partitioned: true,
             },
             #[cfg(feature = "baselines")]
             Design::DeleteOnWrite => &Rules {
@@ -46,6 +59,8 @@ impl Design {
                 one_generation: false,
                 announces: false,
                 clears_on_write: true,
+                forgets_old_status: false,
+                partitioned: true,
             },
             #[cfg(feature = "baselines")]
             Design::GlobalGeneration => &Rules {
@@ -53,6 +68,26 @@ impl Design {
                 one_generation: true,
                 announces: true,
                 clears_on_write: false,
+                forgets_old_status: false,
+                partitioned: true,
+            },
+            #[cfg(feature = "baselines")]
+            Design::ForgetsOldStatus => &Rules {
+                keyed_by_generation: true,
+                one_generation: false,
+                announces: true,
+                clears_on_write: false,
+                forgets_old_status: true,
+                partitioned: true,
+            },
+            #[cfg(feature = "baselines")]
+            Design::Unpartitioned => &Rules {
+                keyed_by_generation: true,
+                one_generation: false,
+                announces: true,
+                clears_on_write: false,
+                forgets_old_status: false,
+                partitioned: false,
             },
         }
     }
@@ -73,6 +108,25 @@ impl Design {
             &EVERYTHING
         } else {
             workspace
+        }
+    }
+
+    /// What a read that could be keyed by `scope` is keyed by.
+    pub(super) fn scope(self, scope: Scope) -> Scope {
+        if self.rules().partitioned {
+            scope
+        } else {
+            Scope::Workspace
+        }
+    }
+
+    /// The partitions a write advances, of those it `touched`; `left` is its task's
+    /// status after it, if the task still exists.
+    pub(super) fn partitions_advanced(self, touched: StatusSet, left: Option<Status>) -> StatusSet {
+        if self.rules().forgets_old_status {
+            StatusSet::of(left)
+        } else {
+            touched
         }
     }
 
@@ -100,4 +154,8 @@ struct Rules {
     announces: bool,
     /// A write deletes every entry.
     clears_on_write: bool,
+    /// A write advances only the partition of its task's new status.
+    forgets_old_status: bool,
+    /// Lists of some statuses are keyed by those statuses' partitions.
+    partitioned: bool,
 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use super::generation::Generation;
+use super::generation::{Generation, Scope};
 use crate::domain::{TaskId, Workspace};
 
 /// What an entry holds.
@@ -41,25 +41,29 @@ pub(super) struct CacheKey<'a> {
     kind: EntryKind,
     workspace: &'a Workspace,
     item: String,
+    /// Which writes of the workspace can change the entry.
+    scope: Scope,
     generation: Option<Generation>,
 }
 
 impl<'a> CacheKey<'a> {
-    /// The key of a list page in `workspace`, by the [digest](query_digest) of its query.
-    pub(super) fn list(workspace: &'a Workspace, digest: &str) -> Self {
-        CacheKey::new(EntryKind::List, workspace, digest.to_owned())
+    /// The key of a list page in `workspace`, by the [digest](query_digest) of its query,
+    /// which depends on the writes `scope` names.
+    pub(super) fn list(workspace: &'a Workspace, digest: &str, scope: Scope) -> Self {
+        CacheKey::new(EntryKind::List, workspace, digest.to_owned(), scope)
     }
 
-    /// The key of one task in `workspace`.
+    /// The key of one task in `workspace`: any write may have moved it, from any status.
     pub(super) fn task(workspace: &'a Workspace, id: TaskId) -> Self {
-        CacheKey::new(EntryKind::Task, workspace, id.to_string())
+        CacheKey::new(EntryKind::Task, workspace, id.to_string(), Scope::Workspace)
     }
 
-    fn new(kind: EntryKind, workspace: &'a Workspace, item: String) -> Self {
+    fn new(kind: EntryKind, workspace: &'a Workspace, item: String, scope: Scope) -> Self {
         CacheKey {
             kind,
             workspace,
             item,
+            scope,
             generation: None,
         }
     }
@@ -67,6 +71,11 @@ impl<'a> CacheKey<'a> {
     /// The workspace the entry belongs to.
     pub(super) fn workspace(&self) -> &'a Workspace {
         self.workspace
+    }
+
+    /// Which writes of the workspace can change the entry.
+    pub(super) fn scope(&self) -> Scope {
+        self.scope
     }
 
     /// The same entry, read at `generation`.
@@ -151,7 +160,7 @@ mod tests {
     fn keys_embed_kind_workspace_generation_and_item() {
         let workspace = Workspace::named("team");
         let generation = Generation::new(0xab, 7);
-        let list = CacheKey::list(&workspace, "d1g");
+        let list = CacheKey::list(&workspace, "d1g", Scope::Workspace);
         assert_eq!(list.to_string(), "list:team:g:d1g");
         assert_eq!(
             list.clone().under(generation).to_string(),

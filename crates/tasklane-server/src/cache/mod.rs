@@ -41,16 +41,54 @@
 //! read `g`, so after every write up to `g` had committed. Whoever joins gets a result
 //! at least as new as the generation they saw.
 //!
-//! # Where the generation lives
+//! # Partitions by status
+//!
+//! A workspace's generation is partitioned by status: besides its counter, each status
+//! has a partition, and a write advances the counter and the partitions of its task's
+//! status *before* the write (if the task existed) and *after* it (if it still does).
+//! A list whose filter names statuses `S` (and not every status) is keyed by the
+//! partitions of `S` alone; every other read (a single task, a list of every status)
+//! by the counter, as above. So a task moving from `todo` to `done` cools the `todo` and
+//! `done` columns of a board and the unfiltered list, and leaves `blocked` warm.
+//!
+//! Why a list restricted to `S` can only change through a write that advances one of
+//! its partitions: such a list shows only tasks whose status is in `S`, so what it holds
+//! (its rows, their order, its count) depends only on which tasks are in `S` and their
+//! states. A write changes one task. If the task is in `S` neither before nor after the
+//! write, no task in `S` was added, removed or changed, and the list is as it was. If
+//! it is in `S` before or after, the write advances that status's partition: a create
+//! advances its new status, a delete the status it deleted the task from, a restore the
+//! status it brought it back in, an update both (the same one if it stayed). Where the
+//! statuses are not known the write counts as touching every status: a replay under an
+//! `Idempotency-Key` (the first request's statuses are not kept), a write that failed
+//! after it may have committed, a write dropped between commit and advance, an
+//! advance owed since Redis failed or made in an expired announcement's place, and the
+//! change feed's advance before it announces. The argument of "Why no stale entry is ever
+//! served" then holds per partition: a write acknowledged before a read started has
+//! advanced every partition its task touched, so a read of a list it can change asks
+//! for a key no stale fill can hold, and a list it cannot change holds nothing it
+//! altered. An ETag is derived from the same partitions, so it changes exactly when the
+//! list can have. (The list's `seq` may then be older than the log's head: the changes
+//! after it are of tasks outside `S`, which a client following the feed from it finds
+//! to change nothing it shows.)
+//!
+//! Announcements stay per workspace, and a fill's check-and-set compares the
+//! workspace's whole counter: stricter than the partitions need, so "Monotonic reads"
+//! below holds unchanged (two fills under one set of partitions either saw no write
+//! between them or only writes outside `S`, which change nothing the list shows).
+//!
+//! //! # Where the generation lives
 //!
 //! - [`Consistency::Local`] keeps it in the process: nothing to read per request,
 //!   correct while one process serves the database.
 //! - [`Consistency::Redis`] keeps it in Redis ([`RedisTier`]), shared by every
 //!   instance: one round trip per read returns the generation and the entry filed
-//!   under it (a miss adds the fill's check-and-set).
+//!   under it (a miss adds the fill's check-and-set). Partitions are fields of the same
+//!   hash, advanced by the same script as the counter.
 //! - [`Consistency::Strict`] reads it from a row that each write's own transaction
 //!   advances, so commit and advance are a single atomic step that survives even a
-//!   Redis that loses writes, at one indexed database read per request.
+//!   Redis that loses writes, at one indexed database read per request. Partitions are
+//!   columns of the same row, set by the same statement to the row's new value.
 //!
 //! Entries live in this process (which also coalesces misses) and, with a Redis, in
 //! Redis too, where every instance finds what any of them filled. Both are keyed by
@@ -111,8 +149,8 @@
 //! found Redis, and the back-off, is `RedisHealth`.
 //!
 //! A write in one workspace leaves every other workspace's entries current. A list's ETag is
-//! derived from the generation and the query digest, so `If-None-Match` is answered
-//! with `304` without touching the store.
+//! derived from the generation (its partitions, for a list of some statuses) and the query
+//! digest, so `If-None-Match` is answered with `304` without touching the store.
 //!
 //! # Baselines
 //!

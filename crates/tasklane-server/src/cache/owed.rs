@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use metrics::{Counter, Gauge};
 
 use super::redis::{Announcement, RedisHealth, RedisTier};
-use crate::domain::Workspace;
+use crate::domain::{StatusSet, Workspace};
 
 /// Workspaces whose advance is owed, with the announcements it must withdraw.
 pub(super) struct OwedAdvances {
@@ -65,9 +65,13 @@ impl OwedAdvances {
                 .map(|(workspace, announcements)| (workspace.clone(), announcements.clone()))
                 .collect()
         };
+        // Every partition: the statuses the owed writes touched are not kept.
         for (workspace, announcements) in owed {
             if health
-                .record(tier.advance(&workspace, &announcements).await)
+                .record(
+                    tier.advance(&workspace, StatusSet::ALL, &announcements)
+                        .await,
+                )
                 .is_some()
             {
                 tracing::info!(%workspace, "owed advance made; the workspace's cache is trusted again");

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use sha2::{Digest, Sha256};
 
-use super::generation::Generation;
+use super::generation::{Generation, Scope};
 use super::key::{CacheKey, query_digest};
 use super::metrics::{Bypass, Lookup};
 use super::redis::{Lookup as Found, RedisTier};
@@ -67,7 +67,8 @@ impl TaskCache {
             })
         };
         // 1. The generation, before anything that reads the store.
-        let found = match self.locate(CacheKey::list(workspace, &digest)).await? {
+        let key = CacheKey::list(workspace, &digest, self.design.scope(Scope::of(query)));
+        let found = match self.locate(key).await? {
             Ok(found) => found,
             Err(bypass) => {
                 self.metrics.bypassed(bypass);
@@ -141,11 +142,14 @@ impl TaskCache {
                 if self.in_flight.writing(workspace) {
                     return Ok(Err(Bypass::WriteInFlight));
                 }
-                (local.current(self.design.counted(workspace)), None)
+                (
+                    local.current(self.design.counted(workspace), key.scope()),
+                    None,
+                )
             }
             Generations::Strict => {
-                let counter = self.store.generation(workspace).await?;
-                let generation = Generation::new(self.store.epoch(), counter);
+                let counters = self.store.generation(workspace).await?;
+                let generation = Generation::taken(self.store.epoch(), counters, key.scope());
                 let entry = self
                     .shared_entry(&self.design.key_at(key.clone(), generation))
                     .await;
@@ -248,7 +252,7 @@ impl TaskCache {
             Generations::Local(local) => {
                 !self.design.announces()
                     || (!self.in_flight.writing(workspace)
-                        && local.current(self.design.counted(workspace)) == generation)
+                        && local.unchanged_since(self.design.counted(workspace), generation))
             }
             Generations::Redis(tier) => self
                 .redis_health

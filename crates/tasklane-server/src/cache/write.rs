@@ -5,8 +5,8 @@ use std::future::Future;
 
 use super::redis::Announcement;
 use super::{CacheError, Generations, TaskCache};
-use crate::domain::{NewTask, Task, TaskId, TaskPatch, Timestamp, Workspace};
-use crate::store::{Idempotency, Precondition, StoreError};
+use crate::domain::{NewTask, Status, StatusSet, Task, TaskId, TaskPatch, Timestamp, Workspace};
+use crate::store::{Idempotency, Precondition, StoreError, Written};
 
 impl TaskCache {
     /// Creates a task; returns once it is committed and the generation has advanced.
@@ -66,19 +66,22 @@ impl TaskCache {
             .await
     }
 
-    /// Advances the workspace's generation outside a write: the change feed does, before
-    /// it hands out changes it read from the log (see "Advance before announce" in
-    /// [`crate::feed`]). Strict generations have already advanced with each change.
-    /// [`CacheError::Unconfirmed`] when Redis did not confirm it.
+    /// Advances the workspace's generation, every partition of it, outside a write: the
+    /// change feed does, before it hands out changes it read from the log (see "Advance
+    /// before announce" in [`crate::feed`]). Strict generations have already advanced
+    /// with each change. [`CacheError::Unconfirmed`] when Redis did not confirm it.
     pub async fn advance(&self, workspace: &Workspace) -> Result<(), CacheError> {
         match &self.generations {
-            Generations::Local(local) => local.advance(self.design.counted(workspace)),
+            Generations::Local(local) => {
+                local.advance(self.design.counted(workspace), StatusSet::ALL);
+            }
             Generations::Strict => return Ok(()),
             Generations::Redis(tier) => {
                 let done = if self.redis_health.backing_off() {
                     None
                 } else {
-                    self.redis_health.record(tier.advance(workspace, &[]).await)
+                    let advance = tier.advance(workspace, StatusSet::ALL, &[]);
+                    self.redis_health.record(advance.await)
                 };
                 if done.is_none() {
                     self.metrics.advance_failures.increment(1);
@@ -90,29 +93,39 @@ impl TaskCache {
         Ok(())
     }
 
-    /// Runs a write: announce, commit (`write`), advance. Only an error that proves
+    /// Runs a write: announce, commit (`write`), advance. Only a patch that changed nothing
+    /// or an error that proves
     /// nothing was written (no such task, failed precondition, a key used for another
     /// request, a lost race, a task that does not read back) skips the advance; a
     /// database error may have come after the commit, so the generation advances then
     /// too. If the advance cannot be confirmed, the write is not reported as a success.
-    async fn write<T>(
+    async fn write<T: Left>(
         &self,
         workspace: &Workspace,
-        write: impl Future<Output = Result<T, StoreError>>,
+        write: impl Future<Output = Result<Written<T>, StoreError>>,
     ) -> Result<T, CacheError> {
         let announced = self.announce(workspace).await?;
         let written = write.await;
-        let wrote_nothing = matches!(
-            written,
-            Err(StoreError::NotFound
-                | StoreError::VersionMismatch { .. }
-                | StoreError::IdempotencyMismatch
-                | StoreError::TaskExists
-                | StoreError::Conflict
-                | StoreError::Unreadable(_)
-                | StoreError::Unstorable(_))
-        );
-        let advanced = announced.advance(wrote_nothing).await;
+        let wrote_nothing = match &written {
+            // A patch that changed nothing touched no status: it appended no change.
+            Ok(written) => written.touched == StatusSet::NONE,
+            Err(error) => matches!(
+                error,
+                StoreError::NotFound
+                    | StoreError::VersionMismatch { .. }
+                    | StoreError::IdempotencyMismatch
+                    | StoreError::TaskExists
+                    | StoreError::Conflict
+                    | StoreError::Unreadable(_)
+                    | StoreError::Unstorable(_)
+            ),
+        };
+        // What a write that failed after its commit touched is not known: every status.
+        let touched = written.as_ref().map_or(StatusSet::ALL, |written| {
+            let left = written.value.status();
+            self.design.partitions_advanced(written.touched, left)
+        });
+        let advanced = announced.advance(wrote_nothing, touched).await;
         if !wrote_nothing {
             // Committed (or possibly so): wake this instance's change feed, confirmed or not.
             let _ = self.written.send(workspace.clone());
@@ -125,7 +138,7 @@ impl TaskCache {
         if !wrote_nothing {
             self.design.after_write(&self.entries);
         }
-        Ok(written?)
+        Ok(written?.value)
     }
 
     /// Announces a write in `workspace` before it touches the store (see "Monotonic reads").
@@ -189,15 +202,16 @@ struct AnnouncedWrite<'a> {
 }
 
 impl AnnouncedWrite<'_> {
-    /// The step between commit and response: advance the workspace's generation and
-    /// withdraw the announcement (only withdraw it if the write changed nothing).
-    async fn advance(mut self, wrote_nothing: bool) -> Result<(), CacheError> {
+    /// The step between commit and response: advance the workspace's generation and the
+    /// partitions of `touched`, and withdraw the announcement (only withdraw it if the
+    /// write changed nothing).
+    async fn advance(mut self, wrote_nothing: bool, touched: StatusSet) -> Result<(), CacheError> {
         self.settled = true;
         let cache = self.cache;
         match &cache.generations {
             Generations::Local(local) => {
                 if !wrote_nothing {
-                    local.advance(cache.design.counted(self.workspace));
+                    local.advance(cache.design.counted(self.workspace), touched);
                 }
                 Ok(())
             }
@@ -207,8 +221,8 @@ impl AnnouncedWrite<'_> {
                 let done = if wrote_nothing {
                     tier.withdraw(self.workspace, &announcement).await
                 } else {
-                    tier.advance(self.workspace, std::slice::from_ref(&announcement))
-                        .await
+                    let announcements = std::slice::from_ref(&announcement);
+                    tier.advance(self.workspace, touched, announcements).await
                 };
                 if cache.redis_health.record(done).is_some() {
                     return Ok(());
@@ -229,7 +243,10 @@ impl Drop for AnnouncedWrite<'_> {
         let cache = self.cache;
         if !self.settled {
             match &cache.generations {
-                Generations::Local(local) => local.advance(cache.design.counted(self.workspace)),
+                // What the write touched is not known here: every partition.
+                Generations::Local(local) => {
+                    local.advance(cache.design.counted(self.workspace), StatusSet::ALL);
+                }
                 Generations::Redis(_) => {
                     if let Some(announcement) = self.announcement.take() {
                         cache.owed.owe(self.workspace, announcement);
@@ -243,5 +260,23 @@ impl Drop for AnnouncedWrite<'_> {
         if self.counted_here {
             cache.in_flight.end(self.workspace);
         }
+    }
+}
+
+/// What a write leaves: a task in some status, or (a delete) none.
+trait Left {
+    /// The task's status after the write, if it still exists.
+    fn status(&self) -> Option<Status>;
+}
+
+impl Left for Task {
+    fn status(&self) -> Option<Status> {
+        Some(self.status)
+    }
+}
+
+impl Left for () {
+    fn status(&self) -> Option<Status> {
+        None
     }
 }

@@ -19,8 +19,8 @@ pub use query::{
     fold_case,
 };
 pub use task::{
-    Assignee, Description, Labels, NewTask, Priority, Status, Task, TaskId, TaskPatch, Title,
-    UnreadableTask,
+    Assignee, Description, Labels, NewTask, Priority, Status, StatusSet, Task, TaskId, TaskPatch,
+    Title, UnreadableTask,
 };
 pub use timestamp::Timestamp;
 pub use webhook::{

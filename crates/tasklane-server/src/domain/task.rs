@@ -77,6 +77,43 @@ impl Status {
     }
 }
 
+/// A set of statuses, small enough to copy: which statuses a write moved its task out
+/// of and into, which are the parts of its workspace's generation it advances (see
+/// "Partitions by status" in the cache's documentation).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StatusSet(u8);
+
+impl StatusSet {
+    /// No status.
+    pub const NONE: StatusSet = StatusSet(0);
+    /// Every status: what a write whose statuses are not known must count as.
+    pub const ALL: StatusSet = StatusSet(0b1111);
+
+    /// The set of `statuses`.
+    pub fn of(statuses: impl IntoIterator<Item = Status>) -> Self {
+        statuses
+            .into_iter()
+            .fold(StatusSet::NONE, |set, status| set.with(status))
+    }
+
+    /// This set and `status`.
+    pub fn with(self, status: Status) -> Self {
+        StatusSet(self.0 | 1 << status as u8)
+    }
+
+    /// Whether `status` is in the set.
+    pub fn contains(self, status: Status) -> bool {
+        self.0 & 1 << status as u8 != 0
+    }
+
+    /// The statuses in the set, in declaration order.
+    pub fn iter(self) -> impl Iterator<Item = Status> {
+        Status::ALL
+            .into_iter()
+            .filter(move |status| self.contains(*status))
+    }
+}
+
 /// How urgent a task is. Declared in rank order, which is also the sort order.
 #[derive(
     Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema,

@@ -160,7 +160,7 @@ impl Feed {
 
     /// The workspace's latest `seq`.
     pub async fn head(&self, workspace: &Workspace) -> Result<u64, CacheError> {
-        Ok(self.store.generation(workspace).await?)
+        Ok(self.store.generation(workspace).await?.counter)
     }
 
     /// Up to `limit` changes of one task, before `before` if given, newest first. A

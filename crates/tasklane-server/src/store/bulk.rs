@@ -15,7 +15,7 @@ use super::StoreError;
 use super::log::Entry;
 use super::row::{COLUMNS, storable};
 use super::sql::{Bind, Runner, SqlStore, insert_labels, upsert_tasks};
-use crate::domain::{ChangeKind, Task, TaskId, UnreadableTask, Workspace};
+use crate::domain::{ChangeKind, StatusSet, Task, TaskId, UnreadableTask, Workspace};
 
 /// Rows per `INSERT`: 14 values a task keeps every statement well under both
 /// databases' limits on bound parameters.
@@ -89,7 +89,10 @@ where
                 .iter()
                 .map(|task| Entry::of(ChangeKind::Created, task))
                 .collect();
-            self.log(&mut tx, workspace, &created).await?;
+            // A loaded task may replace one whose status is not read here: every
+            // partition moves.
+            self.log(&mut tx, workspace, &created, StatusSet::ALL)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

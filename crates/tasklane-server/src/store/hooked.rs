@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Idempotency, PoolUsage, Precondition, Store, StoreError};
+use super::{GenerationCounters, Idempotency, PoolUsage, Precondition, Store, StoreError, Written};
 use crate::domain::{
     Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
     Timestamp, Workspace,
@@ -109,7 +109,7 @@ impl<H: Hooks> Store for Hooked<H> {
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let insert = self.inner.insert(workspace, task, idempotency);
         self.write(Write::Insert, insert).await
     }
@@ -125,7 +125,7 @@ impl<H: Hooks> Store for Hooked<H> {
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let update = self
             .inner
             .update(workspace, id, expected, patch, idempotency);
@@ -137,7 +137,7 @@ impl<H: Hooks> Store for Hooked<H> {
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Written<()>, StoreError> {
         let delete = self.inner.delete(workspace, id, expected);
         self.write(Write::Delete, delete).await
     }
@@ -147,7 +147,7 @@ impl<H: Hooks> Store for Hooked<H> {
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let restore = self.inner.restore(workspace, id, idempotency);
         self.write(Write::Restore, restore).await
     }
@@ -175,7 +175,7 @@ impl<H: Hooks> Store for Hooked<H> {
         self.inner.prune_changes(cutoff, keep).await
     }
 
-    async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError> {
+    async fn generation(&self, workspace: &Workspace) -> Result<GenerationCounters, StoreError> {
         self.hooks.before_generation().await;
         self.inner.generation(workspace).await
     }

@@ -11,7 +11,7 @@
 use sqlx::{Database, FromRow, QueryBuilder};
 
 use super::StoreError;
-use crate::domain::{Change, ChangeKind, Task, TaskId, Timestamp, Workspace};
+use crate::domain::{Change, ChangeKind, Status, StatusSet, Task, TaskId, Timestamp, Workspace};
 
 use super::sql::Bind;
 
@@ -93,25 +93,50 @@ fn undecodable(field: &str, reason: impl std::fmt::Display) -> StoreError {
     ))
 }
 
+/// The columns of a workspace's generation row that hold its partitions by status, in
+/// the order of [`Status::ALL`]: each is the row's value after the last change whose
+/// task left or entered that status (0 before the first).
+const PARTITIONS: [&str; 4] = [
+    "todo_generation",
+    "in_progress_generation",
+    "blocked_generation",
+    "done_generation",
+];
+
 /// Advances the workspace's generation row by `by` (one per change the transaction
-/// appends) and returns its new value, the last change's `seq`. Part of every write
-/// transaction.
+/// appends) and moves the partitions of the statuses in `touched` to its new value;
+/// returns that value, the last change's `seq`. Part of every write transaction.
 pub(super) fn advance_generation<'args, DB: Database>(
     workspace: &Workspace,
     by: i64,
+    touched: StatusSet,
 ) -> Builder<'args, DB>
 where
     String: Bind<DB>,
     i64: Bind<DB>,
 {
-    let mut sql = QueryBuilder::new("INSERT INTO scope_generations (scope, generation) VALUES (");
-    sql.push_bind(workspace.as_str().to_owned())
+    let mut sql = QueryBuilder::new("INSERT INTO scope_generations (scope, generation");
+    for column in PARTITIONS {
+        sql.push(", ").push(column);
+    }
+    sql.push(") VALUES (")
+        .push_bind(workspace.as_str().to_owned())
         .push(", ")
-        .push_bind(by)
-        .push(
-            ") ON CONFLICT (scope) DO UPDATE SET generation = \
-             scope_generations.generation + excluded.generation RETURNING generation",
-        );
+        .push_bind(by);
+    for status in Status::ALL {
+        sql.push(", ")
+            .push_bind(if touched.contains(status) { by } else { 0 });
+    }
+    // Every right-hand side reads the row as it was before this statement.
+    sql.push(") ON CONFLICT (scope) DO UPDATE SET generation = scope_generations.generation + excluded.generation");
+    for (status, column) in Status::ALL.into_iter().zip(PARTITIONS) {
+        if touched.contains(status) {
+            sql.push(format!(
+                ", {column} = scope_generations.generation + excluded.generation"
+            ));
+        }
+    }
+    sql.push(" RETURNING generation");
     sql
 }
 
@@ -123,6 +148,46 @@ where
     let mut sql = QueryBuilder::new("SELECT generation FROM scope_generations WHERE scope = ");
     sql.push_bind(workspace.as_str().to_owned());
     sql
+}
+
+/// Reads the workspace's generation row with its partitions by status.
+pub(super) fn read_generation_row<'args, DB: Database>(workspace: &Workspace) -> Builder<'args, DB>
+where
+    String: Bind<DB>,
+{
+    let mut sql = QueryBuilder::new("SELECT generation");
+    for column in PARTITIONS {
+        sql.push(", ").push(column);
+    }
+    sql.push(" FROM scope_generations WHERE scope = ")
+        .push_bind(workspace.as_str().to_owned());
+    sql
+}
+
+/// A workspace's generation row, as [`read_generation_row`] reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct GenerationRow {
+    generation: i64,
+    todo_generation: i64,
+    in_progress_generation: i64,
+    blocked_generation: i64,
+    done_generation: i64,
+}
+
+impl From<GenerationRow> for super::GenerationCounters {
+    fn from(row: GenerationRow) -> Self {
+        let counter = |value: i64| u64::try_from(value).unwrap_or(0);
+        super::GenerationCounters {
+            counter: counter(row.generation),
+            by_status: [
+                row.todo_generation,
+                row.in_progress_generation,
+                row.blocked_generation,
+                row.done_generation,
+            ]
+            .map(counter),
+        }
+    }
 }
 
 /// Appends `entries`, numbered up to `last_seq`, committed at `at`.

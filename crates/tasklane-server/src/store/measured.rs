@@ -9,7 +9,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{Idempotency, PoolUsage, Precondition, Store, StoreError};
+use super::{GenerationCounters, Idempotency, PoolUsage, Precondition, Store, StoreError, Written};
 use crate::domain::{
     Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
     Timestamp, Workspace,
@@ -153,7 +153,7 @@ impl Store for Measured {
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let insert = self.inner.insert(workspace, task, idempotency);
         self.measure(Operation::Insert, insert).await
     }
@@ -170,7 +170,7 @@ impl Store for Measured {
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let update = self
             .inner
             .update(workspace, id, expected, patch, idempotency);
@@ -182,7 +182,7 @@ impl Store for Measured {
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Written<()>, StoreError> {
         let delete = self.inner.delete(workspace, id, expected);
         self.measure(Operation::Delete, delete).await
     }
@@ -192,7 +192,7 @@ impl Store for Measured {
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let restore = self.inner.restore(workspace, id, idempotency);
         self.measure(Operation::Restore, restore).await
     }
@@ -223,7 +223,7 @@ impl Store for Measured {
         self.measure(Operation::Prune, prune).await
     }
 
-    async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError> {
+    async fn generation(&self, workspace: &Workspace) -> Result<GenerationCounters, StoreError> {
         let generation = self.inner.generation(workspace);
         self.measure(Operation::Generation, generation).await
     }

@@ -38,8 +38,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
-    Timestamp, UnreadableTask, Workspace,
+    Change, ChangeLog, CursorKey, ListQuery, StatusSet, StoredPage, Task, TaskAt, TaskId,
+    TaskPatch, Timestamp, UnreadableTask, Workspace,
 };
 
 pub use bulk::{BulkLoad, Present};
@@ -219,6 +219,32 @@ pub struct PoolUsage {
     pub max: u32,
 }
 
+/// What a write returns, and the statuses its task left or entered: the partitions of
+/// the workspace's generation the write moves (see "Partitions by status" in
+/// [`crate::cache`]).
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    /// What the write returns.
+    pub value: T,
+    /// The task's status before the write, if it existed, and after it, if it still
+    /// does; every status for a replay under an `Idempotency-Key`, whose first request's
+    /// statuses are not kept. None only for a patch that changed nothing, which wrote
+    /// nothing.
+    pub touched: StatusSet,
+}
+
+/// A workspace's generation row: how many changes its log has had (0 before the first
+/// write), which is also its latest `seq`, and, for each status in the order of
+/// [`Status::ALL`](crate::domain::Status::ALL), the row's value after the last change
+/// whose task left or entered that status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GenerationCounters {
+    /// The whole row.
+    pub counter: u64,
+    /// Its partitions by status.
+    pub by_status: [u64; 4],
+}
+
 /// Durable task storage.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -230,7 +256,7 @@ pub trait Store: Send + Sync + 'static {
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError>;
+    ) -> Result<Written<Task>, StoreError>;
 
     /// One task and the log position it reflects (the workspace's latest `seq`, read in
     /// the same snapshot), or `None`.
@@ -247,7 +273,7 @@ pub trait Store: Send + Sync + 'static {
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError>;
+    ) -> Result<Written<Task>, StoreError>;
 
     /// Deletes a task if `expected` allows.
     async fn delete(
@@ -255,7 +281,7 @@ pub trait Store: Send + Sync + 'static {
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Written<()>, StoreError>;
 
     /// Brings a deleted task back from the state its delete's change kept, at the next
     /// version; [`StoreError::NotFound`] when the log keeps no delete as the task's last
@@ -265,7 +291,7 @@ pub trait Store: Send + Sync + 'static {
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError>;
+    ) -> Result<Written<Task>, StoreError>;
 
     /// Up to `limit` changes of the workspace after `since`, in order, with the log's head
     /// and the oldest change it keeps, read from one snapshot.
@@ -289,9 +315,8 @@ pub trait Store: Send + Sync + 'static {
     /// their workspace's head, in small batches; how many were forgotten.
     async fn prune_changes(&self, cutoff: Timestamp, keep: u64) -> Result<u64, StoreError>;
 
-    /// The workspace's generation row: how many changes its log has had (0 before the
-    /// first write), which is also its latest `seq`.
-    async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError>;
+    /// The workspace's generation row, with its partitions by status.
+    async fn generation(&self, workspace: &Workspace) -> Result<GenerationCounters, StoreError>;
 
     /// Reads as a list does, cheaply: the first row of the task table through its
     /// primary index, so a database that answers but whose task table cannot be read

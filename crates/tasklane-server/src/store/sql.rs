@@ -15,15 +15,17 @@ use async_trait::async_trait;
 use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
 
 use super::log::{
-    Entry, advance_generation, append_changes, changes_after, first_kept, prune_beyond,
-    prune_older, read_generation, task_history,
+    Entry, GenerationRow, advance_generation, append_changes, changes_after, first_kept,
+    prune_beyond, prune_older, read_generation, read_generation_row, task_history,
 };
 use super::pool::MeteredPool;
 use super::row::{COLUMNS, TaskRow, storable};
-use super::{Idempotency, OpenError, PoolUsage, Precondition, Store, StoreError};
+use super::{
+    GenerationCounters, Idempotency, OpenError, PoolUsage, Precondition, Store, StoreError, Written,
+};
 use crate::domain::{
     Change, ChangeKind, ChangeLog, CursorKey, ListQuery, PageRow, Position, SortKey, SortValue,
-    StoredPage, Task, TaskAt, TaskId, TaskPatch, Timestamp, Workspace, fold_case,
+    StatusSet, StoredPage, Task, TaskAt, TaskId, TaskPatch, Timestamp, Workspace, fold_case,
 };
 use crate::telemetry::Registry;
 
@@ -634,6 +636,11 @@ pub trait Runner: Database + Interrupt {
         conn: &mut Self::Connection,
         sql: QueryBuilder<'_, Self>,
     ) -> Result<Option<String>, StoreError>;
+    /// A workspace's generation row, if there is one.
+    async fn fetch_generation_row(
+        conn: &mut Self::Connection,
+        sql: QueryBuilder<'_, Self>,
+    ) -> Result<Option<GenerationRow>, StoreError>;
     /// A single integer, if a row came back.
     async fn fetch_integer(
         conn: &mut Self::Connection,
@@ -715,6 +722,13 @@ macro_rules! runner {
                 Ok(sql.build_query_scalar().fetch_optional(conn).await?)
             }
 
+            async fn fetch_generation_row(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                mut sql: sqlx::QueryBuilder<'_, $db>,
+            ) -> Result<Option<$crate::store::log::GenerationRow>, $crate::store::StoreError> {
+                Ok(sql.build_query_as().fetch_optional(conn).await?)
+            }
+
             async fn fetch_integer(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 mut sql: sqlx::QueryBuilder<'_, $db>,
@@ -772,13 +786,14 @@ where
     }
 
     /// What an earlier request under the same key returned, if it is still remembered;
-    /// an error if that request was a different one.
+    /// an error if that request was a different one. Which statuses the first request
+    /// touched is not kept, so a replay counts as touching every one.
     async fn replay(
         &self,
         conn: &mut DB::Connection,
         workspace: &Workspace,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Option<Task>, StoreError> {
+    ) -> Result<Option<Written<Task>>, StoreError> {
         let Some(idempotency) = idempotency else {
             return Ok(None);
         };
@@ -795,7 +810,10 @@ where
         let task = serde_json::from_str(task).map_err(|e| {
             StoreError::from(sqlx::Error::Decode(format!("recorded task: {e}").into()))
         })?;
-        Ok(Some(task))
+        Ok(Some(Written {
+            value: task,
+            touched: StatusSet::ALL,
+        }))
     }
 
     /// Records a keyed write's result in its transaction (forgetting expired keys).
@@ -828,8 +846,8 @@ where
         &self,
         workspace: &Workspace,
         idempotency: Option<&Idempotency>,
-        outcome: Result<Task, StoreError>,
-    ) -> Result<Task, StoreError> {
+        outcome: Result<Written<Task>, StoreError>,
+    ) -> Result<Written<Task>, StoreError> {
         match outcome {
             Err(StoreError::Conflict) if idempotency.is_some() => {
                 let mut conn = self.writer.acquire().await?;
@@ -843,13 +861,16 @@ where
 
     /// Writes `task`'s row and label rows and appends its change (`kind`); refuses a task
     /// that would not read back as it is.
+    /// `touched` holds the task's status before the write, if it had one; returns it with
+    /// the status after.
     async fn write_task(
         &self,
         conn: &mut DB::Connection,
         workspace: &Workspace,
         task: &Task,
         kind: ChangeKind,
-    ) -> Result<(), StoreError> {
+        touched: StatusSet,
+    ) -> Result<StatusSet, StoreError> {
         storable(task)?;
         let tasks = std::slice::from_ref(task);
         DB::execute(&mut *conn, upsert_tasks(workspace, tasks)).await?;
@@ -857,12 +878,16 @@ where
         if let Some(labels) = insert_labels(workspace, tasks) {
             DB::execute(&mut *conn, labels).await?;
         }
-        self.log(conn, workspace, &[Entry::of(kind, task)]).await
+        let touched = touched.with(task.status);
+        self.log(conn, workspace, &[Entry::of(kind, task)], touched)
+            .await?;
+        Ok(touched)
     }
 
     /// Appends `entries` to the workspace's change log, advancing its generation row by
-    /// one for each (so the row's value is the last change's `seq`). Part of every write
-    /// transaction. (Other instances are woken after the commit, by the feed: a
+    /// one for each (so the row's value is the last change's `seq`), and the partitions
+    /// of the statuses the changes' tasks left or entered (`touched`) to that value.
+    /// Part of every write transaction. (Other instances are woken after the commit, by the feed: a
     /// `NOTIFY` here would serialise the commits of every workspace on PostgreSQL's
     /// notification queue lock while this one holds its generation row.)
     pub(super) async fn log(
@@ -870,9 +895,10 @@ where
         conn: &mut DB::Connection,
         workspace: &Workspace,
         entries: &[Entry<'_>],
+        touched: StatusSet,
     ) -> Result<(), StoreError> {
         let count = i64::try_from(entries.len()).expect("a bounded batch");
-        let seq = DB::fetch_integer(&mut *conn, advance_generation(workspace, count))
+        let seq = DB::fetch_integer(&mut *conn, advance_generation(workspace, count, touched))
             .await?
             .expect("an upsert returns its row");
         DB::execute(
@@ -897,17 +923,27 @@ where
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let attempt = async {
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
             if let Some(first) = self.replay(&mut tx, workspace, idempotency).await? {
                 return Ok(first);
             }
-            self.write_task(&mut tx, workspace, task, ChangeKind::Created)
+            let touched = self
+                .write_task(
+                    &mut tx,
+                    workspace,
+                    task,
+                    ChangeKind::Created,
+                    StatusSet::NONE,
+                )
                 .await?;
             self.record(&mut tx, workspace, idempotency, task).await?;
             tx.commit().await?;
-            Ok(task.clone())
+            Ok(Written {
+                value: task.clone(),
+                touched,
+            })
         };
         self.settle(workspace, idempotency, attempt.await).await
     }
@@ -934,7 +970,7 @@ where
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let attempt = async {
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
             // Before the precondition: a retried `If-Match` write whose first attempt
@@ -946,14 +982,20 @@ where
                 .fetch_for_write(&mut tx, workspace, id, expected)
                 .await?;
             let next = patch.apply(&current, Timestamp::now());
+            let mut touched = StatusSet::NONE;
             if let Some(next) = &next {
-                self.write_task(&mut tx, workspace, next, ChangeKind::Updated)
+                let before = StatusSet::NONE.with(current.status);
+                touched = self
+                    .write_task(&mut tx, workspace, next, ChangeKind::Updated, before)
                     .await?;
             }
             let task = next.unwrap_or(current);
             self.record(&mut tx, workspace, idempotency, &task).await?;
             tx.commit().await?;
-            Ok(task)
+            Ok(Written {
+                value: task,
+                touched,
+            })
         };
         self.settle(workspace, idempotency, attempt.await).await
     }
@@ -963,7 +1005,7 @@ where
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Written<()>, StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         let mut sql = select_task(workspace, id);
         sql.push(self.dialect.lock_for_write);
@@ -976,6 +1018,10 @@ where
         // A task whose row does not read back can still be deleted (which is how a user
         // gets rid of one); its change then keeps no state to restore.
         let deleted = Task::try_from(row).ok();
+        // A row that does not read back has no status to name: every partition moves.
+        let touched = deleted
+            .as_ref()
+            .map_or(StatusSet::ALL, |task| StatusSet::NONE.with(task.status));
         DB::execute(&mut *tx, delete_task(workspace, id)).await?;
         let entry = Entry {
             kind: ChangeKind::Deleted,
@@ -983,9 +1029,9 @@ where
             version,
             state: deleted.as_ref(),
         };
-        self.log(&mut tx, workspace, &[entry]).await?;
+        self.log(&mut tx, workspace, &[entry], touched).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Written { value: (), touched })
     }
 
     async fn restore(
@@ -993,7 +1039,7 @@ where
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
-    ) -> Result<Task, StoreError> {
+    ) -> Result<Written<Task>, StoreError> {
         let attempt = async {
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
             if let Some(first) = self.replay(&mut tx, workspace, idempotency).await? {
@@ -1023,11 +1069,21 @@ where
                 updated_at: Timestamp::now().max(deleted.updated_at),
                 ..deleted
             };
-            self.write_task(&mut tx, workspace, &task, ChangeKind::Created)
+            let touched = self
+                .write_task(
+                    &mut tx,
+                    workspace,
+                    &task,
+                    ChangeKind::Created,
+                    StatusSet::NONE,
+                )
                 .await?;
             self.record(&mut tx, workspace, idempotency, &task).await?;
             tx.commit().await?;
-            Ok(task)
+            Ok(Written {
+                value: task,
+                touched,
+            })
         };
         self.settle(workspace, idempotency, attempt.await).await
     }
@@ -1103,13 +1159,13 @@ where
         self.writer.close().await;
     }
 
-    async fn generation(&self, workspace: &Workspace) -> Result<u64, StoreError> {
-        let generation = DB::fetch_integer(
+    async fn generation(&self, workspace: &Workspace) -> Result<GenerationCounters, StoreError> {
+        let row = DB::fetch_generation_row(
             &mut *self.readers.acquire().await?,
-            read_generation(workspace),
+            read_generation_row(workspace),
         )
         .await?;
-        Ok(generation.unwrap_or(0) as u64)
+        Ok(row.map(GenerationCounters::from).unwrap_or_default())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

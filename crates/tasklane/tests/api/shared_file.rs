@@ -21,7 +21,8 @@ async fn two_stores_on_one_file_wait_for_each_others_writes() {
     let task = first
         .insert(&workspace, &new.into_task(Timestamp::now()), None)
         .await
-        .unwrap();
+        .unwrap()
+        .value;
 
     let writers: Vec<_> = [first, second]
         .into_iter()

@@ -176,6 +176,26 @@ async fn the_checker_finds_the_plain_cache_aside_stale() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checker_finds_partitions_that_forget_the_status_a_task_left() {
+    // No subscribers: the feed advances every partition of a workspace before it hands
+    // out its changes, which would make up for what the baseline forgets. Mostly lists,
+    // so that entries are filled between two writes and read again after one.
+    let summary = check(&[
+        "--scenario=mixed",
+        "--consistency=local",
+        "--subscribers=0",
+        "--mix=create=2,update=6,delete=2,get=10,list=80",
+        "--serve-option=--cache-design=forgets-old-status",
+    ])
+    .await;
+    let found = kinds(&summary);
+    assert!(
+        found.contains(&Kind::Stale) || found.contains(&Kind::Unmatched),
+        "a status list that keeps a task that left it must be caught: {found:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checker_finds_in_process_counters_stale_across_two_instances() {
     // No subscribers: the feed's follower on an instance advances that instance's
     // counter as changes arrive (PostgreSQL notifies every instance at once), which

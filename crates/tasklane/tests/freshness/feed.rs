@@ -38,7 +38,7 @@ async fn list_after_the_event(design: FeedDesign) -> Vec<String> {
     let lease = Duration::from_secs(60);
     let [a, b, c] = [(); 3].map(|()| redis_instance(&store, &redis.url(), lease));
     let (workspace, query, task) = one_task(&a).await;
-    let since = store.generation(&workspace).await.unwrap();
+    let since = store.generation(&workspace).await.unwrap().counter;
 
     assert_eq!(titles(&list(&c, &workspace, &query).await), ["before"]); // 1.
     let reads = store.hooks().reads();

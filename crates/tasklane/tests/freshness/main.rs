@@ -10,6 +10,7 @@ mod common;
 mod faults;
 mod feed;
 mod monotonic;
+mod partitions;
 mod race;
 mod stress;
 mod support;

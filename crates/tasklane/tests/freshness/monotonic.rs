@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tasklane_server::cache::{Consistency, Design, TaskCache};
-use tasklane_server::domain::Task;
+use tasklane_server::domain::{ListQuery, Task};
 
 use crate::common::{RedisServer, start_redis};
 use crate::support::{
@@ -41,15 +41,19 @@ async fn two_instances(
 async fn an_entry_one_instance_files_is_served_by_another() {
     let redis = start_redis().await;
     let (here, there, store) = two_instances(&redis).await;
-    let (workspace, query, _) = one_task(&here).await;
-    assert_eq!(titles(&list(&here, &workspace, &query).await), ["before"]); // filed in Redis
-    let reads = store.hooks().reads();
-    assert_eq!(titles(&list(&there, &workspace, &query).await), ["before"]);
-    assert_eq!(
-        store.hooks().reads(),
-        reads,
-        "served from Redis, not queried"
-    );
+    let (workspace, _, _) = one_task(&here).await;
+    // The whole workspace's generation, and partitions by status (one, and two).
+    for query in ["", "status=todo", "status=todo,done"] {
+        let query = ListQuery::parse(query, here.cursor_key()).unwrap();
+        assert_eq!(titles(&list(&here, &workspace, &query).await), ["before"]); // filed in Redis
+        let reads = store.hooks().reads();
+        assert_eq!(titles(&list(&there, &workspace, &query).await), ["before"]);
+        assert_eq!(
+            store.hooks().reads(),
+            reads,
+            "served from Redis, not queried: {query:?}"
+        );
+    }
 }
 
 /// Rule 1: instance `there` has the list cached; a rename through `here` commits and is

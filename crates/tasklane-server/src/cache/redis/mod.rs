@@ -9,6 +9,9 @@
 //! starting again from 0 never reproduces a key an earlier epoch filled: the incident's
 //! `cacheVersion = 0` after a restart (docs/incident.md) cannot happen here.
 //!
+//! Its partitions by status are fields `s:{letter}` of the same hash (`s:t` for `todo`),
+//! each advanced with the counter by a write whose task left or entered that status.
+//!
 //! The same hash holds one field `w:{id}` per write in flight in the workspace, on any
 //! instance: its announcement, valued with the time (Redis's clock, in milliseconds)
 //! until which it holds. A write announces itself before it commits and the script that
@@ -39,10 +42,11 @@ use redis::{AsyncCommands, RedisError, ScriptInvocation};
 use uuid::Uuid;
 
 use self::metrics::{Call, RedisMetrics};
-use super::generation::Generation;
+use super::generation::{Generation, Scope};
 use super::key::{CacheKey, RedisKeys};
 use super::snapshot::{ETag, Snapshot};
-use crate::domain::Workspace;
+use crate::domain::{StatusSet, Workspace};
+use crate::store::GenerationCounters;
 use crate::telemetry::Registry;
 use scripts::Scripts;
 
@@ -113,16 +117,41 @@ impl RedisTier {
     pub(super) async fn lookup(&self, key: &CacheKey<'_>) -> Result<Lookup, RedisError> {
         let fresh_epoch = Generation::epoch_text(Uuid::new_v4().as_u64_pair().0);
         let (before, after) = self.keys.entry_around_generation(key);
+        let scope = key.scope();
+        let read = match scope {
+            Scope::Workspace => StatusSet::NONE,
+            Scope::Statuses(statuses) => statuses,
+        };
         let mut invocation = self
             .scripts
             .lookup
             .key(self.keys.generation(key.workspace()));
-        invocation.arg(fresh_epoch).arg(before).arg(after);
-        let (epoch, counter, writing, value): (String, u64, u8, Option<Vec<u8>>) =
-            self.run(Call::Lookup, &invocation).await?;
+        invocation
+            .arg(fresh_epoch)
+            .arg(before)
+            .arg(after)
+            .arg(Generation::partition_letters(read));
+        let (epoch, counter, writing, value, partitions): (
+            String,
+            u64,
+            u8,
+            Option<Vec<u8>>,
+            String,
+        ) = self.run(Call::Lookup, &invocation).await?;
         let epoch = u64::from_str_radix(&epoch, 16).map_err(|_| corrupt("generation epoch"))?;
+        let mut counters = GenerationCounters {
+            counter,
+            ..GenerationCounters::default()
+        };
+        let mut values = partitions.split(',').filter(|text| !text.is_empty());
+        for status in read.iter() {
+            counters.by_status[status as usize] = values
+                .next()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| corrupt("generation partition"))?;
+        }
         Ok(Lookup {
-            generation: Generation::new(epoch, counter),
+            generation: Generation::taken(epoch, counters, scope),
             writing: writing != 0,
             entry: value.map(decode).transpose()?,
         })
@@ -145,13 +174,16 @@ impl RedisTier {
         Ok(())
     }
 
-    /// Moves the workspace to its next generation and withdraws `announcements`, in one step.
+    /// Moves the workspace to its next generation, with the partitions of `touched`, and
+    /// withdraws `announcements`, in one step.
     pub(super) async fn advance(
         &self,
         workspace: &Workspace,
+        touched: StatusSet,
         announcements: &[Announcement],
     ) -> Result<(), RedisError> {
         let mut invocation = self.scripts.advance.key(self.keys.generation(workspace));
+        invocation.arg(Generation::partition_letters(touched));
         for announcement in announcements {
             invocation.arg(&announcement.0);
         }
