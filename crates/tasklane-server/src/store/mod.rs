@@ -19,6 +19,7 @@
 //! rolled-back binary from reading its own database, which no word is worth.
 
 mod bulk;
+mod counts;
 #[cfg(feature = "baselines")]
 mod hooked;
 mod log;

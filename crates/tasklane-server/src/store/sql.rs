@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::{Database, Encode, Pool, QueryBuilder, Type};
 
+use super::counts::count;
 use super::log::{
     Entry, GenerationRow, advance_generation, append_changes, changes_after, first_kept,
     prune_beyond, prune_older, read_generation, read_generation_row, task_history,
@@ -24,8 +25,9 @@ use super::{
     GenerationCounters, Idempotency, OpenError, PoolUsage, Precondition, Store, StoreError, Written,
 };
 use crate::domain::{
-    Change, ChangeKind, ChangeLog, CursorKey, ListQuery, PageRow, Position, SortKey, SortValue,
-    StatusSet, StoredPage, Task, TaskAt, TaskId, TaskPatch, Timestamp, Workspace, fold_case,
+    Change, ChangeKind, ChangeLog, CursorKey, Filter, ListQuery, PageRow, Position, SortKey,
+    SortValue, StatusSet, StoredPage, Task, TaskAt, TaskId, TaskPatch, Timestamp, Workspace,
+    fold_case,
 };
 use crate::telemetry::Registry;
 
@@ -233,7 +235,7 @@ fn contains_pattern(text: &str) -> String {
 }
 
 /// Appends the `WHERE` clause of `query`'s filters (not its position).
-fn push_filter<'args, DB: Database>(
+pub(super) fn push_filter<'args, DB: Database>(
     sql: &mut Builder<'args, DB>,
     workspace: &Workspace,
     query: &ListQuery,
@@ -244,45 +246,7 @@ fn push_filter<'args, DB: Database>(
     let filter = &query.filter;
     sql.push(" WHERE scope = ")
         .push_bind(workspace.as_str().to_owned());
-    if !filter.statuses.is_empty() {
-        sql.push(" AND status IN (");
-        let mut list = sql.separated(", ");
-        for status in &filter.statuses {
-            list.push_bind(status.as_str().to_owned());
-        }
-        sql.push(")");
-    }
-    if !filter.priorities.is_empty() {
-        sql.push(" AND priority IN (");
-        let mut list = sql.separated(", ");
-        for priority in &filter.priorities {
-            list.push_bind(priority.rank());
-        }
-        sql.push(")");
-    }
-    // Any of the assignees, and unassigned tasks when asked for: `assignee IN (...)`
-    // never matches a NULL, so those are named on their own.
-    match (filter.assignees.is_empty(), filter.unassigned) {
-        (true, None) => {}
-        (true, Some(true)) => {
-            sql.push(" AND assignee IS NULL");
-        }
-        (true, Some(false)) => {
-            sql.push(" AND assignee IS NOT NULL");
-        }
-        (false, unassigned) => {
-            sql.push(" AND (assignee IN (");
-            let mut list = sql.separated(", ");
-            for assignee in &filter.assignees {
-                list.push_bind(assignee.clone());
-            }
-            sql.push(if unassigned == Some(true) {
-                ") OR assignee IS NULL)"
-            } else {
-                "))"
-            });
-        }
-    }
+    push_group_filter(sql, filter);
     // Every label given: one index scan per label and one grouping, so the cost grows
     // with the number of labels. (One `IN (subquery)` per label made PostgreSQL plan a
     // join of as many relations, whose planning time grows much faster: 200 labels took
@@ -333,18 +297,52 @@ fn push_filter<'args, DB: Database>(
     }
 }
 
-/// `SELECT COUNT(*)` of the tasks `query` matches.
-pub(super) fn count<'args, DB: Database>(
-    workspace: &Workspace,
-    query: &ListQuery,
-) -> Builder<'args, DB>
+/// Appends ` AND` a predicate for each of the filters on status, priority and assignee:
+/// the columns the tasks table and `task_counts` share, so the same text filters both.
+pub(super) fn push_group_filter<'args, DB: Database>(sql: &mut Builder<'args, DB>, filter: &Filter)
 where
     String: Bind<DB>,
     i64: Bind<DB>,
 {
-    let mut sql = QueryBuilder::new("SELECT COUNT(*) FROM tasks");
-    push_filter(&mut sql, workspace, query);
-    sql
+    if !filter.statuses.is_empty() {
+        sql.push(" AND status IN (");
+        let mut list = sql.separated(", ");
+        for status in &filter.statuses {
+            list.push_bind(status.as_str().to_owned());
+        }
+        sql.push(")");
+    }
+    if !filter.priorities.is_empty() {
+        sql.push(" AND priority IN (");
+        let mut list = sql.separated(", ");
+        for priority in &filter.priorities {
+            list.push_bind(priority.rank());
+        }
+        sql.push(")");
+    }
+    // Any of the assignees, and unassigned tasks when asked for: `assignee IN (...)`
+    // never matches a NULL, so those are named on their own.
+    match (filter.assignees.is_empty(), filter.unassigned) {
+        (true, None) => {}
+        (true, Some(true)) => {
+            sql.push(" AND assignee IS NULL");
+        }
+        (true, Some(false)) => {
+            sql.push(" AND assignee IS NOT NULL");
+        }
+        (false, unassigned) => {
+            sql.push(" AND (assignee IN (");
+            let mut list = sql.separated(", ");
+            for assignee in &filter.assignees {
+                list.push_bind(assignee.clone());
+            }
+            sql.push(if unassigned == Some(true) {
+                ") OR assignee IS NULL)"
+            } else {
+                "))"
+            });
+        }
+    }
 }
 
 fn sort_column(key: SortKey) -> &'static str {

@@ -7,6 +7,7 @@ mod changes;
 mod common;
 mod conditional;
 mod cors;
+mod counts;
 mod damaged;
 mod errors;
 mod first_run;
