@@ -31,9 +31,12 @@ pub enum ConfigError {
          generation in front of shared entries; use `redis` or `strict`"
     )]
     LocalWithShared,
-    /// The baseline designs are only built for in-process generations.
+    /// The incident's baseline designs are only built for in-process generations.
     #[cfg(feature = "baselines")]
-    #[error("the baseline cache designs need consistency `local` without a Redis")]
+    #[error(
+        "the baseline cache designs `delete-on-write` and `global-generation` need consistency \
+         `local` without a Redis"
+    )]
     BaselineNeedsLocal,
 }
 
@@ -64,7 +67,7 @@ impl CacheConfig {
             _ => {}
         }
         #[cfg(feature = "baselines")]
-        if self.design != Design::Generational && self.consistency != Consistency::Local {
+        if self.design.local_only() && self.consistency != Consistency::Local {
             return Err(ConfigError::BaselineNeedsLocal);
         }
         Ok(())

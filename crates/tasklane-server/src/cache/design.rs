@@ -39,55 +39,45 @@ pub enum Design {
     /// design before partitions), measured beside them by `scripts/bench`.
     #[cfg(feature = "baselines")]
     Unpartitioned,
+    /// Test-only: Tasklane's design, except that a read finding a generation lookup of its
+    /// key in flight takes that lookup's answer, though it may have been sent before a
+    /// write acknowledged before the read began (strict and Redis generations; see
+    /// `batch.rs`). Serves the list from before that write.
+    #[cfg(feature = "baselines")]
+    JoinInFlight,
 }
 
 impl Design {
     /// What this design answers at each step of the protocol.
     fn rules(self) -> &'static Rules {
         match self {
-            Design::Generational => &Rules {
-                keyed_by_generation: true,
-                one_generation: false,
-                announces: true,
-                clears_on_write: false,
-                forgets_old_status: false,
-                partitioned: true,
-            },
+            Design::Generational => &TASKLANE,
             #[cfg(feature = "baselines")]
             Design::DeleteOnWrite => &Rules {
                 keyed_by_generation: false,
-                one_generation: false,
                 announces: false,
                 clears_on_write: true,
-                forgets_old_status: false,
-                partitioned: true,
+                ..TASKLANE
             },
             #[cfg(feature = "baselines")]
             Design::GlobalGeneration => &Rules {
-                keyed_by_generation: true,
                 one_generation: true,
-                announces: true,
-                clears_on_write: false,
-                forgets_old_status: false,
-                partitioned: true,
+                ..TASKLANE
             },
             #[cfg(feature = "baselines")]
             Design::ForgetsOldStatus => &Rules {
-                keyed_by_generation: true,
-                one_generation: false,
-                announces: true,
-                clears_on_write: false,
                 forgets_old_status: true,
-                partitioned: true,
+                ..TASKLANE
             },
             #[cfg(feature = "baselines")]
             Design::Unpartitioned => &Rules {
-                keyed_by_generation: true,
-                one_generation: false,
-                announces: true,
-                clears_on_write: false,
-                forgets_old_status: false,
                 partitioned: false,
+                ..TASKLANE
+            },
+            #[cfg(feature = "baselines")]
+            Design::JoinInFlight => &Rules {
+                joins_lookups_in_flight: true,
+                ..TASKLANE
             },
         }
     }
@@ -136,6 +126,18 @@ impl Design {
         self.rules().announces
     }
 
+    /// Whether a read takes the answer of a generation lookup already in flight, instead
+    /// of waiting for one sent after it arrived (see `batch.rs`).
+    pub(super) fn joins_lookups_in_flight(self) -> bool {
+        self.rules().joins_lookups_in_flight
+    }
+
+    /// Whether the design is built for in-process generations only.
+    #[cfg(feature = "baselines")]
+    pub(super) fn local_only(self) -> bool {
+        !matches!(self, Design::Generational | Design::JoinInFlight)
+    }
+
     /// What a write that changed something does to the entries after its advance.
     pub(super) fn after_write(self, entries: &Entries) {
         if self.rules().clears_on_write {
@@ -143,6 +145,17 @@ impl Design {
         }
     }
 }
+
+/// Tasklane's answers, from which each baseline differs in one or two.
+const TASKLANE: Rules = Rules {
+    keyed_by_generation: true,
+    one_generation: false,
+    announces: true,
+    clears_on_write: false,
+    forgets_old_status: false,
+    partitioned: true,
+    joins_lookups_in_flight: false,
+};
 
 /// A design's answers.
 struct Rules {
@@ -158,4 +171,7 @@ struct Rules {
     forgets_old_status: bool,
     /// Lists of some statuses are keyed by those statuses' partitions.
     partitioned: bool,
+    /// A read takes the answer of a generation lookup in flight (strict and Redis
+    /// generations).
+    joins_lookups_in_flight: bool,
 }

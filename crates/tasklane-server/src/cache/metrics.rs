@@ -78,6 +78,8 @@ pub(super) struct CacheMetrics {
     pub(super) loads: Counter,
     lookups: [Counter; 4],
     bypasses: [Counter; 4],
+    /// Reads whose generation lookup another read sent, after they arrived (`batch.rs`).
+    pub(super) shared_lookups: Counter,
     /// Fills stored, and fills refused by their check (the workspace moved meanwhile).
     pub(super) fills_stored: Counter,
     pub(super) fills_refused: Counter,
@@ -125,6 +127,11 @@ impl CacheMetrics {
                     &[("reason", bypass.as_str())],
                 )
             }),
+            shared_lookups: registry.counter(
+                "tasklane_cache_shared_lookups_total",
+                "Reads whose generation lookup (strict or Redis generations) was sent for a batch of reads that arrived together, by another read of the batch",
+                none,
+            ),
             fills_stored: registry.counter(
                 "tasklane_cache_fills_total",
                 "Database results offered to the cache, by whether their check let them in",

@@ -160,6 +160,7 @@
 //! announced and what a write does to the entries: the [`Design`] chosen at
 //! construction answers each, so the read and write paths are the same for all.
 
+mod batch;
 mod config;
 mod design;
 mod generation;
@@ -180,7 +181,7 @@ use moka::notification::RemovalCause;
 use moka::{future::Cache, policy::EvictionPolicy};
 
 use crate::domain::{CursorKey, Workspace};
-use crate::store::{Store, StoreError};
+use crate::store::{GenerationCounters, Store, StoreError};
 use crate::telemetry::Registry;
 
 pub use config::{CacheConfig, ConfigError, Consistency};
@@ -191,6 +192,7 @@ pub use redis::RedisTier;
 pub use redis_url::RedisUrl;
 pub use snapshot::{ETag, Snapshot};
 
+use self::batch::Batcher;
 use self::metrics::CacheMetrics;
 use in_flight::InFlight;
 use owed::OwedAdvances;
@@ -238,6 +240,11 @@ enum Generations {
 pub struct TaskCache {
     store: Arc<dyn Store>,
     generations: Generations,
+    /// Strict generations: generation row reads shared by the readers of a workspace that
+    /// arrive together.
+    strict_lookups: Batcher<Workspace, Result<GenerationCounters, StoreError>>,
+    /// Redis generations: lookups shared by the readers of one key that arrive together.
+    redis_lookups: Batcher<String, Option<redis::Lookup>>,
     entries: Entries,
     shared: Option<Arc<RedisTier>>,
     design: Design,
@@ -309,9 +316,12 @@ impl TaskCache {
         if shared.is_some() {
             redis_health.report(registry);
         }
+        let joins_in_flight = config.design.joins_lookups_in_flight();
         Ok(TaskCache {
             store,
             generations,
+            strict_lookups: Batcher::new(joins_in_flight, metrics.shared_lookups.clone()),
+            redis_lookups: Batcher::new(joins_in_flight, metrics.shared_lookups.clone()),
             entries,
             shared,
             design: config.design,

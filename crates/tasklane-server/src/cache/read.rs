@@ -148,7 +148,11 @@ impl TaskCache {
                 )
             }
             Generations::Strict => {
-                let counters = self.store.generation(workspace).await?;
+                // Shared with the readers of the workspace that arrive together (`batch.rs`).
+                let counters = self
+                    .strict_lookups
+                    .lookup(workspace, || self.store.generation(workspace))
+                    .await?;
                 let generation = Generation::taken(self.store.epoch(), counters, key.scope());
                 let entry = self
                     .shared_entry(&self.design.key_at(key.clone(), generation))
@@ -181,7 +185,9 @@ impl TaskCache {
                 return Err(Bypass::Unconfirmed);
             }
         }
-        match self.redis_health.record(tier.lookup(key).await) {
+        // Shared with the readers of the same key that arrive together (`batch.rs`).
+        let lookup = || async { self.redis_health.record(tier.lookup(key).await) };
+        match self.redis_lookups.lookup(&key.to_string(), lookup).await {
             Some(Found { writing: true, .. }) => Err(Bypass::WriteInFlight),
             Some(found) => Ok(found),
             None => Err(Bypass::RedisDown),

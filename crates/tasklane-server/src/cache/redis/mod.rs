@@ -53,6 +53,7 @@ use scripts::Scripts;
 pub(super) use health::RedisHealth;
 
 /// What a lookup found.
+#[derive(Clone)]
 pub(super) struct Lookup {
     /// The workspace's generation.
     pub(super) generation: Generation,
