@@ -5,7 +5,8 @@
 //! reach the cache, which is exactly the window of the incident's stale fill:
 //! [`ReadDelay`] holds every read there (as a loaded database does; `tasklane check`
 //! widens the window so that its `stale-fill` scenario hits a broken cache in a short
-//! run), and the freshness tests pause a reader there while a writer commits.
+//! run), and the freshness tests pause a reader there while a writer commits. They also
+//! hold a generation read after it has read, while a write is acknowledged.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,9 @@ pub trait Hooks: Send + Sync + 'static {
 
     /// Before a workspace's generation (its change log's head) is read.
     async fn before_generation(&self) {}
+
+    /// After a workspace's generation was read, before it is returned.
+    async fn after_generation(&self) {}
 }
 
 /// Holds every read back by a fixed time after its query.
@@ -177,7 +181,9 @@ impl<H: Hooks> Store for Hooked<H> {
 
     async fn generation(&self, workspace: &Workspace) -> Result<GenerationCounters, StoreError> {
         self.hooks.before_generation().await;
-        self.inner.generation(workspace).await
+        let generation = self.inner.generation(workspace).await;
+        self.hooks.after_generation().await;
+        generation
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

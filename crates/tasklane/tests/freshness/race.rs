@@ -255,6 +255,59 @@ async fn a_write_whose_outcome_is_unknown_still_advances_the_generation() {
     assert_eq!(titles(&list(&cache, &workspace, &query).await), ["after"]);
 }
 
+/// Readers that arrive together share one generation lookup (`cache/batch.rs`), but
+/// only one sent after each of them arrived. Here a reader's lookup (strict generations:
+/// the generation row read) has read and is held in flight; a write is acknowledged; a
+/// second reader arrives. Returns what the second is served.
+async fn read_arriving_during_a_lookup_in_flight(design: Design) -> Vec<String> {
+    let (cache, store) = cache_with(design, Consistency::Strict, Duration::ZERO).await;
+    let (workspace, query, task) = one_task(&cache).await;
+    assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]); // cached
+
+    let paused = store.hooks().pause_after_next_generation();
+    let first = tokio::spawn({
+        let (cache, workspace, query) = (cache.clone(), workspace.clone(), query.clone());
+        async move { list(&cache, &workspace, &query).await }
+    });
+    paused.reached.await.unwrap(); // its lookup has read the old generation
+    rename(&cache, &workspace, task.id, "after").await.unwrap(); // acknowledged
+    let second = tokio::spawn({
+        let (cache, workspace, query) = (cache.clone(), workspace.clone(), query.clone());
+        async move { list(&cache, &workspace, &query).await }
+    });
+    // One thread: the second reader runs until it waits on the cache's lookups (it
+    // touches nothing else before), then the first lookup answers.
+    tokio::task::yield_now().await;
+    assert!(
+        !second.is_finished(),
+        "the second reader waits for a lookup"
+    );
+    paused.release.send(()).unwrap();
+    assert_eq!(
+        titles(&first.await.unwrap()),
+        ["before"],
+        "it began before the write"
+    );
+    titles(&second.await.unwrap())
+}
+
+#[tokio::test]
+async fn a_read_is_never_given_a_generation_lookup_sent_before_it_began() {
+    assert_eq!(
+        read_arriving_during_a_lookup_in_flight(Design::Generational).await,
+        ["after"]
+    );
+}
+
+#[tokio::test]
+async fn joining_a_generation_lookup_in_flight_serves_the_list_from_before_the_write() {
+    assert_eq!(
+        read_arriving_during_a_lookup_in_flight(Design::JoinInFlight).await,
+        ["before"],
+        "the race is real"
+    );
+}
+
 /// The writer's half of the protocol: the generation advances only after the commit.
 /// A reader that runs while a write is in flight (not yet acknowledged) may cache what
 /// it reads, but only under a generation the acknowledgement leaves behind.

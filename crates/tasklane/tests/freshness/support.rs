@@ -60,6 +60,7 @@ pub struct Instruments {
     after_read: Gate,
     before_update: Gate,
     after_write: Gate,
+    after_generation: Gate,
     fail_after_commit: AtomicBool,
     pub database: TestDatabase,
 }
@@ -75,6 +76,7 @@ pub async fn instrumented_store(delay: Duration) -> Arc<InstrumentedStore> {
         after_read: Gate::default(),
         before_update: Gate::default(),
         after_write: Gate::default(),
+        after_generation: Gate::default(),
         fail_after_commit: AtomicBool::new(false),
         database,
     };
@@ -105,6 +107,12 @@ impl Instruments {
     /// Makes the next create or update stop after it has committed, before it returns.
     pub fn pause_after_next_write(&self) -> Paused {
         self.after_write.arm()
+    }
+
+    /// Makes the next generation read (strict generations) stop after it has read,
+    /// before it returns.
+    pub fn pause_after_next_generation(&self) -> Paused {
+        self.after_generation.arm()
     }
 
     /// Makes the next update commit and then report a lost connection, as a network
@@ -145,6 +153,10 @@ impl Hooks for Instruments {
             );
         }
         Ok(())
+    }
+
+    async fn after_generation(&self) {
+        self.after_generation.pass().await;
     }
 }
 
