@@ -140,7 +140,8 @@ pub struct ServeArgs {
     /// Where cache generations live: `local` (in this process; correct while one process
     /// serves the database), `redis` (shared by every instance; one Redis round trip per
     /// cached read, two on a miss or a write) or `strict` (a database row; correct even if
-    /// Redis loses writes, at one indexed database read per request). Default: `redis` with
+    /// Redis loses writes, at one indexed database read per request). Reads that arrive
+    /// together share their generation's round trip or read. Default: `redis` with
     /// a Redis URL, else `local` for SQLite and `strict` for PostgreSQL.
     #[arg(long, env = "TASKLANE_CONSISTENCY", value_name = "MODE", value_enum)]
     pub consistency: Option<Consistency>,

@@ -41,6 +41,18 @@
 //! read `g`, so after every write up to `g` had committed. Whoever joins gets a result
 //! at least as new as the generation they saw.
 //!
+//! Generation lookups are shared too (strict and Redis generations, `batch.rs`), but on
+//! a stricter rule, because the argument needs each read's generation to be read *after
+//! that read started*: a reader that finds a lookup in flight waits for the next one,
+//! sent once the one in flight has answered, and that one answers every reader that
+//! queued meanwhile, as a group commit answers every transaction that queued during the
+//! last flush. Its answer was sent after each of them started, so it is as good as each
+//! one's own lookup, made a moment later: it sees every write acknowledged before any of
+//! them started. A lookup already in flight when a reader arrives is not: it may have read
+//! the generation before a write that was acknowledged before the reader started, and
+//! would hand that reader the old generation and its entry (the test-only design
+//! `JoinInFlight` does, and the freshness tests' race replay catches it).
+//!
 //! # Partitions by status
 //!
 //! A workspace's generation is partitioned by status: besides its counter, each status
@@ -77,18 +89,20 @@
 //! below holds unchanged (two fills under one set of partitions either saw no write
 //! between them or only writes outside `S`, which change nothing the list shows).
 //!
-//! //! # Where the generation lives
+//! # Where the generation lives
 //!
 //! - [`Consistency::Local`] keeps it in the process: nothing to read per request,
 //!   correct while one process serves the database.
 //! - [`Consistency::Redis`] keeps it in Redis ([`RedisTier`]), shared by every
-//!   instance: one round trip per read returns the generation and the entry filed
-//!   under it (a miss adds the fill's check-and-set). Partitions are fields of the same
-//!   hash, advanced by the same script as the counter.
+//!   instance: one round trip returns the generation and the entry filed under it (a
+//!   miss adds the fill's check-and-set), shared by the readers of one key that arrive
+//!   together. Partitions are fields of the same hash, advanced by the same script as
+//!   the counter.
 //! - [`Consistency::Strict`] reads it from a row that each write's own transaction
 //!   advances, so commit and advance are a single atomic step that survives even a
-//!   Redis that loses writes, at one indexed database read per request. Partitions are
-//!   columns of the same row, set by the same statement to the row's new value.
+//!   Redis that loses writes, at one indexed database read, shared by the readers of one
+//!   workspace that arrive together. Partitions are columns of the same row, set by the
+//!   same statement to the row's new value.
 //!
 //! Entries live in this process (which also coalesces misses) and, with a Redis, in
 //! Redis too, where every instance finds what any of them filled. Both are keyed by
