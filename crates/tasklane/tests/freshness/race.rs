@@ -16,10 +16,10 @@ use tasklane_server::cache::{CacheConfig, CacheError, Consistency, Design, TaskC
 use tasklane_server::domain::{ListQuery, Task, Workspace};
 use tasklane_server::telemetry::Registry;
 
-use crate::common::consistencies;
+use crate::common::{TestRedis, consistencies};
 use crate::support::{
-    cache, cache_with, decode, instance, instrumented_store, list, new_task, one_task, rename,
-    titles,
+    Gate, cache, cache_with, decode, instance, instrumented_store, list, new_task, one_task,
+    rename, titles,
 };
 
 /// Runs the interleaving on a list read; returns what a read after the write saw.
@@ -306,6 +306,118 @@ async fn joining_a_generation_lookup_in_flight_serves_the_list_from_before_the_w
         ["before"],
         "the race is real"
     );
+}
+
+/// The same with Redis generations, whose lookup is one script: the reading instance
+/// reaches Redis through a proxy that holds the script's reply, the write goes through
+/// another instance. `None` without a test Redis.
+async fn redis_read_arriving_during_a_lookup_in_flight(design: Design) -> Option<Vec<String>> {
+    let store = instrumented_store(Duration::ZERO).await;
+    let redis = store.hooks().database.redis.clone()?;
+    let (authority, db) = redis
+        .url
+        .strip_prefix("redis://")
+        .and_then(|rest| rest.split_once('/'))
+        .expect("the test Redis is redis://HOST:PORT/DB");
+    let target = tokio::net::lookup_host(authority)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let (port, replies) = hold_replies(target).await;
+    let reading = TestRedis {
+        url: format!("redis://127.0.0.1:{port}/{db}"),
+        ..redis
+    };
+    let config = CacheConfig {
+        design,
+        consistency: Consistency::Redis,
+        ..CacheConfig::default()
+    };
+    let here = instance(&store, Design::Generational, Consistency::Redis);
+    let there = Arc::new(
+        TaskCache::new(
+            store.clone(),
+            Some(reading.tier()),
+            &config,
+            &Registry::new(),
+        )
+        .unwrap(),
+    );
+    let (workspace, query, task) = one_task(&here).await;
+    // Cached under the generation, and the proxied connection made.
+    assert_eq!(titles(&list(&there, &workspace, &query).await), ["before"]);
+
+    let paused = replies.arm();
+    let first = tokio::spawn({
+        let (there, workspace, query) = (there.clone(), workspace.clone(), query.clone());
+        async move { list(&there, &workspace, &query).await }
+    });
+    paused.reached.await.unwrap(); // its lookup has read the old generation and entry
+    rename(&here, &workspace, task.id, "after").await.unwrap(); // acknowledged
+    let second = tokio::spawn({
+        let (there, workspace, query) = (there.clone(), workspace.clone(), query.clone());
+        async move { list(&there, &workspace, &query).await }
+    });
+    tokio::task::yield_now().await;
+    assert!(
+        !second.is_finished(),
+        "the second reader waits for a lookup"
+    );
+    paused.release.send(()).unwrap();
+    assert_eq!(
+        titles(&first.await.unwrap()),
+        ["before"],
+        "it began before the write"
+    );
+    Some(titles(&second.await.unwrap()))
+}
+
+/// A TCP proxy to `target` whose replies pass a gate: once it is armed, the next reply
+/// waits there. Returns its port and the gate.
+async fn hold_replies(target: std::net::SocketAddr) -> (u16, Arc<Gate>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let gate = Arc::new(Gate::default());
+    tokio::spawn({
+        let gate = gate.clone();
+        async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = tokio::net::TcpStream::connect(target).await.unwrap();
+                let ((mut from_client, mut to_client), (mut from_server, mut to_server)) =
+                    (client.into_split(), server.into_split());
+                tokio::spawn(
+                    async move { tokio::io::copy(&mut from_client, &mut to_server).await },
+                );
+                let gate = gate.clone();
+                tokio::spawn(async move {
+                    let mut reply = vec![0; 64 << 10];
+                    while let Ok(read @ 1..) = from_server.read(&mut reply).await {
+                        gate.pass().await;
+                        if to_client.write_all(&reply[..read]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+    });
+    (port, gate)
+}
+
+#[tokio::test]
+async fn a_read_is_never_given_a_redis_lookup_sent_before_it_began() {
+    if let Some(seen) = redis_read_arriving_during_a_lookup_in_flight(Design::Generational).await {
+        assert_eq!(seen, ["after"]);
+    }
+}
+
+#[tokio::test]
+async fn joining_a_redis_lookup_in_flight_serves_the_list_from_before_the_write() {
+    if let Some(seen) = redis_read_arriving_during_a_lookup_in_flight(Design::JoinInFlight).await {
+        assert_eq!(seen, ["before"], "the race is real");
+    }
 }
 
 /// The writer's half of the protocol: the generation advances only after the commit.

@@ -29,17 +29,17 @@ pub struct Paused {
 
 /// A one-shot pause point: armed by the test, passed by the next operation.
 #[derive(Default)]
-struct Gate(Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>);
+pub struct Gate(Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>);
 
 impl Gate {
-    fn arm(&self) -> Paused {
+    pub fn arm(&self) -> Paused {
         let (reached_tx, reached) = oneshot::channel();
         let (release, release_rx) = oneshot::channel();
         *self.0.lock().unwrap() = Some((reached_tx, release_rx));
         Paused { reached, release }
     }
 
-    async fn pass(&self) {
+    pub async fn pass(&self) {
         let armed = self.0.lock().unwrap().take();
         if let Some((reached, release)) = armed {
             reached.send(()).unwrap();
