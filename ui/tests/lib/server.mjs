@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const BIN = process.env.TASKLANE_BIN || new URL('../../../target/debug/tasklane', import.meta.url).pathname;
+// Read when used, not when imported: measure.mjs sets it from its --bin after its imports.
+const bin = () => process.env.TASKLANE_BIN || new URL('../../../target/debug/tasklane', import.meta.url).pathname;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -38,7 +39,7 @@ export class Server {
   }
 
   async up() {
-    this.process = spawn(BIN, ['serve', '--listen', `127.0.0.1:${this.port}`, '--auth', this.auth,
+    this.process = spawn(bin(), ['serve', '--listen', `127.0.0.1:${this.port}`, '--auth', this.auth,
       '--rate-limit', '0', '--database-url', this.database, '--log', 'warn', ...this.extra],
     { stdio: ['ignore', 'ignore', 'inherit'] });
     const exited = new Promise((resolve) => this.process.once('exit', resolve));
@@ -68,7 +69,7 @@ export class Server {
 
   /** A token for `workspace`, issued by the binary on the server's database. */
   token(workspace = 'ui') {
-    return execFileSync(BIN, ['token', 'create', '--workspace', workspace, '--database-url', this.database],
+    return execFileSync(bin(), ['token', 'create', '--workspace', workspace, '--database-url', this.database],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   }
 
