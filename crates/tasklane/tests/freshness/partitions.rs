@@ -4,13 +4,15 @@
 //! those writes may cool it. Shown failing on a baseline that forgets the status a task
 //! leaves.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use tasklane_server::cache::{Consistency, Design, TaskCache};
 use tasklane_server::domain::{ListQuery, Task, TaskPatch, Workspace};
 use tasklane_server::store::Precondition;
 
 use crate::common::consistencies;
-use crate::support::{cache_with, list, new_task, titles};
+use crate::support::{InstrumentedStore, cache_with, list, new_task, titles};
 
 /// The lists a board shows, and one of two statuses.
 const LISTS: [&str; 5] = [
@@ -109,18 +111,26 @@ async fn partitions_that_forget_the_old_status_serve_a_task_where_it_was() {
     assert_eq!(boards[3][1], ["a"], "the done list still shows it deleted");
 }
 
+/// One task, `a`, in `todo`, and every list of the board cached (checked: read again
+/// without a database read).
+async fn warm_board(
+    consistency: Consistency,
+) -> (Arc<TaskCache>, Arc<InstrumentedStore>, Workspace, Task) {
+    let (cache, store) =
+        cache_with(Design::Generational, consistency, std::time::Duration::ZERO).await;
+    let workspace = Workspace::default();
+    let a = cache.create(&workspace, new_task("a"), None).await.unwrap();
+    board(&cache, &workspace).await;
+    let before = store.hooks().reads();
+    board(&cache, &workspace).await;
+    assert_eq!(store.hooks().reads(), before, "all cached: {consistency:?}");
+    (cache, store, workspace, a)
+}
+
 #[tokio::test]
 async fn a_write_leaves_the_lists_of_statuses_it_did_not_touch_warm() {
     for consistency in consistencies() {
-        let (cache, store) =
-            cache_with(Design::Generational, consistency, std::time::Duration::ZERO).await;
-        let workspace = Workspace::default();
-        let a = cache.create(&workspace, new_task("a"), None).await.unwrap();
-        board(&cache, &workspace).await;
-        let before = store.hooks().reads();
-        board(&cache, &workspace).await;
-        assert_eq!(store.hooks().reads(), before, "all cached: {consistency:?}");
-
+        let (cache, store, workspace, a) = warm_board(consistency).await;
         move_to(&cache, &workspace, &a, "done").await;
         let moved = store.hooks().reads();
         let seen = board(&cache, &workspace).await;
@@ -134,11 +144,7 @@ async fn a_write_leaves_the_lists_of_statuses_it_did_not_touch_warm() {
 #[tokio::test]
 async fn a_patch_that_changes_nothing_cools_no_list() {
     for consistency in consistencies() {
-        let (cache, store) =
-            cache_with(Design::Generational, consistency, std::time::Duration::ZERO).await;
-        let workspace = Workspace::default();
-        let a = cache.create(&workspace, new_task("a"), None).await.unwrap();
-        board(&cache, &workspace).await;
+        let (cache, store, workspace, a) = warm_board(consistency).await;
         let before = store.hooks().reads();
         let same = move_to(&cache, &workspace, &a, "todo").await;
         assert_eq!(same.version, a.version, "nothing changed: {consistency:?}");

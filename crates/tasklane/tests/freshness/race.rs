@@ -18,8 +18,8 @@ use tasklane_server::telemetry::Registry;
 
 use crate::common::{TestRedis, consistencies};
 use crate::support::{
-    Gate, cache, cache_with, decode, instance, instrumented_store, list, new_task, one_task,
-    rename, titles,
+    Gate, Paused, cache, cache_with, decode, instance, instrumented_store, list, new_task,
+    one_task, rename, titles,
 };
 
 /// Runs the interleaving on a list read; returns what a read after the write saw.
@@ -265,16 +265,26 @@ async fn read_arriving_during_a_lookup_in_flight(design: Design) -> Vec<String> 
     assert_eq!(titles(&list(&cache, &workspace, &query).await), ["before"]); // cached
 
     let paused = store.hooks().pause_after_next_generation();
-    let first = tokio::spawn({
-        let (cache, workspace, query) = (cache.clone(), workspace.clone(), query.clone());
-        async move { list(&cache, &workspace, &query).await }
-    });
+    second_read_during_a_held_lookup(&cache, &cache, (&workspace, &query, &task), paused).await
+}
+
+/// The interleaving both replays share: a list read through `reader` whose lookup is
+/// held at `paused`; a rename through `writer`, acknowledged; a second read through
+/// `reader`, which must wait for a lookup. Returns what the second read is served.
+async fn second_read_during_a_held_lookup(
+    reader: &Arc<TaskCache>,
+    writer: &Arc<TaskCache>,
+    (workspace, query, task): (&Workspace, &ListQuery, &Task),
+    paused: Paused,
+) -> Vec<String> {
+    let read = || {
+        let (reader, workspace, query) = (reader.clone(), workspace.clone(), query.clone());
+        tokio::spawn(async move { list(&reader, &workspace, &query).await })
+    };
+    let first = read();
     paused.reached.await.unwrap(); // its lookup has read the old generation
-    rename(&cache, &workspace, task.id, "after").await.unwrap(); // acknowledged
-    let second = tokio::spawn({
-        let (cache, workspace, query) = (cache.clone(), workspace.clone(), query.clone());
-        async move { list(&cache, &workspace, &query).await }
-    });
+    rename(writer, workspace, task.id, "after").await.unwrap(); // acknowledged
+    let second = read();
     // One thread: the second reader runs until it waits on the cache's lookups (it
     // touches nothing else before), then the first lookup answers.
     tokio::task::yield_now().await;
@@ -349,28 +359,7 @@ async fn redis_read_arriving_during_a_lookup_in_flight(design: Design) -> Option
     assert_eq!(titles(&list(&there, &workspace, &query).await), ["before"]);
 
     let paused = replies.arm();
-    let first = tokio::spawn({
-        let (there, workspace, query) = (there.clone(), workspace.clone(), query.clone());
-        async move { list(&there, &workspace, &query).await }
-    });
-    paused.reached.await.unwrap(); // its lookup has read the old generation and entry
-    rename(&here, &workspace, task.id, "after").await.unwrap(); // acknowledged
-    let second = tokio::spawn({
-        let (there, workspace, query) = (there.clone(), workspace.clone(), query.clone());
-        async move { list(&there, &workspace, &query).await }
-    });
-    tokio::task::yield_now().await;
-    assert!(
-        !second.is_finished(),
-        "the second reader waits for a lookup"
-    );
-    paused.release.send(()).unwrap();
-    assert_eq!(
-        titles(&first.await.unwrap()),
-        ["before"],
-        "it began before the write"
-    );
-    Some(titles(&second.await.unwrap()))
+    Some(second_read_during_a_held_lookup(&there, &here, (&workspace, &query, &task), paused).await)
 }
 
 /// A TCP proxy to `target` whose replies pass a gate: once it is armed, the next reply
