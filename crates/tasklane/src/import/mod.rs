@@ -19,9 +19,9 @@
 //! import is served after it; event streams and `GET /v1/changes` deliver the
 //! creations as changes, and the feed advances the cache's generation before it hands
 //! them out. Servers in `local` or `redis` consistency keep their generations outside
-//! the database: their cached lists of the workspace are replaced at their next write
-//! there or their entries' expiry, so import into a workspace those serve with the
-//! servers stopped, or restart them afterwards (a new process draws a new epoch).
+//! the database: a cached list of the workspace stays until a write there changes what
+//! that list can show, or its entry expires, so import into a workspace those serve with
+//! the servers stopped, or restart them afterwards (a new process draws a new epoch).
 
 pub mod csv;
 
@@ -94,7 +94,7 @@ impl Report {
         if self.added > 0 && !args.dry_run {
             text += &format!(
                 ".\nA server in `local` or `redis` consistency may list `{}` as it was \
-                 before until its next write there or its restart (see the README's \
+                 before until it restarts (with Redis, and its key prefix is flushed; see the README's \
                  \"Leaving and coming back\"); in `strict`, lists show the import at once.",
                 args.workspace
             );
