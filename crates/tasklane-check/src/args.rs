@@ -32,7 +32,9 @@ pub struct CheckArgs {
           hide_env_values = true, value_parser = parse_token)]
     pub token: Option<TokenSecret>,
 
-    /// With --url: the instances' Redis, for `redis-flush`.
+    /// With --url: the instances' Redis, for `redis-flush`, which runs only when named
+    /// with --scenario: it empties that whole Redis (`FLUSHALL`), every database and
+    /// key prefix on it.
     #[arg(long, value_name = "URL", requires = "url", value_parser = clap::value_parser!(RedisUrl))]
     pub redis_url: Option<RedisUrl>,
 

@@ -131,7 +131,12 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
     let started = Instant::now();
     let mut deployment = deploy(args).await?;
     let chosen = if args.scenario.is_empty() {
-        Scenario::ALL.to_vec()
+        // Flushing a Redis the check did not start empties every database and key
+        // prefix on it, others' too: against live instances, only when named.
+        Scenario::ALL
+            .into_iter()
+            .filter(|scenario| args.url.is_empty() || *scenario != Scenario::RedisFlush)
+            .collect()
     } else {
         // A scenario asked for by name that cannot run is refused before any other
         // runs: a report without it would read as if its fault had been survived.

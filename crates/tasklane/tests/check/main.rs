@@ -456,6 +456,57 @@ async fn a_fault_scenario_against_live_instances_is_refused_at_once() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_deployments_redis_is_flushed_only_when_the_scenario_is_named() {
+    let redis = crate::common::start_redis().await;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let canary = || {
+        let mut get = redis::cmd("GET");
+        get.arg("someone-else's");
+        get
+    };
+    let _: () = redis::cmd("SET")
+        .arg("someone-else's")
+        .arg("data")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url]).await;
+    let options = [
+        "--url",
+        &url,
+        "--redis-url",
+        &redis.url(),
+        "--subscribers",
+        "0",
+    ];
+    let summary = run(&[&options[..], &["--scenario", "mixed"]].concat()).await;
+    assert_eq!(summary.scenarios.len(), 1);
+    let summary = run(&options).await;
+    let names: Vec<_> = summary
+        .scenarios
+        .iter()
+        .map(|s| s.scenario.name())
+        .collect();
+    assert!(
+        !names.is_empty() && !names.iter().any(|name| name == "redis-flush"),
+        "{names:?}"
+    );
+    let kept: Option<String> = canary().query_async(&mut connection).await.unwrap();
+    assert_eq!(kept.as_deref(), Some("data"), "not named: nothing flushed");
+
+    let named = [&options[..], &["--scenario", "redis-flush"]].concat();
+    assert!(!run(&named).await.scenarios[0].faults.is_empty(), "flushed");
+    let kept: Option<String> = canary().query_async(&mut connection).await.unwrap();
+    assert_eq!(
+        kept, None,
+        "named: the whole Redis flushed, as its help says"
+    );
+    server.stop().await;
+}
+
 /// PostgreSQL crashes and restarts, in every mode; on the PostgreSQL leg of
 /// scripts/test only, which provides the server binaries.
 async fn postgres_restarts(consistency: &str, options: &[&str]) {
