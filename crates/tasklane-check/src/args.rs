@@ -115,6 +115,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
 
+    /// Run the scenarios this many times over, each judged on its own and let go before
+    /// the next: a soak of any length holds one scenario's history at a time.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=10000).map(usize::from))]
+    pub rounds: usize,
+
     /// Relative weights of the operations.
     #[arg(long, value_name = "WEIGHTS", default_value_t)]
     pub mix: Mix,

@@ -48,6 +48,36 @@ pub struct Figures {
     pub workload_s: f64,
     /// Seconds judging the history took, once the run was over.
     pub judged_s: f64,
+    /// What its webhook delivered, with `--webhooks`, if it could be judged.
+    pub webhook: Option<Webhook>,
+    /// The check's own peak resident memory so far, MiB, read once this scenario was
+    /// judged (none where the system does not say).
+    pub checker_peak_mib: Option<f64>,
+}
+
+/// What a scenario's webhook delivered.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Webhook {
+    /// Its endpoint on the receiver.
+    pub endpoint: String,
+    /// Changes delivered, each counted once.
+    pub changes: usize,
+    /// Changes the log held for it, from the position it was registered at to the
+    /// log's head once the run was over (none if the head could not be read).
+    pub owed: Option<u64>,
+    /// Requests that arrived, repeats included.
+    pub requests: usize,
+    /// Repeats of a delivery already received.
+    pub repeats: usize,
+}
+
+/// The peak resident memory of this process so far, MiB (`getrusage`; its children,
+/// the servers it starts, are not counted).
+pub fn peak_memory_mib() -> Option<f64> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    // Linux reports kibibytes.
+    Some(usage.max_rss() as f64 / 1024.0)
 }
 
 /// A fault, and the time from its start until the deployment was healthy again (each

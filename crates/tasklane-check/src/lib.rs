@@ -62,7 +62,6 @@ use history::{Cause, seconds};
 use receiver::Receiver;
 use record::Recorder;
 use scenario::{Scenario, ScenarioReport, Settings};
-use subscriber::Followed;
 use webhook::Webhooks;
 
 /// How many violations of each scenario the report prints in full.
@@ -184,22 +183,33 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         settings.seed
     )?;
     let mut reports = Vec::new();
-    for scenario in chosen {
-        if let Some(reason) = scenario::cannot_run(scenario, &deployment, args.subscribers) {
-            writeln!(out, "{}: skipped ({reason})", scenario.name())?;
-            continue;
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            writeln!(out, "Round {round} of {}", args.rounds)?;
         }
-        let progress = ProgressBar::new(settings.duration.as_millis() as u64)
-            .with_style(
-                ProgressStyle::with_template("{prefix:>14} [{bar:30}] {msg}")
-                    .expect("a valid template")
-                    .progress_chars("=> "),
-            )
-            .with_prefix(scenario.name());
-        let report = scenario::run(scenario, &mut deployment, &settings, &progress).await?;
-        progress.finish_and_clear();
-        print_scenario(out, &report)?;
-        reports.push(report);
+        // Each round its own random choices, repeatable from the one seed.
+        let settings = Settings {
+            seed: settings.seed.wrapping_add((round as u64 - 1) << 32),
+            ..settings.clone()
+        };
+        for &scenario in &chosen {
+            if let Some(reason) = scenario::cannot_run(scenario, &deployment, args.subscribers) {
+                writeln!(out, "{}: skipped ({reason})", scenario.name())?;
+                continue;
+            }
+            let progress = ProgressBar::new(settings.duration.as_millis() as u64)
+                .with_style(
+                    ProgressStyle::with_template("{prefix:>14} [{bar:30}] {msg}")
+                        .expect("a valid template")
+                        .progress_chars("=> "),
+                )
+                .with_prefix(scenario.name());
+            let report =
+                scenario::run((scenario, round), &mut deployment, &settings, &progress).await?;
+            progress.finish_and_clear();
+            print_scenario(out, &report)?;
+            reports.push(report);
+        }
     }
     if let Some(recorder) = &recorder {
         recorder.finish()?;
@@ -283,33 +293,22 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
     if tally.failures() > 0 {
         writeln!(out, "  failed: {}", tally.failure_causes())?;
     }
-    let followed = &report.following.followed;
-    if !followed.is_empty() {
-        let each: Vec<String> = followed
-            .iter()
-            .map(|followed| followed.received.len().to_string())
-            .collect();
-        let events: usize = followed
-            .iter()
-            .map(|followed| followed.received.len())
-            .sum();
-        let reconnections: usize = followed.iter().map(Followed::reconnections).sum();
+    if !report.received.is_empty() {
+        let each: Vec<String> = report.received.iter().map(usize::to_string).collect();
         writeln!(
             out,
-            "  feed: {} subscribers, {events} events received ({}), {reconnections} reconnections",
-            followed.len(),
-            each.join(" + ")
+            "  feed: {} subscribers, {} events received ({}), {} reconnections",
+            report.received.len(),
+            report.figures.events,
+            each.join(" + "),
+            report.figures.reconnections
         )?;
     }
-    if let Some(watched) = report.webhook.as_ref().filter(|w| w.unjudged.is_none()) {
-        let summary = &watched.summary;
+    if let Some(webhook) = &report.figures.webhook {
         writeln!(
             out,
             "  webhook: {} changes delivered ({} requests, {} repeats) to {}",
-            summary.seqs().len(),
-            summary.arrivals,
-            summary.duplicates,
-            watched.endpoint
+            webhook.changes, webhook.requests, webhook.repeats, webhook.endpoint
         )?;
     }
     if let Some(leftovers) = &report.leftovers {
@@ -391,6 +390,7 @@ fn write_json(
         .map(|report| {
             serde_json::json!({
                 "scenario": report.scenario.name(),
+                "round": report.round,
                 "duration_s": report.duration.as_secs_f64(),
                 "inconclusive": report.shortfall(),
                 "figures": report.figures,
@@ -406,6 +406,7 @@ fn write_json(
         "clients": settings.clients,
         "subscribers": settings.subscribers,
         "workload_s": settings.duration.as_secs_f64(),
+        "rounds": summary.scenarios.iter().map(|report| report.round).max(),
         "seed": settings.seed,
         "operations": summary.operations(),
         "violations": summary.violations(),

@@ -1,4 +1,4 @@
-//! `--history FILE`: the history as JSON lines, each naming its scenario, written as it
+//! `--history FILE`: the history as JSON lines, each naming its scenario and round, written as it
 //! is made: every operation the moment it ends, then each scenario's faults and what
 //! its subscribers received and the streams they held once it is over. A run's
 //! history never has to be held whole to be kept.
@@ -37,11 +37,12 @@ impl Recorder {
         })
     }
 
-    /// Appends one line per record, each naming `scenario`.
-    pub fn lines<T: Serialize>(&self, scenario: &str, records: &[T]) {
+    /// Appends one line per record, each naming `scenario` and its round (`--rounds`).
+    pub fn lines<T: Serialize>(&self, (scenario, round): (&str, usize), records: &[T]) {
         #[derive(Serialize)]
         struct Line<'a, T> {
             scenario: &'a str,
+            round: usize,
             #[serde(flatten)]
             record: &'a T,
         }
@@ -50,9 +51,16 @@ impl Recorder {
             return;
         }
         for record in records {
-            let line = serde_json::to_writer(&mut written.out, &Line { scenario, record })
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(written.out));
+            let line = serde_json::to_writer(
+                &mut written.out,
+                &Line {
+                    scenario,
+                    round,
+                    record,
+                },
+            )
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(written.out));
             if let Err(error) = line {
                 written.error = Some(error);
                 return;

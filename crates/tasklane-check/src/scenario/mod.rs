@@ -122,6 +122,8 @@ pub struct Settings {
 pub struct ScenarioReport {
     /// Which scenario.
     pub scenario: Scenario,
+    /// Which round of `--rounds` it ran in, from 1.
+    pub round: usize,
     /// How many operations it performed, workload and read-back (the operations
     /// themselves are judged, written to the history file if there is one, and let go).
     pub operations: usize,
@@ -137,10 +139,10 @@ pub struct ScenarioReport {
     pub duration: Duration,
     /// What deleting its tasks afterwards left behind, if anything.
     pub leftovers: Option<Leftovers>,
-    /// What its subscribers received.
-    pub following: Following,
-    /// What its webhook delivered, with `--webhooks`.
-    pub webhook: Option<Watched>,
+    /// How many changes each subscriber received (empty: the feed was not followed).
+    pub received: Vec<usize>,
+    /// Why its feed or its webhook was judged too little to pass, if it was.
+    pub delivery_shortfall: Option<String>,
     /// `redis-rollback`: the rounds in which Redis lost a committed write's
     /// announcement, a subscriber received the write's change and reads followed it
     /// (none for the other scenarios).
@@ -163,50 +165,46 @@ impl ScenarioReport {
             }),
             _ => tally.shortfall(),
         };
-        requests
-            .or_else(|| self.feed_shortfall())
-            .or_else(|| self.webhook_shortfall())
+        requests.or_else(|| self.delivery_shortfall.clone())
     }
+}
 
-    /// Why its webhook was judged too little to pass, if it had one: it could not be
-    /// registered or its log read, or it delivered nothing.
-    fn webhook_shortfall(&self) -> Option<String> {
-        let watched = self.webhook.as_ref()?;
-        if let Some(why) = &watched.unjudged {
-            return Some(format!("the webhook was not judged: {why}"));
-        }
-        watched
-            .summary
-            .delivered
-            .is_empty()
-            .then(|| "the webhook received nothing".to_owned())
+/// Why a scenario's feed was judged too little to pass, if it was followed at all: it
+/// could not be followed, or a subscriber never got a stream.
+fn feed_shortfall(following: &Following) -> Option<String> {
+    if let Some(why) = &following.unjudged {
+        return Some(format!("the change feed was not judged: {why}"));
     }
+    let (n, never) = following
+        .followed
+        .iter()
+        .enumerate()
+        .find(|(_, followed)| !followed.connected())?;
+    let why = never
+        .streams
+        .last()
+        .map_or("", |stream| stream.ended.as_str());
+    let hint = if why.starts_with("404") {
+        " (a server without the change feed is checked with --subscribers 0)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "subscriber {n} never opened an event stream: {why}{hint}"
+    ))
+}
 
-    /// Why its feed was judged too little to pass, if it was followed at all: it could
-    /// not be followed, or a subscriber never got a stream.
-    fn feed_shortfall(&self) -> Option<String> {
-        if let Some(why) = &self.following.unjudged {
-            return Some(format!("the change feed was not judged: {why}"));
-        }
-        let (n, never) = self
-            .following
-            .followed
-            .iter()
-            .enumerate()
-            .find(|(_, followed)| !followed.connected())?;
-        let why = never
-            .streams
-            .last()
-            .map_or("", |stream| stream.ended.as_str());
-        let hint = if why.starts_with("404") {
-            " (a server without the change feed is checked with --subscribers 0)"
-        } else {
-            ""
-        };
-        Some(format!(
-            "subscriber {n} never opened an event stream: {why}{hint}"
-        ))
+/// Why a scenario's webhook was judged too little to pass, if it had one: it could not
+/// be registered or its log read, or it delivered nothing.
+fn webhook_shortfall(watched: &Watched) -> Option<String> {
+    if let Some(why) = &watched.unjudged {
+        return Some(format!("the webhook was not judged: {why}"));
     }
+    watched
+        .summary
+        .delivered
+        .is_empty()
+        .then(|| "the webhook received nothing".to_owned())
 }
 
 /// Tasks of a scenario that could not be deleted after it.
@@ -224,6 +222,8 @@ type History = Arc<Mutex<Vec<Operation>>>;
 struct Run {
     /// The scenario's name, in every line of the history file.
     name: String,
+    /// Its round of `--rounds`, in every line of the history file too.
+    round: usize,
     /// Where the history is written, if anywhere.
     recorder: Option<Arc<Recorder>>,
     target: Target,
@@ -254,7 +254,7 @@ impl Run {
     /// Adds `op` to the history, and to the history file.
     fn keep(&self, op: Operation) {
         if let Some(recorder) = &self.recorder {
-            recorder.lines(&self.name, std::slice::from_ref(&op));
+            recorder.lines((&self.name, self.round), std::slice::from_ref(&op));
         }
         self.history.lock().expect("not poisoned").push(op);
     }
@@ -279,9 +279,9 @@ pub fn cannot_run(
     }
 }
 
-/// Runs one scenario against `deployment`, showing progress on `progress`.
+/// Runs one scenario against `deployment` in `round`, showing progress on `progress`.
 pub async fn run(
-    scenario: Scenario,
+    (scenario, round): (Scenario, usize),
     deployment: &mut Deployment,
     settings: &Settings,
     progress: &ProgressBar,
@@ -304,6 +304,7 @@ pub async fn run(
     };
     let run = Arc::new(Run {
         name: scenario.name(),
+        round,
         recorder: settings.recorder.clone(),
         target,
         clock,
@@ -376,6 +377,19 @@ pub async fn run(
     figures.rollbacks = rollbacks;
     figures.workload_s = worked.as_secs_f64();
     figures.judged_s = judged.as_secs_f64();
+    figures.checker_peak_mib = figures::peak_memory_mib();
+    figures.webhook = webhook
+        .as_ref()
+        .filter(|watched| watched.unjudged.is_none())
+        .map(|watched| figures::Webhook {
+            endpoint: watched.endpoint.clone(),
+            changes: watched.summary.seqs().len(),
+            owed: watched
+                .head
+                .map(|head| head.saturating_sub(watched.position)),
+            requests: watched.summary.arrivals,
+            repeats: watched.summary.duplicates,
+        });
     figures.events = following.followed.iter().map(|f| f.received.len()).sum();
     figures.reconnections = following
         .followed
@@ -383,14 +397,20 @@ pub async fn run(
         .map(crate::subscriber::Followed::reconnections)
         .sum();
     if let Some(recorder) = &run.recorder {
-        recorder.lines(&run.name, &faults);
+        recorder.lines((&run.name, run.round), &faults);
         for followed in &following.followed {
-            recorder.lines(&run.name, &followed.received);
-            recorder.lines(&run.name, &followed.streams);
+            recorder.lines((&run.name, run.round), &followed.received);
+            recorder.lines((&run.name, run.round), &followed.streams);
         }
     }
+    // The history, the changes received and the deliveries are judged, recorded and
+    // let go here: the report keeps numbers, so a run of many scenarios holds one
+    // scenario's history at a time.
+    let delivery_shortfall =
+        feed_shortfall(&following).or_else(|| webhook.as_ref().and_then(webhook_shortfall));
     Ok(ScenarioReport {
         scenario,
+        round,
         operations: operations.len(),
         tally: Tally::of(&operations),
         figures,
@@ -398,8 +418,12 @@ pub async fn run(
         violations: verdict.violations,
         duration: started.elapsed(),
         leftovers,
-        following,
-        webhook,
+        received: following
+            .followed
+            .iter()
+            .map(|followed| followed.received.len())
+            .collect(),
+        delivery_shortfall,
         rollbacks,
     })
 }
@@ -751,7 +775,7 @@ mod tests {
     use crate::history::Stream;
     use crate::subscriber::Followed;
 
-    fn report(scenario: Scenario, following: Following) -> ScenarioReport {
+    fn report(scenario: Scenario) -> ScenarioReport {
         let read = Operation {
             client: 0,
             instance: 0,
@@ -769,6 +793,7 @@ mod tests {
         let operations = [vec![read; 10], vec![write; 10]].concat();
         ScenarioReport {
             scenario,
+            round: 1,
             operations: operations.len(),
             tally: Tally::of(&operations),
             figures: Figures::default(),
@@ -776,8 +801,8 @@ mod tests {
             violations: Vec::new(),
             duration: Duration::ZERO,
             leftovers: None,
-            following,
-            webhook: None,
+            received: Vec::new(),
+            delivery_shortfall: None,
             rollbacks: 0,
         }
     }
@@ -808,28 +833,30 @@ mod tests {
             followed,
             ..Following::default()
         };
-        let judged = report(Scenario::Mixed, following(vec![connected.clone()]));
-        assert_eq!(judged.shortfall(), None);
-        let unjudged = report(Scenario::Mixed, following(vec![connected, refused]));
-        let why = unjudged.shortfall().expect("a subscriber never connected");
+        assert_eq!(feed_shortfall(&following(vec![connected.clone()])), None);
+        let why = feed_shortfall(&following(vec![connected, refused]))
+            .expect("a subscriber never connected");
         assert!(
             why.starts_with("subscriber 1 never opened an event stream: 404"),
             "{why}"
         );
         assert!(why.contains("--subscribers 0"), "{why}");
+        // The report keeps the reason once the events are let go.
+        let mut judged = report(Scenario::Mixed);
+        assert_eq!(judged.shortfall(), None);
+        judged.delivery_shortfall = Some(why.clone());
+        assert_eq!(judged.shortfall(), Some(why));
     }
 
     #[test]
     fn a_webhook_that_received_nothing_leaves_no_verdict() {
-        let mut hooked = report(Scenario::Mixed, Following::default());
-        hooked.webhook = Some(Watched::default());
-        let why = hooked.shortfall().expect("nothing delivered");
+        let why = webhook_shortfall(&Watched::default()).expect("nothing delivered");
         assert_eq!(why, "the webhook received nothing");
-        hooked.webhook = Some(Watched {
+        let unregistered = Watched {
             unjudged: Some("it could not be registered: 400".to_owned()),
             ..Watched::default()
-        });
-        let why = hooked.shortfall().expect("not registered");
+        };
+        let why = webhook_shortfall(&unregistered).expect("not registered");
         assert!(
             why.starts_with("the webhook was not judged: it could not"),
             "{why}"
@@ -838,7 +865,7 @@ mod tests {
 
     #[test]
     fn a_rollback_that_lost_no_announcement_leaves_no_verdict() {
-        let mut rolled = report(Scenario::RedisRollback, Following::default());
+        let mut rolled = report(Scenario::RedisRollback);
         let why = rolled.shortfall().expect("no round judged");
         assert!(why.starts_with("no round lost"), "{why}");
         rolled.rollbacks = 1;
