@@ -42,8 +42,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::{AbortHandle, JoinHandle};
 use tower::ServiceExt;
 
-use ledger::Ledger;
 pub use ledger::{Answer, Arrival, Delivered, Event, Summary};
+use ledger::{Ledger, Ticket};
 
 /// How the receiver misbehaves on a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,12 +118,12 @@ impl Shared {
         self.faults.lock().expect("not poisoned")
     }
 
-    fn answer(&self, index: usize, status: Option<u16>) {
+    fn answer(&self, ticket: &Ticket, status: Option<u16>) {
         let answer = Answer {
             status,
             at: self.now(),
         };
-        self.ledger().answer(index, answer);
+        self.ledger().answer(ticket, answer);
         self.changed.send_modify(|n| *n += 1);
     }
 }
@@ -263,6 +263,12 @@ impl Receiver {
         self.shared.ledger().endpoints()
     }
 
+    /// Lets go of everything `endpoint` received, once it is judged: a receiver serving
+    /// endpoint after endpoint holds only those not yet judged.
+    pub fn forget(&self, endpoint: &str) {
+        self.shared.ledger().forget(endpoint);
+    }
+
     /// What `endpoint` received, deduplicated and judged.
     pub fn summary(&self, endpoint: &str) -> Summary {
         self.shared.ledger().summary(endpoint)
@@ -350,12 +356,12 @@ async fn connection(stream: tokio::net::TcpStream, router: Router) {
 /// answered (the ledger keeps an arrival's first answer only).
 struct Unanswered {
     shared: Arc<Shared>,
-    index: usize,
+    ticket: Ticket,
 }
 
 impl Drop for Unanswered {
     fn drop(&mut self) {
-        self.shared.answer(self.index, None);
+        self.shared.answer(&self.ticket, None);
     }
 }
 
@@ -368,13 +374,13 @@ async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         Ok(body) => body,
         Err(_) => Bytes::new(),
     };
-    let index = shared
+    let ticket = shared
         .ledger()
         .arrive(endpoint.clone(), shared.now(), parts.headers, body);
     shared.changed.send_modify(|n| *n += 1);
     let unanswered = Unanswered {
         shared: shared.clone(),
-        index,
+        ticket,
     };
     let (fault, hold) = {
         let mut faults = shared.faults();
@@ -417,7 +423,7 @@ async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Respons
             return std::future::pending().await;
         }
     };
-    shared.answer(index, Some(response.status().as_u16()));
+    shared.answer(&unanswered.ticket, Some(response.status().as_u16()));
     drop(unanswered);
     response
 }

@@ -174,6 +174,9 @@ impl Registered {
                 break;
             }
         }
+        // Judged from its summary: what it received goes (a delivery still on its way
+        // from before the deletion may arrive, and is all that stays).
+        receiver.forget(&self.endpoint);
         watched
     }
 }

@@ -146,33 +146,50 @@ impl Summary {
     }
 }
 
-/// Everything that arrived, and the secrets each endpoint signs with.
+/// Everything that arrived, by endpoint, and the secrets each endpoint signs with.
 #[derive(Debug, Default)]
 pub(super) struct Ledger {
+    endpoints: HashMap<String, Endpoint>,
+    /// The endpoints that received anything, in order of their first request.
+    order: Vec<String>,
+}
+
+/// One endpoint's side of the [`Ledger`].
+#[derive(Debug, Default)]
+struct Endpoint {
+    /// Every request it received, in order.
     arrivals: Vec<Arrival>,
-    secrets: HashMap<String, Vec<String>>,
+    secrets: Vec<String>,
+    /// Changes (not test events) that arrived and are not answered yet.
+    open_changes: usize,
+}
+
+/// Which arrival a request is, for [`Ledger::answer`].
+#[derive(Debug, Clone)]
+pub(super) struct Ticket {
+    endpoint: String,
+    index: usize,
 }
 
 impl Ledger {
-    /// Records a request that just arrived; its index, for [`Ledger::answer`].
+    /// Records a request that just arrived; its ticket, for [`Ledger::answer`].
     pub(super) fn arrive(
         &mut self,
         endpoint: String,
         at: Duration,
         headers: HeaderMap,
         body: Bytes,
-    ) -> usize {
+    ) -> Ticket {
         let event: Option<Event> = serde_json::from_slice(&body).ok();
-        let seq = event.as_ref().and_then(Event::seq);
+        let change = event.as_ref().and_then(Event::seq).is_some();
+        let mine = self.endpoints.entry(endpoint.clone()).or_default();
+        if mine.arrivals.is_empty() {
+            self.order.push(endpoint.clone());
+        }
         // Test events may be sent beside a change; two changes may not.
-        let overlapped = seq.is_some()
-            && self.arrivals.iter().any(|earlier| {
-                earlier.endpoint == endpoint
-                    && earlier.answer.is_none()
-                    && earlier.event.as_ref().and_then(Event::seq).is_some()
-            });
+        let overlapped = change && mine.open_changes > 0;
         let mut arrival = Arrival {
-            endpoint,
+            endpoint: endpoint.clone(),
             at,
             wall: SystemTime::now(),
             headers,
@@ -183,65 +200,73 @@ impl Ledger {
             rejection: None,
             overlapped,
         };
-        let secrets = self.secrets.get(&arrival.endpoint).cloned();
-        match secrets {
-            Some(secrets) => {
-                for secret in &secrets {
-                    verify(&mut arrival, secret);
-                }
-            }
-            None => arrival.rejection = Some("no secret is known for its endpoint".to_owned()),
+        if mine.secrets.is_empty() {
+            arrival.rejection = Some("no secret is known for its endpoint".to_owned());
         }
-        self.arrivals.push(arrival);
-        self.arrivals.len() - 1
+        for secret in &mine.secrets {
+            verify(&mut arrival, secret);
+        }
+        mine.open_changes += usize::from(change);
+        mine.arrivals.push(arrival);
+        Ticket {
+            endpoint,
+            index: mine.arrivals.len() - 1,
+        }
     }
 
-    /// Records the answer to arrival `index`, unless it already has one.
-    pub(super) fn answer(&mut self, index: usize, answer: Answer) {
-        let arrival = &mut self.arrivals[index];
-        arrival.answer.get_or_insert(answer);
+    /// Records the answer to the arrival of `ticket`, unless it already has one (or its
+    /// endpoint was forgotten).
+    pub(super) fn answer(&mut self, ticket: &Ticket, answer: Answer) {
+        let Some(endpoint) = self.endpoints.get_mut(&ticket.endpoint) else {
+            return;
+        };
+        let arrival = &mut endpoint.arrivals[ticket.index];
+        if arrival.answer.is_none() {
+            arrival.answer = Some(answer);
+            if arrival.event.as_ref().and_then(Event::seq).is_some() {
+                endpoint.open_changes -= 1;
+            }
+        }
     }
 
     /// Adds a secret `endpoint` signs with, checking what already arrived against it
     /// too (a delivery may come before the test learns the secret).
     pub(super) fn trust(&mut self, endpoint: &str, secret: &str) {
-        let secrets = self.secrets.entry(endpoint.to_owned()).or_default();
-        if secrets.iter().any(|known| known == secret) {
+        let mine = self.endpoints.entry(endpoint.to_owned()).or_default();
+        if mine.secrets.iter().any(|known| known == secret) {
             return;
         }
-        secrets.push(secret.to_owned());
-        for arrival in self.arrivals.iter_mut().filter(|a| a.endpoint == endpoint) {
+        mine.secrets.push(secret.to_owned());
+        for arrival in &mut mine.arrivals {
             verify(arrival, secret);
         }
     }
 
+    /// Lets go of everything `endpoint` received, once it is judged.
+    pub(super) fn forget(&mut self, endpoint: &str) {
+        self.endpoints.remove(endpoint);
+        self.order.retain(|known| known != endpoint);
+    }
+
+    fn arrivals_of(&self, endpoint: &str) -> &[Arrival] {
+        self.endpoints
+            .get(endpoint)
+            .map_or(&[], |mine| mine.arrivals.as_slice())
+    }
+
     /// Every request `endpoint` received, in order.
     pub(super) fn arrivals(&self, endpoint: &str) -> Vec<Arrival> {
-        self.arrivals
-            .iter()
-            .filter(|arrival| arrival.endpoint == endpoint)
-            .cloned()
-            .collect()
+        self.arrivals_of(endpoint).to_vec()
     }
 
     /// The endpoints that received anything, in order of their first request.
     pub(super) fn endpoints(&self) -> Vec<String> {
-        let mut endpoints: Vec<String> = Vec::new();
-        for arrival in &self.arrivals {
-            if !endpoints.contains(&arrival.endpoint) {
-                endpoints.push(arrival.endpoint.clone());
-            }
-        }
-        endpoints
+        self.order.clone()
     }
 
     /// What `endpoint` received, judged.
     pub(super) fn summary(&self, endpoint: &str) -> Summary {
-        let arrivals: Vec<&Arrival> = self
-            .arrivals
-            .iter()
-            .filter(|arrival| arrival.endpoint == endpoint)
-            .collect();
+        let arrivals = self.arrivals_of(endpoint);
         let mut summary = Summary {
             arrivals: arrivals.len(),
             ..Summary::default()
@@ -250,7 +275,7 @@ impl Ledger {
         let mut first: HashMap<&str, (&Arrival, usize)> = HashMap::new();
         // The newest change so far: its seq.
         let mut newest: Option<u64> = None;
-        for arrival in &arrivals {
+        for arrival in arrivals {
             let id = arrival.webhook_id().unwrap_or("(none)");
             let when = format!("{id} at {:.3}s", arrival.at.as_secs_f64());
             if arrival.verified_by.is_empty() {

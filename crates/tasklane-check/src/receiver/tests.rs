@@ -362,6 +362,43 @@ async fn two_changes_in_flight_at_once_overlap_and_a_test_event_beside_one_does_
 }
 
 #[tokio::test]
+async fn a_change_after_the_one_before_was_answered_or_cut_does_not_overlap() {
+    let receiver = started().await;
+    receiver.trust("f", VECTOR_SECRET).unwrap();
+    receiver.hold(Duration::from_millis(300));
+    // One change in flight on each of two endpoints at once.
+    let (a, b) = tokio::join!(change(&receiver, "e", 1), change(&receiver, "f", 1));
+    assert_eq!([a, b], [200; 2]);
+    receiver.fail_next(1, Fault::Close);
+    let cut = deliver(&receiver, "e", "msg_2", &event(2), &[VECTOR_SECRET]).await;
+    cut.expect_err("no answer");
+    assert_eq!(change(&receiver, "e", 2).await, 200);
+    assert_eq!(change(&receiver, "e", 3).await, 200);
+    for endpoint in ["e", "f"] {
+        let summary = receiver.summary(endpoint);
+        assert!(
+            summary.overlaps.is_empty(),
+            "{endpoint}: {:?}",
+            summary.overlaps
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forgotten_endpoint_keeps_nothing() {
+    let receiver = started().await;
+    receiver.trust("f", VECTOR_SECRET).unwrap();
+    assert_eq!(change(&receiver, "e", 1).await, 200);
+    assert_eq!(change(&receiver, "f", 1).await, 200);
+    assert_eq!(receiver.endpoints(), ["e", "f"]);
+    receiver.forget("e");
+    assert!(receiver.arrivals("e").is_empty());
+    assert_eq!(receiver.summary("e").arrivals, 0);
+    assert_eq!(receiver.endpoints(), ["f"]);
+    assert_eq!(receiver.summary("f").seqs(), [1]);
+}
+
+#[tokio::test]
 async fn a_repeat_with_another_body_conflicts() {
     let receiver = started().await;
     deliver(&receiver, "e", "msg_1", &event(1), &[VECTOR_SECRET])
