@@ -117,7 +117,7 @@ def main():
     split = rest.index("--")
     deployments = [(name, load(workdir, name)) for name in rest[:split]]
     baselines = [(name, load(workdir, name)) for name in rest[split + 1 :]]
-    commit = subprocess.run(
+    commit = os.environ.get("TASKLANE_SOAK_COMMIT") or subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     out = []
