@@ -81,6 +81,9 @@ impl RetryAfter {
     }
 }
 
+/// How often [`Receiver::wait_until`] looks again while requests keep arriving.
+const RECHECK: Duration = Duration::from_millis(100);
+
 /// The faults still to come.
 #[derive(Debug, Default)]
 struct Faults {
@@ -88,12 +91,43 @@ struct Faults {
     next: VecDeque<Fault>,
     /// For every request after those, until healed.
     standing: Option<Fault>,
-    /// Otherwise, for every `n`th request, these in turn.
-    every: Option<(usize, Vec<Fault>)>,
-    /// Requests met so far, to count every `n`th.
-    requests: usize,
+    /// Otherwise, now and then, these in turn.
+    every: Option<Every>,
     /// How long every answer is held back, fault or not.
     hold: Duration,
+}
+
+/// Faults met now and then: by a request at least `n` after the last one that met one,
+/// and at least `spacing` after it.
+#[derive(Debug)]
+struct Every {
+    n: usize,
+    spacing: Duration,
+    faults: Vec<Fault>,
+    /// Faults met so far.
+    met: usize,
+    /// Requests since the last fault (or the start).
+    since: usize,
+    /// When the last fault was met.
+    last: Option<Duration>,
+}
+
+impl Every {
+    /// The fault a request arriving `now` meets, if any.
+    fn next(&mut self, now: Duration) -> Option<Fault> {
+        self.since += 1;
+        let spaced = self
+            .last
+            .is_none_or(|last| now.saturating_sub(last) >= self.spacing);
+        if self.since < self.n || !spaced {
+            return None;
+        }
+        let fault = self.faults[self.met % self.faults.len()].clone();
+        self.met += 1;
+        self.since = 0;
+        self.last = Some(now);
+        Some(fault)
+    }
 }
 
 /// What the server's requests share with the [`Receiver`].
@@ -193,15 +227,24 @@ impl Receiver {
         self.shared.faults().standing = Some(fault);
     }
 
-    /// Every `n`th request (`n` of 2 or more) meets the next of `faults` in turn, until
-    /// [`Receiver::heal`]: a delivery is never failed twice in a row by it, as the
-    /// retry is the next request.
-    pub fn fail_every(&self, n: usize, faults: Vec<Fault>) {
+    /// Every `n`th request (`n` of 2 or more), and no more often than once per
+    /// `spacing`, meets the next of `faults` in turn, until [`Receiver::heal`]: a
+    /// delivery is never failed twice in a row by it, as the retry is the next request,
+    /// and however fast requests come, failures cost the sender a bounded share of its
+    /// time.
+    pub fn fail_every(&self, n: usize, spacing: Duration, faults: Vec<Fault>) {
         assert!(
             n >= 2 && !faults.is_empty(),
             "every 2nd request or fewer, some fault"
         );
-        self.shared.faults().every = Some((n, faults));
+        self.shared.faults().every = Some(Every {
+            n,
+            spacing,
+            faults,
+            met: 0,
+            since: 0,
+            last: None,
+        });
     }
 
     /// No more faults: every request is answered `200` from now on.
@@ -275,7 +318,9 @@ impl Receiver {
     }
 
     /// Waits until `done` holds of `endpoint`'s summary, for `limit` at most; whether
-    /// it did.
+    /// it did. The summary is made again at most every [`RECHECK`] (it costs every
+    /// arrival of the endpoint), not at every arrival: a webhook catching up with
+    /// thousands of changes is not slowed by the receiver judging each one.
     pub async fn wait_until(
         &self,
         endpoint: &str,
@@ -291,6 +336,7 @@ impl Receiver {
                 if changed.changed().await.is_err() {
                     return;
                 }
+                tokio::time::sleep(RECHECK).await;
             }
         });
         waited.await.is_ok() && done(&self.summary(endpoint))
@@ -384,14 +430,9 @@ async fn receive(State(shared): State<Arc<Shared>>, request: Request) -> Respons
     };
     let (fault, hold) = {
         let mut faults = shared.faults();
-        faults.requests += 1;
+        let now = shared.now();
         let fault = faults.next.pop_front().or_else(|| faults.standing.clone());
-        let periodic = match &faults.every {
-            Some((n, cycle)) if faults.requests % n == 0 => {
-                Some(cycle[(faults.requests / n - 1) % cycle.len()].clone())
-            }
-            _ => None,
-        };
+        let periodic = faults.every.as_mut().and_then(|every| every.next(now));
         (fault.or(periodic), faults.hold)
     };
     tokio::time::sleep(hold).await;

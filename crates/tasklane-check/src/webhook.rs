@@ -21,8 +21,13 @@ use crate::receiver::{Fault, Receiver, Summary};
 /// its head.
 const CATCH_UP: Duration = Duration::from_secs(30);
 
-/// Every this many requests, the receiver fails one (when its faults are on).
+/// Every this many requests, the receiver fails one (when its faults are on)...
 const FAULT_EVERY: usize = 10;
+
+/// ...and no more often than this: a webhook delivers one change at a time, so a failure
+/// (and the retry's wait) costs it a share of its time, and it must still keep up with a
+/// soak's writes.
+const FAULT_SPACING: Duration = Duration::from_secs(1);
 
 /// The check's receiver, and whether it misbehaves.
 #[derive(Clone)]
@@ -110,6 +115,7 @@ impl Webhooks {
                     if self.faults {
                         self.receiver.fail_every(
                             FAULT_EVERY,
+                            FAULT_SPACING,
                             vec![Fault::Status(500), Fault::Close, Fault::Status(503)],
                         );
                     }

@@ -240,11 +240,12 @@ impl Command {
             Command::Backup(args) => backup::run(&args).await?,
             Command::Check(args) => {
                 telemetry::init(LogFormat::Text, "warn")?;
-                // Interrupted, the run is dropped: every process it started is stopped.
+                // Interrupted (SIGINT or SIGTERM), the run is dropped: every process it
+                // started is stopped.
                 let mut out = std::io::stdout();
                 let summary = tokio::select! {
                     summary = tasklane_check::run(&args, &mut out) => summary?,
-                    _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted"),
+                    () = shutdown::signal() => anyhow::bail!("interrupted"),
                 };
                 return Ok(ExitCode::from(summary.exit_status()));
             }

@@ -201,7 +201,11 @@ async fn it_fails_until_healed() {
 #[tokio::test]
 async fn it_fails_every_nth_request_with_each_fault_in_turn() {
     let receiver = started().await;
-    receiver.fail_every(2, vec![Fault::Status(500), Fault::Status(503)]);
+    receiver.fail_every(
+        2,
+        Duration::ZERO,
+        vec![Fault::Status(500), Fault::Status(503)],
+    );
     let mut statuses = Vec::new();
     for seq in 1..=6 {
         statuses.push(change(&receiver, "e", seq).await);
@@ -209,6 +213,22 @@ async fn it_fails_every_nth_request_with_each_fault_in_turn() {
     assert_eq!(statuses, [200, 500, 200, 503, 200, 500]);
     receiver.heal();
     assert_eq!(change(&receiver, "e", 7).await, 200);
+    assert_eq!(change(&receiver, "e", 8).await, 200);
+}
+
+#[tokio::test]
+async fn it_fails_no_more_often_than_its_spacing_allows() {
+    let receiver = started().await;
+    let spacing = Duration::from_millis(400);
+    receiver.fail_every(2, spacing, vec![Fault::Status(500)]);
+    let mut statuses = Vec::new();
+    for seq in 1..=6 {
+        statuses.push(change(&receiver, "e", seq).await);
+    }
+    // The first failure comes at the second request; the next waits for the spacing.
+    assert_eq!(statuses, [200, 500, 200, 200, 200, 200]);
+    tokio::time::sleep(spacing).await;
+    assert_eq!(change(&receiver, "e", 7).await, 500);
     assert_eq!(change(&receiver, "e", 8).await, 200);
 }
 
