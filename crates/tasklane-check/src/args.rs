@@ -115,8 +115,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
 
-    /// Run the scenarios this many times over, each judged on its own and let go before
-    /// the next: a soak of any length holds one scenario's history at a time.
+    /// Run the scenarios this many times over (1 to 10,000), each judged on its own and
+    /// let go before the next: a soak of any length holds one scenario's history at a
+    /// time.
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=10000).map(usize::from))]
     pub rounds: usize,
@@ -134,9 +135,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "MS", default_value_t = 5)]
     pub stale_fill_gap_ms: u64,
 
-    /// Write the history to this file as JSON lines while the check runs: every
-    /// operation as it ends, then each scenario's faults, the changes its subscribers
-    /// received and the streams they held.
+    /// Write the history to this file as JSON lines while the check runs, each naming
+    /// its scenario and round: every operation as it ends, then each scenario's faults,
+    /// the changes its subscribers received and the streams they held.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
 
@@ -145,6 +146,8 @@ pub struct CheckArgs {
     /// applied), violations by kind, acknowledged writes read back, and after each
     /// fault the seconds until the deployment was ready, its reads used the cache,
     /// answered reads and acknowledged writes again (what `scripts/soak` reports).
+    /// Written before the first scenario and replaced after each (`"finished": true`
+    /// once the run is over).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }
@@ -158,8 +161,9 @@ Exit status:
      10 acknowledged writes in a scenario, or more failed requests than successful
      ones; redis-rollback: fewer than 10 reads, or no round that lost an announcement),
      or a subscriber never got an event stream, or a webhook (--webhooks) delivered
-     nothing, or the check could not run (a wrong
-     option, an instance that does not answer, a server that would not start)";
+     nothing, or the check could not run (a wrong option, an instance that does not
+     answer, a server that would not start, a --json file it cannot write), or it was
+     stopped (Ctrl-C, SIGTERM)";
 
 /// `tasklane check --url`: an instance's base URL; `HOST:PORT` means
 /// `http://HOST:PORT`, as a browser reads it.

@@ -85,7 +85,7 @@ pub struct Summary {
 impl Summary {
     /// Violations in every scenario.
     pub fn violations(&self) -> usize {
-        self.scenarios.iter().map(|s| s.violations.len()).sum()
+        self.scenarios.iter().map(|s| s.violation_count).sum()
     }
 
     /// Operations in every scenario.
@@ -182,13 +182,20 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         seconds(settings.duration.as_micros() as u64),
         settings.seed
     )?;
-    let mut reports = Vec::new();
+    let mut summary = Summary {
+        scenarios: Vec::new(),
+        duration: started.elapsed(),
+    };
+    // Written before the first scenario (a path that cannot be written stops the check
+    // at once) and again after each, so that an interrupted run keeps what it judged.
+    let figures = args.json.as_deref();
+    write_json(figures, &deployment, &settings, &summary, false)?;
     for round in 1..=args.rounds {
         if args.rounds > 1 {
             writeln!(out, "Round {round} of {}", args.rounds)?;
         }
         // Each round its own random choices, repeatable from the one seed.
-        let settings = Settings {
+        let round_settings = Settings {
             seed: settings.seed.wrapping_add((round as u64 - 1) << 32),
             ..settings.clone()
         };
@@ -197,30 +204,32 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
                 writeln!(out, "{}: skipped ({reason})", scenario.name())?;
                 continue;
             }
-            let progress = ProgressBar::new(settings.duration.as_millis() as u64)
+            let progress = ProgressBar::new(round_settings.duration.as_millis() as u64)
                 .with_style(
                     ProgressStyle::with_template("{prefix:>14} [{bar:30}] {msg}")
                         .expect("a valid template")
                         .progress_chars("=> "),
                 )
                 .with_prefix(scenario.name());
-            let report =
-                scenario::run((scenario, round), &mut deployment, &settings, &progress).await?;
+            let report = scenario::run(
+                (scenario, round),
+                &mut deployment,
+                &round_settings,
+                &progress,
+            )
+            .await?;
             progress.finish_and_clear();
             print_scenario(out, &report)?;
-            reports.push(report);
+            summary.scenarios.push(report);
+            summary.duration = started.elapsed();
+            write_json(figures, &deployment, &settings, &summary, false)?;
         }
     }
     if let Some(recorder) = &recorder {
         recorder.finish()?;
     }
-    let summary = Summary {
-        scenarios: reports,
-        duration: started.elapsed(),
-    };
-    if let Some(path) = &args.json {
-        write_json(path, &deployment, &settings, &summary)?;
-    }
+    summary.duration = started.elapsed();
+    write_json(figures, &deployment, &settings, &summary, true)?;
     print_totals(out, &summary, settings.token.is_some())?;
     Ok(summary)
 }
@@ -288,7 +297,7 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
         tally.failures(),
         seconds(report.duration.as_micros() as u64),
         report.faults.len(),
-        report.violations.len()
+        report.violation_count
     )?;
     if tally.failures() > 0 {
         writeln!(out, "  failed: {}", tally.failure_causes())?;
@@ -325,11 +334,11 @@ fn print_scenario(out: &mut impl Write, report: &ScenarioReport) -> std::io::Res
     for violation in report.violations.iter().take(SHOWN) {
         writeln!(out, "  {violation}")?;
     }
-    if report.violations.len() > SHOWN {
+    if report.violation_count > SHOWN {
         writeln!(
             out,
             "  ... and {} more (--history FILE keeps every operation)",
-            report.violations.len() - SHOWN
+            report.violation_count - SHOWN
         )?;
     }
     Ok(())
@@ -377,13 +386,18 @@ fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io
 }
 
 /// `--json FILE`: the deployment, the settings and each scenario's
-/// [figures](figures::Figures), as one JSON document.
+/// [figures](figures::Figures) so far, as one JSON document; `finished` once the run is
+/// over. Nothing without a path.
 fn write_json(
-    path: &Path,
+    path: Option<&Path>,
     deployment: &Deployment,
     settings: &Settings,
     summary: &Summary,
+    finished: bool,
 ) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
     let scenarios: Vec<serde_json::Value> = summary
         .scenarios
         .iter()
@@ -411,8 +425,18 @@ fn write_json(
         "operations": summary.operations(),
         "violations": summary.violations(),
         "duration_s": summary.duration.as_secs_f64(),
+        "finished": finished,
         "scenarios": scenarios,
     });
     let text = serde_json::to_string_pretty(&document).context("writing the report")?;
-    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
+    // Replaced whole, never left half-written by an interruption.
+    let writing = || -> std::io::Result<()> {
+        let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
+        let mut file = tempfile::NamedTempFile::new_in(directory.unwrap_or(Path::new(".")))?;
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.persist(path)?;
+        Ok(())
+    };
+    writing().with_context(|| format!("writing {}", path.display()))
 }

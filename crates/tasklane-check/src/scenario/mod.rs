@@ -10,6 +10,7 @@
 
 mod rollback;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -133,7 +134,10 @@ pub struct ScenarioReport {
     pub figures: Figures,
     /// Every fault injected.
     pub faults: Vec<FaultEvent>,
-    /// What the checks found.
+    /// How many violations the checks found.
+    pub violation_count: usize,
+    /// The first [`KEPT`] violations of each kind, in full (the rest are counted, in
+    /// the figures too): a run of many rounds does not hold every violation's reads.
     pub violations: Vec<Violation>,
     /// How long it ran, read-back included.
     pub duration: Duration,
@@ -167,6 +171,22 @@ impl ScenarioReport {
         };
         requests.or_else(|| self.delivery_shortfall.clone())
     }
+}
+
+/// How many violations of each kind a report keeps in full.
+pub const KEPT: usize = 10;
+
+/// The first [`KEPT`] of `violations` of each kind, in their order.
+fn first_of_each_kind(violations: Vec<Violation>) -> Vec<Violation> {
+    let mut kept: HashMap<Kind, usize> = HashMap::new();
+    violations
+        .into_iter()
+        .filter(|violation| {
+            let n = kept.entry(violation.kind).or_default();
+            *n += 1;
+            *n <= KEPT
+        })
+        .collect()
 }
 
 /// Why a scenario's feed was judged too little to pass, if it was followed at all: it
@@ -415,7 +435,8 @@ pub async fn run(
         tally: Tally::of(&operations),
         figures,
         faults,
-        violations: verdict.violations,
+        violation_count: verdict.violations.len(),
+        violations: first_of_each_kind(verdict.violations),
         duration: started.elapsed(),
         leftovers,
         received: following
@@ -798,6 +819,7 @@ mod tests {
             tally: Tally::of(&operations),
             figures: Figures::default(),
             faults: Vec::new(),
+            violation_count: 0,
             violations: Vec::new(),
             duration: Duration::ZERO,
             leftovers: None,

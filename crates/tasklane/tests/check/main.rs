@@ -166,6 +166,21 @@ async fn the_checker_finds_the_plain_cache_aside_stale() {
         kinds(&summary).contains(&Kind::Stale),
         "the incident's cache-aside must be caught serving stale lists"
     );
+    // Every violation is counted (in the figures too); of each kind, the report keeps
+    // the first few in full.
+    let report = &summary.scenarios[0];
+    let counted: usize = report.figures.violations.values().sum();
+    assert_eq!(counted, report.violation_count);
+    assert!(report.violations.len() <= report.violation_count);
+    let stale = report
+        .violations
+        .iter()
+        .filter(|v| v.kind == Kind::Stale)
+        .count();
+    assert_eq!(
+        stale,
+        report.figures.violations["stale read"].min(check::scenario::KEPT)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,6 +333,7 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
     assert_eq!(document["operations"], summary.operations());
     assert_eq!(document["violations"], 0);
     assert_eq!(document["rounds"], 2);
+    assert_eq!(document["finished"], true);
     let scenarios = document["scenarios"].as_array().unwrap();
     assert_eq!(scenarios.len(), summary.scenarios.len());
     let rounds: Vec<_> = scenarios.iter().map(|s| s["round"].clone()).collect();
@@ -592,6 +608,76 @@ async fn binary(args: &[&str]) -> (Option<i32>, String) {
     );
     println!("{printed}");
     (output.status.code(), printed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_figures_file_that_cannot_be_written_stops_the_check_before_it_runs() {
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url]).await;
+    let (status, printed) = binary(&[
+        "check",
+        "--url",
+        &url,
+        "--json",
+        "/nonexistent/directory/figures.json",
+    ])
+    .await;
+    assert_eq!(
+        status,
+        Some(i32::from(check::EXIT_INCONCLUSIVE)),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("writing /nonexistent/directory/figures.json"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("stale-fill:"),
+        "a scenario ran: {printed}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_stopped_with_sigterm_stops_the_instances_it_started() {
+    use tokio::io::AsyncBufReadExt;
+    let figures = tempfile::NamedTempFile::new().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tasklane"))
+        .args(["check", "--scenario", "mixed", "--duration", "60", "--json"])
+        .arg(figures.path())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Its first line names the instance it started, once it answers.
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("a first line");
+    let url = first
+        .split([' ', ',', ';'])
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no instance in {first:?}"))
+        .to_owned();
+    let healthz = format!("{url}/healthz");
+    assert!(reqwest::get(&healthz).await.is_ok(), "{url} answers");
+    let signalled = tokio::process::Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(signalled.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("the check exits within 20 s of SIGTERM")
+        .unwrap();
+    assert_eq!(status.code(), Some(i32::from(check::EXIT_INCONCLUSIVE)));
+    assert!(
+        reqwest::get(&healthz).await.is_err(),
+        "{url} still answers after the check was stopped"
+    );
+    // What it had written of its figures is a whole document, marked unfinished.
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(figures.path()).unwrap()).unwrap();
+    assert_eq!(document["finished"], false);
 }
 
 #[tokio::test]
