@@ -378,12 +378,20 @@ def main():
         "- A write that got no answer and whose change no subscriber received is counted "
         "indeterminate, not proved unapplied."
     )
+    largest = max(
+        (s for _, d in deployments for s in d["scenarios"]),
+        key=lambda s: s["figures"]["operations"],
+    )
+    per_operation = (largest["figures"].get("checker_peak_mib") or 0) * 1024 / max(
+        1, largest["figures"]["operations"]
+    )
     say(
         "- Each scenario is judged on its own: the checker holds one scenario's operations, "
         "changes and deliveries until they are judged (it streams them to `--history` as it "
-        "goes), so its memory grows with a scenario's length, a few KiB per operation, and "
-        "not with the number of rounds. Nothing is judged across scenarios: each marks its "
-        "own tasks."
+        "goes), so its memory grows with a scenario's length and not with the number of "
+        f"rounds: at most {per_operation:.1f} KiB per operation of the largest scenario here "
+        f"({number(largest['figures']['operations'])} operations; the process's whole peak "
+        "divided by them). Nothing is judged across scenarios: each marks its own tasks."
     )
     return "\n".join(out) + "\n"
 
