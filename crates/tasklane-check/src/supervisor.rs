@@ -296,22 +296,27 @@ impl RedisAdmin {
     }
 }
 
-/// Runs one argument-less command (`PING`, `FLUSHALL`) on the Redis at `url`, within
-/// a second.
-pub async fn redis_command(url: &str, name: &str) -> anyhow::Result<()> {
+/// How long [`redis_command`] waits to connect, and then for the answer: a loaded
+/// machine's Redis holding a soak's entries takes its time.
+const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs one command (`PING`, `FLUSHALL ASYNC`: its words, split on spaces) on the Redis
+/// at `url`, within [`REDIS_COMMAND_TIMEOUT`] to connect and as long again to answer.
+pub async fn redis_command(url: &str, command: &str) -> anyhow::Result<()> {
     let client = redis::Client::open(url).context("the Redis URL")?;
     let mut connection = tokio::time::timeout(
-        Duration::from_secs(1),
+        REDIS_COMMAND_TIMEOUT,
         client.get_multiplexed_async_connection(),
     )
     .await
     .context("connecting to Redis timed out")??;
-    let _: redis::Value = tokio::time::timeout(
-        Duration::from_secs(1),
-        redis::cmd(name).query_async(&mut connection),
-    )
-    .await
-    .with_context(|| format!("Redis {name} timed out"))??;
+    let mut words = command.split(' ');
+    let mut invocation = redis::cmd(words.next().unwrap_or_default());
+    invocation.arg(words.collect::<Vec<_>>());
+    let _: redis::Value =
+        tokio::time::timeout(REDIS_COMMAND_TIMEOUT, invocation.query_async(&mut connection))
+            .await
+            .with_context(|| format!("Redis {command} timed out"))??;
     Ok(())
 }
 
