@@ -313,10 +313,12 @@ pub async fn redis_command(url: &str, command: &str) -> anyhow::Result<()> {
     let mut words = command.split(' ');
     let mut invocation = redis::cmd(words.next().unwrap_or_default());
     invocation.arg(words.collect::<Vec<_>>());
-    let _: redis::Value =
-        tokio::time::timeout(REDIS_COMMAND_TIMEOUT, invocation.query_async(&mut connection))
-            .await
-            .with_context(|| format!("Redis {command} timed out"))??;
+    let _: redis::Value = tokio::time::timeout(
+        REDIS_COMMAND_TIMEOUT,
+        invocation.query_async(&mut connection),
+    )
+    .await
+    .with_context(|| format!("Redis {command} timed out"))??;
     Ok(())
 }
 
