@@ -152,11 +152,16 @@ pub(super) struct Ledger {
     endpoints: HashMap<String, Endpoint>,
     /// The endpoints that received anything, in order of their first request.
     order: Vec<String>,
+    /// Endpoints started so far: the next one's number.
+    started: u64,
 }
 
 /// One endpoint's side of the [`Ledger`].
 #[derive(Debug, Default)]
 struct Endpoint {
+    /// Its number among the endpoints the ledger started (one forgotten and started
+    /// again by a late delivery is another).
+    number: u64,
     /// Every request it received, in order.
     arrivals: Vec<Arrival>,
     secrets: Vec<String>,
@@ -168,6 +173,7 @@ struct Endpoint {
 #[derive(Debug, Clone)]
 pub(super) struct Ticket {
     endpoint: String,
+    number: u64,
     index: usize,
 }
 
@@ -182,10 +188,14 @@ impl Ledger {
     ) -> Ticket {
         let event: Option<Event> = serde_json::from_slice(&body).ok();
         let change = event.as_ref().and_then(Event::seq).is_some();
-        let mine = self.endpoints.entry(endpoint.clone()).or_default();
-        if mine.arrivals.is_empty() {
+        if self
+            .endpoints
+            .get(&endpoint)
+            .is_none_or(|known| known.arrivals.is_empty())
+        {
             self.order.push(endpoint.clone());
         }
+        let mine = self.endpoint(&endpoint);
         // Test events may be sent beside a change; two changes may not.
         let overlapped = change && mine.open_changes > 0;
         let mut arrival = Arrival {
@@ -210,14 +220,19 @@ impl Ledger {
         mine.arrivals.push(arrival);
         Ticket {
             endpoint,
+            number: mine.number,
             index: mine.arrivals.len() - 1,
         }
     }
 
-    /// Records the answer to the arrival of `ticket`, unless it already has one (or its
-    /// endpoint was forgotten).
+    /// Records the answer to the arrival of `ticket`, unless it already has one, or its
+    /// endpoint was forgotten since (a delivery arriving after that starts it afresh).
     pub(super) fn answer(&mut self, ticket: &Ticket, answer: Answer) {
-        let Some(endpoint) = self.endpoints.get_mut(&ticket.endpoint) else {
+        let Some(endpoint) = self
+            .endpoints
+            .get_mut(&ticket.endpoint)
+            .filter(|endpoint| endpoint.number == ticket.number)
+        else {
             return;
         };
         let arrival = &mut endpoint.arrivals[ticket.index];
@@ -232,7 +247,7 @@ impl Ledger {
     /// Adds a secret `endpoint` signs with, checking what already arrived against it
     /// too (a delivery may come before the test learns the secret).
     pub(super) fn trust(&mut self, endpoint: &str, secret: &str) {
-        let mine = self.endpoints.entry(endpoint.to_owned()).or_default();
+        let mine = self.endpoint(endpoint);
         if mine.secrets.iter().any(|known| known == secret) {
             return;
         }
@@ -240,6 +255,18 @@ impl Ledger {
         for arrival in &mut mine.arrivals {
             verify(arrival, secret);
         }
+    }
+
+    /// The endpoint named `name`, started if it is not there.
+    fn endpoint(&mut self, name: &str) -> &mut Endpoint {
+        let started = &mut self.started;
+        self.endpoints.entry(name.to_owned()).or_insert_with(|| {
+            *started += 1;
+            Endpoint {
+                number: *started,
+                ..Endpoint::default()
+            }
+        })
     }
 
     /// Lets go of everything `endpoint` received, once it is judged.
@@ -382,5 +409,39 @@ fn verify(arrival: &mut Arrival, secret: &str) {
         }
         Err(why) if arrival.verified_by.is_empty() => arrival.rejection = Some(why),
         Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(ledger: &mut Ledger, endpoint: &str, seq: u64) -> Ticket {
+        let body = serde_json::json!({
+            "type": "task.updated",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": { "seq": seq, "task_id": "t", "version": seq, "task": { "id": "t" } },
+        });
+        let body = Bytes::from(body.to_string());
+        ledger.arrive(endpoint.to_owned(), Duration::ZERO, HeaderMap::new(), body)
+    }
+
+    #[test]
+    fn an_answer_after_its_endpoint_was_forgotten_reaches_no_later_arrival() {
+        let mut ledger = Ledger::default();
+        let early = change(&mut ledger, "e", 1);
+        ledger.forget("e");
+        let late = change(&mut ledger, "e", 2);
+        let answer = Answer {
+            status: Some(200),
+            at: Duration::ZERO,
+        };
+        ledger.answer(&early, answer);
+        assert_eq!(ledger.arrivals("e")[0].answer, None, "the late one is open");
+        // So a change beside it overlaps; once it is answered, none does.
+        change(&mut ledger, "e", 3);
+        assert!(ledger.arrivals("e")[1].overlapped);
+        ledger.answer(&late, answer);
+        assert_eq!(ledger.arrivals("e")[0].answer, Some(answer));
     }
 }
