@@ -81,8 +81,12 @@ impl RetryAfter {
     }
 }
 
-/// How often [`Receiver::wait_until`] looks again while requests keep arriving.
+/// How often [`Receiver::wait_until`] looks again while requests keep arriving, once
+/// the endpoint has more than [`RECHECK_ABOVE`] arrivals.
 const RECHECK: Duration = Duration::from_millis(100);
+
+/// Arrivals past which [`Receiver::wait_until`] looks no more often than [`RECHECK`].
+const RECHECK_ABOVE: usize = 1000;
 
 /// The faults still to come.
 #[derive(Debug, Default)]
@@ -318,9 +322,10 @@ impl Receiver {
     }
 
     /// Waits until `done` holds of `endpoint`'s summary, for `limit` at most; whether
-    /// it did. The summary is made again at most every [`RECHECK`] (it costs every
-    /// arrival of the endpoint), not at every arrival: a webhook catching up with
-    /// thousands of changes is not slowed by the receiver judging each one.
+    /// it did. The summary is made again as a request arrives or is answered; past
+    /// [`RECHECK_ABOVE`] arrivals (it costs every one of them), no more often than every
+    /// [`RECHECK`]: a webhook catching up with thousands of changes is not slowed by the
+    /// receiver judging each one, and a short one is seen the moment it is done.
     pub async fn wait_until(
         &self,
         endpoint: &str,
@@ -330,13 +335,17 @@ impl Receiver {
         let mut changed = self.shared.changed.subscribe();
         let waited = tokio::time::timeout(limit, async {
             loop {
-                if done(&self.summary(endpoint)) {
+                let looked = tokio::time::Instant::now();
+                let summary = self.summary(endpoint);
+                if done(&summary) {
                     return;
                 }
                 if changed.changed().await.is_err() {
                     return;
                 }
-                tokio::time::sleep(RECHECK).await;
+                if summary.arrivals > RECHECK_ABOVE {
+                    tokio::time::sleep_until(looked + RECHECK).await;
+                }
             }
         });
         waited.await.is_ok() && done(&self.summary(endpoint))
