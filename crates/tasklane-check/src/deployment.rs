@@ -192,7 +192,7 @@ impl Deployment {
                 let url = self.redis_url.as_deref().context("no Redis")?;
                 // ASYNC: the keys are gone at once, their memory freed in the background
                 // (a soak's worth of entries takes Redis seconds to free).
-                redis_command(url, "FLUSHALL ASYNC").await?;
+                redis_command(url, &["FLUSHALL", "ASYNC"]).await?;
                 Ok("Redis flushed (FLUSHALL ASYNC)".to_owned())
             }
             Fault::RedisRestart => {

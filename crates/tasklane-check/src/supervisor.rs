@@ -207,7 +207,7 @@ impl RedisServer {
     /// Writes a snapshot of everything it holds now (`SAVE`), for
     /// [`RedisServer::roll_back`].
     pub async fn save(&self) -> anyhow::Result<()> {
-        redis_command(&self.url(), "SAVE").await
+        redis_command(&self.url(), &["SAVE"]).await
     }
 
     /// Kills it and starts it again on the same port from its last snapshot: whatever it
@@ -239,7 +239,7 @@ impl RedisServer {
     async fn wait(&mut self) -> anyhow::Result<()> {
         let url = self.url();
         self.process
-            .wait_until(|| async { redis_command(&url, "PING").await.is_ok() })
+            .wait_until(|| async { redis_command(&url, &["PING"]).await.is_ok() })
             .await
     }
 }
@@ -300,9 +300,10 @@ impl RedisAdmin {
 /// machine's Redis holding a soak's entries takes its time.
 const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs one command (`PING`, `FLUSHALL ASYNC`: its words, split on spaces) on the Redis
-/// at `url`, within [`REDIS_COMMAND_TIMEOUT`] to connect and as long again to answer.
-pub async fn redis_command(url: &str, command: &str) -> anyhow::Result<()> {
+/// Runs one command, given as its words (`["PING"]`, `["FLUSHALL", "ASYNC"]`), on the
+/// Redis at `url`, within [`REDIS_COMMAND_TIMEOUT`] to connect and as long again to
+/// answer.
+pub async fn redis_command(url: &str, command: &[&str]) -> anyhow::Result<()> {
     let client = redis::Client::open(url).context("the Redis URL")?;
     let mut connection = tokio::time::timeout(
         REDIS_COMMAND_TIMEOUT,
@@ -310,15 +311,15 @@ pub async fn redis_command(url: &str, command: &str) -> anyhow::Result<()> {
     )
     .await
     .context("connecting to Redis timed out")??;
-    let mut words = command.split(' ');
-    let mut invocation = redis::cmd(words.next().unwrap_or_default());
-    invocation.arg(words.collect::<Vec<_>>());
+    let (name, args) = command.split_first().context("no Redis command")?;
+    let mut invocation = redis::cmd(name);
+    invocation.arg(args);
     let _: redis::Value = tokio::time::timeout(
         REDIS_COMMAND_TIMEOUT,
         invocation.query_async(&mut connection),
     )
     .await
-    .with_context(|| format!("Redis {command} timed out"))??;
+    .with_context(|| format!("Redis {} timed out", command.join(" ")))??;
     Ok(())
 }
 

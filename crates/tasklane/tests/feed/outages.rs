@@ -68,7 +68,7 @@ async fn a_stream_goes_on_across_a_redis_flush_and_restart_with_every_change_onc
     for n in 0..2 {
         a.create_titled(&format!("before {n}")).await;
     }
-    redis_command(&server.url(), "FLUSHALL").await.unwrap();
+    redis_command(&server.url(), &["FLUSHALL"]).await.unwrap();
     for n in 0..2 {
         a.create_titled(&format!("flushed {n}")).await;
     }

@@ -35,7 +35,7 @@ async fn losing_redis_state_never_revives_an_old_generation() {
         if restart {
             redis.restart().await.unwrap();
         } else {
-            redis_command(&redis.url(), "FLUSHALL").await.unwrap();
+            redis_command(&redis.url(), &["FLUSHALL"]).await.unwrap();
         }
         rename(&cache, &workspace, task.id, "after").await.unwrap(); // counter 1 again
 
