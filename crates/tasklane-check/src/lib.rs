@@ -46,6 +46,7 @@ pub mod webhook;
 pub mod workload;
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,6 +154,15 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         Some(path) => Some(Arc::new(Recorder::create(path)?)),
         None => None,
     };
+    // Once the history file exists, so that a link to it is known for what it is.
+    if let (Some(history), Some(json)) = (&args.history, &args.json)
+        && same_file(history, json)
+    {
+        anyhow::bail!(
+            "--history and --json name the same file ({}): each report needs a file of its own",
+            json.display()
+        );
+    }
     let settings = Settings {
         clients: args.clients,
         duration: args.duration,
@@ -189,7 +199,14 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
     // Written before the first scenario (a path that cannot be written stops the check
     // at once) and again after each, so that an interrupted run keeps what it judged.
     let figures = args.json.as_deref();
-    write_json(figures, &deployment, &settings, &summary, false)?;
+    write_json(
+        figures,
+        &deployment,
+        &settings,
+        args.rounds,
+        &summary,
+        false,
+    )?;
     for round in 1..=args.rounds {
         if args.rounds > 1 {
             writeln!(out, "Round {round} of {}", args.rounds)?;
@@ -222,14 +239,21 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
             print_scenario(out, &report)?;
             summary.scenarios.push(report);
             summary.duration = started.elapsed();
-            write_json(figures, &deployment, &settings, &summary, false)?;
+            write_json(
+                figures,
+                &deployment,
+                &settings,
+                args.rounds,
+                &summary,
+                false,
+            )?;
         }
     }
     if let Some(recorder) = &recorder {
         recorder.finish()?;
     }
     summary.duration = started.elapsed();
-    write_json(figures, &deployment, &settings, &summary, true)?;
+    write_json(figures, &deployment, &settings, args.rounds, &summary, true)?;
     print_totals(out, &summary, settings.token.is_some())?;
     Ok(summary)
 }
@@ -385,13 +409,30 @@ fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io
     Ok(())
 }
 
+/// Whether `a` and `b` name one file, whether or not it exists yet (a symlink, a
+/// relative path or `..` may name it twice).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |path: &Path| {
+        std::fs::canonicalize(path).ok().or_else(|| {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+            Some(
+                std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
+                    .ok()?
+                    .join(path.file_name()?),
+            )
+        })
+    };
+    a == b || matches!((resolve(a), resolve(b)), (Some(a), Some(b)) if a == b)
+}
+
 /// `--json FILE`: the deployment, the settings and each scenario's
-/// [figures](figures::Figures) so far, as one JSON document; `finished` once the run is
-/// over. Nothing without a path.
+/// [figures](figures::Figures) so far, as one JSON document, with the `rounds` asked for;
+/// `finished` once the run is over. Nothing without a path.
 fn write_json(
     path: Option<&Path>,
     deployment: &Deployment,
     settings: &Settings,
+    rounds: usize,
     summary: &Summary,
     finished: bool,
 ) -> anyhow::Result<()> {
@@ -420,7 +461,7 @@ fn write_json(
         "clients": settings.clients,
         "subscribers": settings.subscribers,
         "workload_s": settings.duration.as_secs_f64(),
-        "rounds": summary.scenarios.iter().map(|report| report.round).max(),
+        "rounds": rounds,
         "seed": settings.seed,
         "operations": summary.operations(),
         "violations": summary.violations(),
@@ -429,13 +470,18 @@ fn write_json(
         "scenarios": scenarios,
     });
     let text = serde_json::to_string_pretty(&document).context("writing the report")?;
-    // Replaced whole, never left half-written by an interruption.
+    // Replaced whole, never left half-written by an interruption: a new file renamed over
+    // the old (through a symlink, over the file it names), created as `--history` is,
+    // readable as the umask allows.
     let writing = || -> std::io::Result<()> {
-        let directory = path.parent().filter(|d| !d.as_os_str().is_empty());
-        let mut file = tempfile::NamedTempFile::new_in(directory.unwrap_or(Path::new(".")))?;
+        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let directory = target.parent().filter(|d| !d.as_os_str().is_empty());
+        let mut file = tempfile::Builder::new()
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(directory.unwrap_or(Path::new(".")))?;
         file.write_all(text.as_bytes())?;
         file.write_all(b"\n")?;
-        file.persist(path)?;
+        file.persist(&target)?;
         Ok(())
     };
     writing().with_context(|| format!("writing {}", path.display()))

@@ -275,8 +275,15 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
     let history = tempfile::NamedTempFile::new().unwrap();
     let history_path = history.path().to_str().unwrap();
 
-    let figures = tempfile::NamedTempFile::new().unwrap();
-    let figures_path = figures.path().to_str().unwrap();
+    // The figures go through a symlink, to the file it names.
+    let directory = tempfile::tempdir().unwrap();
+    let (report, link) = (
+        directory.path().join("report.json"),
+        directory.path().join("link.json"),
+    );
+    std::fs::write(&report, "").unwrap();
+    std::os::unix::fs::symlink(&report, &link).unwrap();
+    let figures_path = link.to_str().unwrap();
     let summary = run(&[
         "--url",
         &url,
@@ -328,8 +335,20 @@ async fn a_live_deployment_is_checked_through_its_urls_and_its_history_kept() {
         kept("op").count() + events + kept("ended").count()
     );
     // The figures: each scenario's operations, answered and read back.
+    assert!(
+        link.symlink_metadata().unwrap().is_symlink(),
+        "the link was replaced"
+    );
+    // Made as any file the check creates, as the umask allows (not 0600).
+    let reference = directory.path().join("reference");
+    std::fs::write(&reference, "").unwrap();
+    let mode = |path: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).unwrap().permissions().mode()
+    };
+    assert_eq!(mode(&report), mode(&reference));
     let document: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(figures.path()).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(document["operations"], summary.operations());
     assert_eq!(document["violations"], 0);
     assert_eq!(document["rounds"], 2);
@@ -635,6 +654,42 @@ async fn a_figures_file_that_cannot_be_written_stops_the_check_before_it_runs() 
         !printed.contains("stale-fill:"),
         "a scenario ran: {printed}"
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_figures_file_that_is_the_history_file_is_refused_before_the_check_runs() {
+    let database = fresh_database().await;
+    let (url, server) = serve(&["--database-url", &database.url]).await;
+    let directory = tempfile::tempdir().unwrap();
+    let history = directory.path().join("history.jsonl");
+    let link = directory.path().join("link.json");
+    std::os::unix::fs::symlink(&history, &link).unwrap();
+    for json in [&history, &link] {
+        let (status, printed) = binary(&[
+            "check",
+            "--url",
+            &url,
+            "--history",
+            history.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .await;
+        assert_eq!(
+            status,
+            Some(i32::from(check::EXIT_INCONCLUSIVE)),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("--history and --json name the same file"),
+            "{printed}"
+        );
+        assert!(
+            !printed.contains("stale-fill:"),
+            "a scenario ran: {printed}"
+        );
+    }
     server.stop().await;
 }
 
