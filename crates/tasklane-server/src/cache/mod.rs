@@ -22,7 +22,8 @@
 //!   into one store query.
 //! - **Write** ([`TaskCache::create`], [`TaskCache::update`], [`TaskCache::delete`], in
 //!   `write.rs`): announce the write (`TaskCache::announce`, which returns an
-//!   `AnnouncedWrite`), commit to the store, then advance the generation
+//!   `AnnouncedWrite`; in this process, the store announces it just before its commit),
+//!   commit to the store, then advance the generation
 //!   (`AnnouncedWrite::advance`), then return, so the client's `2xx` is sent only after
 //!   the advance.
 //!
@@ -137,6 +138,11 @@
 //! - [`Consistency::Local`]: a count of writes in flight per workspace in this process
 //!   (`InFlight`), which only this process writes to; a fill checks it and the
 //!   in-process generation after its query, before it is stored (`TaskCache::admit`).
+//!   The store makes the announcement (`LocalAnnouncement`, a
+//!   [`BeforeCommit`](crate::store::BeforeCommit)) the moment before it commits, not
+//!   when the write starts: the argument above needs only that it precede the commit,
+//!   and reads of the workspace then go to the database for the commit and the advance,
+//!   not for as long as the write waits for the database's writer.
 //! - [`Consistency::Redis`]: a field per write in the workspace's generation hash
 //!   (`RedisTier::announce`), read in the same script as the generation
 //!   (`RedisTier::lookup`), checked in the script that stores a fill

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use super::in_flight::LocalAnnouncement;
 use super::redis::Announcement;
 use super::{CacheError, Generations, TaskCache};
 use crate::domain::{NewTask, Status, StatusSet, Task, TaskId, TaskPatch, Timestamp, Workspace};
@@ -20,8 +21,9 @@ impl TaskCache {
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
         let task = new.into_task(Timestamp::now());
-        self.write(workspace, self.store.insert(workspace, &task, idempotency))
-            .await
+        let local = self.local_announcement(workspace);
+        let insert = self.store.insert(workspace, &task, idempotency, &local);
+        self.write(workspace, &local, insert).await
     }
 
     /// Applies a merge patch; returns once it is committed and the generation advanced
@@ -34,12 +36,11 @@ impl TaskCache {
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
-        self.write(
-            workspace,
-            self.store
-                .update(workspace, id, expected, patch, idempotency),
-        )
-        .await
+        let local = self.local_announcement(workspace);
+        let update = self
+            .store
+            .update(workspace, id, expected, patch, idempotency, &local);
+        self.write(workspace, &local, update).await
     }
 
     /// Restores a deleted task from the state its delete kept; returns once it is
@@ -51,8 +52,9 @@ impl TaskCache {
         id: TaskId,
         idempotency: Option<&Idempotency>,
     ) -> Result<Task, CacheError> {
-        self.write(workspace, self.store.restore(workspace, id, idempotency))
-            .await
+        let local = self.local_announcement(workspace);
+        let restore = self.store.restore(workspace, id, idempotency, &local);
+        self.write(workspace, &local, restore).await
     }
 
     /// Deletes a task; returns once it is committed and the generation has advanced.
@@ -62,8 +64,9 @@ impl TaskCache {
         id: TaskId,
         expected: &Precondition,
     ) -> Result<(), CacheError> {
-        self.write(workspace, self.store.delete(workspace, id, expected))
-            .await
+        let local = self.local_announcement(workspace);
+        let delete = self.store.delete(workspace, id, expected, &local);
+        self.write(workspace, &local, delete).await
     }
 
     /// Advances the workspace's generation, every partition of it, outside a write: the
@@ -93,7 +96,16 @@ impl TaskCache {
         Ok(())
     }
 
-    /// Runs a write: announce, commit (`write`), advance. Only a patch that changed nothing
+    /// The announcement of a write in `workspace` with in-process generations, which its
+    /// store makes the moment before it commits (see `in_flight.rs`); nothing otherwise.
+    fn local_announcement<'a>(&'a self, workspace: &'a Workspace) -> LocalAnnouncement<'a> {
+        let announces =
+            matches!(self.generations, Generations::Local(_)) && self.design.announces();
+        LocalAnnouncement::new(&self.in_flight, workspace, announces)
+    }
+
+    /// Runs a write: announce (with in-process generations, `local`, told by `write`
+    /// before its commit), commit (`write`), advance. Only a patch that changed nothing
     /// or an error that proves
     /// nothing was written (no such task, failed precondition, a key used for another
     /// request, a lost race, a task that does not read back) skips the advance; a
@@ -102,9 +114,10 @@ impl TaskCache {
     async fn write<T: Left>(
         &self,
         workspace: &Workspace,
+        local: &LocalAnnouncement<'_>,
         write: impl Future<Output = Result<Written<T>, StoreError>>,
     ) -> Result<T, CacheError> {
-        let announced = self.announce(workspace).await?;
+        let announced = self.announce(workspace, local).await?;
         let written = write.await;
         let wrote_nothing = match &written {
             // A patch that changed nothing touched no status: it appended no change.
@@ -141,12 +154,15 @@ impl TaskCache {
         Ok(written?.value)
     }
 
-    /// Announces a write in `workspace` before it touches the store (see "Monotonic reads").
+    /// Announces a write in `workspace` (see "Monotonic reads"): in Redis before it touches
+    /// the store; in this process (`local`) it is the store that announces it, before its
+    /// commit.
     async fn announce<'a>(
         &'a self,
         workspace: &'a Workspace,
+        local: &'a LocalAnnouncement<'a>,
     ) -> Result<AnnouncedWrite<'a>, CacheError> {
-        let (announcement, counted_here) = match &self.generations {
+        let announcement = match &self.generations {
             Generations::Redis(tier) => {
                 // Owed advances first, unless Redis just failed: then the announcement
                 // alone tries it (one timeout per write, not two).
@@ -162,22 +178,15 @@ impl TaskCache {
                     self.owed.owe(workspace, announcement);
                     return Err(CacheError::NotAnnounced);
                 }
-                (Some(announcement), false)
+                Some(announcement)
             }
-            Generations::Local(_) => {
-                let announces = self.design.announces();
-                if announces {
-                    self.in_flight.begin(workspace);
-                }
-                (None, announces)
-            }
-            Generations::Strict => (None, false),
+            Generations::Local(_) | Generations::Strict => None,
         };
         Ok(AnnouncedWrite {
             cache: self,
             workspace,
             announcement,
-            counted_here,
+            local,
             settled: false,
         })
     }
@@ -195,8 +204,8 @@ struct AnnouncedWrite<'a> {
     workspace: &'a Workspace,
     /// The write's announcement in Redis (Redis generations).
     announcement: Option<Announcement>,
-    /// The write is counted in this process's writes in flight (in-process generations).
-    counted_here: bool,
+    /// Its announcement in this process, if its store made it (in-process generations).
+    local: &'a LocalAnnouncement<'a>,
     /// The advance was attempted: nothing for a drop to make up.
     settled: bool,
 }
@@ -257,9 +266,7 @@ impl Drop for AnnouncedWrite<'_> {
         }
         // Withdrawn only after the advance: no read may find the workspace neither
         // announced nor advanced once the write may have committed.
-        if self.counted_here {
-            cache.in_flight.end(self.workspace);
-        }
+        self.local.withdraw();
     }
 }
 

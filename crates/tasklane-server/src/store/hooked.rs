@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{GenerationCounters, Idempotency, PoolUsage, Precondition, Store, StoreError, Written};
+use super::{
+    BeforeCommit, GenerationCounters, Idempotency, PoolUsage, Precondition, Store, StoreError,
+    Written,
+};
 use crate::domain::{
     Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
     Timestamp, Workspace,
@@ -113,8 +116,11 @@ impl<H: Hooks> Store for Hooked<H> {
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
-        let insert = self.inner.insert(workspace, task, idempotency);
+        let insert = self
+            .inner
+            .insert(workspace, task, idempotency, before_commit);
         self.write(Write::Insert, insert).await
     }
 
@@ -129,10 +135,11 @@ impl<H: Hooks> Store for Hooked<H> {
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
         let update = self
             .inner
-            .update(workspace, id, expected, patch, idempotency);
+            .update(workspace, id, expected, patch, idempotency, before_commit);
         self.write(Write::Update, update).await
     }
 
@@ -141,8 +148,9 @@ impl<H: Hooks> Store for Hooked<H> {
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<()>, StoreError> {
-        let delete = self.inner.delete(workspace, id, expected);
+        let delete = self.inner.delete(workspace, id, expected, before_commit);
         self.write(Write::Delete, delete).await
     }
 
@@ -151,8 +159,11 @@ impl<H: Hooks> Store for Hooked<H> {
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
-        let restore = self.inner.restore(workspace, id, idempotency);
+        let restore = self
+            .inner
+            .restore(workspace, id, idempotency, before_commit);
         self.write(Write::Restore, restore).await
     }
 

@@ -9,7 +9,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use metrics::{Counter, Gauge, Histogram};
 
-use super::{GenerationCounters, Idempotency, PoolUsage, Precondition, Store, StoreError, Written};
+use super::{
+    BeforeCommit, GenerationCounters, Idempotency, PoolUsage, Precondition, Store, StoreError,
+    Written,
+};
 use crate::domain::{
     Change, ChangeLog, CursorKey, ListQuery, StoredPage, Task, TaskAt, TaskId, TaskPatch,
     Timestamp, Workspace,
@@ -153,8 +156,11 @@ impl Store for Measured {
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
-        let insert = self.inner.insert(workspace, task, idempotency);
+        let insert = self
+            .inner
+            .insert(workspace, task, idempotency, before_commit);
         self.measure(Operation::Insert, insert).await
     }
 
@@ -170,10 +176,11 @@ impl Store for Measured {
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
         let update = self
             .inner
-            .update(workspace, id, expected, patch, idempotency);
+            .update(workspace, id, expected, patch, idempotency, before_commit);
         self.measure(Operation::Update, update).await
     }
 
@@ -182,8 +189,9 @@ impl Store for Measured {
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<()>, StoreError> {
-        let delete = self.inner.delete(workspace, id, expected);
+        let delete = self.inner.delete(workspace, id, expected, before_commit);
         self.measure(Operation::Delete, delete).await
     }
 
@@ -192,8 +200,11 @@ impl Store for Measured {
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
-        let restore = self.inner.restore(workspace, id, idempotency);
+        let restore = self
+            .inner
+            .restore(workspace, id, idempotency, before_commit);
         self.measure(Operation::Restore, restore).await
     }
 

@@ -246,6 +246,21 @@ pub struct GenerationCounters {
     pub by_status: [u64; 4],
 }
 
+/// What a write tells the moment before it commits: from then on, readers may see it.
+/// The cache announces in-process writes here (see "Monotonic reads" in
+/// [`crate::cache`]), so that reads bypass the cache only while a write may be committed
+/// and not yet advanced, not while it waits for the database's writer. A write may tell
+/// it more than once (an attempt retried), or not at all if it commits nothing.
+pub trait BeforeCommit: Sync {
+    /// The write is about to commit.
+    fn committing(&self);
+}
+
+/// Writes nobody needs to hear of before they commit.
+impl BeforeCommit for () {
+    fn committing(&self) {}
+}
+
 /// Durable task storage.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -257,6 +272,7 @@ pub trait Store: Send + Sync + 'static {
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError>;
 
     /// One task and the log position it reflects (the workspace's latest `seq`, read in
@@ -274,6 +290,7 @@ pub trait Store: Send + Sync + 'static {
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError>;
 
     /// Deletes a task if `expected` allows.
@@ -282,6 +299,7 @@ pub trait Store: Send + Sync + 'static {
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<()>, StoreError>;
 
     /// Brings a deleted task back from the state its delete's change kept, at the next
@@ -292,6 +310,7 @@ pub trait Store: Send + Sync + 'static {
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError>;
 
     /// Up to `limit` changes of the workspace after `since`, in order, with the log's head

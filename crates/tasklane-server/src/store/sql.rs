@@ -22,7 +22,8 @@ use super::log::{
 use super::pool::MeteredPool;
 use super::row::{COLUMNS, TaskRow, storable};
 use super::{
-    GenerationCounters, Idempotency, OpenError, PoolUsage, Precondition, Store, StoreError, Written,
+    BeforeCommit, GenerationCounters, Idempotency, OpenError, PoolUsage, Precondition, Store,
+    StoreError, Written,
 };
 use crate::domain::{
     Change, ChangeKind, ChangeLog, CursorKey, Filter, ListQuery, PageRow, Position, SortKey,
@@ -921,6 +922,7 @@ where
         workspace: &Workspace,
         task: &Task,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
         let attempt = async {
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
@@ -937,6 +939,7 @@ where
                 )
                 .await?;
             self.record(&mut tx, workspace, idempotency, task).await?;
+            before_commit.committing();
             tx.commit().await?;
             Ok(Written {
                 value: task.clone(),
@@ -968,6 +971,7 @@ where
         expected: &Precondition,
         patch: &TaskPatch,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
         let attempt = async {
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
@@ -989,6 +993,7 @@ where
             }
             let task = next.unwrap_or(current);
             self.record(&mut tx, workspace, idempotency, &task).await?;
+            before_commit.committing();
             tx.commit().await?;
             Ok(Written {
                 value: task,
@@ -1003,6 +1008,7 @@ where
         workspace: &Workspace,
         id: TaskId,
         expected: &Precondition,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<()>, StoreError> {
         let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
         let mut sql = select_task(workspace, id);
@@ -1028,6 +1034,7 @@ where
             state: deleted.as_ref(),
         };
         self.log(&mut tx, workspace, &[entry], touched).await?;
+        before_commit.committing();
         tx.commit().await?;
         Ok(Written { value: (), touched })
     }
@@ -1037,6 +1044,7 @@ where
         workspace: &Workspace,
         id: TaskId,
         idempotency: Option<&Idempotency>,
+        before_commit: &dyn BeforeCommit,
     ) -> Result<Written<Task>, StoreError> {
         let attempt = async {
             let mut tx = self.writer.begin_with(self.dialect.begin_write).await?;
@@ -1077,6 +1085,7 @@ where
                 )
                 .await?;
             self.record(&mut tx, workspace, idempotency, &task).await?;
+            before_commit.committing();
             tx.commit().await?;
             Ok(Written {
                 value: task,

@@ -466,7 +466,7 @@ async fn each_workspace_keeps_at_most_the_retention_count() {
         let task: NewTask = serde_json::from_value(json!({ "title": title })).unwrap();
         storage
             .tasks
-            .insert(&other, &task.into_task(Timestamp::now()), None)
+            .insert(&other, &task.into_task(Timestamp::now()), None, &())
             .await
             .unwrap();
     }
@@ -524,7 +524,7 @@ async fn pruning_lets_writes_through_between_its_batches() {
         let task: NewTask = serde_json::from_value(json!({"title": "in between"})).unwrap();
         storage
             .tasks
-            .insert(&quiet, &task.into_task(Timestamp::now()), None)
+            .insert(&quiet, &task.into_task(Timestamp::now()), None, &())
             .await
             .unwrap();
         let left = remaining().await;

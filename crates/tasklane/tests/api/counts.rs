@@ -142,7 +142,11 @@ async fn every_total_equals_the_matching_tasks_after_any_mix_of_writes() {
         match rng.usize(..10) {
             0..=2 => {
                 let task = random_task(&mut rng, &format!("task {step}"));
-                storage.tasks.insert(workspace, &task, None).await.unwrap();
+                storage
+                    .tasks
+                    .insert(workspace, &task, None, &())
+                    .await
+                    .unwrap();
                 live[w].push(task.id);
             }
             3..=4 if !live[w].is_empty() => {
@@ -150,7 +154,7 @@ async fn every_total_equals_the_matching_tasks_after_any_mix_of_writes() {
                 let patch = random_patch(&mut rng);
                 storage
                     .tasks
-                    .update(workspace, id, &Precondition::None, &patch, None)
+                    .update(workspace, id, &Precondition::None, &patch, None, &())
                     .await
                     .unwrap();
             }
@@ -158,14 +162,18 @@ async fn every_total_equals_the_matching_tasks_after_any_mix_of_writes() {
                 let id = live[w].swap_remove(rng.usize(..live[w].len()));
                 storage
                     .tasks
-                    .delete(workspace, id, &Precondition::None)
+                    .delete(workspace, id, &Precondition::None, &())
                     .await
                     .unwrap();
                 deleted[w].push(id);
             }
             6 if !deleted[w].is_empty() => {
                 let id = deleted[w].swap_remove(rng.usize(..deleted[w].len()));
-                storage.tasks.restore(workspace, id, None).await.unwrap();
+                storage
+                    .tasks
+                    .restore(workspace, id, None, &())
+                    .await
+                    .unwrap();
                 live[w].push(id);
             }
             7 => {

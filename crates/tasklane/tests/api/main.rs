@@ -2,6 +2,7 @@
 //! every filter, both kinds of pagination, ETags and every class of client error.
 
 mod auth;
+mod before_commit;
 mod changes;
 #[path = "../common/mod.rs"]
 mod common;

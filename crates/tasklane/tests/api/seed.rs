@@ -162,7 +162,11 @@ async fn seeding_the_same_workspaces_again_needs_append() {
     let task: NewTask = serde_json::from_value(serde_json::json!({"title": "mine"})).unwrap();
     let task = task.into_task(Timestamp::now());
     let workspace = Workspace::named("wide-0700");
-    storage.tasks.insert(&workspace, &task, None).await.unwrap();
+    storage
+        .tasks
+        .insert(&workspace, &task, None, &())
+        .await
+        .unwrap();
     let wide = [
         "--tasks",
         "10",

@@ -19,7 +19,7 @@ async fn two_stores_on_one_file_wait_for_each_others_writes() {
     let workspace = Workspace::default();
     let new: NewTask = serde_json::from_value(json!({"title": "shared"})).unwrap();
     let task = first
-        .insert(&workspace, &new.into_task(Timestamp::now()), None)
+        .insert(&workspace, &new.into_task(Timestamp::now()), None, &())
         .await
         .unwrap()
         .value;
@@ -36,7 +36,7 @@ async fn two_stores_on_one_file_wait_for_each_others_writes() {
                         serde_json::from_value(json!({"title": format!("writer {n}, {i}")}))
                             .unwrap();
                     if let Err(error) = store
-                        .update(&workspace, task.id, &Precondition::None, &patch, None)
+                        .update(&workspace, task.id, &Precondition::None, &patch, None, &())
                         .await
                     {
                         failures.push(error.to_string());

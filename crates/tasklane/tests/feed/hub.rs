@@ -112,6 +112,7 @@ async fn a_subscription_joining_a_follower_behind_it_sends_no_change_twice() {
                 &Workspace::default(),
                 &titled(title).into_task(Timestamp::now()),
                 None,
+                &(),
             )
             .await
             .unwrap();
