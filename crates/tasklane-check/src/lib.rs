@@ -37,6 +37,7 @@ pub mod history;
 pub mod receiver;
 pub mod record;
 pub mod recovery;
+mod report_file;
 pub mod scenario;
 pub mod subscriber;
 pub mod supervisor;
@@ -46,7 +47,6 @@ pub mod webhook;
 pub mod workload;
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,6 +77,8 @@ pub const EXIT_INCONCLUSIVE: u8 = 2;
 /// What a whole check found.
 #[derive(Debug)]
 pub struct Summary {
+    /// The rounds asked for (`--rounds`).
+    pub rounds: usize,
     /// Each scenario that ran.
     pub scenarios: Vec<ScenarioReport>,
     /// How long everything took, starting the deployment included.
@@ -150,20 +152,16 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         }
         args.scenario.clone()
     };
-    let recorder = match &args.history {
-        Some(path) => Some(Arc::new(Recorder::create(path)?)),
-        None => None,
-    };
-    // Once the history file exists, so that a link to it is known for what it is.
+    // Before either file is touched: refused, a run leaves an earlier history as it was.
     if let (Some(history), Some(json)) = (&args.history, &args.json)
-        && same_file(history, json)
+        && report_file::same_file(history, json)
     {
         anyhow::bail!(
             "--history and --json name the same file ({}): each report needs a file of its own",
             json.display()
         );
     }
-    let settings = Settings {
+    let mut settings = Settings {
         clients: args.clients,
         duration: args.duration,
         mix: args.mix,
@@ -180,7 +178,7 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         } else {
             None
         },
-        recorder: recorder.clone(),
+        recorder: None,
     };
     writeln!(
         out,
@@ -193,20 +191,21 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
         settings.seed
     )?;
     let mut summary = Summary {
+        rounds: args.rounds,
         scenarios: Vec::new(),
         duration: started.elapsed(),
     };
     // Written before the first scenario (a path that cannot be written stops the check
     // at once) and again after each, so that an interrupted run keeps what it judged.
     let figures = args.json.as_deref();
-    write_json(
-        figures,
-        &deployment,
-        &settings,
-        args.rounds,
-        &summary,
-        false,
-    )?;
+    write_json(figures, &deployment, &settings, &summary, false)?;
+    // Only then is the history created (or emptied): a check that cannot write its figures
+    // leaves an earlier history as it was.
+    let recorder = match &args.history {
+        Some(path) => Some(Arc::new(Recorder::create(path)?)),
+        None => None,
+    };
+    settings.recorder = recorder.clone();
     for round in 1..=args.rounds {
         if args.rounds > 1 {
             writeln!(out, "Round {round} of {}", args.rounds)?;
@@ -239,21 +238,14 @@ pub async fn run(args: &CheckArgs, out: &mut impl Write) -> anyhow::Result<Summa
             print_scenario(out, &report)?;
             summary.scenarios.push(report);
             summary.duration = started.elapsed();
-            write_json(
-                figures,
-                &deployment,
-                &settings,
-                args.rounds,
-                &summary,
-                false,
-            )?;
+            write_json(figures, &deployment, &settings, &summary, false)?;
         }
     }
     if let Some(recorder) = &recorder {
         recorder.finish()?;
     }
     summary.duration = started.elapsed();
-    write_json(figures, &deployment, &settings, args.rounds, &summary, true)?;
+    write_json(figures, &deployment, &settings, &summary, true)?;
     print_totals(out, &summary, settings.token.is_some())?;
     Ok(summary)
 }
@@ -409,30 +401,13 @@ fn print_totals(out: &mut impl Write, summary: &Summary, token: bool) -> std::io
     Ok(())
 }
 
-/// Whether `a` and `b` name one file, whether or not it exists yet (a symlink, a
-/// relative path or `..` may name it twice).
-fn same_file(a: &Path, b: &Path) -> bool {
-    let resolve = |path: &Path| {
-        std::fs::canonicalize(path).ok().or_else(|| {
-            let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-            Some(
-                std::fs::canonicalize(parent.unwrap_or(Path::new(".")))
-                    .ok()?
-                    .join(path.file_name()?),
-            )
-        })
-    };
-    a == b || matches!((resolve(a), resolve(b)), (Some(a), Some(b)) if a == b)
-}
-
 /// `--json FILE`: the deployment, the settings and each scenario's
-/// [figures](figures::Figures) so far, as one JSON document, with the `rounds` asked for;
+/// [figures](figures::Figures) so far, as one JSON document, with the rounds asked for;
 /// `finished` once the run is over. Nothing without a path.
 fn write_json(
     path: Option<&Path>,
     deployment: &Deployment,
     settings: &Settings,
-    rounds: usize,
     summary: &Summary,
     finished: bool,
 ) -> anyhow::Result<()> {
@@ -461,7 +436,7 @@ fn write_json(
         "clients": settings.clients,
         "subscribers": settings.subscribers,
         "workload_s": settings.duration.as_secs_f64(),
-        "rounds": rounds,
+        "rounds": summary.rounds,
         "seed": settings.seed,
         "operations": summary.operations(),
         "violations": summary.violations(),
@@ -470,19 +445,6 @@ fn write_json(
         "scenarios": scenarios,
     });
     let text = serde_json::to_string_pretty(&document).context("writing the report")?;
-    // Replaced whole, never left half-written by an interruption: a new file renamed over
-    // the old (through a symlink, over the file it names), created as `--history` is,
-    // readable as the umask allows.
-    let writing = || -> std::io::Result<()> {
-        let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
-        let directory = target.parent().filter(|d| !d.as_os_str().is_empty());
-        let mut file = tempfile::Builder::new()
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(directory.unwrap_or(Path::new(".")))?;
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.persist(&target)?;
-        Ok(())
-    };
-    writing().with_context(|| format!("writing {}", path.display()))
+    // Replaced whole, never left half-written by an interruption.
+    report_file::replace(path, &text).with_context(|| format!("writing {}", path.display()))
 }

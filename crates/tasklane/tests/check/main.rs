@@ -633,28 +633,43 @@ async fn binary(args: &[&str]) -> (Option<i32>, String) {
 async fn a_figures_file_that_cannot_be_written_stops_the_check_before_it_runs() {
     let database = fresh_database().await;
     let (url, server) = serve(&["--database-url", &database.url]).await;
+    // An earlier run's history, which a check that cannot run must leave alone.
+    let history = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(history.path(), "earlier\n").unwrap();
     let (status, printed) = binary(&[
         "check",
         "--url",
         &url,
+        "--history",
+        history.path().to_str().unwrap(),
         "--json",
         "/nonexistent/directory/figures.json",
     ])
     .await;
+    assert_refused(
+        status,
+        &printed,
+        "writing /nonexistent/directory/figures.json",
+    );
+    assert_eq!(
+        std::fs::read_to_string(history.path()).unwrap(),
+        "earlier\n"
+    );
+    server.stop().await;
+}
+
+/// The check exited with no verdict, saying `why`, before any scenario ran.
+fn assert_refused(status: Option<i32>, printed: &str, why: &str) {
     assert_eq!(
         status,
         Some(i32::from(check::EXIT_INCONCLUSIVE)),
         "{printed}"
     );
-    assert!(
-        printed.contains("writing /nonexistent/directory/figures.json"),
-        "{printed}"
-    );
+    assert!(printed.contains(why), "{printed}");
     assert!(
         !printed.contains("stale-fill:"),
         "a scenario ran: {printed}"
     );
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -665,6 +680,7 @@ async fn a_figures_file_that_is_the_history_file_is_refused_before_the_check_run
     let history = directory.path().join("history.jsonl");
     let link = directory.path().join("link.json");
     std::os::unix::fs::symlink(&history, &link).unwrap();
+    std::fs::write(&history, "earlier\n").unwrap();
     for json in [&history, &link] {
         let (status, printed) = binary(&[
             "check",
@@ -676,19 +692,9 @@ async fn a_figures_file_that_is_the_history_file_is_refused_before_the_check_run
             json.to_str().unwrap(),
         ])
         .await;
-        assert_eq!(
-            status,
-            Some(i32::from(check::EXIT_INCONCLUSIVE)),
-            "{printed}"
-        );
-        assert!(
-            printed.contains("--history and --json name the same file"),
-            "{printed}"
-        );
-        assert!(
-            !printed.contains("stale-fill:"),
-            "a scenario ran: {printed}"
-        );
+        assert_refused(status, &printed, "--history and --json name the same file");
+        let kept = std::fs::read_to_string(&history).unwrap();
+        assert_eq!(kept, "earlier\n", "the history was touched");
     }
     server.stop().await;
 }
