@@ -3,8 +3,6 @@
 
 use std::future::Future;
 
-use sha2::{Digest, Sha256};
-
 use super::generation::{Generation, Scope};
 use super::key::{CacheKey, query_digest};
 use super::metrics::{Bypass, Lookup};
@@ -57,9 +55,7 @@ impl TaskCache {
             let page = TaskList::new(query, stored, self.store.cursor_key());
             let body = serde_json::to_vec(&page).expect("a task list always serialises");
             // Without a generation, the ETag names the content itself.
-            let etag = etag.unwrap_or_else(|| {
-                ETag::weak(&format!("c-{}", hex::encode(&Sha256::digest(&body)[..16])))
-            });
+            let etag = etag.unwrap_or_else(|| ETag::of_content(&body));
             Ok(Snapshot {
                 etag,
                 seq: Some(page.seq),
@@ -85,8 +81,12 @@ impl TaskCache {
             self.metrics.looked_up(Lookup::Hit);
             return Ok(ListRead::Fresh(entry));
         }
-        // 2. On a miss, query; 3. fill the key of the generation read in step 1.
-        Ok(ListRead::Fresh(self.fill(found, load(Some(etag))).await?))
+        // 2. On a miss, query; 3. fill the key of the generation read in step 1. A fill
+        // refused is named by its content: the generation's tag may name another body.
+        let snapshot = self
+            .fill(found, load(Some(etag)), Snapshot::named_by_content)
+            .await?;
+        Ok(ListRead::Fresh(snapshot))
     }
 
     /// One task, or `None` if the workspace has no task with that id.
@@ -116,7 +116,8 @@ impl TaskCache {
                 self.metrics.looked_up(Lookup::Hit);
                 Ok(entry)
             }
-            Ok(found) => self.fill(found, load).await,
+            // A task's tag is its version, whoever read it.
+            Ok(found) => self.fill(found, load, |snapshot| snapshot).await,
         };
         match read {
             Ok(snapshot) => Ok(Some(snapshot)),
@@ -207,11 +208,12 @@ impl TaskCache {
 
     /// On a miss: one load per key at a time in this process; its result is kept here
     /// (and filed in the shared tier for the other instances) only if the fill passes
-    /// its check (see "Monotonic reads").
+    /// its check (see "Monotonic reads"), and served through `refused` if it does not.
     async fn fill(
         &self,
         found: Located<'_>,
         load: impl Future<Output = Result<Snapshot, StoreError>>,
+        refused: impl FnOnce(Snapshot) -> Snapshot,
     ) -> Result<Snapshot, StoreError> {
         let Located {
             generation, key, ..
@@ -245,7 +247,7 @@ impl TaskCache {
             Ok(snapshot) => Ok(snapshot),
             Err(unfiled) => match &*unfiled {
                 Unfiled::Store(error) => Err(error.clone()),
-                Unfiled::Refused(snapshot) => Ok(snapshot.clone()),
+                Unfiled::Refused(snapshot) => Ok(refused(snapshot.clone())),
             },
         }
     }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 
 use crate::domain::{Task, TaskAt};
 
@@ -20,6 +21,11 @@ impl ETag {
     /// that committed but were not yet acknowledged may or may not show in it).
     pub fn weak(opaque: &str) -> Self {
         ETag(format!("W/\"{opaque}\"").into())
+    }
+
+    /// A weak tag naming `body` itself, for a list read that no generation names.
+    pub fn of_content(body: &[u8]) -> Self {
+        ETag::weak(&format!("c-{}", hex::encode(&Sha256::digest(body)[..16])))
     }
 
     /// An entity tag as [`ETag::as_str`] wrote it, read back from a shared tier.
@@ -77,6 +83,16 @@ impl Snapshot {
             body: serde_json::to_vec(read)
                 .expect("a task always serialises")
                 .into(),
+        }
+    }
+
+    /// This list read named by its content rather than by the generation its read took:
+    /// what a list gets whose fill was refused (its query may have seen a write that
+    /// generation does not cover, so the generation's tag may name another body).
+    pub(super) fn named_by_content(self) -> Snapshot {
+        Snapshot {
+            etag: ETag::of_content(&self.body),
+            ..self
         }
     }
 

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tasklane_server::cache::{Consistency, Design, TaskCache};
+use tasklane_server::cache::{Consistency, Design, ListRead, TaskCache};
 use tasklane_server::domain::{ListQuery, Task};
 
 use crate::common::{RedisServer, start_redis};
@@ -117,11 +117,24 @@ async fn fill_racing_a_write(
     let (workspace, query, task) = one_task(writer).await;
     reader.get(&workspace, task.id).await.unwrap().unwrap(); // cached under this generation
     let entries = reader.cached_entries().await;
+    // The list's tag under this generation, which a read before the rename is sent with
+    // the list as it was (asked as a revalidation: nothing is loaded or filled).
+    let mut before = None;
+    let read = reader.list(&workspace, &query, |etag| {
+        before = Some(etag.clone());
+        true
+    });
+    assert!(matches!(read.await.unwrap(), ListRead::NotModified(_)));
 
     let paused_read = store.hooks().pause_before_next_read();
     let read = tokio::spawn({
         let (reader, workspace, query) = (reader.clone(), workspace.clone(), query.clone());
-        async move { list(&reader, &workspace, &query).await }
+        async move {
+            match reader.list(&workspace, &query, |_| false).await.unwrap() {
+                ListRead::Fresh(snapshot) => snapshot,
+                ListRead::NotModified(_) => unreachable!("the client sent no ETag"),
+            }
+        }
     });
     paused_read.reached.await.unwrap(); // generation looked up, not yet queried
     let paused_write = store.hooks().pause_after_next_write();
@@ -131,10 +144,16 @@ async fn fill_racing_a_write(
     });
     paused_write.reached.await.unwrap(); // announced and committed, not yet advanced
     paused_read.release.send(()).unwrap();
+    let read = read.await.unwrap();
     assert_eq!(
-        titles(&read.await.unwrap()),
+        titles(&decode(&read.body)),
         ["after"],
         "the query saw the rename"
+    );
+    assert_ne!(
+        Some(read.etag),
+        before,
+        "one tag was sent with the list before the rename and with the list after it"
     );
     assert_eq!(
         reader.cached_entries().await,
