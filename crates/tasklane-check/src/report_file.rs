@@ -50,17 +50,19 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
 /// What is not a regular file (a device, a pipe) is written in place instead: renaming
 /// over it would replace it.
 pub(crate) fn replace(path: &Path, text: &str) -> io::Result<()> {
-    let target = follow_links(path)?;
-    match std::fs::metadata(&target) {
+    // Links followed as the kernel does (`/dev/stdout` goes through `/proc`), unless
+    // nothing is there yet: then to the file a dangling link would create.
+    let target = match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => {
             return Err(io::Error::other("it is a directory"));
         }
         Ok(metadata) if !metadata.is_file() => {
-            let mut file = std::fs::OpenOptions::new().write(true).open(&target)?;
+            let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
             return writeln!(file, "{text}");
         }
-        _ => {}
-    }
+        Ok(_) => std::fs::canonicalize(path)?,
+        Err(_) => follow_links(path)?,
+    };
     let directory = target.parent().filter(|d| !d.as_os_str().is_empty());
     let mut file = tempfile::Builder::new()
         .permissions(std::fs::Permissions::from_mode(0o666))
@@ -99,6 +101,12 @@ mod tests {
         replace(Path::new("/dev/null"), "{}").unwrap();
         let null = std::fs::metadata("/dev/null").unwrap();
         assert!(!null.is_file(), "/dev/null was replaced");
+        // A pipe, reached through `/proc`'s links as `/dev/stdout` is.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let through_proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&writer));
+        replace(Path::new(&through_proc), "{}").unwrap();
+        drop(writer);
+        assert_eq!(std::io::read_to_string(reader).unwrap(), "{}\n");
         let directory = tempfile::tempdir().unwrap();
         assert!(replace(directory.path(), "{}").is_err());
     }
