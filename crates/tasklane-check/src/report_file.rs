@@ -1,6 +1,6 @@
-//! Where `--json` and `--history` go: through symlinks to the files they name, written in
-//! place when that is not a regular file (`/dev/null`, a pipe), and never the same file
-//! for both reports.
+//! Where `--json` goes: through symlinks to the file they name, written in place when
+//! that is not a regular file (`/dev/null`, a pipe), and never the `--history` file.
+//! (The history is written as it is opened, which follows links itself.)
 
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -11,7 +11,7 @@ const MOST_LINKS: usize = 40;
 
 /// The path `path` names once every symlink on its last component is followed, whether
 /// or not the file at the end exists yet (a dangling link names the file it would create).
-pub(crate) fn follow_links(path: &Path) -> io::Result<PathBuf> {
+fn follow_links(path: &Path) -> io::Result<PathBuf> {
     let mut path = path.to_owned();
     for _ in 0..MOST_LINKS {
         match std::fs::symlink_metadata(&path) {
