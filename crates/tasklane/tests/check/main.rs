@@ -47,7 +47,14 @@ async fn spawned(options: &[&str]) -> Summary {
 }
 
 async fn run(options: &[&str]) -> Summary {
-    let mut command = vec!["tasklane", "check", "--duration", SECONDS, "--clients", "6"];
+    let mut command = vec!["tasklane", "check", "--clients", "6"];
+    // SECONDS, unless a test asks for longer.
+    if !options
+        .iter()
+        .any(|option| option.starts_with("--duration"))
+    {
+        command.extend(["--duration", SECONDS]);
+    }
     // The redis-server scripts/test found (or installed), for the modes that start one.
     let redis_server = std::env::var("TASKLANE_TEST_REDIS_SERVER").ok();
     if let Some(path) = &redis_server {
@@ -188,17 +195,24 @@ async fn the_checker_finds_partitions_that_forget_the_status_a_task_left() {
     // No subscribers: the feed advances every partition of a workspace before it hands
     // out its changes, which would make up for what the baseline forgets. Mostly lists,
     // so that entries are filled between two writes and read again after one.
+    // Twice the usual time: a run's random lists can leave few moves read back in two
+    // seconds (about one run in ten found nothing then).
     let summary = check(&[
         "--scenario=mixed",
         "--consistency=local",
         "--subscribers=0",
+        "--duration=4",
         "--mix=create=2,update=6,delete=2,get=10,list=80",
         "--serve-option=--cache-design=forgets-old-status",
     ])
     .await;
+    // The list keeps the task as it was: stale to a client whose read began after the
+    // move was acknowledged, going back in time to one that had seen the move.
     let found = kinds(&summary);
     assert!(
-        found.contains(&Kind::Stale) || found.contains(&Kind::Unmatched),
+        [Kind::Stale, Kind::Unmatched, Kind::NonMonotonic]
+            .iter()
+            .any(|kind| found.contains(kind)),
         "a status list that keeps a task that left it must be caught: {found:?}"
     );
 }
