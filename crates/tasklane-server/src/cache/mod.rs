@@ -170,7 +170,9 @@
 //!
 //! A write in one workspace leaves every other workspace's entries current. A list's ETag is
 //! derived from the generation (its partitions, for a list of some statuses) and the query
-//! digest, so `If-None-Match` is answered with `304` without touching the store.
+//! digest, so `If-None-Match` is answered with `304` without touching the store. A list
+//! whose fill was refused is named by its content instead: its query may have seen a write
+//! the generation does not cover, and the generation's tag may already name another body.
 //!
 //! # Baselines
 //!

@@ -124,7 +124,7 @@ fn write_failed(id: Option<&str>, retry: Retry) -> impl FnOnce(CacheError) -> Pr
     ),
     responses(
         (status = 200, description = "One page of tasks", body = TaskList, headers(
-            ("ETag" = String, description = "Derived from the workspace's generation and the normalised query"),
+            ("ETag" = String, description = "Derived from the workspace's generation (its status partitions, for a list of some statuses) and the normalised query; a read that overlapped a write is named by its content instead (`W/\"c-...\"`), so one ETag never stands for two lists"),
             ("Tasklane-Seq" = u64, description = "The change-log position the page reflects, as its `seq`: read `GET /v1/changes` since it to follow the list"),
         )),
         (status = 304, description = "Unchanged since the ETag given in `If-None-Match`"),
